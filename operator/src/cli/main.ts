@@ -1,0 +1,67 @@
+#!/usr/bin/env node
+// The `inferops` command. User-facing output goes to stdout/stderr here and nowhere else.
+import { readFileSync } from "node:fs";
+import { Command, CommanderError } from "commander";
+import { parseAllDocuments } from "yaml";
+import { crdFiles } from "../apis/crd.ts";
+import { formatErrors, parseResource } from "../apis/validate.ts";
+
+export function buildProgram(): Command {
+  const program = new Command()
+    .name("inferops")
+    .description("Autoscaling for LLM inference on Kubernetes: replicas, GPU variants and GPU node pools.")
+    .showHelpAfterError();
+
+  program
+    .command("crds")
+    .description("Print the CustomResourceDefinitions (pipe to kubectl apply -f -).")
+    .action(() => {
+      process.stdout.write([...crdFiles().values()].join("---\n"));
+    });
+
+  program
+    .command("validate")
+    .description("Check InferenceService, GPUNodePool and CapacityBudget manifests before applying them.")
+    .argument("<files...>", "YAML files, several documents each allowed")
+    .action((files: string[]) => {
+      let bad = 0;
+      for (const file of files) {
+        const docs = parseAllDocuments(readFileSync(file, "utf8"));
+        docs.forEach((doc, i) => {
+          const where = `${file}${docs.length > 1 ? ` (document ${i + 1})` : ""}`;
+          if (doc.errors.length > 0) {
+            bad++;
+            console.error(`${where}: not YAML: ${doc.errors[0]?.message}`);
+            return;
+          }
+          const object = doc.toJS();
+          if (!object || !String(object.apiVersion ?? "").startsWith("inferops.dev/")) return;
+          const result = parseResource(object);
+          if (result.ok) console.log(`${where}: ${object.kind} ${object.metadata?.name} is valid`);
+          else {
+            bad++;
+            console.error(`${where}: ${object.kind} ${object.metadata?.name ?? ""} is invalid:`);
+            console.error(
+              formatErrors(result.errors)
+                .split("\n")
+                .map((l) => `  ${l}`)
+                .join("\n"),
+            );
+          }
+        });
+      }
+      if (bad > 0) process.exitCode = 1;
+    });
+
+  return program;
+}
+
+if (import.meta.main) {
+  try {
+    await buildProgram().parseAsync(process.argv);
+  } catch (err) {
+    if (err instanceof CommanderError) process.exit(err.exitCode);
+    console.error(`inferops: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  }
+}
