@@ -60,7 +60,11 @@ export const providerSchema = withRules(
           "kwok: fake nodes for local clusters; clusterAPI: scales a MachineDeployment; karpenter: steers a Karpenter NodePool's limits; static: observe only.",
         ),
       clusterAPI: z
-        .strictObject({ machineDeployment: objectRef("Cluster API MachineDeployment") })
+        .strictObject({
+          machineDeployment: objectRef("Cluster API MachineDeployment").describe(
+            "The MachineDeployment whose replicas are the pool's nodes.",
+          ),
+        })
         .optional()
         .describe("For type clusterAPI: the MachineDeployment whose scale subresource sets the node count."),
       karpenter: z

@@ -271,8 +271,8 @@ export const podTemplateSchema = z
   .looseObject({
     metadata: z
       .looseObject({
-        labels: z.record(text(317), text(63)).optional(),
-        annotations: z.record(z.string(), z.string()).optional(),
+        labels: z.record(text(317), text(63)).optional().describe("Labels added to the pods."),
+        annotations: z.record(z.string(), z.string()).optional().describe("Annotations added to the pods."),
       })
       .optional()
       .describe("Labels and annotations for the pods."),
