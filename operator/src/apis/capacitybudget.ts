@@ -2,10 +2,10 @@
 import { z } from "zod";
 import {
   API_VERSION,
+  clusterMeta,
   conditionsSchema,
   labelSelectorSchema,
   nonNegative,
-  objectMeta,
   text,
   withRules,
 } from "./common.ts";
@@ -184,7 +184,7 @@ export type CapacityBudgetStatus = z.output<typeof capacityBudgetStatusSchema>;
 export const capacityBudgetSchema = z.strictObject({
   apiVersion: z.literal(API_VERSION),
   kind: z.literal("CapacityBudget"),
-  metadata: objectMeta(false),
+  metadata: clusterMeta,
   spec: capacityBudgetSpecSchema,
   status: capacityBudgetStatusSchema.optional(),
 });

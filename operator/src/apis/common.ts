@@ -118,14 +118,18 @@ export const conditionsSchema = z
   .meta({ "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"] })
   .describe("Current state as conditions, one per type; Ready summarises the others.");
 
-/** The minimal object envelope every kind shares. */
-export const objectMeta = (namespaced: boolean) =>
-  z.looseObject({
-    name: text(253).min(1).describe("Object name."),
-    ...(namespaced ? { namespace: text(63).optional().describe("Namespace.") } : {}),
-    labels: z.record(z.string(), z.string()).optional(),
-    annotations: z.record(z.string(), z.string()).optional(),
-    generation: z.int().optional(),
-    uid: z.string().optional(),
-    resourceVersion: z.string().optional(),
-  });
+const metaFields = {
+  name: text(253).min(1).describe("Object name."),
+  labels: z.record(z.string(), z.string()).optional(),
+  annotations: z.record(z.string(), z.string()).optional(),
+  generation: z.int().optional(),
+  uid: z.string().optional(),
+  resourceVersion: z.string().optional(),
+};
+
+/** The object envelope: what the operator reads of metadata; everything else passes through. */
+export const namespacedMeta = z.looseObject({
+  ...metaFields,
+  namespace: text(63).optional().describe("Namespace."),
+});
+export const clusterMeta = z.looseObject(metaFields);

@@ -2,11 +2,11 @@
 import { z } from "zod";
 import {
   API_VERSION,
+  clusterMeta,
   conditionsSchema,
   DNS_LABEL,
   labelMap,
   nonNegative,
-  objectMeta,
   positive,
   seconds,
   taintSchema,
@@ -157,7 +157,7 @@ export const gpuNodePoolSchema = withRules(
   z.strictObject({
     apiVersion: z.literal(API_VERSION),
     kind: z.literal("GPUNodePool"),
-    metadata: objectMeta(false),
+    metadata: clusterMeta,
     spec: gpuNodePoolSpecSchema,
     status: gpuNodePoolStatusSchema.optional(),
   }),

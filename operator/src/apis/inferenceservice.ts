@@ -5,8 +5,8 @@ import {
   conditionsSchema,
   DNS_1035_LABEL,
   dnsLabel,
+  namespacedMeta,
   nonNegative,
-  objectMeta,
   positive,
   seconds,
   text,
@@ -409,7 +409,7 @@ export const inferenceServiceSchema = withRules(
   z.strictObject({
     apiVersion: z.literal(API_VERSION),
     kind: z.literal("InferenceService"),
-    metadata: objectMeta(true),
+    metadata: namespacedMeta,
     spec: inferenceServiceSpecSchema,
     status: inferenceServiceStatusSchema.optional(),
   }),

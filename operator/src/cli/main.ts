@@ -5,6 +5,7 @@ import { Command, CommanderError } from "commander";
 import { parseAllDocuments } from "yaml";
 import { crdFiles } from "../apis/crd.ts";
 import { formatErrors, parseResource } from "../apis/validate.ts";
+import { ConfigError, parseConfig, type RawConfig } from "../config.ts";
 
 export function buildProgram(): Command {
   const program = new Command()
@@ -17,6 +18,38 @@ export function buildProgram(): Command {
     .description("Print the CustomResourceDefinitions (pipe to kubectl apply -f -).")
     .action(() => {
       process.stdout.write([...crdFiles().values()].join("---\n"));
+    });
+
+  program
+    .command("operator")
+    .description("Run the operator: watch InferenceService, GPUNodePool and CapacityBudget and act on them.")
+    .option("--kubeconfig <path>", "kubeconfig file (default: KUBECONFIG, ~/.kube/config, or in-cluster)")
+    .option("--context <name>", "kubeconfig context")
+    .option(
+      "--namespace <ns>",
+      "namespace the operator runs in (its Lease); env INFEROPS_NAMESPACE",
+      undefined,
+    )
+    .option("--leader-elect", "elect a leader by Lease so several replicas can run")
+    .option("--identity <name>", "this instance's identity (default: POD_NAME, or host-pid)")
+    .option("--interval <duration>", "evaluation interval for Auto services (default 10s)")
+    .option("--http-address <host:port>", "address of /healthz, /readyz, /metrics (default :8080)")
+    .option("--prometheus-url <url>", "Prometheus base URL for signals")
+    .option("--concurrency <n>", "reconciles at once (default 4)")
+    .option("--log-level <level>", "trace, debug, info, warn, error (default info)")
+    .action(async (opts: RawConfig) => {
+      let config: ReturnType<typeof parseConfig>;
+      try {
+        config = parseConfig(opts);
+      } catch (err) {
+        if (err instanceof ConfigError) {
+          console.error(`inferops operator: ${err.message}`);
+          process.exit(2);
+        }
+        throw err;
+      }
+      const { runOperator } = await import("../main.ts");
+      process.exitCode = await runOperator(config);
     });
 
   program

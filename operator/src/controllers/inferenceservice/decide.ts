@@ -1,0 +1,91 @@
+// Who owns the replica count, per mode (see docs/operator.md):
+// - Auto: the decision engine (the latest Plan). Until a Plan covers the service, replicas hold.
+// - Recommend: nobody scales: replicas hold where they are (minReplicas at creation); the Plan goes to status.
+// - Manual: spec.replicas, set by a human or by `kubectl scale` through the scale subresource (an HPA may
+//   target the InferenceService itself); minReplicas when unset.
+import { Reason } from "../../apis/conditions.ts";
+import type { GPUNodePool } from "../../apis/gpunodepool.ts";
+import type { InferenceService } from "../../apis/inferenceservice.ts";
+import type { ServicePlan } from "../../planning/types.ts";
+import type { Decision, DeploymentView } from "./status.ts";
+
+const clamp = (n: number, svc: InferenceService) =>
+  Math.min(Math.max(n, svc.spec.scaling.minReplicas), svc.spec.scaling.maxReplicas);
+
+/**
+ * Spreads a total over the variants on known pools: replicas stay where they run (no churn), more go to
+ * the first variant in spec order, fewer come off the last.
+ */
+export function distribute(
+  svc: InferenceService,
+  total: number,
+  current: Map<string, number>,
+  pools: Map<string, GPUNodePool>,
+): Map<string, number> {
+  const variants = svc.spec.accelerators.map((a) => a.pool).filter((p) => pools.has(p));
+  const out = new Map(variants.map((p) => [p, current.get(p) ?? 0]));
+  let have = [...out.values()].reduce((a, b) => a + b, 0);
+  for (let i = variants.length - 1; i >= 0 && have > total; i--) {
+    const p = variants[i]!;
+    const cut = Math.min(out.get(p)!, have - total);
+    out.set(p, out.get(p)! - cut);
+    have -= cut;
+  }
+  if (have < total && variants[0] !== undefined) out.set(variants[0], out.get(variants[0])! + total - have);
+  return out;
+}
+
+const currentByPool = (deployments: DeploymentView[]) => new Map(deployments.map((d) => [d.pool, d.wanted]));
+
+export function manualDecision(
+  svc: InferenceService,
+  deployments: DeploymentView[],
+  pools: Map<string, GPUNodePool>,
+): Decision {
+  const total = clamp(svc.spec.replicas ?? svc.spec.scaling.minReplicas, svc);
+  return {
+    perVariant: distribute(svc, total, currentByPool(deployments), pools),
+    total,
+    reason: Reason.Manual,
+    message:
+      svc.spec.replicas === undefined
+        ? `mode Manual and spec.replicas unset: minReplicas ${total}`
+        : `mode Manual: spec.replicas ${svc.spec.replicas}`,
+  };
+}
+
+/** Replicas stay as they are (minReplicas when nothing runs yet), within bounds. */
+export function holdDecision(
+  svc: InferenceService,
+  deployments: DeploymentView[],
+  pools: Map<string, GPUNodePool>,
+  why: { reason: string; message: string },
+): Decision {
+  const current = deployments.filter((d) => pools.has(d.pool)).reduce((s, d) => s + d.wanted, 0);
+  const total = clamp(deployments.length === 0 ? svc.spec.scaling.minReplicas : current, svc);
+  return { perVariant: distribute(svc, total, currentByPool(deployments), pools), total, ...why };
+}
+
+/** The decision engine's plan for the service, as the controller applies it. */
+export function planDecision(
+  svc: InferenceService,
+  plan: ServicePlan,
+  deployments: DeploymentView[],
+  pools: Map<string, GPUNodePool>,
+): Decision {
+  const recommended = {
+    recommended: plan.recommended.value,
+    metrics: plan.metricsAvailable,
+    limitedBy: plan.limitedBy,
+  };
+  if (!plan.apply || svc.spec.scaling.mode === "Recommend") {
+    const held = holdDecision(svc, deployments, pools, {
+      reason: Reason.Recommend,
+      message: `mode Recommend: would run ${plan.replicas.value} (${plan.replicas.reason}: ${plan.replicas.message})`,
+    });
+    return { ...held, ...recommended };
+  }
+  const perVariant = new Map(plan.variants.filter((v) => pools.has(v.pool)).map((v) => [v.pool, v.replicas]));
+  const total = [...perVariant.values()].reduce((a, b) => a + b, 0);
+  return { perVariant, total, reason: plan.replicas.reason, message: plan.replicas.message, ...recommended };
+}

@@ -1,0 +1,65 @@
+// Events of the InferenceService controller: one function each, so wording stays in one place.
+import { ConditionType } from "../../apis/conditions.ts";
+import type { InferenceService, InferenceServiceStatus } from "../../apis/inferenceservice.ts";
+import type { EventSpec, Regarding } from "../../kube/events.ts";
+import { findCondition } from "../conditions.ts";
+import type { Decision } from "./status.ts";
+
+export const regarding = (svc: InferenceService): Regarding => ({
+  apiVersion: svc.apiVersion,
+  kind: svc.kind,
+  name: svc.metadata.name,
+  namespace: svc.metadata.namespace,
+  uid: svc.metadata.uid,
+});
+
+export const applyFailed = (what: string, err: unknown): EventSpec => ({
+  type: "Warning",
+  reason: "ApplyFailed",
+  action: "Apply",
+  note: `applying ${what} failed: ${err instanceof Error ? err.message : String(err)}`,
+});
+
+export const scaled = (deployment: string, from: number, to: number, decision: Decision): EventSpec => ({
+  type: "Normal",
+  reason: decision.reason,
+  action: "Scale",
+  note: `scaled Deployment ${deployment} from ${from} to ${to}: ${decision.message}`,
+});
+
+/** Warnings when a condition turns bad, and a note when the service becomes Ready. */
+export function transitions(
+  _svc: InferenceService,
+  before: InferenceServiceStatus | undefined,
+  after: InferenceServiceStatus,
+): EventSpec[] {
+  const out: EventSpec[] = [];
+  const changed = (type: string) => {
+    const a = findCondition(before?.conditions, type);
+    const b = findCondition(after.conditions, type);
+    return b && (a?.status !== b.status || a?.reason !== b.reason) ? b : undefined;
+  };
+  const metrics = changed(ConditionType.MetricsAvailable);
+  if (metrics?.status === "False")
+    out.push({
+      type: "Warning",
+      reason: metrics.reason,
+      action: "Hold",
+      note: `holding replicas: ${metrics.message}`,
+    });
+  if (metrics?.status === "True" && before)
+    out.push({ type: "Normal", reason: metrics.reason, action: "Resume", note: "signals are fresh again" });
+  const conflict = changed(ConditionType.Conflict);
+  if (conflict?.status === "True")
+    out.push({ type: "Warning", reason: conflict.reason, action: "Hold", note: conflict.message });
+  const valid = changed(ConditionType.Valid);
+  if (valid?.status === "False")
+    out.push({ type: "Warning", reason: valid.reason, action: "Validate", note: valid.message });
+  const limited = changed(ConditionType.ScalingLimited);
+  if (limited?.status === "True")
+    out.push({ type: "Normal", reason: limited.reason, action: "Limit", note: limited.message });
+  const ready = changed(ConditionType.Ready);
+  if (ready?.status === "True")
+    out.push({ type: "Normal", reason: ready.reason, action: "Ready", note: ready.message });
+  return out;
+}

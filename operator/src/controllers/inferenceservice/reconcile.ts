@@ -1,0 +1,231 @@
+// The InferenceService reconcile: read the world from the caches, converge the owned Deployments and the
+// Service, write status once and only when it changed. Level-triggered: nothing depends on the event.
+import { isDeepStrictEqual } from "node:util";
+import type { Logger } from "pino";
+import { Reason } from "../../apis/conditions.ts";
+import { type GPUNodePool, gpuNodePoolSchema } from "../../apis/gpunodepool.ts";
+import { type InferenceService, inferenceServiceSchema } from "../../apis/inferenceservice.ts";
+import { formatErrors, toFieldErrors } from "../../apis/validate.ts";
+import type { KubeClient, KubeObject } from "../../kube/client.ts";
+import { isNotFound, TerminalError, wrap } from "../../kube/errors.ts";
+import type { EventRecorder } from "../../kube/events.ts";
+import type { Informer } from "../../kube/informer.ts";
+import type { ReconcileResult } from "../../kube/queue.ts";
+import { pathFor, R } from "../../kube/resources.ts";
+import { mergeConditions } from "../conditions.ts";
+import * as events from "./events.ts";
+import {
+  deploymentName,
+  desiredDeployment,
+  desiredService,
+  LABEL_MANAGED_BY,
+  LABEL_SERVICE,
+  LABEL_VARIANT,
+  MANAGED_BY,
+  upToDate,
+} from "./objects.ts";
+import { computeStatus, type Decision, type DeploymentView, viewDeployment } from "./status.ts";
+
+export interface Caches {
+  services: Informer;
+  pools: Informer;
+  deployments: Informer;
+  k8sServices: Informer;
+  hpas: Informer;
+}
+
+/** Decides replicas per variant for one service; the decision engine plugs in here. */
+export type Decider = (
+  svc: InferenceService,
+  ctx: { deployments: DeploymentView[]; pools: Map<string, GPUNodePool> },
+) => Decision;
+
+export interface ReconcilerDeps {
+  client: KubeClient;
+  caches: Caches;
+  events: EventRecorder;
+  log: Logger;
+  decide: Decider;
+  /** Evaluation interval: Auto services are re-evaluated this often. */
+  intervalMs: number;
+  now?: () => number;
+}
+
+/** Pools by name, parsed; a pool whose spec no longer parses is treated as unknown. */
+export function knownPools(cache: Caches["pools"]): Map<string, GPUNodePool> {
+  const out = new Map<string, GPUNodePool>();
+  for (const raw of cache.list()) {
+    const parsed = gpuNodePoolSchema.safeParse(raw);
+    if (parsed.success) out.set(parsed.data.metadata.name, parsed.data);
+  }
+  return out;
+}
+
+/** HPAs (KEDA makes them too) that target a Deployment we would manage: we leave those replicas alone. */
+function conflictsFor(svc: InferenceService, hpas: Caches["hpas"]) {
+  const names = new Set(svc.spec.accelerators.map((a) => deploymentName(svc.metadata.name, a.pool)));
+  return hpas.list(svc.metadata.namespace).flatMap((h) => {
+    const ref = (h.spec as { scaleTargetRef?: { kind?: string; name?: string } } | undefined)?.scaleTargetRef;
+    if (ref?.kind !== "Deployment" || !ref.name || !names.has(ref.name)) return [];
+    const keda =
+      h.metadata?.labels?.[LABEL_MANAGED_BY] === "keda-operator" || h.metadata?.name?.startsWith("keda-hpa-");
+    return [
+      {
+        deployment: ref.name,
+        by: `${keda ? "KEDA ScaledObject (via HPA" : "HorizontalPodAutoscaler"} ${h.metadata?.name}${keda ? ")" : ""}`,
+        reason: keda ? Reason.ScaledObjectConflict : Reason.HPAConflict,
+      },
+    ];
+  });
+}
+
+export function makeReconciler(deps: ReconcilerDeps) {
+  const now = deps.now ?? Date.now;
+  return async function reconcile(key: string): Promise<ReconcileResult | undefined> {
+    const [namespace, name] = key.split("/") as [string, string];
+    const raw = deps.caches.services.get(name, namespace);
+    if (!raw || raw.metadata?.deletionTimestamp) return undefined; // owned objects go with it (ownerReferences)
+    const log = deps.log.child({ namespace, name });
+
+    // Status is ours and read as is; only the user's part is validated (and defaulted).
+    const parsed = inferenceServiceSchema.safeParse({ ...raw, status: undefined });
+    if (!parsed.success) {
+      // The API server admitted it, so the CRD and this build disagree (an older CRD installed?).
+      const message = formatErrors(toFieldErrors(parsed.error));
+      await writeInvalidStatus(deps, raw, message, now);
+      throw new TerminalError(`InferenceService ${key} does not validate: ${message}`);
+    }
+    const svc: InferenceService = { ...parsed.data, status: raw.status as InferenceService["status"] };
+    const pools = knownPools(deps.caches.pools);
+    const owned = deps.caches.deployments
+      .list(namespace)
+      .filter(
+        (d) =>
+          d.metadata?.labels?.[LABEL_SERVICE] === name &&
+          d.metadata?.labels?.[LABEL_MANAGED_BY] === MANAGED_BY,
+      );
+    const views = owned.map((d) => viewDeployment(d.metadata?.labels?.[LABEL_VARIANT] ?? "", d));
+    const decision = deps.decide(svc, { deployments: views, pools });
+    const conflicts = conflictsFor(svc, deps.caches.hpas);
+    const unknownPools = svc.spec.accelerators.filter((a) => !pools.has(a.pool)).map((a) => a.pool);
+
+    // Deployments, one per variant on a known pool.
+    for (const accel of svc.spec.accelerators) {
+      const pool = pools.get(accel.pool);
+      if (!pool) continue; // keep what runs; the Valid condition says why nothing new is made
+      const dname = deploymentName(name, accel.pool);
+      const live = owned.find((d) => d.metadata?.name === dname);
+      const conflicted = conflicts.some((c) => c.deployment === dname);
+      if (conflicted && live) continue; // another autoscaler owns its replicas
+      const liveReplicas = (live?.spec as { replicas?: number } | undefined)?.replicas;
+      const replicas = conflicted ? (liveReplicas ?? 0) : (decision.perVariant.get(accel.pool) ?? 0);
+      const desired = desiredDeployment(svc, accel, pool, replicas);
+      if (upToDate(live, desired)) continue;
+      try {
+        await deps.client.apply(pathFor(R.deployments, { namespace, name: dname }), desired);
+      } catch (err) {
+        await deps.events.record(events.regarding(svc), events.applyFailed(`Deployment ${dname}`, err));
+        throw wrap(`applying Deployment ${namespace}/${dname}`, err);
+      }
+      if (!live) log.info({ deployment: dname, replicas }, "created Deployment");
+      else if (liveReplicas !== replicas) {
+        log.info(
+          { deployment: dname, from: liveReplicas, to: replicas, reason: decision.reason },
+          "scaled Deployment",
+        );
+        await deps.events.record(
+          events.regarding(svc),
+          events.scaled(dname, liveReplicas ?? 0, replicas, decision),
+        );
+      }
+    }
+
+    // Variants removed from the spec: their Deployments go (only ours, only this service's).
+    const variants = new Set(svc.spec.accelerators.map((a) => a.pool));
+    for (const d of owned) {
+      const variant = d.metadata?.labels?.[LABEL_VARIANT] ?? "";
+      const ownedByUs = d.metadata?.ownerReferences?.some((o) => o.uid === svc.metadata.uid && o.controller);
+      if (variants.has(variant) || !ownedByUs) continue;
+      try {
+        await deps.client.delete(pathFor(R.deployments, { namespace, name: d.metadata?.name }));
+        log.info({ deployment: d.metadata?.name }, "deleted Deployment of a removed variant");
+      } catch (err) {
+        if (!isNotFound(err)) throw wrap(`deleting Deployment ${namespace}/${d.metadata?.name}`, err);
+      }
+    }
+
+    // The Service over all variants.
+    const desiredSvc = desiredService(svc);
+    if (!upToDate(deps.caches.k8sServices.get(name, namespace), desiredSvc)) {
+      try {
+        await deps.client.apply(pathFor(R.services, { namespace, name }), desiredSvc);
+      } catch (err) {
+        throw wrap(`applying Service ${namespace}/${name}`, err);
+      }
+    }
+
+    // Status, once, only if it changed.
+    const nowIso = new Date(now()).toISOString();
+    const status = computeStatus({
+      svc,
+      pools,
+      deployments: views,
+      decision,
+      unknownPools,
+      conflicts,
+      nowIso,
+    });
+    if (!isDeepStrictEqual(normalise(status), normalise(svc.status ?? {}))) {
+      await applyStatus(deps.client, svc, status);
+      for (const e of events.transitions(svc, svc.status, status))
+        await deps.events.record(events.regarding(svc), e);
+    }
+    return svc.spec.scaling.mode === "Manual" ? undefined : { requeueAfterMs: deps.intervalMs };
+  };
+}
+
+/** JSON round-trip, so undefined fields and key order do not count as changes. */
+const normalise = (o: unknown) => JSON.parse(JSON.stringify(o));
+
+async function applyStatus(client: KubeClient, svc: InferenceService, status: unknown): Promise<void> {
+  const { namespace, name } = svc.metadata;
+  try {
+    await client.apply(pathFor(R.inferenceServices, { namespace, name, subresource: "status" }), {
+      apiVersion: svc.apiVersion,
+      kind: svc.kind,
+      metadata: { name, namespace },
+      status,
+    });
+  } catch (err) {
+    if (isNotFound(err)) return; // deleted meanwhile
+    throw wrap(`writing status of InferenceService ${namespace}/${name}`, err);
+  }
+}
+
+async function writeInvalidStatus(deps: ReconcilerDeps, raw: KubeObject, message: string, now: () => number) {
+  const status = (raw.status ?? {}) as { conditions?: never[] };
+  const generation = raw.metadata?.generation ?? 0;
+  const conditions = mergeConditions(
+    status.conditions,
+    [
+      { type: "Valid", status: "False", reason: Reason.InvalidSpec, message },
+      { type: "Ready", status: "False", reason: Reason.InvalidSpec, message: "the spec does not validate" },
+    ],
+    generation,
+    new Date(now()).toISOString(),
+  );
+  if (isDeepStrictEqual(conditions, status.conditions)) return;
+  await deps.client.apply(
+    pathFor(R.inferenceServices, {
+      namespace: raw.metadata?.namespace,
+      name: raw.metadata?.name,
+      subresource: "status",
+    }),
+    {
+      apiVersion: raw.apiVersion,
+      kind: raw.kind,
+      metadata: { name: raw.metadata?.name, namespace: raw.metadata?.namespace },
+      status: { observedGeneration: generation, conditions },
+    },
+  );
+}

@@ -1,0 +1,227 @@
+// Pure: an InferenceService's status from what its Deployments report and what was decided.
+
+import { ConditionType, Reason } from "../../apis/conditions.ts";
+import type { GPUNodePool } from "../../apis/gpunodepool.ts";
+import type { InferenceService, InferenceServiceStatus } from "../../apis/inferenceservice.ts";
+import type { KubeObject } from "../../kube/client.ts";
+import type { Signals } from "../../planning/types.ts";
+import { type ConditionInput, mergeConditions } from "../conditions.ts";
+import { LABEL_SERVICE } from "./objects.ts";
+
+export interface DeploymentView {
+  pool: string;
+  /** spec.replicas */
+  wanted: number;
+  /** status.replicas */
+  replicas: number;
+  readyReplicas: number;
+  updatedReplicas: number;
+  /** status.observedGeneration caught up with metadata.generation. */
+  observed: boolean;
+}
+
+export function viewDeployment(pool: string, d: KubeObject): DeploymentView {
+  const spec = (d.spec ?? {}) as { replicas?: number };
+  const status = (d.status ?? {}) as {
+    replicas?: number;
+    readyReplicas?: number;
+    updatedReplicas?: number;
+    observedGeneration?: number;
+  };
+  return {
+    pool,
+    wanted: spec.replicas ?? 1,
+    replicas: status.replicas ?? 0,
+    readyReplicas: status.readyReplicas ?? 0,
+    updatedReplicas: status.updatedReplicas ?? 0,
+    observed: (status.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0),
+  };
+}
+
+export interface Decision {
+  /** Replicas per variant the operator asks for. */
+  perVariant: Map<string, number>;
+  total: number;
+  reason: string;
+  message: string;
+  /** What the signals alone asked for (Auto and Recommend). */
+  recommended?: number;
+  metrics?: { ok: boolean; reason: string; message: string };
+  signals?: Signals;
+  limitedBy?: { reason: string; message: string };
+}
+
+export interface StatusInput {
+  svc: InferenceService;
+  pools: Map<string, GPUNodePool>;
+  deployments: DeploymentView[];
+  decision: Decision;
+  unknownPools: string[];
+  conflicts: { deployment: string; by: string; reason: string }[];
+  nowIso: string;
+}
+
+export function computeStatus(input: StatusInput): InferenceServiceStatus {
+  const { svc, pools, deployments, decision, unknownPools, conflicts, nowIso } = input;
+  const byPool = new Map(deployments.map((d) => [d.pool, d]));
+  const variants = svc.spec.accelerators.map((a) => {
+    const d = byPool.get(a.pool);
+    return {
+      pool: a.pool,
+      replicas: d?.replicas ?? 0,
+      readyReplicas: d?.readyReplicas ?? 0,
+      desiredReplicas: decision.perVariant.get(a.pool) ?? 0,
+    };
+  });
+  const sum = (f: (v: (typeof variants)[number]) => number) => variants.reduce((s, v) => s + f(v), 0);
+  const ready = sum((v) => v.readyReplicas);
+  const replicas = sum((v) => v.replicas);
+  const desired = decision.total;
+
+  let cost = 0;
+  let power = 0;
+  for (const a of svc.spec.accelerators) {
+    const pool = pools.get(a.pool);
+    const n = byPool.get(a.pool)?.replicas ?? 0;
+    if (!pool || n === 0) continue;
+    cost += (n * a.gpusPerReplica * pool.spec.costPerNodeHour) / pool.spec.gpu.count;
+    power += n * a.gpusPerReplica * pool.spec.power.busyWattsPerGPU;
+  }
+
+  const rollingOut = deployments.some((d) => !d.observed || d.updatedReplicas < d.replicas);
+  const scaling = deployments.some((d) => d.replicas !== d.wanted) || replicas !== desired;
+  const conditions: ConditionInput[] = [
+    unknownPools.length > 0
+      ? {
+          type: ConditionType.Valid,
+          status: "False",
+          reason: Reason.UnknownPool,
+          message: `spec.accelerators names GPUNodePool ${unknownPools.join(", ")}, which does not exist; create it or remove the variant (existing replicas are kept)`,
+        }
+      : { type: ConditionType.Valid, status: "True", reason: Reason.SpecValid, message: "" },
+    conflicts.length > 0
+      ? {
+          type: ConditionType.Conflict,
+          status: "True",
+          reason: conflicts[0]!.reason,
+          message: conflicts
+            .map((c) => `${c.by} scales Deployment ${c.deployment}; inferops leaves its replicas alone`)
+            .join("; "),
+        }
+      : { type: ConditionType.Conflict, status: "False", reason: Reason.NoConflict, message: "" },
+    rollingOut || scaling
+      ? {
+          type: ConditionType.Progressing,
+          status: "True",
+          reason: rollingOut ? Reason.RollingOut : desired > replicas ? Reason.ScalingUp : Reason.ScalingDown,
+          message: `${ready}/${desired} replicas ready`,
+        }
+      : { type: ConditionType.Progressing, status: "False", reason: Reason.Stable, message: "" },
+  ];
+  if (decision.metrics) {
+    conditions.push({
+      type: ConditionType.MetricsAvailable,
+      status: decision.metrics.ok ? "True" : "False",
+      reason: decision.metrics.reason,
+      message: decision.metrics.message,
+    });
+  }
+  conditions.push(
+    decision.limitedBy
+      ? { type: ConditionType.ScalingLimited, status: "True", ...decision.limitedBy }
+      : { type: ConditionType.ScalingLimited, status: "False", reason: Reason.WithinBounds, message: "" },
+  );
+  const allReady = ready >= desired && !rollingOut && replicas === desired;
+  conditions.push(
+    unknownPools.length > 0
+      ? {
+          type: ConditionType.Ready,
+          status: "False",
+          reason: Reason.UnknownPool,
+          message: `unknown GPUNodePool ${unknownPools.join(", ")}`,
+        }
+      : allReady
+        ? {
+            type: ConditionType.Ready,
+            status: "True",
+            reason: desired === 0 ? Reason.ScaledToZero : Reason.AllReplicasReady,
+            message: `${ready}/${desired} replicas ready`,
+          }
+        : {
+            type: ConditionType.Ready,
+            status: "False",
+            reason: Reason.ReplicasNotReady,
+            message: `${ready}/${desired} replicas ready`,
+          },
+  );
+
+  const generation = svc.metadata.generation ?? 0;
+  const previous = svc.status;
+  const sameDecision =
+    previous?.lastDecision &&
+    previous.lastDecision.replicas === desired &&
+    previous.lastDecision.reason === decision.reason &&
+    previous.lastDecision.message === decision.message;
+  const signals = decision.signals ? signalsStatus(decision.signals) : undefined;
+  return {
+    observedGeneration: generation,
+    replicas,
+    readyReplicas: ready,
+    desiredReplicas: desired,
+    selector: `${LABEL_SERVICE}=${svc.metadata.name}`,
+    variants,
+    // Signals move every interval; status keeps the previous reading unless one moved materially, so a
+    // steady service costs no writes.
+    ...(signals && !signalsClose(previous?.signals, signals)
+      ? { signals }
+      : previous?.signals
+        ? { signals: previous.signals }
+        : {}),
+    lastDecision: sameDecision
+      ? previous.lastDecision
+      : { time: nowIso, replicas: desired, reason: decision.reason, message: decision.message },
+    costPerHour: round(cost),
+    powerWatts: round(power),
+    conditions: mergeConditions(previous?.conditions, conditions, generation, nowIso),
+  };
+}
+
+/** Two decimals: enough for status, and stable against float noise (no needless writes). */
+const round = (x: number) => Math.round(x * 100) / 100;
+
+type SignalsStatus = NonNullable<InferenceServiceStatus["signals"]>;
+
+function signalsStatus(s: Signals): SignalsStatus {
+  const out: SignalsStatus = { observedAt: new Date(s.observedAtMs).toISOString() };
+  if (s.queueDepth !== undefined) out.queueDepth = round(s.queueDepth);
+  if (s.runningRequests !== undefined) out.runningRequests = round(s.runningRequests);
+  if (s.promptTokensPerSecond !== undefined || s.generationTokensPerSecond !== undefined)
+    out.tokensPerSecond = round((s.promptTokensPerSecond ?? 0) + (s.generationTokensPerSecond ?? 0));
+  if (s.arrivalRate !== undefined) out.arrivalRate = round(s.arrivalRate);
+  if (s.kvCacheUtilization !== undefined) out.kvCacheUtilization = round(s.kvCacheUtilization);
+  if (s.ttftSeconds !== undefined) out.ttftSeconds = round(s.ttftSeconds);
+  if (s.itlSeconds !== undefined) out.itlSeconds = round(s.itlSeconds);
+  return out;
+}
+
+/** Change below which a signal counts as unchanged: 10% of its value, and at least this much. */
+const SIGNAL_FLOOR = {
+  queueDepth: 0.5,
+  runningRequests: 0.5,
+  tokensPerSecond: 1,
+  arrivalRate: 0.1,
+  kvCacheUtilization: 0.05,
+  ttftSeconds: 0.05,
+  itlSeconds: 0.005,
+} as const;
+
+/** Every signal within its tolerance, and the same signals present. */
+export function signalsClose(a: SignalsStatus | undefined, b: SignalsStatus): boolean {
+  if (!a) return false;
+  return (Object.keys(SIGNAL_FLOOR) as (keyof typeof SIGNAL_FLOOR)[]).every((k) => {
+    const x = a[k];
+    const y = b[k];
+    if (x === undefined || y === undefined) return x === y;
+    return Math.abs(x - y) <= Math.max(0.1 * Math.max(Math.abs(x), Math.abs(y)), SIGNAL_FLOOR[k]);
+  });
+}

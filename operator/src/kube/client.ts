@@ -1,0 +1,203 @@
+// A small REST client over the kubeconfig's identity: JSON requests, server-side apply (objects and
+// subresources), typed errors. Authentication and TLS come from @kubernetes/client-node's KubeConfig.
+import { KubeConfig } from "@kubernetes/client-node";
+import { Agent, request } from "undici";
+import { ApiError } from "./errors.ts";
+
+export const FIELD_MANAGER = "inferops";
+
+export interface KubeObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: {
+    name?: string;
+    namespace?: string;
+    uid?: string;
+    resourceVersion?: string;
+    generation?: number;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    ownerReferences?: OwnerReference[];
+    creationTimestamp?: string;
+    deletionTimestamp?: string;
+    finalizers?: string[];
+    [key: string]: unknown;
+  };
+  [key: string]: unknown;
+}
+
+export interface OwnerReference {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  uid: string;
+  controller?: boolean;
+  blockOwnerDeletion?: boolean;
+}
+
+export interface KubeList<T> {
+  items: T[];
+  metadata: { resourceVersion?: string; continue?: string };
+}
+
+/** Observes every request, for metrics and the write-count benchmark. */
+export type RequestObserver = (verb: string, path: string, status: number, seconds: number) => void;
+
+export interface RequestOptions {
+  query?: Record<string, string | number | boolean | undefined>;
+  body?: unknown;
+  contentType?: string;
+  timeoutMs?: number;
+}
+
+export class KubeClient {
+  readonly server: string;
+  private readonly dispatcher: Agent;
+  private headers: Record<string, string>;
+  private headersAtMs = Date.now();
+  private readonly observers: RequestObserver[] = [];
+  private writeGate?: (path: string) => boolean;
+
+  readonly config: KubeConfig;
+
+  private constructor(
+    config: KubeConfig,
+    server: string,
+    dispatcher: Agent,
+    headers: Record<string, string>,
+  ) {
+    this.config = config;
+    this.server = server.replace(/\/$/, "");
+    this.dispatcher = dispatcher;
+    this.headers = headers;
+  }
+
+  /** From a kubeconfig file, or the default chain (KUBECONFIG, ~/.kube/config, in-cluster). */
+  static async create(kubeconfig?: string, context?: string): Promise<KubeClient> {
+    const kc = new KubeConfig();
+    if (kubeconfig) kc.loadFromFile(kubeconfig);
+    else kc.loadFromDefault();
+    if (context) kc.setCurrentContext(context);
+    const cluster = kc.getCurrentCluster();
+    if (!cluster) throw new Error("kubeconfig has no current cluster: set --kubeconfig or KUBECONFIG");
+    const opts: { headers?: Record<string, string>; [k: string]: unknown } = {};
+    await kc.applyToHTTPSOptions(opts as never);
+    const { headers = {}, ...tls } = opts;
+    const dispatcher = new Agent({ connect: tls as never, keepAliveTimeout: 30_000, connections: 16 });
+    return new KubeClient(kc, cluster.server, dispatcher, headers);
+  }
+
+  /**
+   * Refuses writes the gate does not allow (a follower must not write): the leader elector sets it, so even a
+   * reconcile in flight when the lease is lost cannot write after that.
+   */
+  setWriteGate(gate: (path: string) => boolean): void {
+    this.writeGate = gate;
+  }
+
+  onRequest(observer: RequestObserver): void {
+    this.observers.push(observer);
+  }
+
+  /** Credentials such as projected service-account tokens rotate on disk: re-read them every minute. */
+  private async authHeaders(): Promise<Record<string, string>> {
+    if (Date.now() - this.headersAtMs > 60_000) {
+      const opts: { headers?: Record<string, string> } = {};
+      await this.config.applyToHTTPSOptions(opts as never);
+      this.headers = opts.headers ?? {};
+      this.headersAtMs = Date.now();
+    }
+    return this.headers;
+  }
+
+  async request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
+    if (method !== "GET" && this.writeGate && !this.writeGate(path)) {
+      throw new ApiError(`${method} ${path}: refused: this operator instance is not the leader`, {
+        code: "NotLeader",
+        status: 0,
+      });
+    }
+    const url = new URL(this.server + path);
+    for (const [k, v] of Object.entries(opts.query ?? {}))
+      if (v !== undefined) url.searchParams.set(k, String(v));
+    const started = performance.now();
+    let status = 0;
+    try {
+      const res = await request(url, {
+        method: method as "GET",
+        dispatcher: this.dispatcher,
+        headers: {
+          ...(await this.authHeaders()),
+          accept: "application/json",
+          ...(opts.body !== undefined ? { "content-type": opts.contentType ?? "application/json" } : {}),
+        },
+        body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+        signal: AbortSignal.timeout(opts.timeoutMs ?? 30_000),
+      });
+      status = res.statusCode;
+      const text = await res.body.text();
+      if (status >= 400) throw apiErrorFrom(method, path, status, text);
+      return (text ? JSON.parse(text) : {}) as T;
+    } catch (err) {
+      if (err instanceof ApiError) throw err;
+      throw new ApiError(`${method} ${path}: ${(err as Error).message}`, {
+        code: (err as Error).name === "TimeoutError" ? "Timeout" : "Unreachable",
+        status: 0,
+        cause: err,
+      });
+    } finally {
+      const seconds = (performance.now() - started) / 1000;
+      for (const o of this.observers) o(method, path, status, seconds);
+    }
+  }
+
+  get<T extends KubeObject>(path: string): Promise<T> {
+    return this.request<T>("GET", path);
+  }
+
+  list<T extends KubeObject>(path: string, query?: RequestOptions["query"]): Promise<KubeList<T>> {
+    return this.request<KubeList<T>>("GET", path, { query });
+  }
+
+  create<T extends KubeObject>(path: string, body: T): Promise<T> {
+    return this.request<T>("POST", path, { body, query: { fieldManager: FIELD_MANAGER } });
+  }
+
+  replace<T extends KubeObject>(path: string, body: T): Promise<T> {
+    return this.request<T>("PUT", path, { body, query: { fieldManager: FIELD_MANAGER } });
+  }
+
+  delete(path: string, query?: RequestOptions["query"]): Promise<unknown> {
+    return this.request("DELETE", path, { query, body: { propagationPolicy: "Background" } });
+  }
+
+  /** Server-side apply as field manager `inferops`, forcing ownership of exactly the fields sent. */
+  apply<T extends KubeObject>(path: string, body: KubeObject, opts: { dryRun?: boolean } = {}): Promise<T> {
+    return this.request<T>("PATCH", path, {
+      body,
+      contentType: "application/apply-patch+yaml",
+      query: { fieldManager: FIELD_MANAGER, force: true, ...(opts.dryRun ? { dryRun: "All" } : {}) },
+    });
+  }
+
+  close(): Promise<void> {
+    return this.dispatcher.close();
+  }
+}
+
+function apiErrorFrom(method: string, path: string, status: number, text: string): ApiError {
+  let parsed: {
+    reason?: string;
+    message?: string;
+    details?: { causes?: ApiError["causes"] };
+  } = {};
+  try {
+    parsed = JSON.parse(text);
+  } catch {}
+  const code = parsed.reason || (status === 404 ? "NotFound" : status === 409 ? "Conflict" : `HTTP${status}`);
+  return new ApiError(`${method} ${path}: ${parsed.message ?? text.slice(0, 500)}`, {
+    code,
+    status,
+    causes: parsed.details?.causes,
+  });
+}

@@ -1,0 +1,102 @@
+// Informers: a list-watch cache per resource that restarts itself with backoff and reports synced().
+import { type KubernetesListObject, type KubernetesObject, ListWatch, Watch } from "@kubernetes/client-node";
+import type { Logger } from "pino";
+import type { KubeClient, KubeObject } from "./client.ts";
+import { pathFor, type Resource } from "./resources.ts";
+
+export type Handler<T> = (obj: T, kind: "add" | "update" | "delete") => void;
+
+export interface InformerOptions {
+  labelSelector?: string;
+  /** Restart delays after errors: first, doubling up to max. */
+  backoff?: { initialMs: number; maxMs: number };
+}
+
+/** What an informer holds: a Kubernetes object as plain JSON. */
+export type Obj = KubernetesObject & KubeObject;
+
+export class Informer<T extends Obj = Obj> {
+  readonly resource: Resource;
+  private readonly log: Logger;
+  private readonly lw: ListWatch<T>;
+  private readonly handlers: Handler<T>[] = [];
+  private listed = false;
+  private isSynced = false;
+  private stopped = false;
+  private restartDelayMs: number;
+  private restartTimer?: NodeJS.Timeout;
+  private readonly backoff: { initialMs: number; maxMs: number };
+
+  constructor(client: KubeClient, resource: Resource, log: Logger, opts: InformerOptions = {}) {
+    this.resource = resource;
+    this.log = log;
+    this.backoff = opts.backoff ?? { initialMs: 500, maxMs: 30_000 };
+    this.restartDelayMs = this.backoff.initialMs;
+    const path = pathFor(resource);
+    const listFn = async () => {
+      const list = await client.list<T>(path, { labelSelector: opts.labelSelector });
+      this.listed = true;
+      return list as KubernetesListObject<T>;
+    };
+    this.lw = new ListWatch<T>(path, new Watch(client.config), listFn, false, opts.labelSelector);
+    this.lw.on("add", (o) => this.emit(o, "add"));
+    this.lw.on("update", (o) => this.emit(o, "update"));
+    this.lw.on("delete", (o) => this.emit(o, "delete"));
+    this.lw.on("error", (err) => this.onError(err));
+  }
+
+  on(handler: Handler<T>): void {
+    this.handlers.push(handler);
+  }
+
+  async start(): Promise<void> {
+    this.stopped = false;
+    this.listed = false;
+    await this.lw.start();
+    if (this.listed && !this.stopped) {
+      this.isSynced = true;
+      this.restartDelayMs = this.backoff.initialMs;
+    }
+  }
+
+  /** True once a full list has landed in the cache; stays true across restarts (the cache is kept). */
+  synced(): boolean {
+    return this.isSynced;
+  }
+
+  list(namespace?: string): readonly T[] {
+    return this.lw.list(namespace);
+  }
+
+  get(name: string, namespace?: string): T | undefined {
+    return this.lw.get(name, namespace);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.restartTimer);
+    await this.lw.stop();
+  }
+
+  private emit(obj: T, kind: "add" | "update" | "delete"): void {
+    for (const h of this.handlers) {
+      try {
+        h(obj, kind);
+      } catch (err) {
+        this.log.error({ err, resource: this.resource.plural }, "informer handler failed");
+      }
+    }
+  }
+
+  private onError(err: unknown): void {
+    if (this.stopped) return;
+    const delay = this.restartDelayMs;
+    this.restartDelayMs = Math.min(this.restartDelayMs * 2, this.backoff.maxMs);
+    this.log.warn({ err, resource: this.resource.plural, retryInMs: delay }, "watch failed; restarting");
+    clearTimeout(this.restartTimer);
+    this.restartTimer = setTimeout(() => {
+      this.start().catch((e) => this.onError(e));
+    }, delay);
+    this.restartTimer.unref();
+  }
+}

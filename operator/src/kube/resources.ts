@@ -1,0 +1,47 @@
+// REST paths of the resources the operator reads and writes.
+import { GROUP, VERSION } from "../apis/common.ts";
+
+export interface Resource {
+  group: string;
+  version: string;
+  plural: string;
+  kind: string;
+  namespaced: boolean;
+}
+
+const r = (group: string, version: string, plural: string, kind: string, namespaced: boolean): Resource => ({
+  group,
+  version,
+  plural,
+  kind,
+  namespaced,
+});
+
+export const R = {
+  inferenceServices: r(GROUP, VERSION, "inferenceservices", "InferenceService", true),
+  gpuNodePools: r(GROUP, VERSION, "gpunodepools", "GPUNodePool", false),
+  capacityBudgets: r(GROUP, VERSION, "capacitybudgets", "CapacityBudget", false),
+  deployments: r("apps", "v1", "deployments", "Deployment", true),
+  services: r("", "v1", "services", "Service", true),
+  pods: r("", "v1", "pods", "Pod", true),
+  nodes: r("", "v1", "nodes", "Node", false),
+  namespaces: r("", "v1", "namespaces", "Namespace", false),
+  hpas: r("autoscaling", "v2", "horizontalpodautoscalers", "HorizontalPodAutoscaler", true),
+  scaledObjects: r("keda.sh", "v1alpha1", "scaledobjects", "ScaledObject", true),
+  leases: r("coordination.k8s.io", "v1", "leases", "Lease", true),
+  events: r("events.k8s.io", "v1", "events", "Event", true),
+} as const;
+
+export const apiVersionOf = (res: Resource) => (res.group ? `${res.group}/${res.version}` : res.version);
+
+/** /apis/apps/v1/namespaces/ns/deployments/name/status; omit namespace to list across namespaces. */
+export function pathFor(
+  res: Resource,
+  opts: { namespace?: string; name?: string; subresource?: string } = {},
+): string {
+  const base = res.group ? `/apis/${res.group}/${res.version}` : `/api/${res.version}`;
+  const ns = res.namespaced && opts.namespace ? `/namespaces/${encodeURIComponent(opts.namespace)}` : "";
+  const name = opts.name ? `/${encodeURIComponent(opts.name)}` : "";
+  const sub = opts.name && opts.subresource ? `/${opts.subresource}` : "";
+  return `${base}${ns}/${res.plural}${name}${sub}`;
+}

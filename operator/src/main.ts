@@ -1,0 +1,19 @@
+// Wiring for `inferops operator`: config, logger, the operator, signals.
+import { pino } from "pino";
+import type { OperatorConfig } from "./config.ts";
+import { startOperator } from "./manager.ts";
+
+export async function runOperator(config: OperatorConfig): Promise<number> {
+  const log = pino({ level: config.logLevel, base: { identity: config.identity } });
+  const operator = await startOperator(config, log);
+  const onSignal = (signal: string) => {
+    log.info({ signal }, "shutting down: finishing in-flight reconciles");
+    void operator.stop();
+  };
+  process.once("SIGTERM", () => onSignal("SIGTERM"));
+  process.once("SIGINT", () => onSignal("SIGINT"));
+  const why = await operator.stopped;
+  await operator.stop();
+  log.info({ why }, "operator stopped");
+  return why === "shutdown" ? 0 : 1;
+}

@@ -1,0 +1,58 @@
+// The operator's own Prometheus metrics: names inferops_*, units in the name, bounded label sets.
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+
+export function createMetrics(registry = new Registry()) {
+  collectDefaultMetrics({ register: registry, prefix: "inferops_process_" });
+  /** Work queue depth per controller, read when scraped. */
+  const queueDepths = new Map<string, () => number>();
+  return {
+    queueDepths,
+    registry,
+    reconcileTotal: new Counter({
+      name: "inferops_reconcile_total",
+      help: "Reconciles by controller and outcome (success, error, terminal).",
+      labelNames: ["controller", "outcome"] as const,
+      registers: [registry],
+    }),
+    reconcileSeconds: new Histogram({
+      name: "inferops_reconcile_duration_seconds",
+      help: "Time one reconcile takes.",
+      labelNames: ["controller"] as const,
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
+      registers: [registry],
+    }),
+    queueDepth: new Gauge({
+      name: "inferops_workqueue_depth",
+      help: "Keys waiting in the work queue.",
+      labelNames: ["controller"] as const,
+      registers: [registry],
+      collect() {
+        for (const [controller, depth] of queueDepths) this.set({ controller }, depth());
+      },
+    }),
+    apiRequests: new Counter({
+      name: "inferops_kube_api_requests_total",
+      help: "Requests to the Kubernetes API by verb and HTTP code (0: no answer).",
+      labelNames: ["verb", "code"] as const,
+      registers: [registry],
+    }),
+    decisions: new Counter({
+      name: "inferops_scaling_decisions_total",
+      help: "Replica changes applied, by direction and reason.",
+      labelNames: ["direction", "reason"] as const,
+      registers: [registry],
+    }),
+    desiredReplicas: new Gauge({
+      name: "inferops_service_desired_replicas",
+      help: "Replicas the operator wants per InferenceService.",
+      labelNames: ["namespace", "service"] as const,
+      registers: [registry],
+    }),
+    isLeader: new Gauge({
+      name: "inferops_leader",
+      help: "1 when this instance holds the lease (or runs without leader election).",
+      registers: [registry],
+    }),
+  };
+}
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,147 @@
+// The decision engine's contract: a Snapshot in, a Plan out. Plain data only: the operator builds the
+// Snapshot from informer caches and metric sources, the simulator from its simulated fleet, and both apply
+// the Plan. plan() is pure: no I/O, no clock reads, no unseeded randomness.
+import type { CapacityBudgetSpec } from "../apis/capacitybudget.ts";
+import type { GPUNodePoolSpec } from "../apis/gpunodepool.ts";
+import type { InferenceServiceSpec } from "../apis/inferenceservice.ts";
+
+/** Canonical signals of one service, aggregated over its ready replicas, as read at `observedAtMs`. */
+export interface Signals {
+  /** When the signals were read (epoch ms). Older than two intervals means missing, not zero. */
+  observedAtMs: number;
+  /** Replicas that reported; 0 with replicas running means the signals say nothing. */
+  replicasReporting: number;
+  /** Requests waiting in the servers' queues, summed over replicas. */
+  queueDepth?: number;
+  /** Requests being served, summed over replicas. */
+  runningRequests?: number;
+  /** Requests arriving per second (from the request counter's rate, or the router). */
+  arrivalRate?: number;
+  /** Prompt tokens processed per second, summed. */
+  promptTokensPerSecond?: number;
+  /** Tokens generated per second, summed. */
+  generationTokensPerSecond?: number;
+  /** Mean KV-cache usage over replicas, 0..1. */
+  kvCacheUtilization?: number;
+  /** Time to first token over the window (p95), seconds. */
+  ttftSeconds?: number;
+  /** Inter-token latency over the window (p95), seconds. */
+  itlSeconds?: number;
+  /** Demand seen while no replica runs (the activation query), for waking from zero. */
+  activationDemand?: number;
+}
+
+export interface VariantState {
+  pool: string;
+  /** Replicas the variant's Deployment asks for now. */
+  replicas: number;
+  /** Replicas ready to serve. */
+  readyReplicas: number;
+}
+
+export interface ServiceSnapshot {
+  /** namespace/name */
+  key: string;
+  namespace: string;
+  name: string;
+  generation: number;
+  spec: InferenceServiceSpec;
+  variants: VariantState[];
+  /** Latest signals, or undefined when none could be read. */
+  signals?: Signals;
+  /** Why signals are missing, when they are (the source's error). */
+  signalsError?: string;
+}
+
+export interface PoolSnapshot {
+  name: string;
+  spec: GPUNodePoolSpec;
+  /** Nodes that exist, Ready or not. */
+  nodes: number;
+  readyNodes: number;
+  /** GPUs allocatable on Ready nodes. */
+  allocatableGPUs: number;
+  /** GPUs requested by scheduled pods. */
+  usedGPUs: number;
+}
+
+export interface BudgetSnapshot {
+  name: string;
+  spec: CapacityBudgetSpec;
+  /** Namespaces in scope, resolved by the driver from the namespace selector; undefined: all. */
+  namespaces?: string[];
+}
+
+/** State the planner keeps between calls (stabilization windows, forecasts). Opaque to the drivers. */
+export interface PlannerMemory {
+  services: Record<string, ServiceMemory>;
+}
+
+export interface ServiceMemory {
+  /** Recent recommendations, for stabilization windows: [epoch ms, replicas]. */
+  recommendations: [number, number][];
+  /** Recent scale events, for rate policies: [epoch ms, replicas after]. */
+  scaleEvents: [number, number][];
+  /** Forecast state (Holt's level and trend of the arrival rate), when known. */
+  forecast?: { level: number; trend: number; atMs: number };
+  /** Short-window arrival rates over the lead-time horizon: [epoch ms, rate]. */
+  rates: [number, number][];
+  /** Last time the service saw any demand, for scale to zero. */
+  lastDemandMs?: number;
+  /** Last fresh signals, for staleness and counters. */
+  lastSignalsMs?: number;
+}
+
+export interface Snapshot {
+  /** Evaluation interval in ms (the staleness limit is two intervals). */
+  intervalMs: number;
+  services: ServiceSnapshot[];
+  pools: PoolSnapshot[];
+  budgets: BudgetSnapshot[];
+  memory: PlannerMemory;
+}
+
+/** A number with its reason: which signal or limit decided it. */
+export interface Decided {
+  value: number;
+  /** CamelCase reason from apis/conditions.ts Reason. */
+  reason: string;
+  message: string;
+}
+
+export interface ServicePlan {
+  key: string;
+  /** Replicas across variants the service should run. */
+  replicas: Decided;
+  /** Replicas per variant. */
+  variants: { pool: string; replicas: number }[];
+  /** What the signals alone ask for, before bounds, behaviour and budgets. */
+  recommended: Decided;
+  /** False when signals are missing or stale: the service holds. */
+  metricsAvailable: { ok: boolean; reason: string; message: string };
+  /** Set when bounds, pools or budgets cut the recommendation. */
+  limitedBy?: { reason: string; message: string };
+  /** Mode Recommend: the plan is advisory, nothing is scaled. */
+  apply: boolean;
+}
+
+export interface PoolPlan {
+  name: string;
+  nodes: Decided;
+}
+
+export interface BudgetPlan {
+  name: string;
+  activeWindow?: string;
+  used: { costPerHour: number; powerWatts: number; gpus: Record<string, number> };
+  heldBack: { key: string; replicas: number; limit: string }[];
+  /** Minimums alone exceed the budget: said, never broken silently. */
+  violated?: string;
+}
+
+export interface Plan {
+  services: ServicePlan[];
+  pools: PoolPlan[];
+  budgets: BudgetPlan[];
+  memory: PlannerMemory;
+}
