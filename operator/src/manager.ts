@@ -17,7 +17,7 @@ import { EventRecorder } from "./kube/events.ts";
 import { Informer, type Obj } from "./kube/informer.ts";
 import { LeaderElector } from "./kube/leader.ts";
 import { WorkQueue } from "./kube/queue.ts";
-import { R } from "./kube/resources.ts";
+import { R, resourceOfPath } from "./kube/resources.ts";
 import { createMetrics, type Metrics } from "./metrics.ts";
 
 const CONTROLLER = "inferenceservice";
@@ -47,7 +47,9 @@ export async function startOperator(
 ): Promise<OperatorHandle> {
   const metrics = createMetrics();
   const client = await KubeClient.create(config.kubeconfig, config.context);
-  client.onRequest((verb, _path, status) => metrics.apiRequests.inc({ verb, code: String(status) }));
+  client.onRequest((verb, path, status) =>
+    metrics.apiRequests.inc({ verb, resource: resourceOfPath(path), code: String(status) }),
+  );
 
   const managed = `${LABEL_MANAGED_BY}=${MANAGED_BY}`;
   const informer = (res: (typeof R)[keyof typeof R], labelSelector?: string) =>

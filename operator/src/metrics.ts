@@ -32,8 +32,8 @@ export function createMetrics(registry = new Registry()) {
     }),
     apiRequests: new Counter({
       name: "inferops_kube_api_requests_total",
-      help: "Requests to the Kubernetes API by verb and HTTP code (0: no answer).",
-      labelNames: ["verb", "code"] as const,
+      help: "Requests to the Kubernetes API by verb, resource and HTTP code (0: no answer).",
+      labelNames: ["verb", "resource", "code"] as const,
       registers: [registry],
     }),
     decisions: new Counter({

@@ -45,3 +45,14 @@ export function pathFor(
   const sub = opts.name && opts.subresource ? `/${opts.subresource}` : "";
   return `${base}${ns}/${res.plural}${name}${sub}`;
 }
+
+/** The resource (plural, with subresource) a request path addresses: deployments, inferenceservices/status. */
+export function resourceOfPath(path: string): string {
+  const parts = path.split("?")[0]!.split("/").filter(Boolean);
+  // /api/v1/... or /apis/group/version/...; then optional namespaces/<ns>; then plural[/name[/sub]]
+  let i = parts[0] === "api" ? 2 : 3;
+  if (parts[i] === "namespaces" && parts.length > i + 2) i += 2;
+  const plural = parts[i] ?? "unknown";
+  const sub = parts[i + 2];
+  return sub ? `${plural}/${sub}` : plural;
+}

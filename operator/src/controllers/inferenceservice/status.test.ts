@@ -1,0 +1,127 @@
+import { describe, expect, it } from "vitest";
+import { gpuNodePoolSchema } from "../../apis/gpunodepool.ts";
+import { inferenceServiceSchema } from "../../apis/inferenceservice.ts";
+import { computeStatus, type Decision, type DeploymentView, signalsClose } from "./status.ts";
+
+const svc = inferenceServiceSchema.parse({
+  apiVersion: "inferops.dev/v1alpha1",
+  kind: "InferenceService",
+  metadata: { name: "s", namespace: "n", generation: 4 },
+  spec: {
+    model: { name: "m", server: "vllm" },
+    template: { spec: { containers: [{ name: "c" }] } },
+    accelerators: [{ pool: "h100", gpusPerReplica: 2 }],
+  },
+});
+const pools = new Map([
+  [
+    "h100",
+    gpuNodePoolSchema.parse({
+      apiVersion: "inferops.dev/v1alpha1",
+      kind: "GPUNodePool",
+      metadata: { name: "h100" },
+      spec: {
+        gpu: { type: "h", count: 8, memoryGiB: 80 },
+        power: { busyWattsPerGPU: 700, idleWattsPerGPU: 90 },
+        costPerNodeHour: 80,
+        maxNodes: 4,
+        provider: { type: "kwok" },
+      },
+    }),
+  ],
+]);
+const decision = (total: number): Decision => ({
+  perVariant: new Map([["h100", total]]),
+  total,
+  reason: "Manual",
+  message: "m",
+});
+const view = (wanted: number, replicas: number, ready: number): DeploymentView => ({
+  pool: "h100",
+  wanted,
+  replicas,
+  readyReplicas: ready,
+  updatedReplicas: replicas,
+  observed: true,
+});
+const status = (d: DeploymentView[], dec = decision(2), extra = {}) =>
+  computeStatus({
+    svc,
+    pools,
+    deployments: d,
+    decision: dec,
+    unknownPools: [],
+    conflicts: [],
+    nowIso: "2026-01-01T00:00:00Z",
+    ...extra,
+  });
+const cond = (s: ReturnType<typeof status>, type: string) => s.conditions?.find((c) => c.type === type);
+
+describe("computeStatus", () => {
+  it("is Ready when every desired replica is ready, with cost and power of the GPUs held", () => {
+    const s = status([view(2, 2, 2)]);
+    expect(s).toMatchObject({
+      replicas: 2,
+      readyReplicas: 2,
+      desiredReplicas: 2,
+      observedGeneration: 4,
+      selector: "inferops.dev/service=s",
+    });
+    expect(cond(s, "Ready")).toMatchObject({
+      status: "True",
+      reason: "AllReplicasReady",
+      observedGeneration: 4,
+    });
+    expect(cond(s, "Progressing")?.status).toBe("False");
+    // 2 replicas x 2 GPUs of an 8-GPU $80/h node; 700 W each.
+    expect(s.costPerHour).toBe(40);
+    expect(s.powerWatts).toBe(2800);
+  });
+
+  it("is Progressing and not Ready while scaling up", () => {
+    const s = status([view(3, 2, 2)], decision(3));
+    expect(cond(s, "Ready")).toMatchObject({ status: "False", reason: "ReplicasNotReady" });
+    expect(cond(s, "Progressing")).toMatchObject({ status: "True", reason: "ScalingUp" });
+  });
+
+  it("says which pool is unknown", () => {
+    const s = status([], decision(0), { unknownPools: ["a100"] });
+    expect(cond(s, "Valid")).toMatchObject({ status: "False", reason: "UnknownPool" });
+    expect(cond(s, "Valid")?.message).toContain("a100");
+    expect(cond(s, "Ready")?.status).toBe("False");
+  });
+
+  it("reports a conflict with the autoscaler that holds the Deployment", () => {
+    const s = status([view(2, 2, 2)], decision(2), {
+      conflicts: [{ deployment: "s-h100", by: "HorizontalPodAutoscaler x", reason: "HPAConflict" }],
+    });
+    expect(cond(s, "Conflict")).toMatchObject({ status: "True", reason: "HPAConflict" });
+  });
+
+  it("keeps the last decision's time when the decision did not change", () => {
+    const first = status([view(2, 2, 2)]);
+    const again = computeStatus({
+      svc: { ...svc, status: first },
+      pools,
+      deployments: [view(2, 2, 2)],
+      decision: decision(2),
+      unknownPools: [],
+      conflicts: [],
+      nowIso: "2026-01-01T01:00:00Z",
+    });
+    expect(again).toEqual(first);
+  });
+});
+
+describe("signalsClose", () => {
+  it("treats small moves as unchanged and large ones as changed", () => {
+    expect(signalsClose({ queueDepth: 10, observedAt: "a" }, { queueDepth: 10.5, observedAt: "b" })).toBe(
+      true,
+    );
+    expect(signalsClose({ queueDepth: 10, observedAt: "a" }, { queueDepth: 14, observedAt: "b" })).toBe(
+      false,
+    );
+    expect(signalsClose({ queueDepth: 0, observedAt: "a" }, { queueDepth: 0.3, observedAt: "b" })).toBe(true);
+    expect(signalsClose({ observedAt: "a" }, { queueDepth: 1, observedAt: "b" })).toBe(false);
+  });
+});
