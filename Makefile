@@ -5,7 +5,7 @@ SHELL := bash
 
 # Node.js 24: the machine's own when it is 24, otherwise fetched from the npm registry into a cache.
 NODE_BIN := $(shell hack/node.sh)
-export PATH := $(NODE_BIN):$(PATH)
+export PATH := $(NODE_BIN):$(PATH):/usr/local/go/bin
 TMP := .tmp
 
 .PHONY: help
@@ -19,6 +19,14 @@ node_modules/.installed: package.json package-lock.json
 .PHONY: deps
 deps: node_modules/.installed ## Install npm dependencies (npm ci).
 
+.PHONY: system-deps
+system-deps: ## Debian packages the suites need (Prometheus), installed when missing.
+	hack/system-deps.sh
+
+.PHONY: controlplane
+controlplane: ## Build (first time) or reuse the pinned control-plane binaries (cached outside the clone).
+	hack/controlplane/build.sh
+
 .PHONY: crds
 crds: deps ## Regenerate crds/ from the zod schemas.
 	node hack/gen-crds.ts
@@ -29,12 +37,24 @@ check: deps ## Lint, format check, typecheck, and crds/ freshness.
 	npx tsc -p tsconfig.json
 	node hack/gen-crds.ts --check
 
+.PHONY: integration
+integration: deps system-deps controlplane ## Integration tests against the local control plane.
+	npx vitest run --project integration
+
+.PHONY: cluster-up
+cluster-up: controlplane ## Start a local control plane in .tmp/cluster (KUBECONFIG printed last).
+	hack/controlplane/cluster.sh up $(TMP)/cluster
+
+.PHONY: cluster-down
+cluster-down: ## Stop it.
+	hack/controlplane/cluster.sh down $(TMP)/cluster
+
 .PHONY: unit
 unit: deps ## Unit tests only (no cluster).
 	npx vitest run --project unit
 
 .PHONY: test
-test: check ## Everything: checks, unit and integration tests. Ends with `N passed, N failed`.
+test: check system-deps controlplane ## Everything: checks, unit and integration tests. Ends with `N passed, N failed`.
 	@mkdir -p $(TMP)
 	@rm -f $(TMP)/vitest.json
 	npx vitest run --reporter=default --reporter=json --outputFile.json=$(TMP)/vitest.json || true

@@ -75,6 +75,7 @@ export async function startOperator(
     events,
     log: log.child({ controller: CONTROLLER }),
     decide,
+    metrics,
     intervalMs: config.interval,
   });
   const queue = new WorkQueue(reconcile, {
@@ -99,7 +100,10 @@ export async function startOperator(
   };
   caches.services.on((o, kind) => {
     const key = `${o.metadata?.namespace}/${o.metadata?.name}`;
-    if (kind === "delete") queue.forget(key);
+    if (kind === "delete") {
+      queue.forget(key);
+      metrics.desiredReplicas.remove({ namespace: o.metadata?.namespace ?? "", service: o.metadata?.name ?? "" });
+    }
     else enqueue(key);
   });
   const byOwnerLabel = (o: Obj) => {

@@ -9,6 +9,8 @@ export const LABEL_SERVICE = "inferops.dev/service";
 export const LABEL_VARIANT = "inferops.dev/variant";
 export const LABEL_POOL = "inferops.dev/pool";
 export const ANNOTATION_HASH = "inferops.dev/applied-hash";
+export const ANNOTATION_METRICS_PORT = "inferops.dev/metrics-port";
+export const ANNOTATION_METRICS_PATH = "inferops.dev/metrics-path";
 export const MANAGED_BY = "inferops";
 export const GPU_RESOURCE = "nvidia.com/gpu";
 
@@ -113,7 +115,12 @@ export function desiredDeployment(
       template: {
         metadata: {
           labels: { ...template.metadata?.labels, ...labels },
-          ...(template.metadata?.annotations ? { annotations: template.metadata.annotations } : {}),
+          // Where the server's metrics are, for Prometheus' pod discovery (see docs/signals.md).
+          annotations: {
+            ...template.metadata?.annotations,
+            [ANNOTATION_METRICS_PORT]: String(svc.spec.metrics.port),
+            [ANNOTATION_METRICS_PATH]: svc.spec.metrics.path,
+          },
         },
         spec: podSpecFor(template, accel, pool),
       },

@@ -11,6 +11,7 @@ import { isNotFound, TerminalError, wrap } from "../../kube/errors.ts";
 import type { EventRecorder } from "../../kube/events.ts";
 import type { Informer } from "../../kube/informer.ts";
 import type { ReconcileResult } from "../../kube/queue.ts";
+import type { Metrics } from "../../metrics.ts";
 import { pathFor, R } from "../../kube/resources.ts";
 import { mergeConditions } from "../conditions.ts";
 import * as events from "./events.ts";
@@ -46,6 +47,7 @@ export interface ReconcilerDeps {
   events: EventRecorder;
   log: Logger;
   decide: Decider;
+  metrics?: Metrics;
   /** Evaluation interval: Auto services are re-evaluated this often. */
   intervalMs: number;
   now?: () => number;
@@ -163,6 +165,8 @@ export function makeReconciler(deps: ReconcilerDeps) {
         throw wrap(`applying Service ${namespace}/${name}`, err);
       }
     }
+
+    deps.metrics?.desiredReplicas.set({ namespace, service: name }, decision.total);
 
     // Status, once, only if it changed.
     const nowIso = new Date(now()).toISOString();

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the integration and end-to-end suites need (Prometheus), when missing.
+set -euo pipefail
+missing=()
+command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
+command -v kubectl >/dev/null 2>&1 || { echo "hack/system-deps.sh: kubectl is required on PATH" >&2; exit 1; }
+command -v go >/dev/null 2>&1 || [[ -x /usr/local/go/bin/go ]] || { echo "hack/system-deps.sh: Go is required to build the local control plane" >&2; exit 1; }
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+if [[ $(id -u) -ne 0 ]]; then
+  echo "hack/system-deps.sh: missing ${missing[*]}; install with: sudo apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi
+echo "hack/system-deps.sh: installing ${missing[*]} from Debian's packages" >&2
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2

@@ -1,0 +1,162 @@
+// Pure: the decision engine's Snapshot from what the informers hold and what the metric sources read.
+import { capacityBudgetSchema } from "../apis/capacitybudget.ts";
+import { type GPUNodePool, gpuNodePoolSchema } from "../apis/gpunodepool.ts";
+import { inferenceServiceSchema } from "../apis/inferenceservice.ts";
+import type { KubeObject } from "../kube/client.ts";
+import type {
+  BudgetSnapshot,
+  PlannerMemory,
+  PoolSnapshot,
+  ServiceSnapshot,
+  Signals,
+  Snapshot,
+} from "../planning/types.ts";
+import {
+  LABEL_MANAGED_BY,
+  LABEL_SERVICE,
+  LABEL_VARIANT,
+  MANAGED_BY,
+  poolNodeLabels,
+} from "./inferenceservice/objects.ts";
+
+export interface World {
+  services: readonly KubeObject[];
+  pools: readonly KubeObject[];
+  budgets: readonly KubeObject[];
+  deployments: readonly KubeObject[];
+  nodes: readonly KubeObject[];
+  pods: readonly KubeObject[];
+  namespaces: readonly KubeObject[];
+}
+
+export type SignalsByService = Map<string, { signals?: Signals; error?: string }>;
+
+const labelsMatch = (labels: Record<string, string> | undefined, want: Record<string, string>) =>
+  Object.entries(want).every(([k, v]) => labels?.[k] === v);
+
+const nodeReady = (n: KubeObject) =>
+  ((n.status as { conditions?: { type: string; status: string }[] } | undefined)?.conditions ?? []).some(
+    (c) => c.type === "Ready" && c.status === "True",
+  );
+
+const gpusOf = (n: KubeObject) =>
+  Number(
+    (n.status as { allocatable?: Record<string, string> } | undefined)?.allocatable?.["nvidia.com/gpu"] ?? 0,
+  );
+
+function podGPUs(p: KubeObject): number {
+  const containers =
+    ((p.spec as { containers?: { resources?: { requests?: Record<string, string> } }[] }) ?? {}).containers ??
+    [];
+  return containers.reduce((s, c) => s + Number(c.resources?.requests?.["nvidia.com/gpu"] ?? 0), 0);
+}
+
+export function poolSnapshot(
+  pool: GPUNodePool,
+  nodes: readonly KubeObject[],
+  pods: readonly KubeObject[],
+): PoolSnapshot {
+  const selector = poolNodeLabels(pool);
+  const mine = nodes.filter((n) => labelsMatch(n.metadata?.labels, selector));
+  const names = new Set(mine.map((n) => n.metadata?.name));
+  const ready = mine.filter(nodeReady);
+  const phase = (p: KubeObject) => (p.status as { phase?: string } | undefined)?.phase;
+  return {
+    name: pool.metadata.name,
+    spec: pool.spec,
+    nodes: mine.length,
+    readyNodes: ready.length,
+    allocatableGPUs: ready.reduce((s, n) => s + gpusOf(n), 0),
+    usedGPUs: pods
+      .filter(
+        (p) =>
+          names.has((p.spec as { nodeName?: string } | undefined)?.nodeName) &&
+          phase(p) !== "Succeeded" &&
+          phase(p) !== "Failed",
+      )
+      .reduce((s, p) => s + podGPUs(p), 0),
+  };
+}
+
+/** Budgets in scope by namespace: the selector resolved against the namespaces' labels. */
+function budgetNamespaces(
+  selector:
+    | {
+        matchLabels?: Record<string, string>;
+        matchExpressions?: { key: string; operator: string; values?: string[] }[];
+      }
+    | undefined,
+  namespaces: readonly KubeObject[],
+): string[] | undefined {
+  if (!selector) return undefined;
+  return namespaces
+    .filter((ns) => {
+      const labels = ns.metadata?.labels ?? {};
+      if (!labelsMatch(labels, selector.matchLabels ?? {})) return false;
+      return (selector.matchExpressions ?? []).every((e) => {
+        const has = e.key in labels;
+        const v = labels[e.key];
+        switch (e.operator) {
+          case "In":
+            return has && (e.values ?? []).includes(v!);
+          case "NotIn":
+            return !has || !(e.values ?? []).includes(v!);
+          case "Exists":
+            return has;
+          default:
+            return !has;
+        }
+      });
+    })
+    .map((ns) => ns.metadata?.name ?? "");
+}
+
+export function buildSnapshot(
+  world: World,
+  signals: SignalsByService,
+  memory: PlannerMemory,
+  intervalMs: number,
+): Snapshot {
+  const pools = world.pools.flatMap((raw) => {
+    const p = gpuNodePoolSchema.safeParse({ ...raw, status: undefined });
+    return p.success ? [poolSnapshot(p.data, world.nodes, world.pods)] : [];
+  });
+  const services: ServiceSnapshot[] = world.services.flatMap((raw) => {
+    if (raw.metadata?.deletionTimestamp) return [];
+    const p = inferenceServiceSchema.safeParse({ ...raw, status: undefined });
+    if (!p.success) return [];
+    const svc = p.data;
+    const namespace = svc.metadata.namespace ?? "default";
+    const key = `${namespace}/${svc.metadata.name}`;
+    const deployments = world.deployments.filter(
+      (d) =>
+        d.metadata?.namespace === namespace &&
+        d.metadata?.labels?.[LABEL_SERVICE] === svc.metadata.name &&
+        d.metadata?.labels?.[LABEL_MANAGED_BY] === MANAGED_BY,
+    );
+    const sig = signals.get(key);
+    return [
+      {
+        key,
+        namespace,
+        name: svc.metadata.name,
+        generation: svc.metadata.generation ?? 0,
+        spec: svc.spec,
+        variants: deployments.map((d) => ({
+          pool: d.metadata?.labels?.[LABEL_VARIANT] ?? "",
+          replicas: (d.spec as { replicas?: number } | undefined)?.replicas ?? 0,
+          readyReplicas: (d.status as { readyReplicas?: number } | undefined)?.readyReplicas ?? 0,
+        })),
+        ...(sig?.signals ? { signals: sig.signals } : {}),
+        ...(sig?.error ? { signalsError: sig.error } : {}),
+      },
+    ];
+  });
+  const budgets: BudgetSnapshot[] = world.budgets.flatMap((raw) => {
+    const p = capacityBudgetSchema.safeParse({ ...raw, status: undefined });
+    if (!p.success) return [];
+    const namespaces = budgetNamespaces(p.data.spec.scope.namespaceSelector, world.namespaces);
+    return [{ name: p.data.metadata.name, spec: p.data.spec, ...(namespaces ? { namespaces } : {}) }];
+  });
+  return { intervalMs, services, pools, budgets, memory };
+}

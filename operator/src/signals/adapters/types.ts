@@ -1,0 +1,86 @@
+// The server adapter interface: how one model server runtime names the canonical signals. An adapter is
+// declarative data, so the same description drives both the pod scraper (which reads expositions) and the
+// Prometheus source (which writes PromQL).
+import type { ServerRuntime } from "../../apis/inferenceservice.ts";
+import type { Signals } from "../../planning/types.ts";
+
+/** Runtimes with an adapter. `custom` has none: it relies on spec.metrics.queries. */
+export type AdapterServer = Exclude<ServerRuntime, "custom">;
+
+/** Signals read as the current value of a gauge. */
+export const GAUGE_SIGNALS = ["queueDepth", "runningRequests", "kvCacheUtilization"] as const;
+export type GaugeSignal = (typeof GAUGE_SIGNALS)[number];
+
+/** Signals read as the per-second rate of a counter. */
+export const COUNTER_SIGNALS = ["arrivals", "promptTokens", "generationTokens"] as const;
+export type CounterSignal = (typeof COUNTER_SIGNALS)[number];
+
+/** Signals read as a quantile of a histogram over the window. */
+export const HISTOGRAM_SIGNALS = ["ttft", "itl"] as const;
+export type HistogramSignal = (typeof HISTOGRAM_SIGNALS)[number];
+
+export type AdapterSignal = GaugeSignal | CounterSignal | HistogramSignal;
+
+/** The field of `Signals` each adapter signal fills. */
+export const SIGNAL_FIELD = {
+  queueDepth: "queueDepth",
+  runningRequests: "runningRequests",
+  kvCacheUtilization: "kvCacheUtilization",
+  arrivals: "arrivalRate",
+  promptTokens: "promptTokensPerSecond",
+  generationTokens: "generationTokensPerSecond",
+  ttft: "ttftSeconds",
+  itl: "itlSeconds",
+} as const satisfies Record<AdapterSignal, keyof Signals>;
+
+/** How the series of one metric within one pod (engines, models, ranks) combine into one value. */
+export type PerPod = "sum" | "mean" | "max";
+
+/** How a service's pods combine: sums, except KV-cache utilisation, a mean over replicas. */
+export const ACROSS_PODS: Record<GaugeSignal | CounterSignal, "sum" | "mean"> = {
+  queueDepth: "sum",
+  runningRequests: "sum",
+  kvCacheUtilization: "mean",
+  arrivals: "sum",
+  promptTokens: "sum",
+  generationTokens: "sum",
+};
+
+/** Where one signal is read from. */
+export interface MetricRef {
+  /**
+   * Sample names in order of preference (the newest spelling first); per pod, the first one present wins.
+   * Each also matches its spelling with `:` rewritten to `_`, which some pipelines apply. For histograms,
+   * the family name: `_bucket`, `_sum` and `_count` are appended.
+   */
+  names: readonly string[];
+  /** Label values the series must carry (equality). */
+  labels?: Readonly<Record<string, string>>;
+  /** How series within a pod combine. Default: sum (mean for KV-cache utilisation). */
+  perPod?: PerPod;
+  /** Multiplies values (histogram bounds for histograms) to reach the canonical unit: 0.001 for ms. */
+  scale?: number;
+}
+
+export interface ServerAdapter {
+  server: AdapterServer;
+  /** The project, version and file the metric names were taken from. */
+  provenance: string;
+  gauges: Partial<Record<GaugeSignal, MetricRef>>;
+  counters: Partial<Record<CounterSignal, MetricRef>>;
+  histograms: Partial<Record<HistogramSignal, MetricRef>>;
+}
+
+/** A name and its `:`→`_` spelling, without duplicates, in preference order. */
+export function nameCandidates(ref: MetricRef): string[] {
+  const out: string[] = [];
+  for (const name of ref.names) {
+    for (const n of [name, name.replaceAll(":", "_")]) if (!out.includes(n)) out.push(n);
+  }
+  return out;
+}
+
+/** How series within a pod combine for a signal. */
+export function perPodOf(signal: AdapterSignal, ref: MetricRef): PerPod {
+  return ref.perPod ?? (signal === "kvCacheUtilization" ? "mean" : "sum");
+}

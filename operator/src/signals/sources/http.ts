@@ -1,0 +1,87 @@
+// The HTTP plumbing shared by the sources: a request with a timeout and a cap on the body it reads, and a
+// concurrency limit. Failures come back as SignalsErrors that say what was being fetched.
+import { fetchError, SignalsError, SignalsErrorCode } from "../errors.ts";
+
+export interface TextRequest {
+  url: string;
+  method?: "GET" | "POST";
+  headers?: Readonly<Record<string, string>>;
+  body?: string;
+  timeoutMs: number;
+  /** The body is refused past this many bytes. */
+  maxBytes: number;
+  /** What the request is for, to start error messages: "querying Prometheus at http://...". */
+  doing: string;
+}
+
+export interface TextResponse {
+  status: number;
+  contentType: string;
+  text: string;
+}
+
+/** Fetches a text body. Rejects with a SignalsError (Unreachable, Timeout, BadResponse). */
+export async function fetchText(req: TextRequest): Promise<TextResponse> {
+  try {
+    const res = await fetch(req.url, {
+      method: req.method ?? "GET",
+      headers: { ...req.headers },
+      ...(req.body !== undefined ? { body: req.body } : {}),
+      signal: AbortSignal.timeout(req.timeoutMs),
+      redirect: "follow",
+    });
+    const text = await readCapped(res, req);
+    return { status: res.status, contentType: res.headers.get("content-type") ?? "", text };
+  } catch (err) {
+    throw fetchError(err, req.doing, req.timeoutMs);
+  }
+}
+
+async function readCapped(res: Response, req: TextRequest): Promise<string> {
+  const declared = Number(res.headers.get("content-length") ?? Number.NaN);
+  if (declared > req.maxBytes) {
+    await res.body?.cancel().catch(() => {});
+    throw tooLarge(req);
+  }
+  if (!res.body) return "";
+  const reader = res.body.getReader();
+  const decoder = new TextDecoder("utf-8");
+  let bytes = 0;
+  let text = "";
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    bytes += value.byteLength;
+    if (bytes > req.maxBytes) {
+      await reader.cancel().catch(() => {});
+      throw tooLarge(req);
+    }
+    text += decoder.decode(value, { stream: true });
+  }
+  return text + decoder.decode();
+}
+
+function tooLarge(req: TextRequest): SignalsError {
+  return new SignalsError(
+    SignalsErrorCode.BadResponse,
+    `${req.doing}: the answer is larger than ${req.maxBytes} bytes`,
+  );
+}
+
+/** Maps items through an async function, at most `limit` at a time, keeping order. `fn` must not reject. */
+export async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i] as T, i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  return out;
+}

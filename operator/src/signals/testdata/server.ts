@@ -1,0 +1,85 @@
+// A tiny local HTTP server for the sources' tests: 127.0.0.1, an ephemeral port, a handler per request, and
+// a log of what it was asked. Test helper only.
+import { createServer, type IncomingMessage } from "node:http";
+import type { AddressInfo } from "node:net";
+
+export interface Received {
+  method: string;
+  path: string;
+  headers: IncomingMessage["headers"];
+  body: string;
+}
+
+export interface Reply {
+  status?: number;
+  headers?: Record<string, string>;
+  body?: string;
+  /** Never answer (to exercise timeouts); the socket is closed when the server stops. */
+  hang?: boolean;
+}
+
+export interface TestServer {
+  url: string;
+  received: Received[];
+  close(): Promise<void>;
+}
+
+export async function startServer(
+  handler: (req: Received) => Reply | Promise<Reply>,
+  listen: { host?: string; port?: number } = {},
+): Promise<TestServer> {
+  const received: Received[] = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const r: Received = {
+        method: req.method ?? "",
+        path: req.url ?? "",
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString("utf8"),
+      };
+      received.push(r);
+      Promise.resolve(handler(r)).then(
+        (reply) => {
+          if (reply.hang) return;
+          res.writeHead(reply.status ?? 200, reply.headers ?? {});
+          res.end(reply.body ?? "");
+        },
+        (err: unknown) => {
+          res.writeHead(500);
+          res.end(String(err));
+        },
+      );
+    });
+  });
+  const host = listen.host ?? "127.0.0.1";
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(listen.port ?? 0, host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://${host}:${port}`,
+    received,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** A vector answer of the Prometheus API. */
+export function vector(
+  samples: { labels: Record<string, string>; value: number | string }[],
+  tsSec = 0,
+): string {
+  return JSON.stringify({
+    status: "success",
+    data: {
+      resultType: "vector",
+      result: samples.map((s) => ({ metric: s.labels, value: [tsSec, String(s.value)] })),
+    },
+  });
+}
