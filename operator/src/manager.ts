@@ -3,7 +3,7 @@ import type { Server } from "node:http";
 import type { Logger } from "pino";
 import { Reason } from "./apis/conditions.ts";
 import type { OperatorConfig } from "./config.ts";
-import { holdDecision, manualDecision } from "./controllers/inferenceservice/decide.ts";
+import { holdDecision, manualDecision, planDecision } from "./controllers/inferenceservice/decide.ts";
 import {
   LABEL_MANAGED_BY,
   LABEL_POOL,
@@ -11,6 +11,7 @@ import {
   MANAGED_BY,
 } from "./controllers/inferenceservice/objects.ts";
 import { type Caches, type Decider, makeReconciler } from "./controllers/inferenceservice/reconcile.ts";
+import { Planner } from "./controllers/planner.ts";
 import { portOf, startHttpServer } from "./http.ts";
 import { KubeClient } from "./kube/client.ts";
 import { EventRecorder } from "./kube/events.ts";
@@ -19,17 +20,25 @@ import { LeaderElector } from "./kube/leader.ts";
 import { WorkQueue } from "./kube/queue.ts";
 import { R, resourceOfPath } from "./kube/resources.ts";
 import { createMetrics, type Metrics } from "./metrics.ts";
+import { routeBySource } from "./signals/sources/index.ts";
+import { createPodScrapeSource } from "./signals/sources/podscrape.ts";
+import { createPrometheusSource } from "./signals/sources/prometheus.ts";
+import type { MetricSource } from "./signals/sources/types.ts";
 
 const CONTROLLER = "inferenceservice";
 
-/** Until the decision engine covers a service: Manual follows spec.replicas, the rest hold. */
-export const defaultDecider: Decider = (svc, { deployments, pools }) =>
-  svc.spec.scaling.mode === "Manual"
-    ? manualDecision(svc, deployments, pools)
-    : holdDecision(svc, deployments, pools, {
-        reason: Reason.HoldingOnStaleMetrics,
-        message: "no plan for this service yet: replicas hold",
-      });
+/** Manual follows spec.replicas; Auto and Recommend follow the latest Plan, and hold until there is one. */
+export function planDecider(planner: Pick<Planner, "planFor">): Decider {
+  return (svc, { deployments, pools }) => {
+    if (svc.spec.scaling.mode === "Manual") return manualDecision(svc, deployments, pools);
+    const plan = planner.planFor(`${svc.metadata.namespace}/${svc.metadata.name}`);
+    if (plan) return planDecision(svc, plan, deployments, pools);
+    return holdDecision(svc, deployments, pools, {
+      reason: Reason.HoldingOnStaleMetrics,
+      message: "not evaluated yet: replicas hold",
+    });
+  };
+}
 
 export interface OperatorHandle {
   metrics: Metrics;
@@ -40,10 +49,15 @@ export interface OperatorHandle {
   stop: () => Promise<void>;
 }
 
+export interface OperatorOptions {
+  /** Where signals come from; default: Prometheus (--prometheus-url) or pod scraping, per service. */
+  source?: MetricSource;
+}
+
 export async function startOperator(
   config: OperatorConfig,
   log: Logger,
-  decide: Decider = defaultDecider,
+  opts: OperatorOptions = {},
 ): Promise<OperatorHandle> {
   const metrics = createMetrics();
   const client = await KubeClient.create(config.kubeconfig, config.context);
@@ -65,10 +79,33 @@ export async function startOperator(
     budgets: informer(R.capacityBudgets),
     pods: informer(R.pods, managed),
     nodes: informer(R.nodes, LABEL_POOL),
+    namespaces: informer(R.namespaces),
   };
   const all: Informer<Obj>[] = [...Object.values(caches), ...Object.values(extra)];
 
   const events = new EventRecorder(client, config.identity, log.child({ component: "events" }));
+  const source =
+    opts.source ??
+    routeBySource({
+      prometheus: createPrometheusSource(config.prometheusURL ? { url: config.prometheusURL } : {}),
+      podScrape: createPodScrapeSource(),
+    });
+  const planner = new Planner({
+    source,
+    intervalMs: config.interval,
+    log: log.child({ component: "planner" }),
+    world: () => ({
+      services: caches.services.list(),
+      pools: caches.pools.list(),
+      budgets: extra.budgets.list(),
+      deployments: caches.deployments.list(),
+      nodes: extra.nodes.list(),
+      pods: extra.pods.list(),
+      namespaces: extra.namespaces.list(),
+    }),
+    onPlan: () => enqueueAll(),
+  });
+  const decide = planDecider(planner);
   const reconcile = makeReconciler({
     client,
     caches,
@@ -92,8 +129,9 @@ export async function startOperator(
   // A graceful stop ends taking work first and lets in-flight reconciles write; a lost lease ends both at once.
   let acting = !config.leaderElect;
   let mayWrite = !config.leaderElect;
+  // Reconciles start after the first Plan, so a restarted operator decides as its predecessor did.
   const enqueue = (key: string) => {
-    if (acting) queue.add(key);
+    if (acting && planner.plan) queue.add(key);
   };
   const enqueueAll = () => {
     for (const s of caches.services.list()) enqueue(`${s.metadata?.namespace}/${s.metadata?.name}`);
@@ -102,9 +140,11 @@ export async function startOperator(
     const key = `${o.metadata?.namespace}/${o.metadata?.name}`;
     if (kind === "delete") {
       queue.forget(key);
-      metrics.desiredReplicas.remove({ namespace: o.metadata?.namespace ?? "", service: o.metadata?.name ?? "" });
-    }
-    else enqueue(key);
+      metrics.desiredReplicas.remove({
+        namespace: o.metadata?.namespace ?? "",
+        service: o.metadata?.name ?? "",
+      });
+    } else enqueue(key);
   });
   const byOwnerLabel = (o: Obj) => {
     const svc = o.metadata?.labels?.[LABEL_SERVICE];
@@ -143,13 +183,14 @@ export async function startOperator(
             metrics.isLeader.set(1);
             mayWrite = true;
             acting = true;
-            enqueueAll();
+            planner.start();
           },
           onStoppedLeading: () => {
             metrics.isLeader.set(0);
             mayWrite = false;
             if (!acting) return;
             acting = false;
+            planner.stop();
             if (!stopping) log.error("lost the lease: stopping at once");
             void queue.shutdown().then(() => resolveStopped(stopping ? "shutdown" : "lost the lease"));
           },
@@ -178,7 +219,7 @@ export async function startOperator(
   };
   await waitSynced();
   if (leader) leader.start();
-  else enqueueAll();
+  else planner.start();
   log.info({ httpPort: portOf(server), leaderElect: config.leaderElect }, "operator started");
 
   return {
@@ -190,6 +231,7 @@ export async function startOperator(
       if (stopping) return;
       stopping = true;
       acting = false;
+      planner.stop();
       await queue.shutdown(); // finish in-flight reconciles
       if (leader) await leader.stop(); // release the lease for a fast hand-over
       await Promise.all(all.map((i) => i.stop()));

@@ -4,6 +4,7 @@ import {
   API_VERSION,
   clusterMeta,
   conditionsSchema,
+  defaulted,
   labelSelectorSchema,
   nonNegative,
   text,
@@ -101,14 +102,13 @@ function isTimeZone(tz: string): boolean {
 export const capacityBudgetSpecSchema = withRules(
   z
     .strictObject({
-      scope: z
-        .strictObject({
+      scope: defaulted(
+        z.strictObject({
           namespaceSelector: labelSelectorSchema
             .optional()
             .describe("Namespaces whose InferenceServices the budget covers; omitted: all namespaces."),
-        })
-        .prefault({})
-        .describe("Which InferenceServices the budget covers."),
+        }),
+      ).describe("Which InferenceServices the budget covers."),
       limits: limitsSchema,
       timeZone: text(64)
         .default("UTC")

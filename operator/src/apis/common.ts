@@ -41,6 +41,15 @@ export function withRules<S extends z.ZodType>(schema: S, rules: Rule<z.output<S
   }) as S;
 }
 
+/**
+ * An optional object whose default is its own fully defaulted value. The CRD then carries the whole
+ * default (the API server checks CEL rules against a default as written, so `{}` would fail them), and zod
+ * fills in the same values.
+ */
+export function defaulted<S extends z.ZodType>(schema: S) {
+  return schema.default(schema.parse({}) as never);
+}
+
 /** RFC 1123 label: what Kubernetes accepts as a label value, a Service or Deployment name segment. */
 export const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 /** RFC 1035 label: a Service name must start with a letter. */

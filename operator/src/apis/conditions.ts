@@ -55,5 +55,33 @@ export const Reason = {
   Manual: "Manual",
   Recommend: "Recommend",
   HoldingOnStaleMetrics: "HoldingOnStaleMetrics",
+  /** No queue, no arrivals, nothing running: the signals ask for nothing (bounds then decide). */
+  NoDemand: "NoDemand",
+  /** Scale to zero is enabled and demand stopped, but idleSeconds has not elapsed: one replica stays. */
+  IdleTimerRunning: "IdleTimerRunning",
+  /** Demand arrived while the service ran no replica (activation query or queue): wake up. */
+  ActivationDemand: "ActivationDemand",
+  // Behaviour (the names HPA uses in its AbleToScale / ScalingLimited conditions)
+  /** The load-to-target ratio is within behavior.tolerance of 1: replicas stay. */
+  WithinTolerance: "WithinTolerance",
+  /** A higher recommendation within the scale-down stabilization window holds replicas up. */
+  ScaleDownStabilized: "ScaleDownStabilized",
+  /** A lower recommendation within the scale-up stabilization window holds replicas down. */
+  ScaleUpStabilized: "ScaleUpStabilized",
+  /** A scale-up rate policy (behavior.scaleUp.policies) caps the step. */
+  ScaleUpLimit: "ScaleUpLimit",
+  /** A scale-down rate policy (behavior.scaleDown.policies) caps the step. */
+  ScaleDownLimit: "ScaleDownLimit",
+  /** Demand is at least twice the ready capacity: scale-up stabilization is skipped, scale-down is held. */
+  PanicMode: "PanicMode",
+  // Pools and placement
+  /** The pool's node count is its minNodes. */
+  PoolMinNodes: "PoolMinNodes",
+  /** The pool's node count is what the replicas placed on it need. */
+  NodesForReplicas: "NodesForReplicas",
+  /** Provider static: the operator observes the pool's nodes and never changes them. */
+  StaticPool: "StaticPool",
+  /** None of the service's variants names a known GPUNodePool that fits a replica. */
+  NoUsableVariant: "NoUsableVariant",
 } as const;
 export type Reason = (typeof Reason)[keyof typeof Reason];

@@ -47,7 +47,10 @@ export function toStructural(node: unknown): unknown {
   }
   // Structural schemas forbid additionalProperties beside properties, and `false` anywhere: unknown fields
   // are pruned by the API server (and refused by kubectl's strict field validation).
+  // A loose object (`additionalProperties: {}`: any field allowed) keeps unknown fields instead.
+  const loose = isObject(out.additionalProperties) && Object.keys(out.additionalProperties).length === 0;
   if (out.additionalProperties === false || out.properties !== undefined) delete out.additionalProperties;
+  if (loose) out["x-kubernetes-preserve-unknown-fields"] = true;
   if (Array.isArray(out.required) && out.required.length === 0) delete out.required;
   if (out["x-kubernetes-preserve-unknown-fields"] === true && out.type === undefined) out.type = "object";
   return out;

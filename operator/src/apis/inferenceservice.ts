@@ -4,6 +4,7 @@ import {
   API_VERSION,
   conditionsSchema,
   DNS_1035_LABEL,
+  defaulted,
   dnsLabel,
   namespacedMeta,
   nonNegative,
@@ -76,8 +77,8 @@ const policySchema = z
   .describe("A rate limit on scaling, as in HPA's behavior.");
 
 const scalingRules = (defaults: { window: number; policies: z.input<typeof policySchema>[] }) =>
-  z
-    .strictObject({
+  defaulted(
+    z.strictObject({
       stabilizationWindowSeconds: seconds(0, 3600)
         .default(defaults.window)
         .describe(
@@ -94,8 +95,8 @@ const scalingRules = (defaults: { window: number; policies: z.input<typeof polic
         .max(8)
         .default(defaults.policies)
         .describe("Rate limits; with selectPolicy they bound how fast replicas change."),
-    })
-    .prefault({});
+    }),
+  );
 
 export const behaviorSchema = z
   .strictObject({
@@ -188,8 +189,8 @@ export const scalingSchema = withRules(
         .default(1)
         .describe("Fewest replicas across variants; 0 only with scaleToZero.enabled."),
       maxReplicas: z.int().min(1).max(10000).default(10).describe("Most replicas across variants."),
-      targets: targetsSchema.prefault({}),
-      behavior: behaviorSchema.prefault({}),
+      targets: defaulted(targetsSchema),
+      behavior: defaulted(behaviorSchema),
       scaleToZero: scaleToZeroSchema.optional(),
       leadTimeSeconds: seconds(0, 7200)
         .optional()
@@ -304,8 +305,8 @@ export const inferenceServiceSpecSchema = withRules(
         .max(8)
         .meta({ "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["pool"] })
         .describe("GPU variants the service may run on, in order of preference when cost and fit are equal."),
-      scaling: scalingSchema.prefault({}),
-      metrics: metricsSchema.prefault({}),
+      scaling: defaulted(scalingSchema),
+      metrics: defaulted(metricsSchema),
       priority: z
         .int()
         .min(0)

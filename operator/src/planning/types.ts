@@ -80,7 +80,7 @@ export interface PlannerMemory {
 export interface ServiceMemory {
   /** Recent recommendations, for stabilization windows: [epoch ms, replicas]. */
   recommendations: [number, number][];
-  /** Recent scale events, for rate policies: [epoch ms, replicas after]. */
+  /** Recent scale events, for rate policies: [epoch ms, change in replicas (+ up, - down)], as HPA keeps them. */
   scaleEvents: [number, number][];
   /** Forecast state (Holt's level and trend of the arrival rate), when known. */
   forecast?: { level: number; trend: number; atMs: number };
@@ -90,6 +90,24 @@ export interface ServiceMemory {
   lastDemandMs?: number;
   /** Last fresh signals, for staleness and counters. */
   lastSignalsMs?: number;
+  /** Panic mode (a burst of at least twice the ready capacity) lasts until this time (epoch ms). */
+  panicUntilMs?: number;
+  /** What the planner learned from past signals: request sizes and capacity observed at saturation. */
+  learned?: LearnedModel;
+}
+
+/** Learned from the signals over time (see recommend.ts for the rules). */
+export interface LearnedModel {
+  /** Mean prompt tokens per request, measured while nothing queues (served = offered). */
+  promptTokens?: number;
+  /** Mean generated tokens per request, measured likewise. */
+  outputTokens?: number;
+  /** Observed saturated throughput over the profiles' maxTokensPerSecond, in [0.25, 1]; relaxes to 1. */
+  capacityScale?: number;
+  /** Observed saturated tokens/s per replica, for variants without a profile. */
+  capacityTokensPerSecond?: number;
+  /** When capacityScale was last updated or relaxed (epoch ms). */
+  atMs?: number;
 }
 
 export interface Snapshot {

@@ -11,8 +11,8 @@ import { isNotFound, TerminalError, wrap } from "../../kube/errors.ts";
 import type { EventRecorder } from "../../kube/events.ts";
 import type { Informer } from "../../kube/informer.ts";
 import type { ReconcileResult } from "../../kube/queue.ts";
-import type { Metrics } from "../../metrics.ts";
 import { pathFor, R } from "../../kube/resources.ts";
+import type { Metrics } from "../../metrics.ts";
 import { mergeConditions } from "../conditions.ts";
 import * as events from "./events.ts";
 import {

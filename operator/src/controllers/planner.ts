@@ -1,0 +1,119 @@
+// The decision engine's driver in the operator: every interval, read the signals of all services (batched),
+// build the Snapshot from the caches, call plan(), keep the Plan for the reconciles, and wake them.
+import type { Logger } from "pino";
+import { inferenceServiceSchema } from "../apis/inferenceservice.ts";
+import type { KubeObject } from "../kube/client.ts";
+import { plan as planFn } from "../planning/plan.ts";
+import type { Plan, PlannerMemory, ServicePlan } from "../planning/types.ts";
+import {
+  type MetricSource,
+  type PodTarget,
+  serviceRef,
+  toSignalsByService,
+} from "../signals/sources/types.ts";
+import { LABEL_SERVICE, LABEL_VARIANT } from "./inferenceservice/objects.ts";
+import { buildSnapshot, type World } from "./snapshot.ts";
+
+export interface PlannerDeps {
+  source: MetricSource;
+  world: () => World;
+  intervalMs: number;
+  log: Logger;
+  /** Called after each new Plan (the manager enqueues every service). */
+  onPlan: (plan: Plan) => void;
+  now?: () => number;
+}
+
+const isReady = (p: KubeObject) =>
+  ((p.status as { conditions?: { type: string; status: string }[] } | undefined)?.conditions ?? []).some(
+    (c) => c.type === "Ready" && c.status === "True",
+  );
+
+/** Ready pods of each service, for sources that scrape pods. */
+function readyPods(pods: readonly KubeObject[]): Map<string, PodTarget[]> {
+  const out = new Map<string, PodTarget[]>();
+  for (const p of pods) {
+    const svc = p.metadata?.labels?.[LABEL_SERVICE];
+    const ip = (p.status as { podIP?: string } | undefined)?.podIP;
+    if (!svc || !ip || !isReady(p) || p.metadata?.deletionTimestamp) continue;
+    const key = `${p.metadata?.namespace}/${svc}`;
+    const list = out.get(key) ?? [];
+    list.push({ name: p.metadata?.name ?? "", ip, variant: p.metadata?.labels?.[LABEL_VARIANT] });
+    out.set(key, list);
+  }
+  return out;
+}
+
+export class Planner {
+  private memory: PlannerMemory = { services: {} };
+  private current?: Plan;
+  private byKey = new Map<string, ServicePlan>();
+  private timer?: NodeJS.Timeout;
+  private running = false;
+  private readonly deps: PlannerDeps;
+
+  constructor(deps: PlannerDeps) {
+    this.deps = deps;
+  }
+
+  /** The latest plan for one service, if the engine has planned it. */
+  planFor(key: string): ServicePlan | undefined {
+    return this.byKey.get(key);
+  }
+
+  get plan(): Plan | undefined {
+    return this.current;
+  }
+
+  /** One evaluation: signals, snapshot, plan. Never throws: a failed read means missing signals. */
+  async tick(): Promise<Plan> {
+    const nowMs = (this.deps.now ?? Date.now)();
+    const world = this.deps.world();
+    const pods = readyPods(world.pods);
+    const refs = world.services.flatMap((raw) => {
+      const p = inferenceServiceSchema.safeParse({ ...raw, status: undefined });
+      if (!p.success) return [];
+      const ns = p.data.metadata.namespace ?? "default";
+      return [
+        serviceRef(ns, p.data.metadata.name, p.data.spec, pods.get(`${ns}/${p.data.metadata.name}`) ?? []),
+      ];
+    });
+    let signals: ReturnType<typeof toSignalsByService>;
+    try {
+      signals = toSignalsByService(await this.deps.source.fetchSignals(refs, nowMs));
+    } catch (err) {
+      this.deps.log.warn({ err }, "reading signals failed; every service holds");
+      signals = new Map(refs.map((r) => [r.key, { error: String(err) }]));
+    }
+    const snapshot = buildSnapshot(world, signals, this.memory, this.deps.intervalMs);
+    const plan = planFn(snapshot, nowMs);
+    this.memory = plan.memory;
+    this.current = plan;
+    this.byKey = new Map(plan.services.map((s) => [s.key, s]));
+    this.deps.onPlan(plan);
+    return plan;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    const loop = async () => {
+      if (!this.running) return;
+      try {
+        await this.tick();
+      } catch (err) {
+        this.deps.log.error({ err }, "planning failed; services hold");
+      }
+      if (this.running) {
+        this.timer = setTimeout(loop, this.deps.intervalMs);
+        this.timer.unref();
+      }
+    };
+    void loop();
+  }
+
+  stop(): void {
+    this.running = false;
+    clearTimeout(this.timer);
+  }
+}

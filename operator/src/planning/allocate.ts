@@ -1,0 +1,468 @@
+// Stage 2: place each service's replicas on its variants (GPU pools), size the pools, and enforce the
+// CapacityBudgets. A simple, deterministic allocation; the full optimisation (HiGHS) replaces the placement
+// and the cuts later, behind the same inputs and outputs.
+//
+// 1. Variants are ranked per service by cost per token: pool.costPerNodeHour / gpu.count * gpusPerReplica /
+//    profile.maxTokensPerSecond; variants without a profile come after, by cost per replica-hour; ties keep
+//    spec order. A variant whose pool is unknown, or whose gpusPerReplica exceeds the pool's gpu.count, is
+//    unusable.
+// 2. Services are served by priority (then name): first every service's minReplicas, then the rest of what
+//    its behaviour allows. Replicas stay on the variant they run on (no churn: a scale-up adds to the best
+//    variant with room, a scale-down removes from the worst), and a variant takes a replica only while its
+//    pool can still hold all replicas placed on it within maxNodes (static pools: the nodes they have).
+//    Nodes are counted by first-fit decreasing packing of the replicas' GPU requests: ceil(GPUs / gpu.count)
+//    when sizes divide the node, more when they do not.
+// 3. Budgets (budgets.ts accounting): while a budget's limit in force is exceeded, one replica is cut from
+//    the lowest-priority service in scope that contributes to that limit and is above its minReplicas; among
+//    equal priorities, from the one granted the largest share of what it asked (fair shares), then by name.
+//    A replica is removed from the service's least preferred contributing variant. When only minimums (and
+//    services in mode Recommend, whose replicas nobody scales) remain, the budget is reported violated.
+// 4. Pools: nodes = max(minNodes, nodes the placed replicas need), at most maxNodes; static pools keep their
+//    nodes. Nodes are removed by the pool's provider after scaleDownDelaySeconds of emptiness, not here.
+
+import { Reason } from "../apis/conditions.ts";
+import type { Accelerator } from "../apis/inferenceservice.ts";
+import {
+  addUsage,
+  countsAgainst,
+  describeLimit,
+  emptyUsage,
+  exceededLimits,
+  limitsInForce,
+  type ReplicaFootprint,
+  type Usage,
+} from "./budgets.ts";
+import type { BudgetPlan, BudgetSnapshot, PoolPlan, PoolSnapshot } from "./types.ts";
+
+export interface VariantOption {
+  pool: string;
+  /** Position in spec.accelerators. */
+  index: number;
+  gpusPerReplica: number;
+  gpuType: string;
+  /** profile.maxTokensPerSecond, when given. */
+  tokensPerSecond?: number;
+  /** profile.maxConcurrentRequests, when given. */
+  slots?: number;
+  footprint: ReplicaFootprint;
+  /** Dollars per million tokens at the profile's capacity, when profiled. */
+  costPerMillionTokens?: number;
+}
+
+/** The service's usable variants, best first, and the unusable ones with why. */
+export function variantOptions(
+  accelerators: readonly Accelerator[],
+  pools: ReadonlyMap<string, PoolSnapshot>,
+): { options: VariantOption[]; unusable: { pool: string; why: string }[] } {
+  const options: VariantOption[] = [];
+  const unusable: { pool: string; why: string }[] = [];
+  accelerators.forEach((a, index) => {
+    const pool = pools.get(a.pool);
+    if (!pool) {
+      unusable.push({ pool: a.pool, why: `GPUNodePool ${a.pool} does not exist` });
+      return;
+    }
+    const { gpu, power, costPerNodeHour } = pool.spec;
+    if (a.gpusPerReplica > gpu.count) {
+      unusable.push({
+        pool: a.pool,
+        why: `a replica requests ${a.gpusPerReplica} GPUs but nodes of GPUNodePool ${a.pool} have ${gpu.count}`,
+      });
+      return;
+    }
+    const costPerHour = (costPerNodeHour / gpu.count) * a.gpusPerReplica;
+    const tps = a.profile?.maxTokensPerSecond;
+    options.push({
+      pool: a.pool,
+      index,
+      gpusPerReplica: a.gpusPerReplica,
+      gpuType: gpu.type,
+      tokensPerSecond: tps,
+      slots: a.profile?.maxConcurrentRequests,
+      footprint: {
+        costPerHour,
+        powerWatts: power.busyWattsPerGPU * a.gpusPerReplica,
+        gpus: a.gpusPerReplica,
+        gpuType: gpu.type,
+      },
+      costPerMillionTokens: tps !== undefined ? (costPerHour / tps / 3600) * 1e6 : undefined,
+    });
+  });
+  options.sort((x, y) => {
+    const px = x.costPerMillionTokens;
+    const py = y.costPerMillionTokens;
+    if (px !== undefined && py !== undefined && px !== py) return px - py;
+    if (px !== undefined && py === undefined) return -1;
+    if (px === undefined && py !== undefined) return 1;
+    if (px === undefined && x.footprint.costPerHour !== y.footprint.costPerHour) {
+      return x.footprint.costPerHour - y.footprint.costPerHour;
+    }
+    return x.index - y.index;
+  });
+  return { options, unusable };
+}
+
+/** Nodes of `perNode` GPUs needed for replicas of the given sizes (GPUs -> count): first-fit decreasing. */
+export function nodesFor(counts: ReadonlyMap<number, number>, perNode: number): number {
+  // Open nodes grouped by free GPUs: [free, nodes], in opening order.
+  let groups: [number, number][] = [];
+  let nodes = 0;
+  const sizes = [...counts].filter(([, n]) => n > 0).sort((a, b) => b[0] - a[0]);
+  for (const [size, count] of sizes) {
+    if (size > perNode) return Number.POSITIVE_INFINITY;
+    let n = count;
+    const next: [number, number][] = [];
+    for (const [free, c] of groups) {
+      const per = Math.floor(free / size);
+      if (n === 0 || per === 0) {
+        next.push([free, c]);
+        continue;
+      }
+      const full = Math.min(c, Math.floor(n / per));
+      if (full > 0) next.push([free - per * size, full]);
+      n -= full * per;
+      let rest = c - full;
+      if (rest > 0 && n > 0) {
+        next.push([free - n * size, 1]);
+        n = 0;
+        rest--;
+      }
+      if (rest > 0) next.push([free, rest]);
+    }
+    if (n > 0) {
+      const perNew = Math.floor(perNode / size);
+      const full = Math.floor(n / perNew);
+      const rem = n % perNew;
+      if (full > 0) next.push([perNode - perNew * size, full]);
+      if (rem > 0) next.push([perNode - rem * size, 1]);
+      nodes += full + (rem > 0 ? 1 : 0);
+    }
+    groups = next;
+  }
+  return nodes;
+}
+
+export interface ServiceAsk {
+  key: string;
+  namespace: string;
+  priority: number;
+  minReplicas: number;
+  /** Replicas wanted (after behaviour and bounds). */
+  desired: number;
+  /** Usable variants, best first (variantOptions). */
+  options: VariantOption[];
+  /** Why the other variants are unusable, for messages. */
+  unusable?: string[];
+  /** Every variant in spec order, for the output (unusable ones get 0). */
+  pools: string[];
+  /** Replicas per pool now. */
+  current: Record<string, number>;
+  /** Mode Recommend: nothing is scaled; its current replicas are what the cluster holds. */
+  fixed: boolean;
+}
+
+export interface Placement {
+  variants: { pool: string; replicas: number }[];
+  total: number;
+  /** Set when pools or budgets gave less than desired. */
+  limitedBy?: { reason: string; message: string };
+}
+
+export interface Allocation {
+  services: Map<string, Placement>;
+  pools: PoolPlan[];
+  budgets: BudgetPlan[];
+}
+
+interface PoolState {
+  snap: PoolSnapshot;
+  /** Most nodes the pool may have: maxNodes, or the nodes it has when static. */
+  nodeLimit: number;
+  /** Replicas placed on the pool: GPUs per replica -> replicas. */
+  counts: Map<number, number>;
+  /** A placement wanted more than the pool could hold. */
+  refused: boolean;
+}
+
+interface AskState {
+  ask: ServiceAsk;
+  placed: Map<string, number>;
+  total: number;
+  /** Replicas refused for want of pool room. */
+  short: number;
+  /** Replicas cut per budget and limit: "budget\u0000limit" -> n. */
+  cuts: Map<string, number>;
+  cutMessages: string[];
+}
+
+function fits(pool: PoolState, size: number, k: number): boolean {
+  const counts = new Map(pool.counts);
+  counts.set(size, (counts.get(size) ?? 0) + k);
+  return nodesFor(counts, pool.snap.spec.gpu.count) <= pool.nodeLimit;
+}
+
+/** The most of `want` replicas of `size` GPUs the pool can still hold. */
+function room(pool: PoolState, size: number, want: number): number {
+  if (want <= 0) return 0;
+  if (fits(pool, size, want)) return want;
+  let lo = 0;
+  let hi = want; // fits(lo), !fits(hi)
+  while (hi - lo > 1) {
+    const mid = Math.floor((lo + hi) / 2);
+    if (fits(pool, size, mid)) lo = mid;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function put(st: AskState, pool: PoolState, option: VariantOption, k: number): void {
+  if (k <= 0) return;
+  pool.counts.set(option.gpusPerReplica, (pool.counts.get(option.gpusPerReplica) ?? 0) + k);
+  st.placed.set(option.pool, (st.placed.get(option.pool) ?? 0) + k);
+  st.total += k;
+}
+
+function take(st: AskState, pool: PoolState, option: VariantOption): void {
+  pool.counts.set(option.gpusPerReplica, (pool.counts.get(option.gpusPerReplica) ?? 0) - 1);
+  st.placed.set(option.pool, (st.placed.get(option.pool) ?? 0) - 1);
+  st.total -= 1;
+}
+
+/** Places up to `upTo` replicas in all: first where replicas run now, then on the best variants with room. */
+function place(st: AskState, pools: Map<string, PoolState>, upTo: number): void {
+  const { ask } = st;
+  for (const o of ask.options) {
+    const pool = pools.get(o.pool)!;
+    const stay = Math.min((ask.current[o.pool] ?? 0) - (st.placed.get(o.pool) ?? 0), upTo - st.total);
+    put(st, pool, o, room(pool, o.gpusPerReplica, stay));
+  }
+  for (const o of ask.options) {
+    const pool = pools.get(o.pool)!;
+    const k = room(pool, o.gpusPerReplica, upTo - st.total);
+    if (k < upTo - st.total) pool.refused = true;
+    put(st, pool, o, k);
+  }
+}
+
+/** An advisory split for a service nothing scales (mode Recommend): current stays, more on the best, fewer off the worst. */
+function advisorySplit(ask: ServiceAsk): Map<string, number> {
+  const out = new Map(ask.options.map((o) => [o.pool, ask.current[o.pool] ?? 0]));
+  let have = [...out.values()].reduce((a, b) => a + b, 0);
+  for (let i = ask.options.length - 1; i >= 0 && have > ask.desired; i--) {
+    const p = ask.options[i]!.pool;
+    const cut = Math.min(out.get(p)!, have - ask.desired);
+    out.set(p, out.get(p)! - cut);
+    have -= cut;
+  }
+  const best = ask.options[0];
+  if (have < ask.desired && best) out.set(best.pool, out.get(best.pool)! + ask.desired - have);
+  return out;
+}
+
+function byPriority(a: AskState, b: AskState): number {
+  return b.ask.priority - a.ask.priority || (a.ask.key < b.ask.key ? -1 : a.ask.key > b.ask.key ? 1 : 0);
+}
+
+export function allocate(input: {
+  asks: readonly ServiceAsk[];
+  pools: readonly PoolSnapshot[];
+  budgets: readonly BudgetSnapshot[];
+  nowMs: number;
+}): Allocation {
+  const pools = new Map<string, PoolState>(
+    input.pools.map((p) => [
+      p.name,
+      {
+        snap: p,
+        nodeLimit: p.spec.provider.type === "static" ? Math.min(p.nodes, p.spec.maxNodes) : p.spec.maxNodes,
+        counts: new Map(),
+        refused: false,
+      },
+    ]),
+  );
+  const states = input.asks.map(
+    (ask): AskState => ({ ask, placed: new Map(), total: 0, short: 0, cuts: new Map(), cutMessages: [] }),
+  );
+
+  // Services nobody scales hold what they hold: it occupies pools and counts against budgets.
+  for (const st of states.filter((s) => s.ask.fixed)) {
+    for (const o of st.ask.options) put(st, pools.get(o.pool)!, o, st.ask.current[o.pool] ?? 0);
+  }
+  const scaled = states.filter((s) => !s.ask.fixed).sort(byPriority);
+  for (const st of scaled) place(st, pools, Math.min(st.ask.minReplicas, st.ask.desired));
+  for (const st of scaled) place(st, pools, st.ask.desired);
+  for (const st of scaled) st.short = st.ask.desired - st.total;
+
+  const budgets = enforceBudgets(input.budgets, states, pools, input.nowMs);
+
+  const services = new Map<string, Placement>();
+  for (const st of states) services.set(st.ask.key, placement(st));
+  return { services, pools: input.pools.map((p) => poolPlan(pools.get(p.name)!)), budgets };
+}
+
+function placement(st: AskState): Placement {
+  const { ask } = st;
+  const split = ask.fixed ? advisorySplit(ask) : st.placed;
+  const variants = ask.pools.map((pool) => ({ pool, replicas: split.get(pool) ?? 0 }));
+  const total = variants.reduce((s, v) => s + v.replicas, 0);
+  if (ask.fixed) return { variants, total };
+  let limitedBy: Placement["limitedBy"];
+  if (ask.options.length === 0 && ask.desired > 0) {
+    limitedBy = {
+      reason: Reason.NoUsableVariant,
+      message: `no variant can be placed: ${(ask.unusable ?? []).join("; ") || "spec.accelerators names no usable GPUNodePool"}`,
+    };
+  } else if (st.short > 0) {
+    limitedBy = {
+      reason: Reason.PoolAtMaxNodes,
+      message: `${st.short} of ${ask.desired} replicas do not fit: GPUNodePools ${ask.options.map((o) => o.pool).join(", ")} are at maxNodes${total < ask.minReplicas ? ` (below minReplicas ${ask.minReplicas})` : ""}`,
+    };
+  }
+  if (st.cuts.size > 0) {
+    const cut = [...st.cuts.values()].reduce((a, b) => a + b, 0);
+    const budget = {
+      reason: Reason.BudgetBinding,
+      message: `${cut} replicas held back by CapacityBudget: ${st.cutMessages.join("; ")}`,
+    };
+    limitedBy = limitedBy
+      ? { reason: budget.reason, message: `${budget.message}; ${limitedBy.message}` }
+      : budget;
+  }
+  return { variants, total, limitedBy };
+}
+
+function poolPlan(pool: PoolState): PoolPlan {
+  const { spec } = pool.snap;
+  const needed = nodesFor(pool.counts, spec.gpu.count);
+  const gpus = [...pool.counts].reduce((s, [size, n]) => s + size * n, 0);
+  const what = `${gpus} GPUs requested need ${needed} nodes of ${spec.gpu.count}`;
+  if (spec.provider.type === "static") {
+    return {
+      name: pool.snap.name,
+      nodes: {
+        value: pool.snap.nodes,
+        reason: Reason.StaticPool,
+        message: `provider static: the pool keeps its ${pool.snap.nodes} nodes (${what})`,
+      },
+    };
+  }
+  const wanted = Math.max(spec.minNodes, needed);
+  if (wanted > spec.maxNodes || pool.refused) {
+    return {
+      name: pool.snap.name,
+      nodes: {
+        value: Math.min(wanted, spec.maxNodes),
+        reason: Reason.PoolAtMaxNodes,
+        message: `${what}; more replicas wanted the pool than maxNodes ${spec.maxNodes} holds`,
+      },
+    };
+  }
+  if (spec.minNodes >= needed && spec.minNodes > 0) {
+    return {
+      name: pool.snap.name,
+      nodes: { value: wanted, reason: Reason.PoolMinNodes, message: `minNodes ${spec.minNodes} (${what})` },
+    };
+  }
+  return { name: pool.snap.name, nodes: { value: wanted, reason: Reason.NodesForReplicas, message: what } };
+}
+
+function usageOf(states: readonly AskState[]): Usage {
+  const u = emptyUsage();
+  for (const st of states) {
+    for (const o of st.ask.options) addUsage(u, o.footprint, st.placed.get(o.pool) ?? 0);
+  }
+  return u;
+}
+
+function inScope(b: BudgetSnapshot, st: AskState): boolean {
+  return b.namespaces === undefined || b.namespaces.includes(st.ask.namespace);
+}
+
+/** Cuts replicas until every budget's limits in force hold, or only minimums are left (then: violated). */
+function enforceBudgets(
+  budgets: readonly BudgetSnapshot[],
+  states: AskState[],
+  pools: Map<string, PoolState>,
+  nowMs: number,
+): BudgetPlan[] {
+  const ordered = [...budgets].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const ctx = ordered.map((b) => ({
+    budget: b,
+    ...limitsInForce(b.spec, nowMs),
+    scope: states.filter((st) => inScope(b, st)),
+    violated: new Map<string, string>(),
+    heldBack: new Map<string, { key: string; replicas: number; limit: string }>(),
+  }));
+
+  for (;;) {
+    let acted = false;
+    for (const c of ctx) {
+      const usage = usageOf(c.scope);
+      const limit = exceededLimits(usage, c.limits).find((l) => !c.violated.has(l));
+      if (limit === undefined) continue;
+      acted = true;
+      const victim = c.scope
+        .filter(
+          (st) =>
+            !st.ask.fixed &&
+            st.total > st.ask.minReplicas &&
+            st.ask.options.some((o) => (st.placed.get(o.pool) ?? 0) > 0 && countsAgainst(o.footprint, limit)),
+        )
+        .sort(
+          (a, b) =>
+            a.ask.priority - b.ask.priority ||
+            b.total / b.ask.desired - a.total / a.ask.desired ||
+            b.total - a.total ||
+            (a.ask.key < b.ask.key ? -1 : a.ask.key > b.ask.key ? 1 : 0),
+        )[0];
+      if (!victim) {
+        c.violated.set(
+          limit,
+          `${limit}: minimums alone use ${describeLimit(usage, c.limits, limit)}` +
+            (c.scope.some((st) => st.ask.fixed) ? " (services in mode Recommend count as they run)" : ""),
+        );
+        break;
+      }
+      const option = [...victim.ask.options]
+        .reverse()
+        .find((o) => (victim.placed.get(o.pool) ?? 0) > 0 && countsAgainst(o.footprint, limit))!;
+      take(victim, pools.get(option.pool)!, option);
+      const id = `${c.budget.name}\u0000${limit}`;
+      const n = (victim.cuts.get(id) ?? 0) + 1;
+      victim.cuts.set(id, n);
+      const message = `${c.budget.name} ${limit} (${describeLimit(usageOf(c.scope), c.limits, limit)})`;
+      victim.cutMessages = [
+        ...victim.cutMessages.filter((m) => !m.startsWith(`${c.budget.name} ${limit} `)),
+        message,
+      ];
+      c.heldBack.set(`${victim.ask.key}\u0000${limit}`, { key: victim.ask.key, replicas: n, limit });
+      break;
+    }
+    if (!acted) break;
+  }
+
+  const plans = new Map(ctx.map((c) => [c.budget, budgetPlan(c)] as const));
+  return budgets.map((b) => plans.get(b)!);
+}
+
+function budgetPlan(c: {
+  budget: BudgetSnapshot;
+  window?: string;
+  scope: AskState[];
+  violated: Map<string, string>;
+  heldBack: Map<string, { key: string; replicas: number; limit: string }>;
+}): BudgetPlan {
+  const usage = usageOf(c.scope);
+  const plan: BudgetPlan = {
+    name: c.budget.name,
+    used: {
+      costPerHour: usage.costPerHour,
+      powerWatts: usage.powerWatts,
+      gpus: Object.fromEntries(Object.entries(usage.gpus).filter(([, n]) => n > 0)),
+    },
+    heldBack: [...c.heldBack.values()],
+  };
+  if (c.window !== undefined) plan.activeWindow = c.window;
+  if (c.violated.size > 0) plan.violated = [...c.violated.values()].join("; ");
+  return plan;
+}

@@ -1,0 +1,120 @@
+// CapacityBudget arithmetic: which limits are in force at a time (windows read in the budget's time zone),
+// and what a set of replicas uses against them.
+//
+// Accounting: a budget counts the GPUs that the replicas of the services in its scope request.
+//   cost  = replicas * gpusPerReplica * pool.costPerNodeHour / pool.gpu.count   (the GPUs' share of the node)
+//   power = replicas * gpusPerReplica * pool.power.busyWattsPerGPU              (planned replicas serve)
+//   gpus  = replicas * gpusPerReplica, per pool.gpu.type
+// Node overhead that no service requests (a pool's minNodes, GPUs left over by packing, idle draw) belongs to
+// the pool, is reported per pool, and is not charged to a budget: every replica cut lowers what the budget
+// counts, so cutting is always progress.
+import type { BudgetWindow, CapacityBudgetSpec, Day, Limits } from "../apis/capacitybudget.ts";
+import { DAYS } from "../apis/capacitybudget.ts";
+
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+function formatter(timeZone: string): Intl.DateTimeFormat {
+  let f = formatters.get(timeZone);
+  if (!f) {
+    f = new Intl.DateTimeFormat("en-US", {
+      timeZone,
+      weekday: "short",
+      hour: "2-digit",
+      minute: "2-digit",
+      hourCycle: "h23",
+    });
+    formatters.set(timeZone, f);
+  }
+  return f;
+}
+
+/** Day of week and wall-clock time HH:MM at `nowMs` in `timeZone` (an IANA name). */
+export function localTime(nowMs: number, timeZone: string): { day: Day; time: string } {
+  const parts = formatter(timeZone).formatToParts(nowMs);
+  const get = (type: string) => parts.find((p) => p.type === type)?.value ?? "";
+  const weekday = get("weekday");
+  const day = (DAYS as readonly string[]).includes(weekday) ? (weekday as Day) : "Mon";
+  const hour = get("hour").padStart(2, "0");
+  return { day, time: `${hour === "24" ? "00" : hour}:${get("minute").padStart(2, "0")}` };
+}
+
+/** The window in force at `nowMs`, if any: its day matches and start <= time < end. */
+export function activeWindow(spec: CapacityBudgetSpec, nowMs: number): BudgetWindow | undefined {
+  if (!spec.windows || spec.windows.length === 0) return undefined;
+  const { day, time } = localTime(nowMs, spec.timeZone);
+  return spec.windows.find((w) => w.days.includes(day) && w.start <= time && time < w.end);
+}
+
+/** The limits in force: the base limits, each replaced by the active window's (GPU limits per type). */
+export function limitsInForce(spec: CapacityBudgetSpec, nowMs: number): { limits: Limits; window?: string } {
+  const w = activeWindow(spec, nowMs);
+  if (!w) return { limits: spec.limits };
+  const gpus = new Map((spec.limits.gpus ?? []).map((g) => [g.type, g.max]));
+  for (const g of w.limits.gpus ?? []) gpus.set(g.type, g.max);
+  return {
+    window: w.name,
+    limits: {
+      costPerHour: w.limits.costPerHour ?? spec.limits.costPerHour,
+      powerWatts: w.limits.powerWatts ?? spec.limits.powerWatts,
+      gpus: gpus.size > 0 ? [...gpus].map(([type, max]) => ({ type, max })) : undefined,
+    },
+  };
+}
+
+/** What one replica of a variant costs against a budget. */
+export interface ReplicaFootprint {
+  costPerHour: number;
+  powerWatts: number;
+  gpus: number;
+  gpuType: string;
+}
+
+export interface Usage {
+  costPerHour: number;
+  powerWatts: number;
+  gpus: Record<string, number>;
+}
+
+export function emptyUsage(): Usage {
+  return { costPerHour: 0, powerWatts: 0, gpus: {} };
+}
+
+export function addUsage(u: Usage, f: ReplicaFootprint, replicas: number): void {
+  u.costPerHour += f.costPerHour * replicas;
+  u.powerWatts += f.powerWatts * replicas;
+  u.gpus[f.gpuType] = (u.gpus[f.gpuType] ?? 0) + f.gpus * replicas;
+}
+
+/** Relative slack for floating-point sums ($/h and watts are sums of fractions). */
+const EPS = 1e-9;
+
+/** Limit names as the status reports them: costPerHour, powerWatts, gpus/<type>. */
+export function exceededLimits(u: Usage, limits: Limits): string[] {
+  const out: string[] = [];
+  if (limits.costPerHour !== undefined && u.costPerHour > limits.costPerHour * (1 + EPS) + EPS)
+    out.push("costPerHour");
+  if (limits.powerWatts !== undefined && u.powerWatts > limits.powerWatts * (1 + EPS) + EPS)
+    out.push("powerWatts");
+  for (const g of limits.gpus ?? []) if ((u.gpus[g.type] ?? 0) > g.max) out.push(`gpus/${g.type}`);
+  return out;
+}
+
+/** Whether a replica with this footprint counts against the named limit. */
+export function countsAgainst(f: ReplicaFootprint, limit: string): boolean {
+  if (limit === "costPerHour") return f.costPerHour > 0;
+  if (limit === "powerWatts") return f.powerWatts > 0;
+  return limit === `gpus/${f.gpuType}`;
+}
+
+/** Usage and limit of one named limit, for messages. */
+export function describeLimit(u: Usage, limits: Limits, limit: string): string {
+  if (limit === "costPerHour") return `$${round2(u.costPerHour)}/h against $${limits.costPerHour}/h`;
+  if (limit === "powerWatts") return `${round2(u.powerWatts)} W against ${limits.powerWatts} W`;
+  const type = limit.slice("gpus/".length);
+  const max = limits.gpus?.find((g) => g.type === type)?.max;
+  return `${u.gpus[type] ?? 0} ${type} GPUs against ${max}`;
+}
+
+function round2(x: number): number {
+  return Math.round(x * 100) / 100;
+}

@@ -1,0 +1,170 @@
+import { describe, expect, it } from "vitest";
+import {
+  forecastDemand,
+  type HoltState,
+  holtForecast,
+  holtUpdate,
+  horizonSeconds,
+  MIN_HORIZON_S,
+  quantile,
+  safetyMargin,
+} from "./forecast.ts";
+import { gaussian, prng, T0 } from "./testkit.ts";
+
+const STEP = 15_000;
+
+function feed(rate: (i: number) => number, steps: number, lead = 360) {
+  let state: HoltState | undefined;
+  let rates: [number, number][] = [];
+  let last: ReturnType<typeof forecastDemand> | undefined;
+  for (let i = 0; i < steps; i++) {
+    last = forecastDemand({ state, rates, rate: rate(i), nowMs: T0 + i * STEP, leadSeconds: lead });
+    state = last.state;
+    rates = last.rates;
+  }
+  return last!;
+}
+
+describe("quantile", () => {
+  it.each([
+    [[1, 2, 3, 4, 5], 0.5, 3],
+    [[5, 1, 4, 2, 3], 0, 1],
+    [[5, 1, 4, 2, 3], 1, 5],
+    [[0, 10], 0.95, 9.5],
+  ])("%j at %f is %f", (xs, q, want) => {
+    expect(quantile(xs, q)).toBeCloseTo(want, 9);
+  });
+  it("is undefined for no data", () => {
+    expect(quantile([], 0.5)).toBeUndefined();
+  });
+});
+
+describe("Holt", () => {
+  it("horizon is at least the lead time and at least the minimum", () => {
+    expect(horizonSeconds(60)).toBe(MIN_HORIZON_S);
+    expect(horizonSeconds(3600)).toBe(3600);
+  });
+
+  it("converges on a constant rate with no trend", () => {
+    const r = feed(() => 20, 400);
+    expect(r.state.level).toBeCloseTo(20, 6);
+    expect(r.state.trend).toBeCloseTo(0, 6);
+    expect(r.trendRate).toBeCloseTo(20, 6);
+  });
+
+  it("projects a steady ramp over the lead time", () => {
+    // 10 req/s rising 0.01 req/s per second; at the end the rate is 10 + 0.01 * t.
+    const r = feed((i) => 10 + 0.01 * (i * 15), 400);
+    const now = 10 + 0.01 * 399 * 15;
+    const expected = now + 0.01 * 360;
+    expect(Math.abs(r.trendRate - expected) / expected).toBeLessThan(0.03);
+    expect(r.trendRate).toBeGreaterThan(now);
+  });
+
+  it("never forecasts below zero", () => {
+    expect(holtForecast({ level: 1, trend: -1, atMs: T0 }, 360)).toBe(0);
+  });
+
+  it("restarts after a gap longer than the horizon, and ignores a repeated time", () => {
+    const s = { level: 5, trend: 0.1, atMs: T0 };
+    expect(holtUpdate(s, 50, T0 + (MIN_HORIZON_S + 1) * 1000, 60)).toEqual({
+      level: 50,
+      trend: 0,
+      atMs: T0 + (MIN_HORIZON_S + 1) * 1000,
+    });
+    expect(holtUpdate(s, 50, T0, 60)).toBe(s);
+  });
+});
+
+describe("safety margin", () => {
+  const series = (f: (i: number) => number, n = 60): [number, number][] =>
+    Array.from({ length: n }, (_, i) => [T0 + i * STEP, f(i)]);
+  const now = T0 + 60 * STEP;
+
+  it("is zero with too few samples or no variability", () => {
+    expect(safetyMargin([[T0, 5]], T0, 360)).toBe(0);
+    expect(
+      safetyMargin(
+        series(() => 7),
+        now,
+        360,
+      ),
+    ).toBe(0);
+  });
+
+  it("is about 1.7 sigma for noisy steady load", () => {
+    const rand = prng(7);
+    const m = safetyMargin(
+      series(() => 20 + 2 * gaussian(rand)),
+      now,
+      360,
+    );
+    expect(m).toBeGreaterThan(1.65 * 2 * 0.7);
+    expect(m).toBeLessThan(1.65 * 2 * 1.3);
+  });
+
+  it("adds little for a ramp the smoother follows", () => {
+    expect(
+      safetyMargin(
+        series((i) => 10 + 0.2 * i),
+        now,
+        360,
+      ),
+    ).toBeLessThan(0.5);
+  });
+
+  it("does not mistake a step for volatility", () => {
+    const rand = prng(5);
+    const step = safetyMargin(
+      series((i) => (i < 30 ? 20 : 5) + gaussian(rand)),
+      now,
+      360,
+    );
+    // 15 req/s of step; 1 req/s of noise: the margin stays near the noise.
+    expect(step).toBeLessThan(3);
+  });
+
+  it("only looks at the horizon", () => {
+    const later = T0 + (MIN_HORIZON_S + 3600) * 1000;
+    expect(
+      safetyMargin(
+        series((i) => (i % 2 === 0 ? 0 : 100), 30),
+        later,
+        360,
+      ),
+    ).toBe(0);
+  });
+});
+
+describe("forecastDemand", () => {
+  it("keeps the rates of the horizon only, this one last", () => {
+    const r = feed(() => 3, 200);
+    const horizonMs = horizonSeconds(360) * 1000;
+    const now = T0 + 199 * STEP;
+    expect(r.rates.at(-1)).toEqual([now, 3]);
+    expect(r.rates.every(([t]) => t >= now - horizonMs)).toBe(true);
+    expect(r.rates.length).toBe(horizonMs / STEP + 1);
+  });
+
+  it("plans for trend plus margin", () => {
+    const rand = prng(3);
+    const r = feed(() => 20 + 2 * gaussian(rand), 200);
+    expect(r.planningRate).toBeCloseTo(r.trendRate + r.margin, 9);
+    expect(r.margin).toBeGreaterThan(0);
+  });
+
+  it("plans more for a higher current rate, from the same memory", () => {
+    const rand = prng(11);
+    const base = feed(() => 20 + 2 * gaussian(rand), 100);
+    const at = (rate: number) =>
+      forecastDemand({
+        state: base.state,
+        rates: base.rates,
+        rate,
+        nowMs: T0 + 100 * STEP,
+        leadSeconds: 360,
+      });
+    expect(at(25).planningRate).toBeGreaterThan(at(20).planningRate);
+    expect(at(20).planningRate).toBeGreaterThan(at(0).planningRate);
+  });
+});

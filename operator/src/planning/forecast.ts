@@ -1,0 +1,141 @@
+// Lead-time provisioning: GPU capacity takes minutes to arrive, so the planner sizes for the demand expected
+// when what it asks for now is ready. Two parts, both on the arrival rate (requests/s):
+//
+// - Holt's linear trend (double exponential smoothing) with time constants instead of per-step factors, so
+//   irregular intervals are handled: alpha = 1 - exp(-dt / tauLevel), beta = 1 - exp(-dt / tauTrend).
+//   The level follows the rate within a couple of minutes (tauLevel 120 s); the trend is smoothed over the
+//   horizon so that noise does not read as a trend. Forecast = max(0, level + trend * leadTime).
+// - A safety margin from the variability seen over a horizon at least as long as the lead time (and at
+//   least 15 minutes): the 95th percentile of the demand's noise under a normal model, 1.645 sigma, with
+//   sigma estimated robustly from how much the short-window rate changes over 60 s:
+//   sigma = 1.4826 * MAD(r(t) - r(t - 60 s)) / sqrt(2)   (MAD: median absolute deviation).
+//   Why this estimator: a ramp changes every 60-s difference by the same amount, which the median removes
+//   (the trend is Holt's job); a step in level spoils only the few differences that straddle it, which
+//   the median ignores, so a step is never mistaken for volatility (holding capacity after a drop is the
+//   scale-down window's job, at least the lead time); 60 s apart, rates read over windows of up to a
+//   minute do not overlap, so their noise is not hidden by the overlap. Measured over dozens of samples,
+//   it moves little between evaluations, which keeps a steady noisy load from flapping.
+//
+// The margin is computed from history only (before this observation), so for a given memory the planning
+// rate rises with the current rate: more load never plans less.
+
+/** Holt state: level (requests/s), trend (requests/s per second), time of the last update. */
+export interface HoltState {
+  level: number;
+  trend: number;
+  atMs: number;
+}
+
+/** The level follows the observed rate with this time constant. */
+export const LEVEL_TIME_CONSTANT_S = 120;
+/** Shortest horizon over which variability is measured and the trend smoothed. */
+export const MIN_HORIZON_S = 900;
+/** z of the margin's quantile (95th percentile of a normal). */
+export const MARGIN_Z = 1.645;
+/** MAD to standard deviation, for normal data. */
+export const MAD_TO_SIGMA = 1.4826;
+/** Variability is measured on changes of the short-window rate over this lag. */
+export const MARGIN_LAG_SECONDS = 60;
+/** Fewer rate changes than this give no margin (not enough evidence of variability). */
+export const MIN_MARGIN_SAMPLES = 4;
+/** Most short-window rates kept per service. */
+export const MAX_RATES = 1024;
+
+/** The horizon (seconds) over which rates are kept and variability measured: at least the lead time. */
+export function horizonSeconds(leadSeconds: number): number {
+  return Math.max(MIN_HORIZON_S, leadSeconds);
+}
+
+/** Linear-interpolated quantile of `xs` (not necessarily sorted); undefined for an empty list. */
+export function quantile(xs: readonly number[], q: number): number | undefined {
+  if (xs.length === 0) return undefined;
+  const s = [...xs].sort((a, b) => a - b);
+  const pos = Math.min(1, Math.max(0, q)) * (s.length - 1);
+  const lo = Math.floor(pos);
+  const hi = Math.ceil(pos);
+  return s[lo]! + (s[hi]! - s[lo]!) * (pos - lo);
+}
+
+/** One Holt update with the rate observed at `nowMs`. Restarts from the rate after a gap longer than the horizon. */
+export function holtUpdate(
+  prev: HoltState | undefined,
+  rate: number,
+  nowMs: number,
+  leadSeconds: number,
+): HoltState {
+  const horizonMs = horizonSeconds(leadSeconds) * 1000;
+  if (prev === undefined || nowMs - prev.atMs > horizonMs) return { level: rate, trend: 0, atMs: nowMs };
+  const dt = (nowMs - prev.atMs) / 1000;
+  if (dt <= 0) return prev;
+  const alpha = 1 - Math.exp(-dt / LEVEL_TIME_CONSTANT_S);
+  const beta = 1 - Math.exp(-dt / horizonSeconds(leadSeconds));
+  const level = alpha * rate + (1 - alpha) * (prev.level + prev.trend * dt);
+  const trend = (beta * (level - prev.level)) / dt + (1 - beta) * prev.trend;
+  return { level, trend, atMs: nowMs };
+}
+
+/** The rate expected `aheadSeconds` after the state's time, never negative. */
+export function holtForecast(state: HoltState, aheadSeconds: number): number {
+  return Math.max(0, state.level + state.trend * aheadSeconds);
+}
+
+/**
+ * 1.645 sigma of the demand's noise over the horizon, sigma from the MAD of the rates' changes over
+ * MARGIN_LAG_SECONDS (each rate paired with the latest one at least that much older).
+ */
+export function safetyMargin(rates: readonly [number, number][], nowMs: number, leadSeconds: number): number {
+  const cutoff = nowMs - horizonSeconds(leadSeconds) * 1000;
+  const window = rates.filter(([t]) => t >= cutoff && t <= nowMs);
+  const diffs: number[] = [];
+  let j = 0;
+  for (let i = 0; i < window.length; i++) {
+    const [t, r] = window[i]!;
+    while (j + 1 < i && window[j + 1]![0] <= t - MARGIN_LAG_SECONDS * 1000) j++;
+    const [tj, rj] = window[j]!;
+    if (j < i && tj <= t - MARGIN_LAG_SECONDS * 1000) diffs.push(r - rj);
+  }
+  if (diffs.length < MIN_MARGIN_SAMPLES) return 0;
+  const median = quantile(diffs, 0.5)!;
+  const mad = quantile(
+    diffs.map((d) => Math.abs(d - median)),
+    0.5,
+  )!;
+  return (MARGIN_Z * MAD_TO_SIGMA * mad) / Math.SQRT2;
+}
+
+export interface ForecastResult {
+  /** The arrival rate to provision for: trend forecast over the lead time plus the margin. */
+  planningRate: number;
+  /** Holt's forecast at now + lead time. */
+  trendRate: number;
+  /** Safety margin, requests/s. */
+  margin: number;
+  /** New Holt state, to keep in memory. */
+  state: HoltState;
+  /** Short-window rates over the horizon, with this one, to keep in memory. */
+  rates: [number, number][];
+}
+
+/** Feeds the current arrival rate to the forecaster and returns the rate to provision for. */
+export function forecastDemand(input: {
+  state: HoltState | undefined;
+  rates: readonly [number, number][];
+  rate: number;
+  nowMs: number;
+  leadSeconds: number;
+}): ForecastResult {
+  const { rate, nowMs, leadSeconds } = input;
+  const margin = safetyMargin(input.rates, nowMs, leadSeconds);
+  const state = holtUpdate(input.state, rate, nowMs, leadSeconds);
+  const trendRate = holtForecast(state, leadSeconds);
+  const cutoff = nowMs - horizonSeconds(leadSeconds) * 1000;
+  const rates = input.rates.filter(([t]) => t >= cutoff && t < nowMs);
+  rates.push([nowMs, rate]);
+  return {
+    planningRate: trendRate + margin,
+    trendRate,
+    margin,
+    state,
+    rates: rates.slice(-MAX_RATES),
+  };
+}

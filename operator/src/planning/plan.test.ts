@@ -1,0 +1,363 @@
+import { describe, expect, it } from "vitest";
+import { Reason } from "../apis/conditions.ts";
+import { variantOptions } from "./allocate.ts";
+import { PANIC_WINDOW_SECONDS } from "./behavior.ts";
+import { leadTimeSeconds, plan } from "./plan.ts";
+import { budget, INTERVAL_MS, load, pool, service, serviceSpec, snapshot, T0 } from "./testkit.ts";
+import type { Plan, PlannerMemory, ServiceSnapshot } from "./types.ts";
+
+const one = (p: Plan) => p.services[0]!;
+const at = (s: number) => T0 + s * 1000;
+const stz = serviceSpec({
+  scaling: {
+    minReplicas: 0,
+    scaleToZero: { enabled: true, idleSeconds: 300, activationQuery: "sum(gateway_queue)" },
+  },
+});
+
+/** Runs plan() over consecutive intervals for one service whose state `make` gives, carrying memory. */
+function sequence(make: (i: number, now: number) => ServiceSnapshot, steps: number, start = T0) {
+  let memory: PlannerMemory = { services: {} };
+  const plans: Plan[] = [];
+  for (let i = 0; i < steps; i++) {
+    const now = start + i * INTERVAL_MS;
+    const p = plan(snapshot([make(i, now)], { memory }), now);
+    memory = p.memory;
+    plans.push(p);
+  }
+  return plans;
+}
+
+describe("modes", () => {
+  it("Manual: spec.replicas, reason Manual, the recommendation still computed", () => {
+    const spec = serviceSpec({ replicas: 5, scaling: { mode: "Manual" } });
+    const p = one(plan(snapshot([service("m", { spec, replicas: 2, signals: load(40) })]), T0));
+    expect(p.replicas).toMatchObject({ value: 5, reason: Reason.Manual });
+    expect(p.recommended.value).toBeGreaterThan(5);
+    expect(p.apply).toBe(true);
+  });
+
+  it("Manual without spec.replicas: minReplicas", () => {
+    const spec = serviceSpec({ scaling: { mode: "Manual", minReplicas: 3 } });
+    expect(one(plan(snapshot([service("m", { spec, signals: load(0) })]), T0)).replicas).toMatchObject({
+      value: 3,
+      reason: Reason.Manual,
+    });
+  });
+
+  it("Recommend: advisory (apply false), not rate-limited, and pools sized for what runs", () => {
+    const spec = serviceSpec({ scaling: { mode: "Recommend", maxReplicas: 40 } });
+    const p = plan(snapshot([service("r", { spec, replicas: 2, signals: load(40) })]), T0);
+    expect(one(p).apply).toBe(false);
+    expect(one(p).replicas.value).toBe(18); // 40 * 700 / 1600 = 17.5; no +4 / x2 rate limit
+    expect(one(p).replicas.reason).toBe(Reason.TokenThroughput);
+    expect(p.pools.find((x) => x.name === "h100")!.nodes.value).toBe(1); // 2 replicas, not 18
+    expect(p.memory.services["default/r"]!.scaleEvents).toEqual([]);
+  });
+
+  it("Auto rate-limits the same jump", () => {
+    const p = plan(
+      snapshot([
+        service("a", { spec: serviceSpec({ scaling: { maxReplicas: 40 } }), replicas: 2, signals: load(40) }),
+      ]),
+      T0,
+    );
+    expect(one(p).replicas).toMatchObject({ value: 6, reason: Reason.ScaleUpLimit });
+    expect(one(p).recommended).toMatchObject({ value: 18, reason: Reason.TokenThroughput });
+    expect(p.memory.services["default/a"]!.scaleEvents).toEqual([[T0, 4]]);
+  });
+});
+
+describe("missing or stale signals", () => {
+  it.each([
+    {
+      name: "no signals",
+      svc: service("s", { replicas: 6, signals: null, signalsError: "prometheus: connection refused" }),
+      reason: Reason.MetricsMissing,
+      message: "connection refused",
+    },
+    {
+      name: "signals older than two intervals",
+      svc: service("s", { replicas: 6, signals: load(0), now: T0 - 2 * INTERVAL_MS - 1 }),
+      reason: Reason.MetricsStale,
+      message: "old, over the 30s limit",
+    },
+    {
+      name: "no ready replica reported",
+      svc: service("s", { replicas: 6, signals: { ...load(0), replicasReporting: 0 } }),
+      reason: Reason.MetricsMissing,
+      message: "none of the 6 ready replicas",
+    },
+    {
+      name: "signals carry nothing usable",
+      svc: service("s", { replicas: 6, signals: { queueDepth: undefined } }),
+      reason: Reason.MetricsMissing,
+      message: "carry none of",
+    },
+  ])("$name: hold, never down, say why", ({ svc, reason, message }) => {
+    const p = one(plan(snapshot([svc]), T0));
+    expect(p.metricsAvailable).toMatchObject({ ok: false, reason });
+    expect(p.metricsAvailable.message).toContain(message);
+    expect(p.replicas).toMatchObject({ value: 6, reason: Reason.HoldingOnStaleMetrics });
+    expect(p.recommended.reason).toBe(Reason.HoldingOnStaleMetrics);
+  });
+
+  it("signals exactly two intervals old are still fresh", () => {
+    const p = one(plan(snapshot([service("s", { signals: load(1), now: T0 - 2 * INTERVAL_MS })]), T0));
+    expect(p.metricsAvailable).toMatchObject({ ok: true, reason: Reason.MetricsFresh });
+  });
+
+  it("holds within bounds", () => {
+    const p = one(plan(snapshot([service("s", { replicas: 30, signals: null })]), T0));
+    expect(p.replicas.value).toBe(20);
+    expect(p.limitedBy?.reason).toBe(Reason.AtMaxReplicas);
+  });
+
+  it("never scales to zero, even long idle, and recovers by itself", () => {
+    const plans = sequence(
+      (i, now) =>
+        service("z", {
+          spec: stz,
+          replicas: 1,
+          signals: i >= 40 && i < 80 ? load(0, 500, 200, { observedAtMs: T0 }) : load(0),
+          now,
+        }),
+      120,
+    );
+    // fresh and idle: 300 s of no demand is 20 intervals, so the service reaches zero before i = 40...
+    expect(plans[30]!.services[0]!.replicas.value).toBe(0);
+    // ...here its replicas come from the fixture (1), and stale signals hold it there.
+    for (let i = 41; i < 80; i++) {
+      expect(plans[i]!.services[0]!.replicas).toMatchObject({
+        value: 1,
+        reason: Reason.HoldingOnStaleMetrics,
+      });
+    }
+    // Fresh again: the idle timer restarted with the stale period, so zero comes idleSeconds later.
+    expect(plans[80]!.services[0]!.metricsAvailable.ok).toBe(true);
+    expect(plans[80]!.services[0]!.replicas.value).toBe(1);
+    expect(plans[119]!.services[0]!.replicas.value).toBe(0);
+  });
+});
+
+describe("scale to zero", () => {
+  it("goes to zero after idleSeconds without demand, and not before", () => {
+    const plans = sequence((_, now) => service("z", { spec: stz, replicas: 1, signals: load(0), now }), 25);
+    expect(plans[19]!.services[0]!.replicas).toMatchObject({ value: 1, reason: Reason.IdleTimerRunning });
+    expect(plans[20]!.services[0]!.replicas).toMatchObject({ value: 0, reason: Reason.ScaledToZero });
+  });
+
+  it("goes straight to zero from several replicas once idle (idleSeconds is the stabilization)", () => {
+    const plans = sequence(
+      (i, now) => service("z", { spec: stz, replicas: 4, signals: load(i < 5 ? 5 : 0), now }),
+      30,
+    );
+    expect(plans.find((p) => p.services[0]!.replicas.value === 0)!.services[0]!.replicas.reason).toBe(
+      Reason.ScaledToZero,
+    );
+  });
+
+  it.each([
+    [{ activationDemand: 3 }, 1, Reason.ActivationDemand],
+    [{ queueDepth: 40 }, 4, Reason.ScaleUpLimit], // the queue asks 10; from zero the Pods policy allows 4
+    [{}, 0, Reason.ScaledToZero], // with no memory (a restarted operator) too: no idle timer to wait for
+  ])("at zero, %j -> %d (%s)", (signals, want, reason) => {
+    const p = one(
+      plan(
+        snapshot([
+          service("z", {
+            spec: stz,
+            replicas: 0,
+            signals: { queueDepth: 0, ...signals, replicasReporting: 0 },
+          }),
+        ]),
+        T0,
+      ),
+    );
+    expect(p.replicas).toMatchObject({ value: want, reason });
+  });
+
+  it("without scale to zero, no demand keeps minReplicas", () => {
+    const p = one(plan(snapshot([service("s", { replicas: 3, signals: load(0) })]), at(0)));
+    expect(p.recommended).toMatchObject({ value: 0, reason: Reason.NoDemand });
+    expect(p.limitedBy).toMatchObject({ reason: Reason.AtMinReplicas });
+  });
+});
+
+describe("lead time", () => {
+  const fastDown = {
+    behavior: {
+      scaleDown: {
+        stabilizationWindowSeconds: 0,
+        policies: [{ type: "Percent" as const, value: 100, periodSeconds: 15 }],
+      },
+    },
+  };
+
+  it("holds capacity that would have to come back within the lead time (pool provisioning + 60 s)", () => {
+    // Demand falls from 20 to 5 req/s; the scale-down window is 0, but the pool needs 300 s + 60 s.
+    const spec = serviceSpec({ scaling: fastDown });
+    const plans = sequence(
+      (i, now) => service("l", { spec, replicas: 9, signals: load(i < 4 ? 20 : 5), now }),
+      4 + 40,
+    );
+    const held = plans.slice(4, 4 + 24).map((p) => p.services[0]!.replicas);
+    expect(held.every((r) => r.value === 9)).toBe(true);
+    expect(held.at(-1)!.reason).toBe(Reason.ScaleDownStabilized);
+    expect(held.at(-1)!.message).toContain("360s scale-down window");
+    expect(plans.at(-1)!.services[0]!.replicas.value).toBeLessThan(9);
+  });
+
+  it("leadTimeSeconds shortens it", () => {
+    const spec = serviceSpec({ scaling: { ...fastDown, leadTimeSeconds: 30 } });
+    const plans = sequence(
+      (i, now) => service("l", { spec, replicas: 9, signals: load(i < 4 ? 20 : 5), now }),
+      8,
+    );
+    expect(plans[7]!.services[0]!.replicas.value).toBeLessThan(9);
+  });
+
+  it("provisions for the trend over the lead time (reason Forecast)", () => {
+    // Arrivals rise 0.02 req/s every second; the planner sizes for about 7 req/s more than now.
+    const spec = serviceSpec({ scaling: { maxReplicas: 60 } });
+    const plans = sequence(
+      (i, now) => service("f", { spec, replicas: 10, signals: load(5 + 0.3 * i), now }),
+      120,
+    );
+    const last = plans.at(-1)!.services[0]!;
+    expect(last.recommended.reason).toBe(Reason.Forecast);
+    expect(last.recommended.message).toContain("360s lead time");
+  });
+});
+
+describe("panic mode", () => {
+  it("a burst of twice the ready capacity blocks scale-down for the panic window", () => {
+    const spec = serviceSpec({
+      scaling: { behavior: { scaleDown: { stabilizationWindowSeconds: 0 } }, leadTimeSeconds: 0 },
+    });
+    const burst = plan(snapshot([service("p", { spec, replicas: 4, signals: { queueDepth: 40 } })]), T0);
+    expect(burst.memory.services["default/p"]!.panicUntilMs).toBe(T0 + PANIC_WINDOW_SECONDS * 1000);
+    const calm = (now: number) =>
+      one(
+        plan(
+          snapshot([service("p", { spec, replicas: 8, signals: { queueDepth: 0 }, now })], {
+            memory: burst.memory,
+          }),
+          now,
+        ),
+      );
+    expect(calm(T0 + 30_000).replicas).toMatchObject({ value: 8, reason: Reason.PanicMode });
+    expect(calm(T0 + (PANIC_WINDOW_SECONDS + 1) * 1000).replicas.value).toBeLessThan(8);
+  });
+});
+
+describe("rate policies across evaluations", () => {
+  it("remember scale events: a second step within the period starts from the period's start", () => {
+    const spec = serviceSpec({ scaling: { maxReplicas: 100 } });
+    const first = plan(snapshot([service("r", { spec, replicas: 2, signals: { queueDepth: 400 } })]), T0);
+    expect(one(first).replicas.value).toBe(6);
+    const second = plan(
+      snapshot([service("r", { spec, replicas: 6, ready: 2, signals: { queueDepth: 400 }, now: at(5) })], {
+        memory: first.memory,
+      }),
+      at(5),
+    );
+    expect(one(second).replicas).toMatchObject({ value: 6, reason: Reason.ScaleUpLimit });
+    const third = plan(
+      snapshot([service("r", { spec, replicas: 6, ready: 2, signals: { queueDepth: 400 }, now: at(16) })], {
+        memory: second.memory,
+      }),
+      at(16),
+    );
+    expect(one(third).replicas.value).toBe(12);
+  });
+});
+
+describe("bounds and reasons", () => {
+  it("maxReplicas caps the plan and says so", () => {
+    const p = one(plan(snapshot([service("b", { replicas: 20, signals: load(200) })]), T0));
+    expect(p.replicas).toMatchObject({ value: 20 });
+    expect(p.limitedBy).toMatchObject({ reason: Reason.AtMaxReplicas });
+  });
+
+  it("every number carries a reason from the catalog", () => {
+    const p = plan(
+      snapshot(
+        [
+          service("a", { replicas: 3, signals: load(12) }),
+          service("b", { replicas: 3, signals: null }),
+          service("c", { spec: stz, replicas: 0, signals: { activationDemand: 1, replicasReporting: 0 } }),
+        ],
+        { budgets: [budget("cap", { limits: { costPerHour: 40 } })] },
+      ),
+      T0,
+    );
+    const reasons = new Set<string>(Object.values(Reason));
+    for (const s of p.services) {
+      for (const d of [
+        s.replicas,
+        s.recommended,
+        s.metricsAvailable,
+        ...(s.limitedBy ? [s.limitedBy] : []),
+      ]) {
+        expect(reasons.has(d.reason), `${d.reason} in catalog`).toBe(true);
+        expect(d.message.length).toBeGreaterThan(0);
+      }
+    }
+    for (const pl of p.pools) expect(reasons.has(pl.nodes.reason)).toBe(true);
+  });
+
+  it("budgets flow through plan(): the lower priority gives way", () => {
+    const hi = serviceSpec({ priority: 900 });
+    const lo = serviceSpec({ priority: 100 });
+    const p = plan(
+      snapshot(
+        [
+          service("hi", { spec: hi, replicas: 6, signals: load(20) }),
+          service("lo", { spec: lo, replicas: 6, signals: load(20) }),
+        ],
+        {
+          budgets: [budget("cap", { limits: { gpus: [{ type: "nvidia-h100", max: 12 }] } })],
+        },
+      ),
+      T0,
+    );
+    const [h, l] = p.services;
+    expect(h!.replicas.value).toBeGreaterThan(l!.replicas.value);
+    expect(h!.replicas.value + l!.replicas.value).toBeLessThanOrEqual(12);
+    expect(l!.replicas.reason).toBe(Reason.BudgetBinding);
+    expect(p.budgets[0]!.heldBack[0]!.key).toBe("default/lo");
+  });
+});
+
+describe("memory", () => {
+  it("drops services no longer in the snapshot and never mutates its input", () => {
+    const first = plan(
+      snapshot([service("a", { signals: load(5) }), service("b", { signals: load(5) })]),
+      T0,
+    );
+    const snap = snapshot([service("a", { signals: load(5), now: at(15) })], { memory: first.memory });
+    const before = structuredClone(snap);
+    const second = plan(snap, at(15));
+    expect(Object.keys(second.memory.services)).toEqual(["default/a"]);
+    expect(snap).toEqual(before);
+  });
+
+  it("records the raw recommendation for stabilization, and forecast state", () => {
+    const p = plan(snapshot([service("a", { replicas: 3, signals: load(12) })]), T0);
+    const m = p.memory.services["default/a"]!;
+    expect(m.recommendations).toEqual([[T0, one(p).recommended.value]]);
+    expect(m.forecast).toMatchObject({ level: 12, trend: 0, atMs: T0 });
+    expect(m.rates).toEqual([[T0, 12]]);
+    expect(m.learned).toMatchObject({ promptTokens: 500, outputTokens: 200 });
+  });
+
+  it("the default lead time is the preferred pool's provisioningSeconds + 60 s", () => {
+    const slow = pool("h100", { provisioningSeconds: 1200 });
+    const svc = service("a", { replicas: 3, signals: load(12) });
+    const pools = new Map([["h100", slow]]);
+    expect(leadTimeSeconds(svc, variantOptions(svc.spec.accelerators, pools).options, pools)).toBe(1260);
+    const explicit = service("b", { spec: serviceSpec({ scaling: { leadTimeSeconds: 42 } }) });
+    expect(leadTimeSeconds(explicit, [], pools)).toBe(42);
+  });
+});

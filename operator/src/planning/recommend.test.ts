@@ -1,0 +1,309 @@
+import { describe, expect, it } from "vitest";
+import { Reason } from "../apis/conditions.ts";
+import { replicasForTtft } from "./queueing.ts";
+import {
+  CAPACITY_SCALE_MIN,
+  type CapacityEstimate,
+  hasDemand,
+  learn,
+  type RecommendInput,
+  recommend,
+  replicaCapacity,
+  requestSize,
+  SATURATION_KV,
+  tokenDemand,
+} from "./recommend.ts";
+import { serviceSpec, T0 } from "./testkit.ts";
+import type { Signals } from "./types.ts";
+
+const cap: CapacityEstimate = {
+  tokensPerSecond: 2000,
+  profiledTokensPerSecond: 2000,
+  slots: 16,
+  source: "profiles",
+};
+const sig = (s: Partial<Signals>): Signals => ({ observedAtMs: T0, replicasReporting: 1, ...s });
+
+function rec(over: Partial<RecommendInput> & { signals: Signals }) {
+  return recommend({
+    scaling: serviceSpec().scaling,
+    current: 4,
+    ready: 4,
+    capacity: cap,
+    ...over,
+  });
+}
+
+describe("queue view", () => {
+  it.each([
+    // queue, current, ready, want
+    [40, 5, 5, 10],
+    [40, 5, 3, 10], // two starting replicas count as capacity on its way: still 10, not 5 * (40/3) / 4 = 17
+    [0, 5, 5, 0],
+    [21, 5, 5, 5], // 21 / (5 * 4) = 1.05: within tolerance
+    [12, 0, 0, 3], // from zero: ceil(12 / 4)
+  ])("queue %d with %d replicas (%d ready) asks %d", (queue, current, ready, want) => {
+    const r = rec({ signals: sig({ queueDepth: queue }), current, ready });
+    expect(r.views[0]!.replicas).toBe(want);
+  });
+
+  it("says when starting replicas are counted", () => {
+    const r = rec({ signals: sig({ queueDepth: 40 }), current: 5, ready: 3 });
+    expect(r.views[0]!.message).toContain("2 starting replicas count as capacity on its way");
+    expect(r.reason).toBe(Reason.QueueDepth);
+  });
+
+  it("is capped at what can drain the expected backlog when rate and capacity are known", () => {
+    // 20 req/s of 700 tokens; 2000 tokens/s per replica: mu = 2.857 req/s. 8 ready replicas serve 22.9 req/s.
+    const r = rec({
+      signals: sig({ queueDepth: 2000, arrivalRate: 20 }),
+      current: 8,
+      ready: 8,
+      size: { prompt: 500, output: 200 },
+      leadSeconds: 360,
+    });
+    const q = r.views[0]!;
+    // uncapped: 2000 / 4 = 500; capped: (2000 + 20 * 60) / (2.857 * 60 + 4) = 18.2 -> 19
+    expect(q.replicas).toBe(19);
+    expect(q.message).toContain("capped at 19");
+  });
+
+  it("the cap counts the backlog that grows until capacity on its way is ready", () => {
+    const base = { signals: sig({ queueDepth: 400, arrivalRate: 30 }), size: { prompt: 500, output: 200 } };
+    const shortLead = rec({ ...base, current: 5, ready: 5, leadSeconds: 0 }).views[0]!.replicas;
+    const longLead = rec({ ...base, current: 5, ready: 5, leadSeconds: 600 }).views[0]!.replicas;
+    expect(longLead).toBeGreaterThan(shortLead);
+  });
+});
+
+describe("token view", () => {
+  it("sizes token demand at the utilisation target", () => {
+    // 14000 tokens/s over 2000 * 0.8 per replica = 8.75 -> 9
+    const r = rec({
+      signals: sig({ promptTokensPerSecond: 10000, generationTokensPerSecond: 4000 }),
+      current: 4,
+    });
+    expect(r).toMatchObject({ replicas: 9, reason: Reason.TokenThroughput });
+  });
+
+  it("keeps the current count within tolerance", () => {
+    const r = rec({
+      signals: sig({ promptTokensPerSecond: 5000, generationTokensPerSecond: 1600 }),
+      current: 4,
+    });
+    // 6600 / (4 * 1600) = 1.03
+    expect(r).toMatchObject({ replicas: 4, reason: Reason.WithinTolerance });
+  });
+
+  it("uses arrivals times request size when served tokens are capped by saturation", () => {
+    const s = sig({
+      arrivalRate: 40,
+      promptTokensPerSecond: 5000,
+      generationTokensPerSecond: 2000,
+      queueDepth: 3,
+    });
+    expect(tokenDemand(s, { prompt: 500, output: 200 })).toBe(28000);
+    expect(tokenDemand(s, undefined)).toBe(7000);
+    expect(rec({ signals: s, size: { prompt: 500, output: 200 } }).views[1]!.replicas).toBe(18);
+  });
+
+  it("is skipped without a capacity model", () => {
+    const r = rec({
+      signals: sig({ promptTokensPerSecond: 10000, generationTokensPerSecond: 4000 }),
+      capacity: { slots: 1, source: "none" },
+    });
+    expect(r.views).toHaveLength(0);
+    expect(r).toMatchObject({ replicas: 0, reason: Reason.NoDemand });
+  });
+});
+
+describe("SLO view", () => {
+  const scaling = serviceSpec({ scaling: { targets: { ttftSeconds: 0.5 } } }).scaling;
+
+  it("asks for the fewest replicas whose predicted p95 TTFT meets the target", () => {
+    const signals = sig({ arrivalRate: 20, promptTokensPerSecond: 10000, generationTokensPerSecond: 4000 });
+    const r = rec({ scaling, signals, size: { prompt: 500, output: 200 } });
+    const want = replicasForTtft(
+      0.5,
+      20,
+      { tokensPerSecond: 2000, slots: 16, promptTokens: 500, outputTokens: 200 },
+      20,
+    );
+    const v = r.views.find((x) => x.reason === Reason.LatencySLO)!;
+    expect(v.replicas).toBe(want.replicas);
+    expect(v.message).toContain("predicted p95 TTFT");
+  });
+
+  it("ignores an unattainable target and says why", () => {
+    const tight = serviceSpec({ scaling: { targets: { ttftSeconds: 0.1 } } }).scaling;
+    const r = rec({ scaling: tight, signals: sig({ arrivalRate: 1 }), size: { prompt: 500, output: 200 } });
+    const v = r.views.find((x) => x.reason === Reason.LatencySLO)!;
+    expect(v.replicas).toBe(0);
+    expect(v.message).toContain("cannot meet it");
+  });
+
+  it("is skipped without a TTFT target", () => {
+    const r = rec({ signals: sig({ arrivalRate: 20 }), size: { prompt: 500, output: 200 } });
+    expect(r.views.some((v) => v.reason === Reason.LatencySLO)).toBe(false);
+  });
+});
+
+describe("forecast view", () => {
+  it("wins when the demand expected over the lead time is higher, with reason Forecast", () => {
+    const signals = sig({ arrivalRate: 10, promptTokensPerSecond: 5000, generationTokensPerSecond: 2000 });
+    const r = rec({
+      signals,
+      current: 3,
+      ready: 3,
+      size: { prompt: 500, output: 200 },
+      forecast: { planningRate: 20, trendRate: 18, margin: 2, leadSeconds: 360 },
+    });
+    // reactive: 7000 / 1600 -> 5; forecast: 14000 / 1600 -> 9
+    expect(r).toMatchObject({ replicas: 9, reason: Reason.Forecast, reactive: 5 });
+    expect(r.message).toContain("lead time");
+  });
+
+  it("never goes below what reactive scaling asks", () => {
+    const signals = sig({ arrivalRate: 20, promptTokensPerSecond: 10000, generationTokensPerSecond: 4000 });
+    const r = rec({
+      signals,
+      size: { prompt: 500, output: 200 },
+      forecast: { planningRate: 1, trendRate: 1, margin: 0, leadSeconds: 360 },
+    });
+    expect(r).toMatchObject({ replicas: 9, reason: Reason.TokenThroughput });
+  });
+});
+
+describe("capacity model", () => {
+  const variants = [
+    { pool: "h100", tokensPerSecond: 5000, slots: 256, replicas: 0 },
+    { pool: "l40s", tokensPerSecond: 1000, slots: 64, replicas: 0 },
+    { pool: "x", replicas: 0 },
+  ];
+
+  it("uses the first (preferred) variant when nothing runs", () => {
+    expect(replicaCapacity(variants)).toMatchObject({ tokensPerSecond: 5000, slots: 256 });
+  });
+
+  it("weights profiles by where replicas run", () => {
+    const c = replicaCapacity([
+      { ...variants[0]!, replicas: 1 },
+      { ...variants[1]!, replicas: 3 },
+    ]);
+    expect(c.tokensPerSecond).toBe(2000);
+    expect(c.slots).toBe(112);
+  });
+
+  it("scales profiles by the learned capacity scale", () => {
+    expect(replicaCapacity(variants, { capacityScale: 0.5 }).tokensPerSecond).toBe(2500);
+  });
+
+  it("counts unprofiled variants with the measured capacity, or not at all", () => {
+    const only = [{ pool: "x", replicas: 2 }];
+    expect(replicaCapacity(only).tokensPerSecond).toBeUndefined();
+    expect(replicaCapacity(only, { capacityTokensPerSecond: 900 })).toMatchObject({
+      tokensPerSecond: 900,
+      slots: 1,
+    });
+  });
+});
+
+describe("learning", () => {
+  it("measures request size only while nothing queues", () => {
+    const calm = learn(
+      undefined,
+      sig({ arrivalRate: 10, promptTokensPerSecond: 5000, generationTokensPerSecond: 2000, queueDepth: 0 }),
+      2000,
+      T0,
+    );
+    expect(calm).toMatchObject({ promptTokens: 500, outputTokens: 200 });
+    const queued = learn(
+      calm,
+      sig({ arrivalRate: 20, promptTokensPerSecond: 5000, generationTokensPerSecond: 2000, queueDepth: 9 }),
+      2000,
+      T0,
+    );
+    expect(queued).toMatchObject({ promptTokens: 500, outputTokens: 200 });
+    expect(requestSize(queued, sig({ arrivalRate: 99 }))).toEqual({ prompt: 500, output: 200 });
+  });
+
+  it("falls back to the current ratio before anything is learned", () => {
+    expect(
+      requestSize(
+        undefined,
+        sig({ arrivalRate: 4, promptTokensPerSecond: 400, generationTokensPerSecond: 40 }),
+      ),
+    ).toEqual({
+      prompt: 100,
+      output: 10,
+    });
+    expect(requestSize(undefined, sig({ arrivalRate: 0 }))).toBeUndefined();
+  });
+
+  it.each([
+    // queue, kv, measured per replica, learns?
+    [5, 0.95, 1000, true],
+    [0, 0.95, 1000, false], // no queue: replicas are not saturated
+    [5, 0.5, 1000, false], // KV cache not high: the bottleneck is elsewhere
+  ])("queue %d, kv %f: saturation learned = %s", (queue, kv, perReplica, learns) => {
+    const s = sig({
+      queueDepth: queue,
+      kvCacheUtilization: kv,
+      replicasReporting: 4,
+      promptTokensPerSecond: perReplica * 4,
+      generationTokensPerSecond: 0,
+    });
+    const l = learn(undefined, s, 2000, T0);
+    if (learns) {
+      // measured scale 0.5, EWMA from 1 with weight 0.3: 0.85
+      expect(l.capacityScale).toBeCloseTo(0.85, 9);
+      expect(l.capacityTokensPerSecond).toBe(1000);
+    } else {
+      expect(l.capacityScale).toBeUndefined();
+    }
+  });
+
+  it("never raises capacity above the profile, nor below the floor", () => {
+    const fast = sig({
+      queueDepth: 5,
+      kvCacheUtilization: SATURATION_KV,
+      replicasReporting: 1,
+      promptTokensPerSecond: 9000,
+    });
+    expect(learn(undefined, fast, 2000, T0).capacityScale).toBe(1);
+    let l = learn(
+      undefined,
+      sig({ queueDepth: 5, kvCacheUtilization: 1, replicasReporting: 1, promptTokensPerSecond: 1 }),
+      2000,
+      T0,
+    );
+    for (let i = 0; i < 50; i++) {
+      l = learn(
+        l,
+        sig({ queueDepth: 5, kvCacheUtilization: 1, replicasReporting: 1, promptTokensPerSecond: 1 }),
+        2000,
+        T0,
+      );
+    }
+    expect(l.capacityScale).toBeCloseTo(CAPACITY_SCALE_MIN, 6);
+  });
+
+  it("relaxes back to the profile when saturation is no longer seen", () => {
+    const l = learn({ capacityScale: 0.5, atMs: T0 }, sig({ queueDepth: 0 }), 2000, T0 + 3600_000);
+    expect(l.capacityScale).toBeCloseTo(1 - 0.5 * Math.exp(-1), 9);
+  });
+});
+
+describe("demand", () => {
+  it.each([
+    [{}, false],
+    [{ arrivalRate: 0, queueDepth: 0, runningRequests: 0, activationDemand: 0 }, false],
+    [{ arrivalRate: 0.1 }, true],
+    [{ queueDepth: 1 }, true],
+    [{ runningRequests: 1 }, true],
+    [{ activationDemand: 2 }, true],
+    [{ generationTokensPerSecond: 3 }, true],
+  ])("%j -> %s", (s, want) => {
+    expect(hasDemand(sig(s))).toBe(want);
+  });
+});

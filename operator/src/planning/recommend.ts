@@ -1,0 +1,435 @@
+// Stage 1: what one service's signals ask for, before behaviour, bounds and budgets. The recommendation is
+// the largest of these views (each with its reason):
+//
+// - QueueDepth: waiting requests against targets.queueDepthPerReplica. The queue is spread over every
+//   replica the service has, starting ones included (HPA counts not-yet-ready pods at zero on scale-up), so
+//   capacity on its way is not asked for twice: the ask is ceil(queue / target) replicas in all, never
+//   replicas * (queue per ready replica / target), which multiplies the starting replicas again.
+//   A queue still grows while capacity is on its way (the backlog grows, the signal grows, the ask grows),
+//   so when the arrival rate and capacity are known the ask is also capped at what can use the backlog:
+//   the replicas that serve arrivals and bring the backlog expected when capacity arrives (today's queue
+//   plus what ready replicas cannot serve during the lead time) back to the target within 60 s.
+//   Replicas beyond that would arrive after the backlog they were asked for is gone.
+// - TokenThroughput: token demand against per-replica capacity at targets.tokenUtilization. Demand is the
+//   larger of the tokens served and arrivals * mean request size (served tokens stop growing at saturation;
+//   arrivals do not). Capacity comes from the variants' profiles, weighted by where replicas run.
+// - LatencySLO: the fewest replicas whose predicted p95 TTFT (queueing.ts) meets targets.ttftSeconds.
+// - Forecast: the token and SLO views again at the arrival rate expected over the lead time (forecast.ts).
+//
+// Learning (kept in memory, used from the next evaluation on, so that one evaluation's views depend on its
+// load only through the signals and never shrink when load grows):
+// - request size: prompt and generated tokens per request = token rates / arrival rate, measured only while
+//   nothing queues (then served = offered), smoothed (EWMA 0.2);
+// - capacity at saturation: when requests queue (queueDepth > 0) and the KV cache is high
+//   (kvCacheUtilization >= 0.9), replicas are serving all they can, so tokens/s per reporting replica is a
+//   measurement of capacity. Against profiles it becomes a scale in [0.25, 1] (EWMA 0.3): the operator
+//   lowers the profile when replicas prove slower, never raises it (the profile is capacity at the latency
+//   targets; saturated throughput can be higher at the cost of latency). The scale relaxes back towards 1
+//   with a one-hour time constant when no saturation is seen. Variants without a profile use the measured
+//   tokens/s per replica directly.
+import { Reason } from "../apis/conditions.ts";
+import type { InferenceServiceSpec } from "../apis/inferenceservice.ts";
+import { ceil, replicasForRatio } from "./behavior.ts";
+import { replicasForTtft } from "./queueing.ts";
+import type { LearnedModel, Signals } from "./types.ts";
+
+export type Scaling = InferenceServiceSpec["scaling"];
+
+/** The queue view never asks for more replicas than drain the expected backlog within this time. */
+export const QUEUE_DRAIN_SECONDS = 60;
+/** KV-cache use at or above which a queueing replica counts as saturated. */
+export const SATURATION_KV = 0.9;
+/** EWMA weight of a new request-size measurement. */
+export const SIZE_SMOOTHING = 0.2;
+/** EWMA weight of a new capacity measurement. */
+export const CAPACITY_SMOOTHING = 0.3;
+/** The learned capacity never goes below this share of the profile. */
+export const CAPACITY_SCALE_MIN = 0.25;
+/** Time constant with which the learned capacity scale relaxes back to the profile. */
+export const CAPACITY_RELAX_SECONDS = 3600;
+
+/** A variant's profile, weighted by how many replicas run on it. */
+export interface VariantCapacity {
+  pool: string;
+  /** profile.maxTokensPerSecond, when given. */
+  tokensPerSecond?: number;
+  /** profile.maxConcurrentRequests, when given. */
+  slots?: number;
+  /** Weight: replicas on this variant. */
+  replicas: number;
+}
+
+export interface CapacityEstimate {
+  /** Effective tokens/s of one replica (profiles scaled by what was learned); undefined when unknown. */
+  tokensPerSecond?: number;
+  /** Profiles alone, weighted the same way (what the learned scale applies to). */
+  profiledTokensPerSecond?: number;
+  /** Concurrent requests per replica, for the queueing model; 1 when no profile gives it. */
+  slots: number;
+  /** How it was derived, for messages. */
+  source: string;
+}
+
+/**
+ * Per-replica capacity of the service's current mix of variants: profiles weighted by replicas per variant
+ * (the first variant alone when nothing runs), scaled by the learned capacity scale; variants without a
+ * profile count with the measured saturated throughput, or not at all when none was measured.
+ */
+export function replicaCapacity(
+  variants: readonly VariantCapacity[],
+  learned?: LearnedModel,
+): CapacityEstimate {
+  const total = variants.reduce((s, v) => s + v.replicas, 0);
+  const weighted = total > 0 ? variants.filter((v) => v.replicas > 0) : variants.slice(0, 1);
+  const weight = (v: VariantCapacity) => (total > 0 ? v.replicas : 1);
+  const scale = learned?.capacityScale ?? 1;
+  let w = 0;
+  let cap = 0;
+  let pw = 0;
+  let pcap = 0;
+  let sw = 0;
+  let slots = 0;
+  for (const v of weighted) {
+    const vw = weight(v);
+    if (v.tokensPerSecond !== undefined) {
+      pw += vw;
+      pcap += vw * v.tokensPerSecond;
+      w += vw;
+      cap += vw * v.tokensPerSecond * scale;
+    } else if (learned?.capacityTokensPerSecond !== undefined) {
+      w += vw;
+      cap += vw * learned.capacityTokensPerSecond;
+    }
+    if (v.slots !== undefined) {
+      sw += vw;
+      slots += vw * v.slots;
+    }
+  }
+  const tokensPerSecond = w > 0 ? cap / w : undefined;
+  const profiledTokensPerSecond = pw > 0 ? pcap / pw : undefined;
+  const source =
+    tokensPerSecond === undefined
+      ? "no profile and no saturation measured"
+      : pw > 0
+        ? scale < 1
+          ? `profiles x ${round(scale, 2)} learned at saturation`
+          : "profiles"
+        : "measured at saturation";
+  return {
+    tokensPerSecond,
+    profiledTokensPerSecond,
+    slots: sw > 0 ? Math.max(1, Math.round(slots / sw)) : 1,
+    source,
+  };
+}
+
+/** Mean request size: learned (measured while nothing queued) or, failing that, the current ratio. */
+export function requestSize(
+  learned: LearnedModel | undefined,
+  signals: Signals,
+): { prompt: number; output: number } | undefined {
+  if (learned?.promptTokens !== undefined && learned.outputTokens !== undefined) {
+    return { prompt: learned.promptTokens, output: learned.outputTokens };
+  }
+  const rate = signals.arrivalRate;
+  if (rate === undefined || rate <= 0) return undefined;
+  if (signals.promptTokensPerSecond === undefined && signals.generationTokensPerSecond === undefined) {
+    return undefined;
+  }
+  return {
+    prompt: (signals.promptTokensPerSecond ?? 0) / rate,
+    output: (signals.generationTokensPerSecond ?? 0) / rate,
+  };
+}
+
+/** Tokens/s served now, when the servers report token rates. */
+export function servedTokens(signals: Signals): number | undefined {
+  if (signals.promptTokensPerSecond === undefined && signals.generationTokensPerSecond === undefined) {
+    return undefined;
+  }
+  return (signals.promptTokensPerSecond ?? 0) + (signals.generationTokensPerSecond ?? 0);
+}
+
+/** Token demand: the larger of tokens served and arrivals times the mean request size. */
+export function tokenDemand(
+  signals: Signals,
+  size: { prompt: number; output: number } | undefined,
+): number | undefined {
+  const served = servedTokens(signals);
+  const offered =
+    signals.arrivalRate !== undefined && size ? signals.arrivalRate * (size.prompt + size.output) : undefined;
+  if (served === undefined) return offered;
+  if (offered === undefined) return served;
+  return Math.max(served, offered);
+}
+
+/** Any sign of demand: arrivals, queue, running requests, tokens, or demand at the activation query. */
+export function hasDemand(signals: Signals): boolean {
+  return (
+    (signals.arrivalRate ?? 0) > 0 ||
+    (signals.queueDepth ?? 0) > 0 ||
+    (signals.runningRequests ?? 0) > 0 ||
+    (servedTokens(signals) ?? 0) > 0 ||
+    (signals.activationDemand ?? 0) > 0
+  );
+}
+
+/** Updates what was learned with this evaluation's signals (rules in the file header). */
+export function learn(
+  prev: LearnedModel | undefined,
+  signals: Signals,
+  profiledTokensPerSecond: number | undefined,
+  nowMs: number,
+): LearnedModel {
+  const next: LearnedModel = { ...prev };
+  const queue = signals.queueDepth ?? 0;
+  const rate = signals.arrivalRate ?? 0;
+  if (
+    rate > 0 &&
+    queue === 0 &&
+    signals.promptTokensPerSecond !== undefined &&
+    signals.generationTokensPerSecond !== undefined
+  ) {
+    next.promptTokens = ewma(prev?.promptTokens, signals.promptTokensPerSecond / rate, SIZE_SMOOTHING);
+    next.outputTokens = ewma(prev?.outputTokens, signals.generationTokensPerSecond / rate, SIZE_SMOOTHING);
+  }
+  const served = servedTokens(signals) ?? 0;
+  const saturated =
+    queue > 0 &&
+    (signals.kvCacheUtilization ?? 0) >= SATURATION_KV &&
+    signals.replicasReporting > 0 &&
+    served > 0;
+  if (saturated) {
+    const perReplica = served / signals.replicasReporting;
+    next.capacityTokensPerSecond = ewma(prev?.capacityTokensPerSecond, perReplica, CAPACITY_SMOOTHING);
+    if (profiledTokensPerSecond !== undefined && profiledTokensPerSecond > 0) {
+      const measured = clamp(perReplica / profiledTokensPerSecond, CAPACITY_SCALE_MIN, 1);
+      next.capacityScale =
+        (1 - CAPACITY_SMOOTHING) * (prev?.capacityScale ?? 1) + CAPACITY_SMOOTHING * measured;
+    }
+    next.atMs = nowMs;
+  } else if (prev?.capacityScale !== undefined) {
+    const dt = Math.max(0, (nowMs - (prev.atMs ?? nowMs)) / 1000);
+    next.capacityScale = 1 - (1 - prev.capacityScale) * Math.exp(-dt / CAPACITY_RELAX_SECONDS);
+    next.atMs = nowMs;
+  }
+  return next;
+}
+
+export interface View {
+  replicas: number;
+  reason: string;
+  message: string;
+}
+
+export interface RecommendInput {
+  scaling: Scaling;
+  signals: Signals;
+  /** Replicas the service has (ready and starting). */
+  current: number;
+  /** Of which ready. */
+  ready: number;
+  capacity: CapacityEstimate;
+  /** Mean request size, when known. */
+  size?: { prompt: number; output: number };
+  /** Time for new capacity to serve, seconds (the backlog grows until then). */
+  leadSeconds?: number;
+  /** Arrival rate to provision for over the lead time (forecast.ts), when an arrival rate is known. */
+  forecast?: { planningRate: number; trendRate: number; margin: number; leadSeconds: number };
+}
+
+export interface Recommendation {
+  /** The largest view. */
+  replicas: number;
+  reason: string;
+  message: string;
+  /** The largest of the reactive views (queue, tokens, SLO), without the forecast: panic compares this. */
+  reactive: number;
+  /** Every view computed, in order: queue, tokens, SLO, forecast tokens, forecast SLO. */
+  views: View[];
+}
+
+/** The unconstrained recommendation: the largest of the views (ties go to the earlier, reactive one). */
+export function recommend(input: RecommendInput): Recommendation {
+  const { scaling, signals, current, ready, capacity, size } = input;
+  const tol = scaling.behavior.tolerance;
+  const { targets } = scaling;
+  const views: View[] = [];
+  const pending = Math.max(0, current - ready);
+
+  if (signals.queueDepth !== undefined) {
+    const q = signals.queueDepth;
+    const target = targets.queueDepthPerReplica;
+    const r =
+      current > 0
+        ? replicasForRatio(current, q / (current * target), tol)
+        : { replicas: ceil(q / target), withinTolerance: false };
+    let replicas = r.replicas;
+    let note = "";
+    const drain = drainBound(q, target, signals.arrivalRate, ready, capacity, size, input.leadSeconds ?? 0);
+    if (drain !== undefined && drain.replicas < replicas) {
+      replicas = drain.replicas;
+      note = ` capped at ${drain.replicas}: that many drain the ${round(drain.backlog, 0)} requests expected when capacity on its way is ready within ${QUEUE_DRAIN_SECONDS}s while serving ${round(signals.arrivalRate ?? 0, 2)} req/s`;
+    }
+    views.push({
+      replicas,
+      reason: r.withinTolerance && !note ? Reason.WithinTolerance : Reason.QueueDepth,
+      message:
+        `queue ${round(q, 1)} at ${target} per replica` +
+        (pending > 0 ? ` (${pending} starting replicas count as capacity on its way)` : "") +
+        (r.withinTolerance && !note ? `: within tolerance ${tol} of ${current}` : `: ${r.replicas}`) +
+        note,
+    });
+  }
+
+  const perReplica =
+    capacity.tokensPerSecond !== undefined ? capacity.tokensPerSecond * targets.tokenUtilization : undefined;
+  const demand = tokenDemand(signals, size);
+  if (perReplica !== undefined && demand !== undefined) {
+    views.push(
+      tokenView(
+        demand,
+        perReplica,
+        current,
+        tol,
+        Reason.TokenThroughput,
+        "",
+        capacity,
+        targets.tokenUtilization,
+      ),
+    );
+  }
+
+  const slo = (rate: number, reason: string, label: string): View | undefined => {
+    if (targets.ttftSeconds === undefined || capacity.tokensPerSecond === undefined || !size)
+      return undefined;
+    const sizing = replicasForTtft(
+      targets.ttftSeconds,
+      rate,
+      {
+        tokensPerSecond: capacity.tokensPerSecond,
+        slots: capacity.slots,
+        promptTokens: size.prompt,
+        outputTokens: size.output,
+      },
+      scaling.maxReplicas,
+    );
+    const p = round(sizing.predicted.seconds, 3);
+    if (sizing.met) {
+      return {
+        replicas: sizing.replicas,
+        reason,
+        message: `${label}${round(rate, 3)} req/s: ${sizing.replicas} replicas give a predicted p95 TTFT of ${p}s <= ${targets.ttftSeconds}s`,
+      };
+    }
+    if (sizing.unattainable) {
+      return {
+        replicas: 0,
+        reason,
+        message: `${label}TTFT target ${targets.ttftSeconds}s is below the prefill of a mean prompt (${round(sizing.predicted.prefill, 3)}s): replicas cannot meet it; ignored`,
+      };
+    }
+    return {
+      replicas: sizing.replicas,
+      reason,
+      message: `${label}${round(rate, 3)} req/s: even ${sizing.replicas} replicas predict a p95 TTFT of ${p}s > ${targets.ttftSeconds}s`,
+    };
+  };
+
+  if (signals.arrivalRate !== undefined) {
+    const v = slo(signals.arrivalRate, Reason.LatencySLO, "");
+    if (v) views.push(v);
+  }
+  const reactiveViews = views.length;
+
+  const f = input.forecast;
+  if (f && size && perReplica !== undefined) {
+    const label = `forecast over the ${f.leadSeconds}s lead time (trend ${round(f.trendRate, 3)} + margin ${round(f.margin, 3)} req/s): `;
+    const fv = tokenView(
+      f.planningRate * (size.prompt + size.output),
+      perReplica,
+      current,
+      tol,
+      Reason.Forecast,
+      label,
+      capacity,
+      targets.tokenUtilization,
+    );
+    views.push(fv);
+    const sv = slo(f.planningRate, Reason.Forecast, label);
+    if (sv) views.push(sv);
+  }
+
+  let best: View | undefined;
+  for (const v of views) if (!best || v.replicas > best.replicas) best = v;
+  const reactive = Math.max(0, ...views.slice(0, reactiveViews).map((v) => v.replicas));
+  if (!best || best.replicas === 0) {
+    return {
+      replicas: 0,
+      reason: Reason.NoDemand,
+      message: views.length > 0 ? `no demand: ${views.map((v) => v.message).join("; ")}` : "no demand",
+      reactive,
+      views,
+    };
+  }
+  return { replicas: best.replicas, reason: best.reason, message: best.message, reactive, views };
+}
+
+/**
+ * The most replicas a backlog can use: enough to serve arrivals and bring the backlog expected when
+ * capacity on its way is ready (it grows until then by what ready replicas cannot serve) down to the
+ * per-replica target within QUEUE_DRAIN_SECONDS: Q_L + lambda D <= n (mu D + target).
+ */
+function drainBound(
+  queue: number,
+  target: number,
+  arrivalRate: number | undefined,
+  ready: number,
+  capacity: CapacityEstimate,
+  size: { prompt: number; output: number } | undefined,
+  leadSeconds: number,
+): { replicas: number; backlog: number } | undefined {
+  if (arrivalRate === undefined || capacity.tokensPerSecond === undefined || !size) return undefined;
+  const tokens = size.prompt + size.output;
+  if (tokens <= 0) return undefined;
+  const mu = capacity.tokensPerSecond / tokens;
+  const backlog = queue + Math.max(0, arrivalRate - ready * mu) * leadSeconds;
+  const d = QUEUE_DRAIN_SECONDS;
+  return { replicas: ceil((backlog + arrivalRate * d) / (mu * d + target)), backlog };
+}
+
+function tokenView(
+  demand: number,
+  perReplica: number,
+  current: number,
+  tol: number,
+  reason: string,
+  label: string,
+  capacity: CapacityEstimate,
+  utilization: number,
+): View {
+  const r =
+    current > 0
+      ? replicasForRatio(current, demand / (current * perReplica), tol)
+      : { replicas: ceil(demand / perReplica), withinTolerance: false };
+  return {
+    replicas: r.replicas,
+    reason: r.withinTolerance ? Reason.WithinTolerance : reason,
+    message:
+      `${label}${round(demand, 1)} tokens/s at ${utilization} of ${round(capacity.tokensPerSecond ?? 0, 1)} per replica (${capacity.source})` +
+      (r.withinTolerance ? `: within tolerance ${tol} of ${current}` : `: ${r.replicas}`),
+  };
+}
+
+function ewma(prev: number | undefined, x: number, weight: number): number {
+  return prev === undefined ? x : (1 - weight) * prev + weight * x;
+}
+
+function clamp(x: number, lo: number, hi: number): number {
+  return Math.min(hi, Math.max(lo, x));
+}
+
+export function round(x: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
