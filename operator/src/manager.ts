@@ -207,8 +207,7 @@ export async function startOperator(
   const server: Server = await startHttpServer(config.httpAddress, metrics.registry, {
     ready: () => {
       if (!synced()) return { ok: false, reason: "caches not synced" };
-      if (leader && leader.isLeader() && !acting)
-        return { ok: false, reason: "leader, but the loop is not running" };
+      if (leader?.isLeader() && !acting) return { ok: false, reason: "leader, but the loop is not running" };
       return { ok: true, reason: leader ? (leader.isLeader() ? "leader" : "standby") : "ok" };
     },
   });

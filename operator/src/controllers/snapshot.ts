@@ -46,8 +46,7 @@ const gpusOf = (n: KubeObject) =>
 
 function podGPUs(p: KubeObject): number {
   const containers =
-    ((p.spec as { containers?: { resources?: { requests?: Record<string, string> } }[] }) ?? {}).containers ??
-    [];
+    (p.spec as { containers?: { resources?: { requests?: Record<string, string> } }[] })?.containers ?? [];
   return containers.reduce((s, c) => s + Number(c.resources?.requests?.["nvidia.com/gpu"] ?? 0), 0);
 }
 

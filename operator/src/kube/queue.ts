@@ -7,7 +7,7 @@ export interface ReconcileResult {
   requeueAfterMs?: number;
 }
 
-export type Reconciler = (key: string) => Promise<ReconcileResult | undefined | void>;
+export type Reconciler = (key: string) => Promise<ReconcileResult | undefined>;
 
 export interface QueueOptions {
   concurrency?: number;
@@ -63,7 +63,10 @@ export class WorkQueue {
   /** Adds the key after `ms`; an earlier timer for the same key wins. */
   addAfter(key: string, ms: number): void {
     if (this.shuttingDown) return;
-    if (ms <= 0) return this.add(key);
+    if (ms <= 0) {
+      this.add(key);
+      return;
+    }
     const at = Date.now() + ms;
     const existing = this.timers.get(key);
     if (existing && existing.at <= at) return;

@@ -3,6 +3,9 @@ import { gpuNodePoolSchema } from "../../apis/gpunodepool.ts";
 import { inferenceServiceSchema } from "../../apis/inferenceservice.ts";
 import { desiredDeployment, desiredService, hashOf, upToDate } from "./objects.ts";
 
+// biome-ignore lint/suspicious/noExplicitAny: tests read deep into plain JSON objects
+type Json = any;
+
 const svc = inferenceServiceSchema.parse({
   apiVersion: "inferops.dev/v1alpha1",
   kind: "InferenceService",
@@ -46,7 +49,7 @@ const pool = gpuNodePoolSchema.parse({
 });
 
 describe("desiredDeployment", () => {
-  const d = desiredDeployment(svc, svc.spec.accelerators[0]!, pool, 3) as any;
+  const d = desiredDeployment(svc, svc.spec.accelerators[0]!, pool, 3) as Json;
 
   it("requests the variant's GPUs on the first container only, keeping its other resources", () => {
     expect(d.spec.template.spec.containers[0].resources).toEqual({
@@ -92,7 +95,7 @@ describe("desiredDeployment", () => {
   });
 
   it("does not change the user's template object", () => {
-    expect((svc.spec.template.spec.containers[0] as any).resources).toEqual({ limits: { cpu: "4" } });
+    expect((svc.spec.template.spec.containers[0] as Json).resources).toEqual({ limits: { cpu: "4" } });
   });
 });
 
@@ -127,7 +130,7 @@ describe("hashOf", () => {
 
 describe("desiredService", () => {
   it("selects every variant's pods on the first container's ports", () => {
-    const s = desiredService(svc) as any;
+    const s = desiredService(svc) as Json;
     expect(s.spec).toEqual({
       selector: { "inferops.dev/service": "llama" },
       ports: [{ name: "http", port: 8000, targetPort: 8000, protocol: "TCP" }],
