@@ -34,7 +34,10 @@ export const operatorConfigSchema = z.strictObject({
     .string()
     .regex(/^[^:]*:\d{1,5}$/, "must be host:port, for example :8080 or 127.0.0.1:0")
     .describe("Address of /healthz, /readyz and /metrics."),
-  prometheusURL: z.url({ message: "must be an http(s) URL such as http://prometheus:9090" }).optional(),
+  prometheusURL: z
+    .string()
+    .regex(/^https?:\/\/[^/\s]+/, "must be an http(s) URL such as http://prometheus:9090")
+    .optional(),
   concurrency: z.int().min(1).max(64).describe("Reconciles run at once."),
   logLevel: z.enum(["trace", "debug", "info", "warn", "error", "fatal"]),
 });

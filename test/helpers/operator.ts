@@ -58,21 +58,25 @@ export async function startOperatorProcess(opts: {
   });
   createInterface({ input: proc.stderr! }).on("line", (line) => stderr.push(line));
   const exited = new Promise<number | null>((resolve) => proc.once("exit", (code) => resolve(code)));
+  const started = await Promise.race([
+    eventually(
+      () => {
+        const line = logs.find((l) => l.msg === "operator started");
+        if (!line) throw new Error("operator not started yet");
+        return line;
+      },
+      { timeoutMs: 60_000 },
+    ),
+    exited.then((code) => {
+      throw new Error(`operator exited ${code}: ${stderr.join("\n")}`);
+    }),
+  ]).catch((err) => {
+    proc.kill("SIGKILL");
+    throw err;
+  });
   let exitCode: number | null | undefined;
   void exited.then((c) => {
     exitCode = c;
-  });
-  const started = await eventually(
-    () => {
-      if (exitCode !== undefined) throw new Error(`operator exited ${exitCode}: ${stderr.join("\n")}`);
-      const line = logs.find((l) => l.msg === "operator started");
-      if (!line) throw new Error("operator not started yet");
-      return line;
-    },
-    { timeoutMs: 60_000 },
-  ).catch((err) => {
-    proc.kill("SIGKILL");
-    throw err;
   });
   const port = started.httpPort as number;
   const metrics = async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
