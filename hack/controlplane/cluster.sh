@@ -15,8 +15,16 @@
 #   env                  shell-sourceable `export KEY=value` lines (see write_env)
 #   cluster.json         the same facts as JSON
 #   pki/ kubeconfigs/ etcd/ logs/<component>.log pids/<component>.pid kwok/ ports
-# Re-running `up` on a stopped <dir> keeps etcd data and certificates.
+# Re-running `up` on a stopped <dir> keeps etcd data and certificates; `up` on a
+# running, healthy <dir> just prints the kubeconfig path again. If `up` fails or
+# is interrupted it stops everything it started (logs stay in <dir>/logs).
 # Binaries are taken from the build.sh cache (built on demand when missing).
+#
+# Environment knobs:
+#   INFEROPS_CACHE                binary cache root (see build.sh)
+#   INFEROPS_UP_TIMEOUT=120       seconds `up` waits for the components
+#   INFEROPS_STOP_TIMEOUT=5       seconds between SIGTERM and SIGKILL in `down`
+#   INFEROPS_KCM_SA_CREDENTIALS=false  true: one ServiceAccount per controller (kubeadm-like, slower)
 # shellcheck source-path=SCRIPTDIR
 set -euo pipefail
 
@@ -27,7 +35,7 @@ source "${HERE}/versions.env"
 CACHE_DIR="${INFEROPS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/inferops}"
 BIN_ROOT="${CACHE_DIR}/bin"
 
-# Start order; `down` stops them in reverse.
+# Start order (see stop_all for the stop order).
 COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
 
 SERVICE_CIDR="10.96.0.0/16"  # ClusterIP allocation range only: no traffic ever goes there
@@ -35,12 +43,19 @@ POD_CIDR="10.244.0.0/16"     # fake pod IPs handed out by kwok: nothing listens 
 FAKE_NODE_IP="10.255.0.1"    # fake InternalIP kwok writes into nodes without one
 KWOK_NODE_ANNOTATION="kwok.x-k8s.io/node=fake"
 UP_TIMEOUT="${INFEROPS_UP_TIMEOUT:-120}"  # seconds
+# true: every controller gets its own ServiceAccount + RBAC, as in kubeadm
+# clusters (costs ~5 s more on a fresh <dir>: one SA + token per controller).
+# false (default): controllers use the controller-manager's own (system:masters) identity.
+case "${INFEROPS_KCM_SA_CREDENTIALS:-false}" in
+  1 | true) KCM_SA_CREDENTIALS=true ;;
+  *) KCM_SA_CREDENTIALS=false ;;
+esac
 
 log() { printf '[cluster] %s\n' "$*" >&2; }
 die() { printf '[cluster] ERROR: %s\n' "$*" >&2; exit 1; }
 
 usage() {
-  sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '$d' -e 's/^# \{0,1\}//' >&2
+  sed -n '2,/^# shellcheck/p' "${BASH_SOURCE[0]}" | sed -e '$d' -e 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -102,7 +117,12 @@ pick_port() {
 # new_cert NAME SUBJECT [SERVER_SANS]: EC P-256 key + cert signed by the cluster CA.
 new_cert() {
   local name="$1" subj="$2" sans="${3:-}" pki="${DIR}/pki"
-  [[ -s "${pki}/${name}.crt" && -s "${pki}/${name}.key" ]] && return 0
+  # Reuse an existing cert unless its subject changed (e.g. a <dir> made by an
+  # older version of this script).
+  if [[ -s "${pki}/${name}.crt" && -s "${pki}/${name}.key" ]] &&
+    [[ "$(openssl x509 -noout -subject -nameopt compat -in "${pki}/${name}.crt")" == "subject=${subj}" ]]; then
+    return 0
+  fi
   local ext="${pki}/${name}.ext"
   if [[ -n "${sans}" ]]; then
     printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=%s\n' "${sans}" >"${ext}"
@@ -132,9 +152,16 @@ make_pki() {
     "IP:127.0.0.1,DNS:localhost,IP:10.96.0.1,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
   new_cert admin "/O=system:masters/CN=inferops-admin"
   new_cert operator "/CN=inferops-operator"
-  new_cert kube-controller-manager "/CN=system:kube-controller-manager"
+  # In system:masters because by default its controllers run with its own
+  # credentials (see INFEROPS_KCM_SA_CREDENTIALS), and the bootstrap
+  # system:kube-controller-manager ClusterRole only covers the SA-per-controller mode.
+  new_cert kube-controller-manager "/O=system:masters/CN=system:kube-controller-manager"
   new_cert kube-scheduler "/CN=system:kube-scheduler"
   new_cert kwok "/O=system:masters/CN=kwok-controller"
+  # Front-proxy (request-header) client cert: the API server uses it towards
+  # aggregated API servers; kube-controller-manager/scheduler expect the CA in
+  # the extension-apiserver-authentication ConfigMap (they log errors without it).
+  new_cert front-proxy-client "/CN=front-proxy-client"
   # Service-account token signing key pair.
   if [[ ! -s "${pki}/sa.key" ]]; then
     openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "${pki}/sa.key" 2>/dev/null
@@ -196,35 +223,48 @@ start() {
   printf '\n==== %s starting %s\n' "$(date -u +%FT%TZ)" "${comp}" >>"${logf}"
   setsid "$@" </dev/null >>"${logf}" 2>&1 &
   echo "$!" >"$(pidfile "${comp}")"
+  disown "$!"
   STARTED+=("${comp}")
 }
 
-stop_all() {
-  local comps=() i c pid pids=()
-  for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do
-    comps+=("${COMPONENTS[i]}")
-  done
-  for c in "${comps[@]}"; do
-    if pid="$(pid_of "${c}")"; then
-      kill -TERM "${pid}" 2>/dev/null || true
-      pids+=("${pid}")
-    fi
+# stop_pids PID...: SIGTERM, wait up to INFEROPS_STOP_TIMEOUT (5) s, then SIGKILL.
+stop_pids() {
+  local pid
+  for pid in "$@"; do
+    kill -TERM "${pid}" 2>/dev/null || true
   done
   local deadline=$((SECONDS + ${INFEROPS_STOP_TIMEOUT:-5}))
-  for pid in "${pids[@]}"; do
+  for pid in "$@"; do
     while kill -0 "${pid}" 2>/dev/null && ((SECONDS < deadline)); do
       sleep 0.1
     done
     if kill -0 "${pid}" 2>/dev/null; then
-      log "pid ${pid} ignored SIGTERM, sending SIGKILL"
+      log "pid ${pid} still running after SIGTERM, sending SIGKILL"
       kill -KILL "${pid}" 2>/dev/null || true
     fi
   done
-  for pid in "${pids[@]}"; do
+  for pid in "$@"; do
     while kill -0 "${pid}" 2>/dev/null; do sleep 0.05; done
   done
-  for c in "${comps[@]}"; do
-    rm -f "$(pidfile "${c}")"
+}
+
+# Stop etcd last: it only exits promptly once its client (kube-apiserver) is gone.
+# Each component takes ~2-3 s for its graceful shutdown, so the rest stop together.
+stop_all() {
+  local group c pid pids
+  for group in "kwok kube-scheduler kube-controller-manager kube-apiserver" etcd; do
+    pids=()
+    for c in ${group}; do
+      if pid="$(pid_of "${c}")"; then
+        pids+=("${pid}")
+      fi
+    done
+    if [[ ${#pids[@]} -gt 0 ]]; then
+      stop_pids "${pids[@]}"
+    fi
+    for c in ${group}; do
+      rm -f "$(pidfile "${c}")"
+    done
   done
 }
 
@@ -250,6 +290,7 @@ wait_for() {
     ((SECONDS < deadline)) || die "timed out after ${UP_TIMEOUT}s waiting for ${what}"
     sleep 0.2
   done
+  log "  ${what}: ok at +$((SECONDS - UP_START))s"
 }
 
 # shellcheck disable=SC2317 # invoked indirectly
@@ -330,6 +371,7 @@ cmd_up() {
   command -v ss >/dev/null || die "ss (iproute2) is required"
 
   mkdir -p "${DIR}"/{pids,logs,kubeconfigs,etcd,kwok}
+  chmod 700 "${DIR}/etcd"
 
   # Already running? Reuse it when healthy, refuse a half-dead one.
   local c alive=() dead=()
@@ -374,6 +416,8 @@ cmd_up() {
   write_kubeconfig "${kc}/kwok.kubeconfig" kwok
 
   trap on_up_exit EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM HUP
   local pki="${DIR}/pki"
   log "starting etcd on 127.0.0.1:${ETCD_PORT}, kube-apiserver on ${API_URL}"
   # --unsafe-no-fsync: throwaway test data; fsync dominates etcd latency on CI disks.
@@ -399,6 +443,13 @@ cmd_up() {
     --tls-cert-file="${pki}/apiserver.crt" \
     --tls-private-key-file="${pki}/apiserver.key" \
     --client-ca-file="${pki}/ca.crt" \
+    --requestheader-client-ca-file="${pki}/ca.crt" \
+    --requestheader-allowed-names=front-proxy-client \
+    --requestheader-username-headers=X-Remote-User \
+    --requestheader-group-headers=X-Remote-Group \
+    --requestheader-extra-headers-prefix=X-Remote-Extra- \
+    --proxy-client-cert-file="${pki}/front-proxy-client.crt" \
+    --proxy-client-key-file="${pki}/front-proxy-client.key" \
     --authorization-mode=Node,RBAC \
     --service-account-issuer=https://kubernetes.default.svc.cluster.local \
     --service-account-key-file="${pki}/sa.pub" \
@@ -408,8 +459,9 @@ cmd_up() {
     --allow-privileged=true \
     --profiling=false
 
-  # The other components retry until the API server answers, so start them now
-  # and let their startup overlap with the API server's.
+  wait_for "kube-apiserver /readyz" https_ok "${API_URL}/readyz"
+  # The controller-manager and scheduler exit (instead of retrying) when RBAC is
+  # not bootstrapped yet, so they start only once /readyz passes.
   start kube-controller-manager "$(bin kube-controller-manager)" \
     --kubeconfig="${kc}/kube-controller-manager.kubeconfig" \
     --authentication-kubeconfig="${kc}/kube-controller-manager.kubeconfig" \
@@ -419,7 +471,7 @@ cmd_up() {
     --cert-dir="${pki}/kube-controller-manager-generated" \
     --leader-elect=false \
     --controllers='*' \
-    --use-service-account-credentials=false \
+    --use-service-account-credentials="${KCM_SA_CREDENTIALS}" \
     --service-account-private-key-file="${pki}/sa.key" \
     --root-ca-file="${pki}/ca.crt" \
     --cluster-signing-cert-file="${pki}/ca.crt" \
@@ -449,8 +501,6 @@ cmd_up() {
     --node-ip="${FAKE_NODE_IP}" \
     --node-lease-duration-seconds=40
 
-  wait_for "kube-apiserver /readyz" https_ok "${API_URL}/readyz"
-  log "kube-apiserver ready after $((SECONDS - UP_START))s"
   wait_for "kube-controller-manager /healthz" insecure_ok "https://127.0.0.1:${KCM_PORT}/healthz"
   wait_for "kube-scheduler /healthz" insecure_ok "https://127.0.0.1:${SCHED_PORT}/healthz"
   # Pods are only admitted once their ServiceAccount exists (ServiceAccount
@@ -462,7 +512,7 @@ cmd_up() {
   check_alive || die "a component died"
 
   write_env
-  trap - EXIT
+  trap - EXIT INT TERM HUP
   log "cluster up in $((SECONDS - UP_START))s: ${API_URL} (state: ${DIR}; 'source ${DIR}/env')"
   echo "${DIR}/admin.kubeconfig"
 }

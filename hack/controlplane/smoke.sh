@@ -28,16 +28,16 @@ export KUBECONFIG="${DIR}/admin.kubeconfig"
 # shellcheck disable=SC2317 # invoked via trap
 cleanup() {
   local rc=$?
-  if [[ ${KEEP} == 0 ]]; then
-    log "cleaning up"
-    kubectl delete namespace "${NS}" --ignore-not-found --wait=false >/dev/null 2>&1 || true
-    kubectl delete node "${NODE}" --ignore-not-found >/dev/null 2>&1 || true
-  fi
   if [[ ${rc} -ne 0 ]]; then
     log "diagnostics:"
     kubectl get nodes -o wide >&2 || true
-    kubectl -n "${NS}" get pods -o wide >&2 || true
+    kubectl -n "${NS}" get deploy,rs,pods -o wide >&2 || true
     kubectl -n "${NS}" get events --sort-by=.lastTimestamp >&2 || true
+  fi
+  if [[ ${KEEP} == 0 ]]; then
+    log "cleaning up"
+    kubectl delete namespace "${NS}" --ignore-not-found --timeout="${TIMEOUT}s" >/dev/null 2>&1 || true
+    kubectl delete node "${NODE}" --ignore-not-found --timeout="${TIMEOUT}s" >/dev/null 2>&1 || true
   fi
   exit "${rc}"
 }
@@ -46,6 +46,11 @@ trap cleanup EXIT
 start=${SECONDS}
 kubectl get --raw /readyz >/dev/null || die "API server not ready"
 
+# A namespace left Terminating by an earlier run must be gone before reuse.
+if [[ -n "$(kubectl get namespace "${NS}" --ignore-not-found -o jsonpath='{.metadata.deletionTimestamp}')" ]]; then
+  log "waiting for namespace ${NS} from an earlier run to finish terminating"
+  kubectl wait --for=delete "namespace/${NS}" --timeout="${TIMEOUT}s" >/dev/null
+fi
 kubectl create namespace "${NS}" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
 kubectl apply -f "${HERE}/smoke/gpu-node.yaml" >/dev/null
 kubectl wait --for=condition=Ready "node/${NODE}" --timeout="${TIMEOUT}s" >/dev/null ||
