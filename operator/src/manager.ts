@@ -28,11 +28,13 @@ import type { MetricSource } from "./signals/sources/types.ts";
 const CONTROLLER = "inferenceservice";
 
 /** Manual follows spec.replicas; Auto and Recommend follow the latest Plan, and hold until there is one. */
-export function planDecider(planner: Pick<Planner, "planFor">): Decider {
+export function planDecider(planner: Pick<Planner, "planFor" | "signalsFor">): Decider {
   return (svc, { deployments, pools }) => {
     if (svc.spec.scaling.mode === "Manual") return manualDecision(svc, deployments, pools);
-    const plan = planner.planFor(`${svc.metadata.namespace}/${svc.metadata.name}`);
-    if (plan) return planDecision(svc, plan, deployments, pools);
+    const key = `${svc.metadata.namespace}/${svc.metadata.name}`;
+    const plan = planner.planFor(key);
+    const signals = planner.signalsFor(key);
+    if (plan) return { ...planDecision(svc, plan, deployments, pools), ...(signals ? { signals } : {}) };
     return holdDecision(svc, deployments, pools, {
       reason: Reason.HoldingOnStaleMetrics,
       message: "not evaluated yet: replicas hold",

@@ -4,7 +4,7 @@ import type { Logger } from "pino";
 import { inferenceServiceSchema } from "../apis/inferenceservice.ts";
 import type { KubeObject } from "../kube/client.ts";
 import { plan as planFn } from "../planning/plan.ts";
-import type { Plan, PlannerMemory, ServicePlan } from "../planning/types.ts";
+import type { Plan, PlannerMemory, ServicePlan, Signals } from "../planning/types.ts";
 import {
   type MetricSource,
   type PodTarget,
@@ -48,6 +48,7 @@ export class Planner {
   private memory: PlannerMemory = { services: {} };
   private current?: Plan;
   private byKey = new Map<string, ServicePlan>();
+  private signals: ReturnType<typeof toSignalsByService> = new Map();
   private timer?: NodeJS.Timeout;
   private running = false;
   private readonly deps: PlannerDeps;
@@ -59,6 +60,11 @@ export class Planner {
   /** The latest plan for one service, if the engine has planned it. */
   planFor(key: string): ServicePlan | undefined {
     return this.byKey.get(key);
+  }
+
+  /** The signals the latest plan saw for one service. */
+  signalsFor(key: string): Signals | undefined {
+    return this.signals.get(key)?.signals;
   }
 
   get plan(): Plan | undefined {
@@ -85,6 +91,7 @@ export class Planner {
       this.deps.log.warn({ err }, "reading signals failed; every service holds");
       signals = new Map(refs.map((r) => [r.key, { error: String(err) }]));
     }
+    this.signals = signals;
     const snapshot = buildSnapshot(world, signals, this.memory, this.deps.intervalMs);
     const plan = planFn(snapshot, nowMs);
     this.memory = plan.memory;
