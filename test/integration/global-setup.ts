@@ -1,30 +1,36 @@
-// One control plane per integration run: started, CRDs and RBAC applied, torn down at the end (also when
-// tests fail or the run is interrupted).
+// One cluster per integration run: started, CRDs and RBAC applied, torn down at the end (also when tests
+// fail or the run is interrupted). INFEROPS_TEST_CLUSTER selects it: `local` (default), the control plane
+// built by hack/controlplane; or `k3s`, through @testcontainers/k3s where a Docker engine runs (elsewhere the
+// suites are skipped, saying why).
 import type { TestProject } from "vitest/node";
 import { clusterDown, clusterUp, kubectl } from "../helpers/cluster.ts";
 import { ROOT } from "../helpers/fixtures.ts";
+import { dockerUnavailable, startK3s } from "../helpers/k3s.ts";
 
 declare module "vitest" {
   export interface ProvidedContext {
     adminKubeconfig: string;
     operatorKubeconfig: string;
     clusterDir: string;
+    /** Set when the suites must be skipped, with the reason. */
+    skipReason: string;
   }
 }
 
-export default function setup(project: TestProject) {
-  if (process.env.INFEROPS_TEST_K3S === "1") {
-    throw new Error(
-      "INFEROPS_TEST_K3S=1 selects k3s through @testcontainers/k3s, which needs a Docker engine; none runs here. Unset it to use the local control plane.",
-    );
-  }
-  const cluster = clusterUp();
-  let down = false;
-  const teardown = () => {
-    if (down) return;
-    down = true;
-    clusterDown(cluster.dir);
-  };
+function install(adminKubeconfig: string) {
+  kubectl(adminKubeconfig, ["apply", "--server-side", "-f", `${ROOT}/crds/`]);
+  kubectl(adminKubeconfig, [
+    "wait",
+    "--for=condition=Established",
+    "--timeout=60s",
+    "crd",
+    "-l",
+    "app.kubernetes.io/part-of=inferops",
+  ]);
+  kubectl(adminKubeconfig, ["apply", "--server-side", "-f", `${ROOT}/deploy/rbac.yaml`]);
+}
+
+function onExit(teardown: () => void) {
   process.once("exit", teardown);
   for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
     process.once(signal, () => {
@@ -32,17 +38,44 @@ export default function setup(project: TestProject) {
       process.exit(130);
     });
   }
+}
+
+export default async function setup(project: TestProject) {
+  const target = process.env.INFEROPS_TEST_CLUSTER ?? "local";
+  project.provide("skipReason", "");
+  if (target === "k3s") {
+    const why = dockerUnavailable();
+    if (why) {
+      const reason = `INFEROPS_TEST_CLUSTER=k3s needs a Docker engine: ${why}`;
+      console.warn(`integration suites skipped: ${reason}`);
+      project.provide("skipReason", reason);
+      return;
+    }
+    const k3s = await startK3s();
+    let stopped = false;
+    const teardown = async () => {
+      if (stopped) return;
+      stopped = true;
+      await k3s.stop();
+    };
+    install(k3s.adminKubeconfig);
+    project.provide("adminKubeconfig", k3s.adminKubeconfig);
+    project.provide("operatorKubeconfig", k3s.operatorKubeconfig);
+    project.provide("clusterDir", k3s.dir);
+    return teardown;
+  }
+  if (target !== "local") throw new Error(`INFEROPS_TEST_CLUSTER must be local or k3s, got ${target}`);
+
+  const cluster = clusterUp();
+  let down = false;
+  const teardown = () => {
+    if (down) return;
+    down = true;
+    clusterDown(cluster.dir);
+  };
+  onExit(teardown);
   try {
-    kubectl(cluster.adminKubeconfig, ["apply", "--server-side", "-f", `${ROOT}/crds/`]);
-    kubectl(cluster.adminKubeconfig, [
-      "wait",
-      "--for=condition=Established",
-      "--timeout=60s",
-      "crd",
-      "-l",
-      "app.kubernetes.io/part-of=inferops",
-    ]);
-    kubectl(cluster.adminKubeconfig, ["apply", "--server-side", "-f", `${ROOT}/deploy/rbac.yaml`]);
+    install(cluster.adminKubeconfig);
   } catch (err) {
     teardown();
     throw err;

@@ -9,137 +9,140 @@ import { eventually } from "../helpers/eventually.ts";
 import { gpuNode } from "../helpers/objects.ts";
 import { type OperatorProcess, startOperatorProcess } from "../helpers/operator.ts";
 import { type PrometheusProcess, startPrometheus } from "../helpers/prometheus.ts";
+import { integrationSuite } from "../helpers/suite.ts";
 
-const NS = "it-signals";
-const POOL = "it-sig-h100";
-const SVC = "chat";
-const DEPLOY = `${SVC}-${POOL}`;
+integrationSuite("signals", () => {
+  const NS = "it-signals";
+  const POOL = "it-sig-h100";
+  const SVC = "chat";
+  const DEPLOY = `${SVC}-${POOL}`;
 
-let admin: KubeClient;
-let emitter: Emitter;
-let prometheus: PrometheusProcess;
-let operator: OperatorProcess;
+  let admin: KubeClient;
+  let emitter: Emitter;
+  let prometheus: PrometheusProcess;
+  let operator: OperatorProcess;
 
-type Svc = KubeObject & {
-  status?: {
-    desiredReplicas?: number;
-    signals?: { queueDepth?: number };
-    lastDecision?: { reason: string };
-    conditions?: { type: string; status: string; reason: string }[];
+  type Svc = KubeObject & {
+    status?: {
+      desiredReplicas?: number;
+      signals?: { queueDepth?: number };
+      lastDecision?: { reason: string };
+      conditions?: { type: string; status: string; reason: string }[];
+    };
   };
-};
-const replicas = async () =>
-  (
-    await admin.get<KubeObject & { spec: { replicas: number } }>(
-      pathFor(R.deployments, { namespace: NS, name: DEPLOY }),
-    )
-  ).spec.replicas;
-const status = async () =>
-  (await admin.get<Svc>(pathFor(R.inferenceServices, { namespace: NS, name: SVC }))).status;
-const condition = async (type: string) => (await status())?.conditions?.find((c) => c.type === type);
+  const replicas = async () =>
+    (
+      await admin.get<KubeObject & { spec: { replicas: number } }>(
+        pathFor(R.deployments, { namespace: NS, name: DEPLOY }),
+      )
+    ).spec.replicas;
+  const status = async () =>
+    (await admin.get<Svc>(pathFor(R.inferenceServices, { namespace: NS, name: SVC }))).status;
+  const condition = async (type: string) => (await status())?.conditions?.find((c) => c.type === type);
 
-beforeAll(async () => {
-  admin = await KubeClient.create(inject("adminKubeconfig"));
-  kubectl(inject("adminKubeconfig"), ["create", "namespace", NS]);
-  await admin.apply(pathFor(R.gpuNodePools, { name: POOL }), {
-    apiVersion: "inferops.dev/v1alpha1",
-    kind: "GPUNodePool",
-    metadata: { name: POOL },
-    spec: {
-      gpu: { type: "nvidia-h100-80gb", count: 8, memoryGiB: 80 },
-      power: { busyWattsPerGPU: 700, idleWattsPerGPU: 90 },
-      costPerNodeHour: 98.32,
-      maxNodes: 2,
-      nodeLabels: { "inferops.dev/pool": POOL },
-      nodeTaints: [{ key: "nvidia.com/gpu", value: "true", effect: "NoSchedule" }],
-      provisioningSeconds: 0,
-      provider: { type: "static" },
-    },
-  });
-  for (const n of ["it-sig-0", "it-sig-1"])
-    await admin.apply(pathFor(R.nodes, { name: n }), gpuNode(n, POOL, 8));
-  emitter = await startVllmEmitter();
-  prometheus = await startPrometheus([
-    { address: emitter.address, labels: { namespace: NS, inferops_service: SVC, pod: `${DEPLOY}-fake-0` } },
-  ]);
-  operator = await startOperatorProcess({
-    kubeconfig: inject("operatorKubeconfig"),
-    identity: "op-signals",
-    extraArgs: ["--prometheus-url", prometheus.url],
-  });
-  await admin.apply(pathFor(R.inferenceServices, { namespace: NS, name: SVC }), {
-    apiVersion: "inferops.dev/v1alpha1",
-    kind: "InferenceService",
-    metadata: { name: SVC, namespace: NS },
-    spec: {
-      model: { name: "meta-llama/Llama-3.1-8B-Instruct", server: "vllm" },
-      template: { spec: { containers: [{ name: "vllm", image: "vllm/vllm-openai:v0.11.0" }] } },
-      // No performance profile: the queue view alone decides, as for a model nobody has profiled yet.
-      accelerators: [{ pool: POOL }],
-      scaling: { minReplicas: 1, maxReplicas: 8, targets: { queueDepthPerReplica: 4 }, leadTimeSeconds: 0 },
-    },
-  });
-});
-
-afterAll(async () => {
-  await operator?.stop();
-  await prometheus?.stop();
-  await emitter?.close();
-  await admin?.close();
-});
-
-describe("signals through a real Prometheus", () => {
-  it("Prometheus serves the emitter's series with the service's labels", async () => {
-    await eventually(async () => {
-      const result = await prometheus.query("vllm:num_requests_waiting");
-      expect(result[0]?.metric).toMatchObject({ namespace: NS, inferops_service: SVC });
+  beforeAll(async () => {
+    admin = await KubeClient.create(inject("adminKubeconfig"));
+    kubectl(inject("adminKubeconfig"), ["create", "namespace", NS]);
+    await admin.apply(pathFor(R.gpuNodePools, { name: POOL }), {
+      apiVersion: "inferops.dev/v1alpha1",
+      kind: "GPUNodePool",
+      metadata: { name: POOL },
+      spec: {
+        gpu: { type: "nvidia-h100-80gb", count: 8, memoryGiB: 80 },
+        power: { busyWattsPerGPU: 700, idleWattsPerGPU: 90 },
+        costPerNodeHour: 98.32,
+        maxNodes: 2,
+        nodeLabels: { "inferops.dev/pool": POOL },
+        nodeTaints: [{ key: "nvidia.com/gpu", value: "true", effect: "NoSchedule" }],
+        provisioningSeconds: 0,
+        provider: { type: "static" },
+      },
     });
-  });
-
-  it("an idle service stays at its floor with fresh metrics", async () => {
-    await eventually(async () =>
-      expect(await condition("MetricsAvailable")).toMatchObject({ status: "True" }),
-    );
-    expect(await replicas()).toBe(1);
-  });
-
-  it("a growing queue scales the Deployment up", async () => {
-    emitter.set({ waiting: 40, running: 30 });
-    await eventually(async () => expect(await replicas()).toBeGreaterThanOrEqual(4), { timeoutMs: 90_000 });
-    await eventually(async () => {
-      const s = await status();
-      expect(s?.signals?.queueDepth ?? -1, JSON.stringify(s)).toBeGreaterThan(0);
-      expect(s?.desiredReplicas).toBeGreaterThan(1);
-      expect(s?.lastDecision?.reason).toMatch(/QueueDepth|ScaleUpLimit|PanicMode|AtMaxReplicas/);
-    });
-  });
-
-  it("stopping the emitter holds replicas: MetricsAvailable=False, never a scale-down", async () => {
-    const before = await replicas();
-    await emitter.close();
-    await eventually(
-      async () => expect(await condition("MetricsAvailable")).toMatchObject({ status: "False" }),
-      { timeoutMs: 60_000 },
-    );
-    // Several more evaluations with the metrics gone: replicas never drop.
-    const reconciles = await operator.counter("inferops_reconcile_total", { outcome: "success" });
-    await eventually(
-      async () =>
-        expect(await operator.counter("inferops_reconcile_total", { outcome: "success" })).toBeGreaterThan(
-          reconciles + 5,
-        ),
-      { timeoutMs: 60_000 },
-    );
-    expect(await replicas()).toBeGreaterThanOrEqual(before);
-    // The hold is announced as an event on the service.
-    const events = kubectl(inject("adminKubeconfig"), [
-      "get",
-      "events.events.k8s.io",
-      "-n",
-      NS,
-      "-o",
-      "jsonpath={.items[*].reason}",
+    for (const n of ["it-sig-0", "it-sig-1"])
+      await admin.apply(pathFor(R.nodes, { name: n }), gpuNode(n, POOL, 8));
+    emitter = await startVllmEmitter();
+    prometheus = await startPrometheus([
+      { address: emitter.address, labels: { namespace: NS, inferops_service: SVC, pod: `${DEPLOY}-fake-0` } },
     ]);
-    expect(events).toMatch(/Metrics(Missing|Stale)/);
+    operator = await startOperatorProcess({
+      kubeconfig: inject("operatorKubeconfig"),
+      identity: "op-signals",
+      extraArgs: ["--prometheus-url", prometheus.url],
+    });
+    await admin.apply(pathFor(R.inferenceServices, { namespace: NS, name: SVC }), {
+      apiVersion: "inferops.dev/v1alpha1",
+      kind: "InferenceService",
+      metadata: { name: SVC, namespace: NS },
+      spec: {
+        model: { name: "meta-llama/Llama-3.1-8B-Instruct", server: "vllm" },
+        template: { spec: { containers: [{ name: "vllm", image: "vllm/vllm-openai:v0.11.0" }] } },
+        // No performance profile: the queue view alone decides, as for a model nobody has profiled yet.
+        accelerators: [{ pool: POOL }],
+        scaling: { minReplicas: 1, maxReplicas: 8, targets: { queueDepthPerReplica: 4 }, leadTimeSeconds: 0 },
+      },
+    });
+  });
+
+  afterAll(async () => {
+    await operator?.stop();
+    await prometheus?.stop();
+    await emitter?.close();
+    await admin?.close();
+  });
+
+  describe("signals through a real Prometheus", () => {
+    it("Prometheus serves the emitter's series with the service's labels", async () => {
+      await eventually(async () => {
+        const result = await prometheus.query("vllm:num_requests_waiting");
+        expect(result[0]?.metric).toMatchObject({ namespace: NS, inferops_service: SVC });
+      });
+    });
+
+    it("an idle service stays at its floor with fresh metrics", async () => {
+      await eventually(async () =>
+        expect(await condition("MetricsAvailable")).toMatchObject({ status: "True" }),
+      );
+      expect(await replicas()).toBe(1);
+    });
+
+    it("a growing queue scales the Deployment up", async () => {
+      emitter.set({ waiting: 40, running: 30 });
+      await eventually(async () => expect(await replicas()).toBeGreaterThanOrEqual(4), { timeoutMs: 90_000 });
+      await eventually(async () => {
+        const s = await status();
+        expect(s?.signals?.queueDepth ?? -1, JSON.stringify(s)).toBeGreaterThan(0);
+        expect(s?.desiredReplicas).toBeGreaterThan(1);
+        expect(s?.lastDecision?.reason).toMatch(/QueueDepth|ScaleUpLimit|PanicMode|AtMaxReplicas/);
+      });
+    });
+
+    it("stopping the emitter holds replicas: MetricsAvailable=False, never a scale-down", async () => {
+      const before = await replicas();
+      await emitter.close();
+      await eventually(
+        async () => expect(await condition("MetricsAvailable")).toMatchObject({ status: "False" }),
+        { timeoutMs: 60_000 },
+      );
+      // Several more evaluations with the metrics gone: replicas never drop.
+      const reconciles = await operator.counter("inferops_reconcile_total", { outcome: "success" });
+      await eventually(
+        async () =>
+          expect(await operator.counter("inferops_reconcile_total", { outcome: "success" })).toBeGreaterThan(
+            reconciles + 5,
+          ),
+        { timeoutMs: 60_000 },
+      );
+      expect(await replicas()).toBeGreaterThanOrEqual(before);
+      // The hold is announced as an event on the service.
+      const events = kubectl(inject("adminKubeconfig"), [
+        "get",
+        "events.events.k8s.io",
+        "-n",
+        NS,
+        "-o",
+        "jsonpath={.items[*].reason}",
+      ]);
+      expect(events).toMatch(/Metrics(Missing|Stale)/);
+    });
   });
 });
