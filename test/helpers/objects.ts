@@ -15,3 +15,22 @@ export function gpuNode(name: string, pool: string, gpus: number) {
     status: { capacity, allocatable: capacity },
   };
 }
+
+/** A GPUNodePool manifest of 8-GPU H100 nodes labelled and tainted as a real GPU pool; `spec` overrides. */
+export function gpuNodePool(name: string, spec: Record<string, unknown> = {}) {
+  return {
+    apiVersion: "inferops.dev/v1alpha1" as const,
+    kind: "GPUNodePool" as const,
+    metadata: { name },
+    spec: {
+      gpu: { type: "nvidia-h100-80gb", count: 8, memoryGiB: 80 },
+      power: { busyWattsPerGPU: 700, idleWattsPerGPU: 90 },
+      costPerNodeHour: 98.32,
+      maxNodes: 4,
+      nodeLabels: { "inferops.dev/pool": name },
+      nodeTaints: [{ key: "nvidia.com/gpu", value: "true", effect: "NoSchedule" }],
+      provider: { type: "kwok" },
+      ...spec,
+    },
+  };
+}

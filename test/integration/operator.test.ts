@@ -6,7 +6,7 @@ import { isNotFound } from "../../operator/src/kube/errors.ts";
 import { pathFor, R } from "../../operator/src/kube/resources.ts";
 import { kubectl } from "../helpers/cluster.ts";
 import { eventually } from "../helpers/eventually.ts";
-import { gpuNode } from "../helpers/objects.ts";
+import { gpuNode, gpuNodePool } from "../helpers/objects.ts";
 import { type OperatorProcess, startOperatorProcess } from "../helpers/operator.ts";
 import { integrationSuite } from "../helpers/suite.ts";
 
@@ -44,22 +44,7 @@ integrationSuite("operator", () => {
     };
   };
 
-  function pool(name: string) {
-    return {
-      apiVersion: "inferops.dev/v1alpha1",
-      kind: "GPUNodePool",
-      metadata: { name },
-      spec: {
-        gpu: { type: "nvidia-h100-80gb", count: 8, memoryGiB: 80 },
-        power: { busyWattsPerGPU: 700, idleWattsPerGPU: 90 },
-        costPerNodeHour: 98.32,
-        maxNodes: 4,
-        nodeLabels: { "inferops.dev/pool": name },
-        nodeTaints: [{ key: "nvidia.com/gpu", value: "true", effect: "NoSchedule" }],
-        provider: { type: "kwok" },
-      },
-    };
-  }
+  const pool = (name: string) => gpuNodePool(name);
 
   function service(name: string, spec: Record<string, unknown> = {}) {
     return {

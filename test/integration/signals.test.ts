@@ -6,7 +6,7 @@ import { pathFor, R } from "../../operator/src/kube/resources.ts";
 import { kubectl } from "../helpers/cluster.ts";
 import { type Emitter, startVllmEmitter } from "../helpers/emitter.ts";
 import { eventually } from "../helpers/eventually.ts";
-import { gpuNode } from "../helpers/objects.ts";
+import { gpuNode, gpuNodePool } from "../helpers/objects.ts";
 import { type OperatorProcess, startOperatorProcess } from "../helpers/operator.ts";
 import { type PrometheusProcess, startPrometheus } from "../helpers/prometheus.ts";
 import { integrationSuite } from "../helpers/suite.ts";
@@ -43,21 +43,10 @@ integrationSuite("signals", () => {
   beforeAll(async () => {
     admin = await KubeClient.create(inject("adminKubeconfig"));
     kubectl(inject("adminKubeconfig"), ["create", "namespace", NS]);
-    await admin.apply(pathFor(R.gpuNodePools, { name: POOL }), {
-      apiVersion: "inferops.dev/v1alpha1",
-      kind: "GPUNodePool",
-      metadata: { name: POOL },
-      spec: {
-        gpu: { type: "nvidia-h100-80gb", count: 8, memoryGiB: 80 },
-        power: { busyWattsPerGPU: 700, idleWattsPerGPU: 90 },
-        costPerNodeHour: 98.32,
-        maxNodes: 2,
-        nodeLabels: { "inferops.dev/pool": POOL },
-        nodeTaints: [{ key: "nvidia.com/gpu", value: "true", effect: "NoSchedule" }],
-        provisioningSeconds: 0,
-        provider: { type: "static" },
-      },
-    });
+    await admin.apply(
+      pathFor(R.gpuNodePools, { name: POOL }),
+      gpuNodePool(POOL, { maxNodes: 2, provisioningSeconds: 0, provider: { type: "static" } }),
+    );
     for (const n of ["it-sig-0", "it-sig-1"])
       await admin.apply(pathFor(R.nodes, { name: n }), gpuNode(n, POOL, 8));
     emitter = await startVllmEmitter();

@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { gpuNodePool } from "../../../../test/helpers/objects.ts";
 import { gpuNodePoolSchema } from "../../apis/gpunodepool.ts";
 import { inferenceServiceSchema } from "../../apis/inferenceservice.ts";
 import { distribute, holdDecision, manualDecision } from "./decide.ts";
@@ -18,19 +19,7 @@ const make = (scaling: object, extra: object = {}) =>
       ...extra,
     },
   });
-const poolNamed = (name: string) =>
-  gpuNodePoolSchema.parse({
-    apiVersion: "inferops.dev/v1alpha1",
-    kind: "GPUNodePool",
-    metadata: { name },
-    spec: {
-      gpu: { type: "g", count: 8, memoryGiB: 80 },
-      power: { busyWattsPerGPU: 700, idleWattsPerGPU: 90 },
-      costPerNodeHour: 1,
-      maxNodes: 4,
-      provider: { type: "kwok" },
-    },
-  });
+const poolNamed = (name: string) => gpuNodePoolSchema.parse(gpuNodePool(name));
 const pools = new Map(["a", "b", "c"].map((p) => [p, poolNamed(p)]));
 const view = (pool: string, wanted: number): DeploymentView => ({
   pool,

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { gpuNodePool } from "../../../../test/helpers/objects.ts";
 import { gpuNodePoolSchema } from "../../apis/gpunodepool.ts";
 import { inferenceServiceSchema } from "../../apis/inferenceservice.ts";
 import { desiredDeployment, desiredService, hashOf, upToDate } from "./objects.ts";
@@ -31,22 +32,15 @@ const svc = inferenceServiceSchema.parse({
     accelerators: [{ pool: "h100", gpusPerReplica: 2 }],
   },
 });
-const pool = gpuNodePoolSchema.parse({
-  apiVersion: "inferops.dev/v1alpha1",
-  kind: "GPUNodePool",
-  metadata: { name: "h100" },
-  spec: {
-    gpu: { type: "nvidia-h100-80gb", count: 8, memoryGiB: 80 },
-    power: { busyWattsPerGPU: 700, idleWattsPerGPU: 90 },
+const pool = gpuNodePoolSchema.parse(
+  gpuNodePool("h100", {
     costPerNodeHour: 98,
-    maxNodes: 4,
     nodeTaints: [
       { key: "nvidia.com/gpu", value: "true", effect: "NoSchedule" },
       { key: "spot", effect: "NoExecute" },
     ],
-    provider: { type: "kwok" },
-  },
-});
+  }),
+);
 
 describe("desiredDeployment", () => {
   const d = desiredDeployment(svc, svc.spec.accelerators[0]!, pool, 3) as Json;

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { gpuNodePool } from "../../../../test/helpers/objects.ts";
 import { gpuNodePoolSchema } from "../../apis/gpunodepool.ts";
 import { inferenceServiceSchema } from "../../apis/inferenceservice.ts";
 import { computeStatus, type Decision, type DeploymentView, signalsClose } from "./status.ts";
@@ -13,23 +14,7 @@ const svc = inferenceServiceSchema.parse({
     accelerators: [{ pool: "h100", gpusPerReplica: 2 }],
   },
 });
-const pools = new Map([
-  [
-    "h100",
-    gpuNodePoolSchema.parse({
-      apiVersion: "inferops.dev/v1alpha1",
-      kind: "GPUNodePool",
-      metadata: { name: "h100" },
-      spec: {
-        gpu: { type: "h", count: 8, memoryGiB: 80 },
-        power: { busyWattsPerGPU: 700, idleWattsPerGPU: 90 },
-        costPerNodeHour: 80,
-        maxNodes: 4,
-        provider: { type: "kwok" },
-      },
-    }),
-  ],
-]);
+const pools = new Map([["h100", gpuNodePoolSchema.parse(gpuNodePool("h100", { costPerNodeHour: 80 }))]]);
 const decision = (total: number): Decision => ({
   perVariant: new Map([["h100", total]]),
   total,
