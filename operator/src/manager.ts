@@ -115,7 +115,6 @@ export async function startOperator(
     log: log.child({ controller: CONTROLLER }),
     decide,
     metrics,
-    intervalMs: config.interval,
   });
   const queue = new WorkQueue(reconcile, {
     concurrency: config.concurrency,

@@ -15,6 +15,12 @@ export interface InformerOptions {
 /** What an informer holds: a Kubernetes object as plain JSON. */
 export type Obj = KubernetesObject & KubeObject;
 
+function withoutManagedFields<O>(obj: O): O {
+  const meta = (obj as { metadata?: { managedFields?: unknown } } | undefined)?.metadata;
+  if (meta) delete meta.managedFields;
+  return obj;
+}
+
 export class Informer<T extends Obj = Obj> {
   readonly resource: Resource;
   private readonly log: Logger;
@@ -35,10 +41,22 @@ export class Informer<T extends Obj = Obj> {
     const path = pathFor(resource);
     const listFn = async () => {
       const list = await client.list<T>(path, { labelSelector: opts.labelSelector });
+      for (const item of list.items) withoutManagedFields(item);
       this.listed = true;
       return list as KubernetesListObject<T>;
     };
-    this.lw = new ListWatch<T>(path, new Watch(client.config), listFn, false, opts.labelSelector);
+    // The cache keeps objects without metadata.managedFields: nothing reads them, and they are often half
+    // of an object's size.
+    const real = new Watch(client.config);
+    const watch = {
+      watch: (
+        path: string,
+        query: Record<string, string>,
+        cb: (phase: string, obj: T, raw?: unknown) => void,
+        done: (err: unknown) => void,
+      ) => real.watch(path, query, (phase, obj, raw) => cb(phase, withoutManagedFields(obj), raw), done),
+    } as unknown as Watch;
+    this.lw = new ListWatch<T>(path, watch, listFn, false, opts.labelSelector);
     this.lw.on("add", (o) => this.emit(o, "add"));
     this.lw.on("update", (o) => this.emit(o, "update"));
     this.lw.on("delete", (o) => this.emit(o, "delete"));

@@ -48,8 +48,6 @@ export interface ReconcilerDeps {
   log: Logger;
   decide: Decider;
   metrics?: Metrics;
-  /** Evaluation interval: Auto services are re-evaluated this often. */
-  intervalMs: number;
   now?: () => number;
 }
 
@@ -184,7 +182,8 @@ export function makeReconciler(deps: ReconcilerDeps) {
       for (const e of events.transitions(svc, svc.status, status))
         await deps.events.record(events.regarding(svc), e);
     }
-    return svc.spec.scaling.mode === "Manual" ? undefined : { requeueAfterMs: deps.intervalMs };
+    // No timer: every Plan (each evaluation interval) wakes every service.
+    return undefined;
   };
 }
 
