@@ -100,9 +100,8 @@ try {
         s.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"),
     ).length;
   };
-  let done = 0;
   let deploymentsSeconds: number | undefined;
-  while ((done = await converged()) < N) {
+  for (let done = await converged(); done < N; done = await converged()) {
     if (Date.now() - started > 30 * 60_000) throw new Error(`not converged after 30 min: ${done}/${N}`);
     if (deploymentsSeconds === undefined) {
       const deployments = await admin.list(pathFor(R.deployments, { namespace: NS }));
