@@ -6,6 +6,7 @@ import { parseAllDocuments } from "yaml";
 import { crdFiles } from "../apis/crd.ts";
 import { formatErrors, parseResource } from "../apis/validate.ts";
 import { ConfigError, parseConfig, type RawConfig } from "../config.ts";
+import { registerSimulateCommand } from "./simulate.ts";
 
 export function buildProgram(): Command {
   const program = new Command()
@@ -86,6 +87,7 @@ export function buildProgram(): Command {
       if (bad > 0) process.exitCode = 1;
     });
 
+  registerSimulateCommand(program);
   return program;
 }
 

@@ -1,0 +1,611 @@
+// The simulated cluster: GPU node pools with nodes that take provisioningSeconds to become Ready, model-server
+// pods that are scheduled onto free GPUs, load the model for modelLoadSeconds and then serve (a serving-model
+// Replica each), a router that sends every request to the ready replica with the least outstanding work, and
+// the meters: node-hours billed from provisioning start, busy and idle power, CapacityBudget usage.
+//
+// Lifecycle of a pod: pending (no free GPU on a Ready node) -> loading (bound; the model loads) -> ready
+// (routable) -> draining (removed by a scale-down: no new requests, in-flight ones finish) -> gone.
+// Scale-down removes pods the way a ReplicaSet does: pending first, then loading, then ready ones, the most
+// recently ready first. Nodes follow their pool: as many as the pods need (first-fit decreasing over their
+// GPUs, planning/allocate.ts nodesFor), at least minNodes, at most maxNodes, and at least what the policy
+// asks for the pool; a node that is not needed is removed once it has been empty for scaleDownDelaySeconds.
+// A node being provisioned is never cancelled (cloud providers and Karpenter do not take a launch back).
+import type { GPUNodePoolSpec } from "../apis/gpunodepool.ts";
+import { nodesFor } from "../planning/allocate.ts";
+import { addUsage, emptyUsage, exceededLimits, limitsInForce, type Usage } from "../planning/budgets.ts";
+import type { PoolSnapshot } from "../planning/types.ts";
+import type { ReplicaMetrics } from "../serving/metrics.ts";
+import { Replica } from "../serving/replica.ts";
+import type { ServingProfile } from "../serving/types.ts";
+import type { Scenario } from "./scenario.ts";
+
+export type PodState = "pending" | "loading" | "ready" | "draining";
+
+export interface Pod {
+  id: number;
+  pool: string;
+  state: PodState;
+  gpus: number;
+  createdAt: number;
+  /** Set while bound to a node. */
+  node?: Node;
+  /** When loading ends (loading pods). */
+  readyAt?: number;
+  /** When it became ready. */
+  readySince?: number;
+  /** The model server, from ready on. */
+  server?: Replica;
+}
+
+export interface Node {
+  id: number;
+  pool: string;
+  createdAt: number;
+  readyAt: number;
+  ready: boolean;
+  freeGpus: number;
+  pods: number;
+  /** Since when the node holds no pod (Ready nodes only). */
+  emptySince?: number;
+  removedAt?: number;
+  /** Billing closed (at the end of the billed period). */
+  billed?: boolean;
+}
+
+/** How the fleet's timings differ from the pools' and profiles' (the instant bound has no lead time). */
+export interface FleetOverrides {
+  provisioningSeconds?: number;
+  modelLoadSeconds?: number;
+  scaleDownDelaySeconds?: number;
+  /** Which pods a scale-down removes first: not-ready ones (a ReplicaSet's order, default) or ready ones. */
+  deletion?: "notReadyFirst" | "readyFirst";
+}
+
+interface PoolState {
+  name: string;
+  spec: GPUNodePoolSpec;
+  profile?: ServingProfile;
+  nodes: Node[];
+  /** Nodes the policy asked for (inferops' plan), when it did. */
+  policyNodes?: number;
+  provisioningSeconds: number;
+  scaleDownDelaySeconds: number;
+  loadSeconds: number;
+  gpusPerReplica: number;
+}
+
+/** Outcome of a request, by trace index. */
+export interface RequestOutcomes {
+  /** Time to first token, seconds, from the trace arrival; NaN until served. */
+  ttft: Float64Array;
+  /** Mean inter-token latency; NaN until served. */
+  itl: Float64Array;
+  /** 1 when refused (longer than maxModelLen). */
+  refused: Uint8Array;
+}
+
+export class Fleet {
+  readonly scenario: Scenario;
+  readonly #pools = new Map<string, PoolState>();
+  readonly #pods: Pod[] = [];
+  /** Ready pods (routable), in the order they became ready. */
+  #routable: Pod[] = [];
+  readonly #draining = new Set<Pod>();
+  readonly #deletion: "notReadyFirst" | "readyFirst";
+  #nextPod = 0;
+  #nextNode = 0;
+  #rr = 0;
+  /** Requests the router holds while no replica is ready: trace indices, FIFO. */
+  #held: number[] = [];
+  #heldHead = 0;
+  /** Lifecycle times to wake up at (node ready, pod ready, empty-node removal). */
+  readonly #wakes = new Set<number>();
+  readonly arrivals: Float64Array;
+  readonly prompt: Int32Array;
+  readonly output: Int32Array;
+  readonly outcomes: RequestOutcomes;
+  served = 0;
+  refused = 0;
+  /** Billing: node-seconds and dollars over [0, billUntil]. */
+  #billUntil: number;
+  gpuSeconds = 0;
+  costUsd = 0;
+  /** Set when a pod or node changed since the last call to takeChanged(). */
+  #changed = true;
+
+  constructor(
+    scenario: Scenario,
+    requests: { arrivals: Float64Array; prompt: Int32Array; output: Int32Array },
+    options: { billUntil: number; overrides?: FleetOverrides },
+  ) {
+    this.scenario = scenario;
+    this.arrivals = requests.arrivals;
+    this.prompt = requests.prompt;
+    this.output = requests.output;
+    const n = requests.arrivals.length;
+    this.outcomes = {
+      ttft: new Float64Array(n).fill(Number.NaN),
+      itl: new Float64Array(n).fill(Number.NaN),
+      refused: new Uint8Array(n),
+    };
+    this.#billUntil = options.billUntil;
+    const o = options.overrides ?? {};
+    this.#deletion = o.deletion ?? "notReadyFirst";
+    for (const p of scenario.pools) {
+      const profile = scenario.profiles[p.name];
+      const acc = scenario.service.spec.accelerators.find((a) => a.pool === p.name);
+      this.#pools.set(p.name, {
+        name: p.name,
+        spec: p.spec,
+        profile,
+        nodes: [],
+        provisioningSeconds: o.provisioningSeconds ?? p.spec.provisioningSeconds,
+        scaleDownDelaySeconds: o.scaleDownDelaySeconds ?? p.spec.scaleDownDelaySeconds,
+        loadSeconds: o.modelLoadSeconds ?? profile?.modelLoadSeconds ?? 60,
+        gpusPerReplica: acc?.gpusPerReplica ?? 1,
+      });
+    }
+  }
+
+  // ---- views ----
+
+  /** Pods that exist (not gone), any pool. */
+  get pods(): readonly Pod[] {
+    return this.#pods;
+  }
+
+  get routable(): readonly Pod[] {
+    return this.#routable;
+  }
+
+  get heldRequests(): number {
+    return this.#held.length - this.#heldHead;
+  }
+
+  /** Pods a Deployment counts as its replicas (not draining). */
+  desired(pool: string): number {
+    let n = 0;
+    for (const p of this.#pods) if (p.pool === pool && p.state !== "draining") n++;
+    return n;
+  }
+
+  readyCount(pool: string): number {
+    let n = 0;
+    for (const p of this.#routable) if (p.pool === pool) n++;
+    return n;
+  }
+
+  poolNames(): string[] {
+    return [...this.#pools.keys()];
+  }
+
+  /** The planner's view of a pool. */
+  poolSnapshot(name: string): PoolSnapshot {
+    const p = this.#pool(name);
+    const alive = p.nodes;
+    const ready = alive.filter((n) => n.ready);
+    return {
+      name,
+      spec: p.spec,
+      nodes: alive.length,
+      readyNodes: ready.length,
+      allocatableGPUs: ready.length * p.spec.gpu.count,
+      usedGPUs: alive.reduce((s, n) => s + (p.spec.gpu.count - n.freeGpus), 0),
+    };
+  }
+
+  nodeCount(pool?: string): number {
+    let n = 0;
+    for (const p of this.#pools.values()) if (pool === undefined || p.name === pool) n += p.nodes.length;
+    return n;
+  }
+
+  /** Ready pods' metrics at `t` (each server advanced to t first). */
+  readyMetrics(t: number): { pod: Pod; metrics: ReplicaMetrics }[] {
+    return this.#routable.map((pod) => {
+      pod.server!.advanceTo(t);
+      return { pod, metrics: pod.server!.metrics() };
+    });
+  }
+
+  /** Requests in flight on each ready pod at `t` (advances them). */
+  inFlight(pod: Pod, t: number): number {
+    pod.server!.advanceTo(t);
+    return pod.server!.inFlight;
+  }
+
+  /** True (and resets) when pods or nodes changed since the last call. */
+  takeChanged(): boolean {
+    const c = this.#changed;
+    this.#changed = false;
+    return c;
+  }
+
+  #pool(name: string): PoolState {
+    const p = this.#pools.get(name);
+    if (!p) throw new RangeError(`fleet: no pool ${name}`);
+    return p;
+  }
+
+  // ---- time ----
+
+  /** The earliest lifecycle time after which the fleet must be woken; Infinity when none. */
+  nextWake(): number {
+    let m = Number.POSITIVE_INFINITY;
+    for (const w of this.#wakes) if (w < m) m = w;
+    return m;
+  }
+
+  #wakeAt(t: number): void {
+    this.#wakes.add(t);
+  }
+
+  /** Processes lifecycle events due at or before t: nodes becoming Ready, pods becoming ready, node removal. */
+  wake(t: number): void {
+    for (const w of this.#wakes) if (w <= t) this.#wakes.delete(w);
+    let readied = false;
+    for (const p of this.#pools.values()) {
+      for (const n of p.nodes) {
+        if (!n.ready && n.readyAt <= t) {
+          n.ready = true;
+          n.emptySince = n.pods === 0 ? n.readyAt : undefined;
+          this.#changed = true;
+        }
+      }
+    }
+    this.#schedule(t);
+    for (const pod of this.#pods) {
+      if (pod.state === "loading" && pod.readyAt! <= t) {
+        this.#makeReady(pod, pod.readyAt!);
+        readied = true;
+      }
+    }
+    if (readied) this.#dispatchHeld(t);
+    this.#reconcileNodes(t);
+  }
+
+  #makeReady(pod: Pod, at: number): void {
+    const profile = this.#pool(pod.pool).profile;
+    if (!profile) throw new RangeError(`fleet: pool ${pod.pool} has no serving profile`);
+    pod.state = "ready";
+    pod.readySince = at;
+    pod.server = new Replica(profile, at, { modelName: this.scenario.service.spec.model.name });
+    this.#routable.push(pod);
+    this.#changed = true;
+  }
+
+  // ---- initial state ----
+
+  /** Warm start: `replicas` ready pods on `pool` at t0, on Ready nodes (billing counts from 0 only). */
+  warmStart(pool: string, replicas: number, t0 = 0): void {
+    const p = this.#pool(pool);
+    for (let i = 0; i < replicas; i++) this.#pods.push(this.#newPod(pool, t0));
+    const nodes = Math.max(p.spec.minNodes, this.#nodesNeeded(p));
+    for (let i = 0; i < nodes; i++) this.#addNode(p, t0, 0);
+    for (const n of p.nodes) {
+      n.ready = true;
+      n.emptySince = t0;
+    }
+    this.#schedule(t0);
+    for (const pod of this.#pods) if (pod.state === "loading") this.#makeReady(pod, t0);
+    // Other pools start at their minNodes, Ready.
+    for (const other of this.#pools.values()) {
+      if (other === p) continue;
+      for (let i = 0; i < other.spec.minNodes; i++) this.#addNode(other, t0, 0);
+      for (const n of other.nodes) {
+        n.ready = true;
+        n.emptySince = t0;
+      }
+    }
+    this.#wakes.clear();
+  }
+
+  // ---- scaling ----
+
+  #newPod(pool: string, t: number): Pod {
+    const p = this.#pool(pool);
+    return { id: this.#nextPod++, pool, state: "pending", gpus: p.gpusPerReplica, createdAt: t };
+  }
+
+  /** Sets the replicas of a pool's Deployment: adds pending pods or removes pods (draining ready ones). */
+  setReplicas(pool: string, replicas: number, t: number): void {
+    const target = Math.max(0, Math.floor(replicas));
+    const current = this.#pods.filter((p) => p.pool === pool && p.state !== "draining");
+    if (target > current.length) {
+      for (let i = current.length; i < target; i++) this.#pods.push(this.#newPod(pool, t));
+      this.#changed = true;
+      this.#schedule(t);
+    } else if (target < current.length) {
+      const rank = (p: Pod) =>
+        this.#deletion === "readyFirst"
+          ? p.state === "ready"
+            ? 0
+            : p.state === "loading"
+              ? 1
+              : 2
+          : p.state === "pending"
+            ? 0
+            : p.state === "loading"
+              ? 1
+              : 2;
+      const victims = [...current]
+        .sort(
+          (a, b) =>
+            rank(a) - rank(b) || (b.readySince ?? b.createdAt) - (a.readySince ?? a.createdAt) || b.id - a.id,
+        )
+        .slice(0, current.length - target);
+      for (const v of victims) this.#remove(v, t);
+      this.#changed = true;
+    }
+    this.#reconcileNodes(t);
+  }
+
+  /** Nodes the policy asks for a pool (a floor on what its pods need). */
+  setPolicyNodes(pool: string, nodes: number | undefined, t: number): void {
+    const p = this.#pool(pool);
+    p.policyNodes = nodes;
+    this.#reconcileNodes(t);
+  }
+
+  #remove(pod: Pod, t: number): void {
+    if (pod.state === "ready") {
+      pod.state = "draining";
+      this.#routable = this.#routable.filter((x) => x !== pod);
+      this.#draining.add(pod);
+      this.#finishDrain(pod, t);
+      return;
+    }
+    this.#release(pod, t);
+  }
+
+  /** A pod leaves: its GPUs are freed; its node starts its empty timer when it has no pod left. */
+  #release(pod: Pod, t: number): void {
+    const i = this.#pods.indexOf(pod);
+    if (i >= 0) this.#pods.splice(i, 1);
+    this.#draining.delete(pod);
+    const node = pod.node;
+    if (node) {
+      node.freeGpus += pod.gpus;
+      node.pods--;
+      if (node.pods === 0 && node.ready) {
+        node.emptySince = t;
+        this.#wakeAt(t + this.#pool(node.pool).scaleDownDelaySeconds);
+      }
+      pod.node = undefined;
+    }
+    this.#changed = true;
+  }
+
+  /** Ends a drain when its server holds no request: collects its records and releases it. */
+  #finishDrain(pod: Pod, t: number): boolean {
+    const server = pod.server!;
+    server.advanceTo(t);
+    this.#collect(server);
+    if (server.inFlight > 0) return false;
+    this.#release(pod, t);
+    return true;
+  }
+
+  /** Checks draining pods (called on every sample tick). */
+  checkDrains(t: number): void {
+    if (this.#draining.size === 0) return;
+    for (const pod of [...this.#draining]) this.#finishDrain(pod, t);
+    this.#reconcileNodes(t);
+  }
+
+  /** Binds pending pods to Ready nodes with free GPUs (first fit, oldest node first). */
+  #schedule(t: number): void {
+    for (const pod of this.#pods) {
+      if (pod.state !== "pending") continue;
+      const p = this.#pool(pod.pool);
+      const node = p.nodes.find((n) => n.ready && n.freeGpus >= pod.gpus);
+      if (!node) continue;
+      node.freeGpus -= pod.gpus;
+      node.pods++;
+      node.emptySince = undefined;
+      pod.node = node;
+      pod.state = "loading";
+      pod.readyAt = t + p.loadSeconds;
+      this.#wakeAt(pod.readyAt);
+      this.#changed = true;
+    }
+  }
+
+  /** Nodes the pool's pods need (pending, loading, ready and draining pods all hold or want GPUs). */
+  #nodesNeeded(p: PoolState): number {
+    const counts = new Map<number, number>();
+    for (const pod of this.#pods)
+      if (pod.pool === p.name) counts.set(pod.gpus, (counts.get(pod.gpus) ?? 0) + 1);
+    const n = nodesFor(counts, p.spec.gpu.count);
+    return Number.isFinite(n) ? n : p.spec.maxNodes;
+  }
+
+  #addNode(p: PoolState, t: number, provisioning: number): void {
+    const node: Node = {
+      id: this.#nextNode++,
+      pool: p.name,
+      createdAt: t,
+      readyAt: t + provisioning,
+      ready: false,
+      freeGpus: p.spec.gpu.count,
+      pods: 0,
+    };
+    p.nodes.push(node);
+    this.#wakeAt(node.readyAt);
+    this.#changed = true;
+  }
+
+  /** Adds nodes up to what is needed; removes nodes empty for scaleDownDelaySeconds beyond it. */
+  #reconcileNodes(t: number): void {
+    for (const p of this.#pools.values()) {
+      const static_ = p.spec.provider.type === "static";
+      const needed = Math.min(
+        p.spec.maxNodes,
+        Math.max(p.spec.minNodes, this.#nodesNeeded(p), p.policyNodes ?? 0),
+      );
+      if (!static_ && p.nodes.length < needed) {
+        // Pods already bound hold their nodes; only nodes for pods without room are added.
+        const add = needed - p.nodes.length;
+        for (let i = 0; i < add; i++) this.#addNode(p, t, p.provisioningSeconds);
+      }
+      let excess = p.nodes.length - needed;
+      if (static_ || excess <= 0) continue;
+      // Newest empty nodes go first.
+      for (let i = p.nodes.length - 1; i >= 0 && excess > 0; i--) {
+        const n = p.nodes[i]!;
+        if (!n.ready || n.pods > 0 || n.emptySince === undefined) continue;
+        if (t - n.emptySince + 1e-9 < p.scaleDownDelaySeconds) {
+          this.#wakeAt(n.emptySince + p.scaleDownDelaySeconds);
+          continue;
+        }
+        this.#bill(n, t);
+        n.removedAt = t;
+        p.nodes.splice(i, 1);
+        excess--;
+        this.#changed = true;
+      }
+    }
+  }
+
+  #bill(n: Node, end: number): void {
+    if (n.billed) return;
+    n.billed = true;
+    const p = this.#pool(n.pool);
+    const from = Math.max(0, n.createdAt);
+    const to = Math.min(end, this.#billUntil);
+    if (to <= from) return;
+    const hours = (to - from) / 3600;
+    this.gpuSeconds += (to - from) * p.spec.gpu.count;
+    this.costUsd += hours * p.spec.costPerNodeHour;
+  }
+
+  /** Bills the nodes still alive up to the end of billing. */
+  closeBilling(): void {
+    for (const p of this.#pools.values()) for (const n of p.nodes) this.#bill(n, this.#billUntil);
+  }
+
+  // ---- meters ----
+
+  /** Total draw now, watts: idle per GPU on every node, busy for GPUs whose replica has requests in flight. */
+  powerWatts(t: number): number {
+    let w = 0;
+    for (const p of this.#pools.values())
+      w += p.nodes.length * p.spec.gpu.count * p.spec.power.idleWattsPerGPU;
+    for (const pod of this.#pods) {
+      if (!pod.server || !pod.node) continue;
+      pod.server.advanceTo(t);
+      if (pod.server.inFlight > 0) {
+        const spec = this.#pool(pod.pool).spec;
+        w += pod.gpus * (spec.power.busyWattsPerGPU - spec.power.idleWattsPerGPU);
+      }
+    }
+    return w;
+  }
+
+  /** True when the pods' usage exceeds a limit in force of any budget whose scope holds the service. */
+  overBudget(nowMs: number): boolean {
+    if (this.scenario.budgets.length === 0) return false;
+    const usage: Usage = emptyUsage();
+    for (const pod of this.#pods) {
+      const spec = this.#pool(pod.pool).spec;
+      addUsage(
+        usage,
+        {
+          costPerHour: (spec.costPerNodeHour / spec.gpu.count) * pod.gpus,
+          powerWatts: spec.power.busyWattsPerGPU * pod.gpus,
+          gpus: pod.gpus,
+          gpuType: spec.gpu.type,
+        },
+        1,
+      );
+    }
+    const ns = this.scenario.service.namespace;
+    return this.scenario.budgets.some(
+      (b) =>
+        (b.namespaces === undefined || b.namespaces.includes(ns)) &&
+        exceededLimits(usage, limitsInForce(b.spec, nowMs).limits).length > 0,
+    );
+  }
+
+  // ---- requests ----
+
+  /** Sends request `i` at time t to the ready replica with the least outstanding work; holds it when none is ready. */
+  route(i: number, t: number): void {
+    const r = this.#routable;
+    if (r.length === 0) {
+      this.#held.push(i);
+      return;
+    }
+    const n = r.length;
+    const start = this.#rr++ % n;
+    let best = r[start]!;
+    best.server!.advanceTo(t);
+    let load = best.server!.inFlight;
+    for (let k = 1; k < n && load > 0; k++) {
+      const pod = r[(start + k) % n]!;
+      pod.server!.advanceTo(t);
+      const l = pod.server!.inFlight;
+      if (l < load) {
+        best = pod;
+        load = l;
+      }
+    }
+    this.#send(best, i, t);
+  }
+
+  #send(pod: Pod, i: number, t: number): void {
+    const why = pod.server!.add({
+      id: i,
+      arrival: t,
+      promptTokens: this.prompt[i]!,
+      outputTokens: this.output[i]!,
+    });
+    if (why !== undefined) {
+      this.outcomes.refused[i] = 1;
+      this.refused++;
+    }
+  }
+
+  /** Sends the requests held by the router, oldest first, once replicas are ready. */
+  #dispatchHeld(t: number): void {
+    while (this.#heldHead < this.#held.length && this.#routable.length > 0) {
+      this.route(this.#held[this.#heldHead++]!, t);
+    }
+    if (this.#heldHead === this.#held.length) {
+      this.#held = [];
+      this.#heldHead = 0;
+    }
+  }
+
+  #collect(server: Replica): void {
+    for (const rec of server.takeFinished()) {
+      const i = rec.id as number;
+      this.outcomes.ttft[i] = rec.firstToken - this.arrivals[i]!;
+      this.outcomes.itl[i] = rec.meanItl;
+      this.served++;
+    }
+  }
+
+  /** Advances every server to t and collects finished requests. */
+  collectAll(t: number): void {
+    for (const pod of this.#pods) {
+      if (!pod.server) continue;
+      pod.server.advanceTo(t);
+      this.#collect(pod.server);
+    }
+  }
+
+  /** Runs every server until idle (end of the run) and collects. */
+  finishAll(): void {
+    for (const pod of this.#pods) {
+      if (!pod.server) continue;
+      pod.server.runUntilIdle();
+      this.#collect(pod.server);
+    }
+  }
+
+  /** Requests accounted for: served or refused. */
+  get accounted(): number {
+    return this.served + this.refused;
+  }
+}

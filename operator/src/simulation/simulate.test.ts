@@ -1,0 +1,114 @@
+import { describe, expect, it } from "vitest";
+import { createPolicy } from "./policies/index.ts";
+import type { Policy } from "./policy.ts";
+import { simulate } from "./simulate.ts";
+import { syntheticTrace, testScenario } from "./testing.ts";
+
+const steady = syntheticTrace(900, () => 6, { seed: 1 });
+
+/** Scales to `to` replicas at `at` seconds, then holds. */
+function stepPolicy(at: number, to: number): Policy {
+  return {
+    name: "step",
+    family: "static",
+    params: {},
+    intervalSeconds: 1,
+    decide: (v) => ({ replicas: { [v.primaryPool]: v.t >= at ? to : v.desired(v.primaryPool) } }),
+  };
+}
+
+describe("the simulator", () => {
+  it("is deterministic: the same inputs give the same result", () => {
+    const sc = testScenario();
+    const run = () => simulate(steady, sc, createPolicy({ family: "inferops" }, sc), { warmReplicas: 2 });
+    expect(run()).toEqual(run());
+  });
+
+  it("conserves requests: every request is served or counted as unserved", () => {
+    const sc = testScenario();
+    for (const spec of [
+      { family: "static" as const, replicas: 1 },
+      { family: "static" as const, replicas: 4 },
+      { family: "inferops" as const },
+    ]) {
+      const r = simulate(steady, sc, createPolicy(spec, sc), { warmReplicas: 2, drainSeconds: 60 });
+      expect(r.requests).toBe(steady.arrivals.length);
+      expect(r.sloMet).toBeLessThanOrEqual(r.requests - r.unserved);
+      expect(r.unserved).toBeGreaterThanOrEqual(0);
+      if (spec.family !== "static" || spec.replicas > 1) expect(r.unserved).toBe(0);
+    }
+    // One replica is overloaded: its queue is served late (TTFT says how late), nothing is lost.
+    const starved = simulate(steady, sc, createPolicy({ family: "static", replicas: 1 }, sc), {
+      warmReplicas: 1,
+    });
+    expect(starved.unserved).toBe(0);
+    expect(starved.sloAttainment).toBeLessThan(0.5);
+    expect(starved.ttftP99).toBeGreaterThan(100);
+    // No replica at all from t = 300: the router holds what arrives; unserved at the end, and counted.
+    const none = simulate(steady, sc, stepPolicy(300, 0), { warmReplicas: 2, drainSeconds: 60 });
+    const after = [...steady.arrivals].filter((t) => t > 300.5).length;
+    expect(none.unserved).toBeGreaterThanOrEqual(after);
+    expect(none.unserved).toBeLessThan(after + 20);
+    expect(none.sloMet).toBeLessThanOrEqual(none.requests - none.unserved);
+  });
+
+  it("bills nodes from provisioning start and makes new capacity wait for the node and the model", () => {
+    const sc = testScenario({ pool: { provisioningSeconds: 300, scaleDownDelaySeconds: 600 } });
+    const r = simulate(steady, sc, stepPolicy(100, 3), { warmReplicas: 1, timelineSeconds: 10 });
+    const at = (t: number) => r.timeline.find((p) => p.t === t)!;
+    expect(at(110)).toMatchObject({ desired: 3, ready: 1, nodes: 3 });
+    expect(at(450).ready).toBe(1); // node ready at 400, model loads for 60 s
+    expect(at(470).ready).toBe(3);
+    // 1 node for 900 s, 2 nodes from their provisioning start at 100 s: 900 + 2 x 800 node-seconds.
+    expect(r.gpuHours).toBeCloseTo((900 + 2 * 800) / 3600, 6);
+    expect(r.costUsd).toBeCloseTo((900 + 2 * 800) / 3600, 6);
+  });
+
+  it("drains on scale-down and removes an empty node only after the pool's scale-down delay", () => {
+    const sc = testScenario({ pool: { scaleDownDelaySeconds: 200 } });
+    const r = simulate(steady, sc, stepPolicy(300, 1), { warmReplicas: 3, timelineSeconds: 10 });
+    const at = (t: number) => r.timeline.find((p) => p.t === t)!;
+    expect(at(310)).toMatchObject({ desired: 1, ready: 1, nodes: 3 });
+    expect(at(490).nodes).toBe(3);
+    expect(at(560).nodes).toBe(1);
+    expect(r.unserved).toBe(0); // drained replicas finished their requests
+    // Two nodes were billed until about 300 + drain + 200 s.
+    expect(r.gpuHours * 3600).toBeGreaterThan(900 + 2 * 500);
+    expect(r.gpuHours * 3600).toBeLessThan(900 + 2 * 560);
+  });
+
+  it("meters busy and idle power and the seconds over a budget", () => {
+    const sc = testScenario({
+      budgets: [{ name: "cap", spec: { limits: { powerWatts: 150 } } }],
+    });
+    const r = simulate(steady, sc, createPolicy({ family: "static", replicas: 3 }, sc), { warmReplicas: 3 });
+    expect(r.peakPowerW).toBe(3 * 72);
+    expect(r.energyKWh).toBeGreaterThan((3 * 16 * 900) / 3.6e6);
+    expect(r.energyKWh).toBeLessThanOrEqual((3 * 72 * 900) / 3.6e6 + 1e-9);
+    // Three replicas request 3 x 72 W against a 150 W cap, the whole run.
+    expect(r.budgetViolationSeconds).toBe(900);
+    const within = simulate(steady, sc, createPolicy({ family: "static", replicas: 2 }, sc), {
+      warmReplicas: 2,
+    });
+    expect(within.budgetViolationSeconds).toBe(0);
+  });
+
+  it("inferops respects a budget that the baselines ignore", () => {
+    const sc = testScenario({
+      budgets: [{ name: "cap", spec: { limits: { gpus: [{ type: "nvidia-l4", max: 2 }] } } }],
+    });
+    const hot = syntheticTrace(900, () => 14, { seed: 2 });
+    const inf = simulate(hot, sc, createPolicy({ family: "inferops" }, sc), { warmReplicas: 2 });
+    expect(inf.budgetViolationSeconds).toBe(0);
+    const big = simulate(hot, sc, createPolicy({ family: "static", replicas: 4 }, sc), { warmReplicas: 4 });
+    expect(big.budgetViolationSeconds).toBe(900);
+  });
+
+  it("starts warm: the pre-roll leaves the fleet serving, so a static fleet's first minute is like the rest", () => {
+    const sc = testScenario();
+    const r = simulate(steady, sc, createPolicy({ family: "static", replicas: 3 }, sc), { warmReplicas: 3 });
+    expect(r.sloAttainment).toBeGreaterThan(0.99);
+    expect(r.timeline[0]).toMatchObject({ t: 0, ready: 3, desired: 3 });
+    expect(r.requests).toBe(steady.arrivals.length); // pre-roll requests are not scored
+  });
+});

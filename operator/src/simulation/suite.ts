@@ -1,0 +1,228 @@
+// A benchmark suite for one trace: the capacity of its request mix, the replicas each minute needs, the two
+// bounds, inferops and the baselines' sweeps, all run through the same simulator with the same warm start,
+// and the results in the benchmark's format. Used by `npm run bench` (bench/run.ts) and `inferops simulate`.
+import { type Bound, clairvoyantBound, instantBound } from "./bounds.ts";
+import {
+  type CapacityCurve,
+  type CapacityPoint,
+  DEFAULT_FLEET_SIZES,
+  type MeasureOptions,
+  meanTokens,
+  mixOf,
+  windowNeeds,
+} from "./capacity.ts";
+import type { Job, JobRunner, TraceRef } from "./jobs.ts";
+import type { PolicySpec } from "./policies/index.ts";
+import { type PolicyResult, type TraceResult, toPolicyResult } from "./results.ts";
+import { acceleratorOf, leadSeconds, poolSpec, primaryPool, type Scenario } from "./scenario.ts";
+import type { RunOptions, RunResult } from "./simulate.ts";
+import { baselineSpecs } from "./sweep.ts";
+import { buildTrace, type Trace, type TraceStats, traceStats, windowLoad } from "./trace.ts";
+
+export const WINDOW_SECONDS = 60;
+
+export type Progress = (done: number, total: number, label: string) => void;
+
+function traceOf(ref: TraceRef): Trace {
+  return "arrivals" in ref ? ref : buildTrace(ref);
+}
+
+/** Measures the capacity curve of a trace's request mix, one job per fleet size. */
+export async function measureCurve(
+  runner: JobRunner,
+  scenario: Scenario,
+  trace: TraceRef,
+  options: MeasureOptions = {},
+  onProgress?: Progress,
+): Promise<CapacityCurve> {
+  const sizes = options.replicas ?? DEFAULT_FLEET_SIZES;
+  let done = 0;
+  const points = await Promise.all(
+    sizes.map(async (replicas) => {
+      const job: Job = { kind: "capacity", trace, scenario, replicas, options };
+      const p = (await runner.run(job)) as CapacityPoint;
+      onProgress?.(++done, sizes.length, `capacity ${replicas} replicas`);
+      return p;
+    }),
+  );
+  const pool = primaryPool(scenario);
+  return {
+    profile: scenario.profiles[pool]!.id,
+    attainment: options.attainment ?? 0.99,
+    meanTokens: meanTokens(mixOf(traceOf(trace))),
+    points: points.sort((a, b) => a.replicas - b.replicas),
+  };
+}
+
+/**
+ * Fleet sizes worth measuring for a trace: powers of two up to the first one above 1.5 times the replicas
+ * the profile's capacity suggests for the trace's busiest minute (at least 1, 2 and 4).
+ */
+export function fleetSizesFor(trace: Trace, scenario: Scenario): number[] {
+  const profile = scenario.profiles[primaryPool(scenario)]!;
+  const guess = Math.ceil(
+    (1.5 * traceStats(trace).peakMinuteTokensPerSecond) / profile.spec.maxTokensPerSecond,
+  );
+  const sizes = [1, 2, 4];
+  while (sizes[sizes.length - 1]! < guess && sizes.length < 12) sizes.push(sizes[sizes.length - 1]! * 2);
+  return sizes;
+}
+
+export interface SuiteInput {
+  /** Name of the trace in the results (e.g. "conv", "conv-day"). */
+  name: string;
+  trace: TraceRef;
+  day: boolean;
+  scenario: Scenario;
+  curve: CapacityCurve;
+  /** The full sweep, a few points per family (quick), or none (inferops and the bounds only). */
+  baselines: "full" | "quick" | "none";
+}
+
+export interface PreparedSuite {
+  input: SuiteInput;
+  trace: Trace;
+  stats: TraceStats;
+  /** Replicas each 60 s window needs. */
+  needs: Int32Array;
+  warm: number;
+  lead: number;
+  instant: Bound;
+  clairvoyant: Bound;
+  jobs: { key: string; job: Job }[];
+}
+
+export interface SuiteOutput extends Omit<PreparedSuite, "jobs"> {
+  result: TraceResult;
+  runs: Map<string, RunResult>;
+}
+
+/** Needs, bounds and the jobs to run for one trace. */
+export function prepareSuite(input: SuiteInput): PreparedSuite {
+  const { scenario } = input;
+  const trace = traceOf(input.trace);
+  const pool = primaryPool(scenario);
+  const minReplicas = Math.max(1, scenario.service.spec.scaling.minReplicas);
+  const needs = windowNeeds(input.curve, windowLoad(trace, WINDOW_SECONDS), minReplicas);
+  const warm = needs[0] ?? minReplicas;
+  const lead = leadSeconds(scenario, pool);
+  const T = trace.durationSeconds;
+  const instant = instantBound(needs, WINDOW_SECONDS, T);
+  const clairvoyant = clairvoyantBound(needs, WINDOW_SECONDS, T, lead, warm);
+  let peakNeed = 0;
+  for (const n of needs) peakNeed = Math.max(peakNeed, n);
+  const base: RunOptions = { warmReplicas: warm };
+  const boundParams = {
+    windowSeconds: WINDOW_SECONDS,
+    attainmentTarget: input.curve.attainment,
+    peakNeed,
+  };
+  const specs: { key: string; spec: PolicySpec; options: RunOptions }[] = [
+    { key: "inferops", spec: { family: "inferops" }, options: base },
+    {
+      key: "instant",
+      spec: { family: "instant", steps: instant.schedule, params: { ...boundParams, leadSeconds: 0 } },
+      options: {
+        ...base,
+        overrides: {
+          provisioningSeconds: 0,
+          modelLoadSeconds: 0,
+          scaleDownDelaySeconds: 0,
+          deletion: "readyFirst",
+        },
+      },
+    },
+    {
+      key: "clairvoyant",
+      spec: {
+        family: "clairvoyant",
+        steps: clairvoyant.schedule,
+        params: { ...boundParams, leadSeconds: lead },
+      },
+      options: { ...base, overrides: { scaleDownDelaySeconds: 0, deletion: "readyFirst" } },
+    },
+  ];
+  if (input.baselines !== "none") {
+    const max = scenario.service.spec.scaling.maxReplicas;
+    for (const spec of baselineSpecs({
+      curve: input.curve,
+      peakNeed,
+      minReplicas,
+      maxReplicas: max,
+      quick: input.baselines === "quick",
+      day: input.day,
+    })) {
+      specs.push({ key: "", spec, options: base });
+    }
+  }
+  const recipe = input.trace;
+  return {
+    input,
+    trace,
+    stats: traceStats(trace),
+    needs,
+    warm,
+    lead,
+    instant,
+    clairvoyant,
+    jobs: specs.map((s) => ({
+      key: s.key,
+      job: { kind: "run", trace: recipe, scenario, policy: s.spec, options: s.options },
+    })),
+  };
+}
+
+/** The results file of a suite from its runs (in the order of prepared.jobs). */
+export function assembleSuite(prepared: PreparedSuite, runs: readonly RunResult[]): SuiteOutput {
+  const { scenario } = prepared.input;
+  const pool = primaryPool(scenario);
+  const gpus = acceleratorOf(scenario, pool).gpusPerReplica;
+  const spec = poolSpec(scenario, pool);
+  const boundCost = (b: Bound) => ({
+    gpuHours: (b.replicaSeconds * gpus) / 3600,
+    costUsd: ((b.replicaSeconds / 3600) * gpus * spec.costPerNodeHour) / spec.gpu.count,
+  });
+  const policies: Record<string, PolicyResult> = {};
+  const byName = new Map<string, RunResult>();
+  prepared.jobs.forEach((j, i) => {
+    const run = runs[i]!;
+    const name = j.key || run.name;
+    byName.set(name, run);
+    const override =
+      name === "instant"
+        ? boundCost(prepared.instant)
+        : name === "clairvoyant"
+          ? boundCost(prepared.clairvoyant)
+          : {};
+    policies[name] = toPolicyResult(run, override);
+  });
+  const { jobs: _jobs, ...rest } = prepared;
+  return {
+    ...rest,
+    result: { trace: prepared.input.name, day: prepared.input.day, policies },
+    runs: byName,
+  };
+}
+
+/** Prepares the suites, runs all their jobs on the runner (longest traces first), and assembles them. */
+export async function runSuites(
+  inputs: readonly SuiteInput[],
+  runner: JobRunner,
+  onProgress?: Progress,
+): Promise<SuiteOutput[]> {
+  const prepared = inputs.map(prepareSuite);
+  const all = prepared.flatMap((p, s) =>
+    p.jobs.map((j, k) => ({ s, k, job: j.job, size: p.trace.arrivals.length })),
+  );
+  const order = [...all].sort((a, b) => b.size - a.size);
+  const results = prepared.map((p) => new Array<RunResult>(p.jobs.length));
+  let done = 0;
+  await Promise.all(
+    order.map(async (x) => {
+      const r = (await runner.run(x.job)) as RunResult;
+      results[x.s]![x.k] = r;
+      onProgress?.(++done, all.length, `${prepared[x.s]!.input.name}: ${r.name}`);
+    }),
+  );
+  return prepared.map((p, s) => assembleSuite(p, results[s]!));
+}

@@ -1,0 +1,16 @@
+// Worker thread entry: runs the jobs its parent posts (jobs.ts), one at a time, and posts the results back.
+import { parentPort } from "node:worker_threads";
+import { type Job, runJob } from "./jobs.ts";
+
+parentPort?.on("message", (job: Job) => {
+  try {
+    const started = performance.now();
+    const result = runJob(job);
+    parentPort?.postMessage({ ok: true, result, seconds: (performance.now() - started) / 1000 });
+  } catch (err) {
+    parentPort?.postMessage({
+      ok: false,
+      error: err instanceof Error ? (err.stack ?? err.message) : String(err),
+    });
+  }
+});
