@@ -215,7 +215,13 @@ function stage1(
       },
     });
 
-    mem.learned = learn(prev?.learned, signals, capacity.profiledTokensPerSecond, nowMs);
+    mem.learned = learn(
+      prev?.learned,
+      signals,
+      capacity.profiledTokensPerSecond,
+      nowMs,
+      svc.spec.scaling.targets.ttftSeconds,
+    );
     if (fc) {
       mem.forecast = fc.state;
       mem.rates = fc.rates;

@@ -240,6 +240,24 @@ describe("learning", () => {
     expect(requestSize(undefined, sig({ arrivalRate: 0 }))).toBeUndefined();
   });
 
+  it("learns capacity from prefill-bound replicas that queue and miss the TTFT objective with KV mostly empty", () => {
+    // 20 replicas serving 2,000 tokens/s each, p95 TTFT 3.5 s against a 2 s objective, KV at 10%.
+    const s = sig({
+      queueDepth: 30,
+      kvCacheUtilization: 0.1,
+      ttftSeconds: 3.5,
+      replicasReporting: 20,
+      promptTokensPerSecond: 38_000,
+      generationTokensPerSecond: 2_000,
+    });
+    const l = learn(undefined, s, 2780, T0, 2);
+    expect(l.capacityTokensPerSecond).toBe(2000);
+    expect(l.capacityScale).toBeLessThan(1);
+    // Without an objective, or while TTFT meets it, the same readings teach nothing.
+    expect(learn(undefined, s, 2780, T0).capacityScale).toBeUndefined();
+    expect(learn(undefined, { ...s, ttftSeconds: 1.5 }, 2780, T0, 2).capacityScale).toBeUndefined();
+  });
+
   it.each([
     // queue, kv, measured per replica, learns?
     [5, 0.95, 1000, true],

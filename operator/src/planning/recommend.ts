@@ -180,6 +180,7 @@ export function learn(
   signals: Signals,
   profiledTokensPerSecond: number | undefined,
   nowMs: number,
+  ttftTargetSeconds?: number,
 ): LearnedModel {
   const next: LearnedModel = { ...prev };
   const queue = signals.queueDepth ?? 0;
@@ -194,9 +195,15 @@ export function learn(
     next.outputTokens = ewma(prev?.outputTokens, signals.generationTokensPerSecond / rate, SIZE_SMOOTHING);
   }
   const served = servedTokens(signals) ?? 0;
+  // Saturated: requests queue and either the KV cache is full (decode-bound) or the TTFT objective is missed
+  // (prefill-bound replicas queue with the KV cache mostly empty).
+  const latencyBound =
+    ttftTargetSeconds !== undefined &&
+    signals.ttftSeconds !== undefined &&
+    signals.ttftSeconds > ttftTargetSeconds;
   const saturated =
     queue > 0 &&
-    (signals.kvCacheUtilization ?? 0) >= SATURATION_KV &&
+    ((signals.kvCacheUtilization ?? 0) >= SATURATION_KV || latencyBound) &&
     signals.replicasReporting > 0 &&
     served > 0;
   if (saturated) {
