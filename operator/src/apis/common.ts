@@ -106,6 +106,25 @@ export const labelSelectorSchema = z
   .describe("A Kubernetes label selector. An empty selector matches everything.");
 export type LabelSelector = z.output<typeof labelSelectorSchema>;
 
+/** Whether labels match a label selector, with Kubernetes' semantics (an empty selector matches all). */
+export function selectorMatches(selector: LabelSelector, labels: Record<string, string>): boolean {
+  for (const [k, v] of Object.entries(selector.matchLabels ?? {})) if (labels[k] !== v) return false;
+  return (selector.matchExpressions ?? []).every((e) => {
+    const has = e.key in labels;
+    const v = labels[e.key];
+    switch (e.operator) {
+      case "In":
+        return has && (e.values ?? []).includes(v!);
+      case "NotIn":
+        return !has || !(e.values ?? []).includes(v!);
+      case "Exists":
+        return has;
+      default:
+        return !has;
+    }
+  });
+}
+
 /** metav1.Condition, as the operator writes it. */
 export const conditionSchema = z.object({
   type: text(316).describe("Condition type, CamelCase (Ready, Progressing, MetricsAvailable...)."),

@@ -1,5 +1,6 @@
 // Pure: the decision engine's Snapshot from what the informers hold and what the metric sources read.
 import { capacityBudgetSchema } from "../apis/capacitybudget.ts";
+import { type LabelSelector, selectorMatches } from "../apis/common.ts";
 import { type GPUNodePool, gpuNodePoolSchema } from "../apis/gpunodepool.ts";
 import { inferenceServiceSchema } from "../apis/inferenceservice.ts";
 import type { KubeObject } from "../kube/client.ts";
@@ -79,34 +80,12 @@ export function poolSnapshot(
 
 /** Budgets in scope by namespace: the selector resolved against the namespaces' labels. */
 function budgetNamespaces(
-  selector:
-    | {
-        matchLabels?: Record<string, string>;
-        matchExpressions?: { key: string; operator: string; values?: string[] }[];
-      }
-    | undefined,
+  selector: LabelSelector | undefined,
   namespaces: readonly KubeObject[],
 ): string[] | undefined {
   if (!selector) return undefined;
   return namespaces
-    .filter((ns) => {
-      const labels = ns.metadata?.labels ?? {};
-      if (!labelsMatch(labels, selector.matchLabels ?? {})) return false;
-      return (selector.matchExpressions ?? []).every((e) => {
-        const has = e.key in labels;
-        const v = labels[e.key];
-        switch (e.operator) {
-          case "In":
-            return has && (e.values ?? []).includes(v!);
-          case "NotIn":
-            return !has || !(e.values ?? []).includes(v!);
-          case "Exists":
-            return has;
-          default:
-            return !has;
-        }
-      });
-    })
+    .filter((ns) => selectorMatches(selector, ns.metadata?.labels ?? {}))
     .map((ns) => ns.metadata?.name ?? "");
 }
 

@@ -1,9 +1,11 @@
 // Test helpers for the planner: fixtures built through the real zod schemas (so defaults are the shipped
 // ones), and a small fluid model of a fleet to run plan() in a closed loop with virtual time.
+
 import type { z } from "zod";
 import { type CapacityBudgetSpec, capacityBudgetSpecSchema } from "../apis/capacitybudget.ts";
 import { type GPUNodePoolSpec, gpuNodePoolSpecSchema } from "../apis/gpunodepool.ts";
 import { type InferenceServiceSpec, inferenceServiceSpecSchema } from "../apis/inferenceservice.ts";
+import { mulberry32 } from "../serving/workload.ts";
 import { plan } from "./plan.ts";
 import type {
   BudgetSnapshot,
@@ -140,17 +142,8 @@ export function load(
   };
 }
 
-/** mulberry32: a small seeded PRNG, for noise that is the same on every run. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A small seeded PRNG (mulberry32), for noise that is the same on every run. */
+export const prng = mulberry32;
 
 /** A standard normal sample from two uniforms (Box-Muller). */
 export function gaussian(rand: () => number): number {

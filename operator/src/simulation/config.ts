@@ -2,10 +2,12 @@
 // CapacityBudget manifests they would apply (YAML or JSON, several documents per file), validated by the same
 // zod schemas as the API (defaults applied), and turned into a Scenario. Namespace manifests, when present,
 // resolve the budgets' namespace selectors. Errors name the file, the document and the field.
+
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { parseAllDocuments } from "yaml";
 import type { CapacityBudget } from "../apis/capacitybudget.ts";
+import { selectorMatches } from "../apis/common.ts";
 import type { GPUNodePool } from "../apis/gpunodepool.ts";
 import type { InferenceService } from "../apis/inferenceservice.ts";
 import { formatErrors, parseResource } from "../apis/validate.ts";
@@ -99,26 +101,6 @@ export function loadConfig(dir: string): LoadedConfig {
   return out;
 }
 
-type Selector = NonNullable<CapacityBudget["spec"]["scope"]["namespaceSelector"]>;
-
-function selects(selector: Selector, labels: Record<string, string>): boolean {
-  for (const [k, v] of Object.entries(selector.matchLabels ?? {})) if (labels[k] !== v) return false;
-  return (selector.matchExpressions ?? []).every((e) => {
-    const has = e.key in labels;
-    const v = labels[e.key];
-    switch (e.operator) {
-      case "In":
-        return has && (e.values ?? []).includes(v!);
-      case "NotIn":
-        return !has || !(e.values ?? []).includes(v!);
-      case "Exists":
-        return has;
-      default:
-        return !has;
-    }
-  });
-}
-
 export interface ScenarioOptions {
   /** namespace/name or name of the service to simulate, when the configuration holds several. */
   service?: string;
@@ -192,7 +174,7 @@ export function scenarioFromConfig(
     return {
       name: b.metadata.name,
       spec: b.spec,
-      namespaces: config.namespaces.filter((n) => selects(selector, n.labels)).map((n) => n.name),
+      namespaces: config.namespaces.filter((n) => selectorMatches(selector, n.labels)).map((n) => n.name),
     };
   });
   const targets = svc.spec.scaling.targets;
