@@ -6,6 +6,7 @@ export default defineConfig({
       {
         test: {
           name: "unit",
+          setupFiles: ["test/helpers/fast-check-seed.ts"],
           include: ["operator/src/**/*.test.ts", "hack/**/*.test.ts", "bench/**/*.test.ts"],
           environment: "node",
         },
