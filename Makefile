@@ -54,7 +54,11 @@ unit: deps ## Unit tests only (no cluster).
 	npx vitest run --project unit
 
 .PHONY: test
-test: check system-deps controlplane ## Everything: checks, unit and integration tests. Ends with `N passed, N failed`.
+.PHONY: bench-quick
+bench-quick: deps ## The autoscaling benchmark's quick subset (about 15 s; results to a temporary folder).
+	npm run bench -- --quick
+
+test: check system-deps controlplane bench-quick ## Everything: checks, the quick benchmark, unit and integration tests. Ends with `N passed, N failed`.
 	@mkdir -p $(TMP)
 	@rm -f $(TMP)/vitest.json
 	npx vitest run --reporter=default --reporter=json --outputFile.json=$(TMP)/vitest.json || true
