@@ -1,30 +1,14 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import type { CapacityCurve } from "../operator/src/simulation/capacity.ts";
 import { windowNeeds } from "../operator/src/simulation/capacity.ts";
 import { traceResultSchema } from "../operator/src/simulation/results.ts";
 import { primaryPool } from "../operator/src/simulation/scenario.ts";
+import { capacityCurve } from "../operator/src/simulation/testing.ts";
 import { makeTrace, superpose, windowLoad } from "../operator/src/simulation/trace.ts";
 import { MIN_PEAK_REPLICAS, STANDARD_TRACES, scaleForPeak, standardScenario } from "./standard.ts";
 
-const curve: CapacityCurve = {
-  profile: "p",
-  attainment: 0.99,
-  meanTokens: 1000,
-  points: [
-    {
-      replicas: 1,
-      requestsPerSecond: 1,
-      tokensPerReplica: 1000,
-      attainment: 0.99,
-      running: 0,
-      waiting: 0,
-      inFlight: 0,
-      kv: 0,
-    },
-  ],
-};
+const curve = capacityCurve([[1, 1, 1000]]);
 
 describe("the standard benchmark", () => {
   it("simulates inferops' defaults with the profile's numbers and the SLO as targets", () => {

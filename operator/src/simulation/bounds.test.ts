@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { clairvoyantBound, instantBound, levelIntervals } from "./bounds.ts";
-import { type CapacityCurve, replicasFor, tokensPerReplica, windowNeeds } from "./capacity.ts";
+import { replicasFor, tokensPerReplica, windowNeeds } from "./capacity.ts";
 import { inlineRunner } from "./jobs.ts";
 import { measureCurve, runSuites } from "./suite.ts";
-import { syntheticTrace, testScenario } from "./testing.ts";
+import { capacityCurve, syntheticTrace, testScenario } from "./testing.ts";
 import { windowLoad } from "./trace.ts";
 
 describe("the instant bound", () => {
@@ -55,33 +55,10 @@ describe("the clairvoyant bound", () => {
 });
 
 describe("needs from the measured capacity", () => {
-  const curve: CapacityCurve = {
-    profile: "p",
-    attainment: 0.99,
-    meanTokens: 1000,
-    points: [
-      {
-        replicas: 1,
-        requestsPerSecond: 1,
-        tokensPerReplica: 1000,
-        attainment: 0.99,
-        running: 0,
-        waiting: 0,
-        inFlight: 0,
-        kv: 0,
-      },
-      {
-        replicas: 4,
-        requestsPerSecond: 6,
-        tokensPerReplica: 1500,
-        attainment: 0.99,
-        running: 0,
-        waiting: 0,
-        inFlight: 0,
-        kv: 0,
-      },
-    ],
-  };
+  const curve = capacityCurve([
+    [1, 1, 1000],
+    [4, 6, 1500],
+  ]);
 
   it("interpolates capacity per replica in log2 of the fleet size, flat beyond the measured sizes", () => {
     expect(tokensPerReplica(curve, 1)).toBe(1000);

@@ -1,9 +1,11 @@
 // Helpers shared by the simulator's tests (not part of the public API).
+
 import { capacityBudgetSpecSchema } from "../apis/capacitybudget.ts";
 import { gpuNodePoolSpecSchema } from "../apis/gpunodepool.ts";
 import { inferenceServiceSpecSchema } from "../apis/inferenceservice.ts";
 import { getProfile } from "../serving/profiles.ts";
 import { mulberry32 } from "../serving/workload.ts";
+import type { CapacityCurve } from "./capacity.ts";
 import { DEFAULT_SLO, type Scenario } from "./scenario.ts";
 import { makeTrace, type Trace } from "./trace.ts";
 
@@ -82,4 +84,25 @@ export function syntheticTrace(
     if (keep) reqs.push({ arrival: t, prompt: p, output: o });
   }
   return makeTrace("synthetic", reqs, { durationSeconds, startMs: Date.UTC(2024, 0, 1) });
+}
+
+/** A measured capacity curve from (fleet size, requests/s, tokens/s per replica) points, at 99% attainment. */
+export function capacityCurve(
+  points: [replicas: number, requestsPerSecond: number, tokensPerReplica: number][],
+): CapacityCurve {
+  return {
+    profile: "p",
+    attainment: 0.99,
+    meanTokens: 1000,
+    points: points.map(([replicas, requestsPerSecond, tokensPerReplica]) => ({
+      replicas,
+      requestsPerSecond,
+      tokensPerReplica,
+      attainment: 0.99,
+      running: 0,
+      waiting: 0,
+      inFlight: 0,
+      kv: 0,
+    })),
+  };
 }
