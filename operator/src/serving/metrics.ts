@@ -7,7 +7,10 @@ export const TTFT_BUCKETS: readonly number[] = [
   80.0, 160.0, 640.0, 2560.0,
 ];
 
-/** vllm:inter_token_latency_seconds buckets (also used by the deprecated time_per_output_token). */
+/**
+ * vllm:inter_token_latency_seconds buckets (also used by the deprecated time_per_output_token and by the
+ * per-request vllm:request_time_per_output_token_seconds).
+ */
 export const ITL_BUCKETS: readonly number[] = [
   0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0,
 ];
@@ -113,6 +116,8 @@ export interface ReplicaMetrics {
   numPreemptionsTotal: number;
   timeToFirstToken: HistogramSnapshot;
   interTokenLatency: HistogramSnapshot;
+  /** Each finished request's mean time per output token after the first (requests of 2+ tokens). */
+  requestTimePerOutputToken: HistogramSnapshot;
   e2eRequestLatency: HistogramSnapshot;
   requestQueueTime: HistogramSnapshot;
 }
@@ -186,6 +191,11 @@ export function renderPrometheus(m: ReplicaMetrics, opts: RenderOptions): string
     "vllm:inter_token_latency_seconds",
     "Histogram of inter-token latency in seconds.",
     m.interTokenLatency,
+  );
+  histogram(
+    "vllm:request_time_per_output_token_seconds",
+    "Histogram of time_per_output_token_seconds per request.",
+    m.requestTimePerOutputToken,
   );
   histogram(
     "vllm:e2e_request_latency_seconds",

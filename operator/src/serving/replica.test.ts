@@ -246,6 +246,13 @@ describe("Replica properties", () => {
         expect(m.requestSuccessTotal).toBe(admitted.length);
         expect(m.timeToFirstToken.count).toBe(admitted.length);
         expect(m.interTokenLatency.count).toBe(sum((r) => r.outputTokens - 1));
+        // One observation per request of 2+ tokens: its mean time per output token, as the SLO scores it.
+        const multi = records.filter((r) => r.outputTokens > 1);
+        expect(m.requestTimePerOutputToken.count).toBe(multi.length);
+        expect(m.requestTimePerOutputToken.sum).toBeCloseTo(
+          multi.reduce((a, r) => a + r.meanItl, 0),
+          6,
+        );
         expect(m.numRequestsRunning + m.numRequestsWaiting).toBe(0);
         expect(d.replica.kvUsedTokens).toBe(0);
       }),

@@ -124,6 +124,7 @@ export class Replica {
   #steps = 0;
   readonly #ttft = new Histogram(TTFT_BUCKETS);
   readonly #itl = new Histogram(ITL_BUCKETS);
+  readonly #tpot = new Histogram(ITL_BUCKETS);
   readonly #e2e = new Histogram(REQUEST_LATENCY_BUCKETS);
   readonly #queue = new Histogram(REQUEST_LATENCY_BUCKETS);
 
@@ -249,6 +250,7 @@ export class Replica {
       numPreemptionsTotal: this.#preemptions,
       timeToFirstToken: this.#ttft.snapshot(),
       interTokenLatency: this.#itl.snapshot(),
+      requestTimePerOutputToken: this.#tpot.snapshot(),
       e2eRequestLatency: this.#e2e.snapshot(),
       requestQueueTime: this.#queue.snapshot(),
     };
@@ -428,6 +430,7 @@ export class Replica {
     r.kv = 0;
     this.#success++;
     this.#e2e.observe(end - r.spec.arrival);
+    if (r.output > 1) this.#tpot.observe((end - r.firstToken) / (r.output - 1));
     if (!this.#keepRecords) return;
     this.#finished.push({
       id: r.spec.id,

@@ -66,6 +66,13 @@ describe("aggregateService", () => {
     // 40 observations: rank 38 falls in +Inf, so p95 is the largest finite bound.
     expect(s.ttftSeconds).toBe(1);
     expect(s.itlSeconds).toBeUndefined();
+    // The merged increase, whole, for the share of requests over an objective.
+    expect(s.ttftHistogram).toEqual([
+      { le: 0.1, count: 0 },
+      { le: 1, count: 30 },
+      { le: INF, count: 40 },
+    ]);
+    expect(s.requestItlHistogram).toBeUndefined();
   });
 
   it("interpolates the quantile asked for", () => {

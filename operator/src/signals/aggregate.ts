@@ -7,6 +7,7 @@ import {
   ACROSS_PODS,
   COUNTER_SIGNALS,
   GAUGE_SIGNALS,
+  HISTOGRAM_BUCKETS_FIELD,
   HISTOGRAM_SIGNALS,
   type ServerAdapter,
   SIGNAL_FIELD,
@@ -15,6 +16,7 @@ import type { Sample } from "./prom-text.ts";
 import { hasAnySignal, type PodReading, readPod } from "./reading.ts";
 import {
   counterRate,
+  cumulativeBuckets,
   type Histogram,
   histogramQuantile,
   histogramWindowIncrease,
@@ -102,6 +104,8 @@ export function aggregateService(pods: readonly PodWindow[], options: AggregateO
     const merged: Histogram | undefined = mergeHistograms(increases);
     const value = merged && histogramQuantile(quantile, merged);
     if (value !== undefined) signals[SIGNAL_FIELD[signal]] = value;
+    const whole = HISTOGRAM_BUCKETS_FIELD[signal as keyof typeof HISTOGRAM_BUCKETS_FIELD];
+    if (whole && value !== undefined && merged) signals[whole] = cumulativeBuckets(merged);
   }
   return signals;
 }

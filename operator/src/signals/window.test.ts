@@ -5,6 +5,7 @@ import {
   type Bucket,
   counterIncrease,
   counterRate,
+  fractionAbove,
   type Histogram,
   histogramIncrease,
   histogramQuantile,
@@ -395,5 +396,37 @@ describe("appendPoint / isStale", () => {
     [Number.NaN, 0, 15_000, true],
   ])("observed at %d, now %d, interval %d: stale %s", (at, now, interval, want) => {
     expect(isStale(at, now, interval)).toBe(want);
+  });
+});
+
+describe("fractionAbove", () => {
+  const ttft = h([
+    [0.5, 10],
+    [1, 60],
+    [2.5, 90],
+    [5, 99],
+    [INF, 100],
+  ]);
+  it("reads the share above a bound exactly, and interpolates inside a bucket", () => {
+    expect(fractionAbove(1, ttft)).toBeCloseTo(0.4, 12);
+    expect(fractionAbove(5, ttft)).toBeCloseTo(0.01, 12);
+    // 2 s is two thirds into (1, 2.5]: 60 + 2/3 x 30 = 80 at or below.
+    expect(fractionAbove(2, ttft)).toBeCloseTo(0.2, 12);
+    expect(fractionAbove(0.25, ttft)).toBeCloseTo(0.95, 12);
+  });
+  it("counts the +Inf bucket as above past the largest finite bound", () => {
+    expect(fractionAbove(100, ttft)).toBeCloseTo(0.01, 12);
+  });
+  it("says nothing without observations or a +Inf bucket", () => {
+    expect(fractionAbove(1, h([[1, 0], [INF, 0]]))).toBeUndefined();
+    expect(fractionAbove(1, h([[1, 3], [2, 5]]))).toBeUndefined();
+  });
+  it("is the inverse of histogramQuantile inside the finite buckets", () => {
+    fc.assert(
+      fc.property(fc.double({ min: 0.01, max: 0.98, noNaN: true }), (q) => {
+        const x = histogramQuantile(q, ttft)!;
+        expect(fractionAbove(x, ttft)!).toBeCloseTo(1 - q, 9);
+      }),
+    );
   });
 });

@@ -193,3 +193,35 @@ export function histogramQuantile(q: number, histogram: Histogram): number | und
   if (inBucket <= 0) return b.le;
   return start + (b.le - start) * ((rank - below) / inBucket);
 }
+
+/**
+ * The share of a cumulative histogram's observations above x: the inverse of histogramQuantile, with the
+ * same linear interpolation inside the bucket that holds x (the first bucket starting at 0). Everything in
+ * the +Inf bucket counts as above when x is past the largest finite bound. Undefined when there is nothing
+ * to read (no +Inf bucket, fewer than two buckets, no observations).
+ */
+export function fractionAbove(x: number, histogram: Histogram): number | undefined {
+  const buckets = cleanBuckets(histogram.buckets);
+  const top = buckets[buckets.length - 1];
+  if (buckets.length < 2 || !top || top.le !== Number.POSITIVE_INFINITY) return undefined;
+  const total = top.count;
+  if (!(total > 0)) return undefined;
+  let below = 0;
+  let start = 0;
+  for (const b of buckets) {
+    if (x < b.le) {
+      if (b.le === Number.POSITIVE_INFINITY) return (total - below) / total;
+      const width = b.le - start;
+      const share = width > 0 ? Math.min(1, Math.max(0, (x - start) / width)) : 1;
+      return (total - (below + share * (b.count - below))) / total;
+    }
+    below = b.count;
+    start = b.le;
+  }
+  return 0;
+}
+
+/** A histogram's buckets as plain data for Signals: cleaned (ascending, monotone), or [] when unreadable. */
+export function cumulativeBuckets(histogram: Histogram): { le: number; count: number }[] {
+  return cleanBuckets(histogram.buckets).map((b) => ({ le: b.le, count: b.count }));
+}

@@ -36,7 +36,11 @@ export function readingOf(m: ReplicaMetrics, atMs: number): PodReading {
       promptTokens: m.promptTokensTotal,
       generationTokens: m.generationTokensTotal,
     },
-    histograms: { ttft: histogram(m.timeToFirstToken), itl: histogram(m.interTokenLatency) },
+    histograms: {
+      ttft: histogram(m.timeToFirstToken),
+      itl: histogram(m.interTokenLatency),
+      requestItl: histogram(m.requestTimePerOutputToken),
+    },
   };
 }
 

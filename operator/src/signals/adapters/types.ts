@@ -15,8 +15,11 @@ export type GaugeSignal = (typeof GAUGE_SIGNALS)[number];
 export const COUNTER_SIGNALS = ["arrivals", "promptTokens", "generationTokens"] as const;
 export type CounterSignal = (typeof COUNTER_SIGNALS)[number];
 
-/** Signals read as a quantile of a histogram over the window. */
-export const HISTOGRAM_SIGNALS = ["ttft", "itl"] as const;
+/**
+ * Signals read as a quantile of a histogram over the window: time to first token, inter-token latency (per
+ * token) and the per-request mean inter-token latency (what an ITL objective is about).
+ */
+export const HISTOGRAM_SIGNALS = ["ttft", "itl", "requestItl"] as const;
 export type HistogramSignal = (typeof HISTOGRAM_SIGNALS)[number];
 
 export type AdapterSignal = GaugeSignal | CounterSignal | HistogramSignal;
@@ -31,7 +34,17 @@ export const SIGNAL_FIELD = {
   generationTokens: "generationTokensPerSecond",
   ttft: "ttftSeconds",
   itl: "itlSeconds",
+  requestItl: "requestItlSeconds",
 } as const satisfies Record<AdapterSignal, keyof Signals>;
+
+/**
+ * Histograms also passed whole (the window's bucket increases), for the share of requests that miss an
+ * objective: the planner's SLO headroom reads them.
+ */
+export const HISTOGRAM_BUCKETS_FIELD = {
+  ttft: "ttftHistogram",
+  requestItl: "requestItlHistogram",
+} as const satisfies Partial<Record<HistogramSignal, keyof Signals>>;
 
 /** How the series of one metric within one pod (engines, models, ranks) combine into one value. */
 export type PerPod = "sum" | "mean" | "max";

@@ -25,5 +25,7 @@ export const vllmAdapter: ServerAdapter = {
   histograms: {
     ttft: { names: ["vllm:time_to_first_token_seconds"] },
     itl: { names: ["vllm:inter_token_latency_seconds", "vllm:time_per_output_token_seconds"] },
+    // Each request's mean time per output token (decode time / (generated - 1)), since v0.10.
+    requestItl: { names: ["vllm:request_time_per_output_token_seconds"] },
   },
 };

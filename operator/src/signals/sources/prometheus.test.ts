@@ -96,8 +96,9 @@ describe("prometheus source: batching", () => {
       svc("d", "absent", "vllm"),
     ];
     const out = await source.fetchSignals(services, NOW);
-    // vLLM: 8 signals + replicas + time; SGLang the same: 20 queries for 4 services.
-    expect(server.received).toHaveLength(20);
+    // vLLM: 9 signals + 2 buckets (TTFT, per-request ITL) + replicas + time; SGLang: 8 signals + TTFT buckets
+    // + replicas + time: 24 queries for 4 services.
+    expect(server.received).toHaveLength(24);
     expect(new Set(server.received.map((r) => r.path))).toEqual(new Set(["/api/v1/query"]));
     expect(server.received.every((r) => new URLSearchParams(r.body).get("time") === String(NOW / 1000))).toBe(
       true,
@@ -125,7 +126,7 @@ describe("prometheus source: batching", () => {
 
     server.received.length = 0;
     await source.fetchSignals([...services, svc("e", "more", "vllm"), svc("f", "again", "vllm")], NOW);
-    expect(server.received).toHaveLength(20);
+    expect(server.received).toHaveLength(24);
   });
 
   it("sends a service with its own prometheusURL to that Prometheus", async () => {
@@ -149,6 +150,187 @@ describe("prometheus source: batching", () => {
     );
     expect(server.received[0]?.headers.authorization).toBe("Bearer t");
     expect(server.received[0]?.headers["content-type"]).toBe("application/x-www-form-urlencoded");
+  });
+});
+
+describe("prometheus source: histogram buckets", () => {
+  const bucket = (ns: string, name: string, le: string, value: number | string) => ({
+    labels: { namespace: ns, inferops_service: name, le },
+    value,
+  });
+
+  /** The buckets queries (increase of _bucket) answered per metric; everything else by `rest`. */
+  type Row = { labels: Record<string, string>; value: number | string };
+  function withBuckets(
+    buckets: Record<string, Row[] | Reply>,
+    rest: (query: string) => Reply = () => ({ body: vector([]) }),
+  ) {
+    return (query: string): Reply => {
+      if (query.startsWith("sum by (le,")) {
+        for (const [metric, answer] of Object.entries(buckets)) {
+          if (!query.includes(`increase(${metric}_bucket`)) continue;
+          return Array.isArray(answer) ? { body: vector(answer) } : answer;
+        }
+        return { body: vector([]) };
+      }
+      return rest(query);
+    };
+  }
+
+  it("reads each service's bucket increases as a cumulative histogram, +Inf last", async () => {
+    const server = await prometheus(
+      withBuckets(
+        {
+          "vllm:time_to_first_token_seconds": [
+            // Out of order, a bound two pods spell differently, a count below the one before, noise.
+            bucket("a", "llama", "+Inf", 40),
+            bucket("a", "llama", "0.5", 30),
+            bucket("a", "llama", "0.1", 8),
+            bucket("a", "llama", "0.10", 2),
+            bucket("a", "llama", "1", 28),
+            bucket("a", "llama", "oops", 99),
+            bucket("a", "llama", "2.5", "NaN"),
+            row("a", "llama", 5),
+            // Only a +Inf bucket: not a histogram.
+            bucket("b", "mistral", "+Inf", 7),
+            // No observations in the window: missing, as the quantile is.
+            bucket("a", "idle", "0.1", 0),
+            bucket("a", "idle", "+Inf", 0),
+            bucket("z", "unknown", "+Inf", 3),
+          ],
+          "vllm:request_time_per_output_token_seconds": [
+            bucket("a", "llama", "0.05", 20),
+            bucket("a", "llama", "+Inf", 25),
+          ],
+        },
+        byMetric({
+          "histogram_quantile(0.95, sum by (le, namespace, inferops_service) (sum by (le, namespace, inferops_service, pod) (rate(vllm:time_to_first_token":
+            [row("a", "llama", 0.9)],
+          "count by": [row("a", "llama", 2), row("b", "mistral", 1), row("a", "idle", 1)],
+        }),
+      ),
+    );
+    const out = await createPrometheusSource({ url: server.url }).fetchSignals(
+      [svc("a", "llama", "vllm"), svc("b", "mistral", "vllm"), svc("a", "idle", "vllm")],
+      NOW,
+    );
+    const llama = ok(out.get("a/llama"));
+    expect(llama.ttftSeconds).toBe(0.9);
+    expect(llama.ttftHistogram).toEqual([
+      { le: 0.1, count: 10 },
+      { le: 0.5, count: 30 },
+      { le: 1, count: 30 },
+      { le: Number.POSITIVE_INFINITY, count: 40 },
+    ]);
+    expect(llama.requestItlHistogram).toEqual([
+      { le: 0.05, count: 20 },
+      { le: Number.POSITIVE_INFINITY, count: 25 },
+    ]);
+    for (const key of ["b/mistral", "a/idle"]) {
+      const s = ok(out.get(key));
+      expect(s.replicasReporting).toBe(1);
+      expect(s.ttftHistogram).toBeUndefined();
+      expect(s.requestItlHistogram).toBeUndefined();
+    }
+    expect(out.has("z/unknown")).toBe(false);
+  });
+
+  it("leaves the histogram missing, never empty or zero, when the buckets query returns nothing", async () => {
+    const server = await prometheus(
+      withBuckets(
+        {},
+        byMetric({
+          "count by": [row("n", "s", 1)],
+          "timestamp(": [],
+          "(vllm:num_requests_running)": [row("n", "s", 3)],
+        }),
+      ),
+    );
+    const s = ok(
+      (await createPrometheusSource({ url: server.url }).fetchSignals([svc("n", "s", "vllm")], NOW)).get(
+        "n/s",
+      ),
+    );
+    expect(s).toEqual({ observedAtMs: NOW, replicasReporting: 1, runningRequests: 3 });
+    expect("ttftHistogram" in s).toBe(false);
+  });
+
+  it("scales the bounds (Triton's milliseconds to seconds), +Inf unchanged", async () => {
+    const server = await prometheus(
+      withBuckets({
+        nv_inference_first_response_histogram_ms: [
+          bucket("t", "trt", "100", 12),
+          bucket("t", "trt", "2500", 30),
+          bucket("t", "trt", "+Inf", 31),
+        ],
+      }),
+    );
+    const s = ok(
+      (await createPrometheusSource({ url: server.url }).fetchSignals([svc("t", "trt", "triton")], NOW)).get(
+        "t/trt",
+      ),
+    );
+    const h = s.ttftHistogram!;
+    expect(h.map((b) => b.count)).toEqual([12, 30, 31]);
+    expect(h[0]!.le).toBeCloseTo(0.1, 12);
+    expect(h[1]!.le).toBeCloseTo(2.5, 12);
+    expect(h[2]!.le).toBe(Number.POSITIVE_INFINITY);
+    // The quantile query scales in PromQL; the buckets query does not.
+    const asked = server.received.map((r) => new URLSearchParams(r.body).get("query") ?? "");
+    expect(asked.filter((q) => q.startsWith("sum by (le,"))).toHaveLength(1);
+    expect(asked.some((q) => q.startsWith("sum by (le,") && q.includes("*"))).toBe(false);
+  });
+
+  it("treats a failed buckets query as no histogram, the other signals standing", async () => {
+    const server = await prometheus(
+      withBuckets(
+        { "vllm:time_to_first_token_seconds": { status: 503, body: "overloaded" } },
+        byMetric({
+          "count by": [row("n", "s", 2)],
+          "rate(vllm:time_to_first_token": [row("n", "s", 0.3)],
+        }),
+      ),
+    );
+    const s = ok(
+      (await createPrometheusSource({ url: server.url }).fetchSignals([svc("n", "s", "vllm")], NOW)).get(
+        "n/s",
+      ),
+    );
+    expect(s.replicasReporting).toBe(2);
+    expect(s.ttftSeconds).toBe(0.3);
+    expect(s.ttftHistogram).toBeUndefined();
+  });
+
+  it("drops the adapter's buckets of a signal a service overrides, and skips them when all do", async () => {
+    const answer = withBuckets(
+      {
+        "vllm:time_to_first_token_seconds": [
+          bucket("n", "own", "1", 20),
+          bucket("n", "own", "+Inf", 21),
+          bucket("n", "plain", "1", 20),
+          bucket("n", "plain", "+Inf", 21),
+        ],
+      },
+      (q) => ({ body: vector(q === "my_ttft" ? [{ labels: {}, value: 0.7 }] : []) }),
+    );
+    const server = await prometheus(answer);
+    const source = createPrometheusSource({ url: server.url });
+    const own = svc("n", "own", "vllm", { queries: { ttftSeconds: "my_ttft" } });
+    const out = await source.fetchSignals([own, svc("n", "plain", "vllm")], NOW);
+    expect(ok(out.get("n/own")).ttftSeconds).toBe(0.7);
+    expect(ok(out.get("n/own")).ttftHistogram).toBeUndefined();
+    expect(ok(out.get("n/plain")).ttftHistogram).toEqual([
+      { le: 1, count: 20 },
+      { le: Number.POSITIVE_INFINITY, count: 21 },
+    ]);
+
+    server.received.length = 0;
+    await source.fetchSignals([own], NOW);
+    const asked = server.received.map((r) => new URLSearchParams(r.body).get("query") ?? "");
+    expect(asked.some((q) => q.includes("increase(vllm:time_to_first_token_seconds_bucket"))).toBe(false);
+    expect(asked.some((q) => q.includes("increase(vllm:request_time_per_output_token_seconds_bucket"))).toBe(
+      true,
+    );
   });
 });
 

@@ -3,12 +3,13 @@
 // `inferops_service` labels), not one query per service. PromQL overrides from spec.metrics.queries and the
 // scale-to-zero activation query are per service and run one by one.
 // A service with no series is missing (replicasReporting 0), not zero. A failed batch query (HTTP, timeout,
-// bad answer, Prometheus error) is an error for every service of its batch.
+// bad answer, Prometheus error) is an error for every service of its batch, except the histogram buckets
+// query, which is optional: when it fails, the histograms are missing and the rest stands.
 import { z } from "zod";
 import { SIGNAL_QUERIES, type SignalName } from "../../apis/inferenceservice.ts";
-import type { Signals } from "../../planning/types.ts";
+import type { HistogramBuckets, Signals } from "../../planning/types.ts";
 import { adapterFor } from "../adapters/index.ts";
-import { type ServerAdapter, SIGNAL_FIELD } from "../adapters/types.ts";
+import { HISTOGRAM_BUCKETS_FIELD, type ServerAdapter, SIGNAL_FIELD } from "../adapters/types.ts";
 import { isSignalsError, SignalsError, SignalsErrorCode } from "../errors.ts";
 import { parsePromFloat } from "../prom-text.ts";
 import { fetchText, mapLimit } from "./http.ts";
@@ -214,7 +215,44 @@ class TaskList {
   }
 }
 
-/** What a batch's answers say of each of its services: signals, or the batch's failure. */
+/**
+ * A cumulative histogram from the samples of a buckets query for one service: bounds parsed (`+Inf` as
+ * Infinity, others skipped) and scaled, ascending, series of one bound added up (pods that spell it
+ * differently), counts made monotone. Undefined without a +Inf bucket, with fewer than two buckets, or with
+ * no observations: missing, as the quantile is then.
+ */
+export function bucketsFromSamples(
+  samples: readonly InstantSample[],
+  scale: number | undefined,
+): HistogramBuckets | undefined {
+  const byBound = new Map<number, number>();
+  for (const s of samples) {
+    const raw = s.labels.le;
+    let le = raw === undefined ? undefined : parsePromFloat(raw);
+    if (le === undefined || Number.isNaN(le) || le === Number.NEGATIVE_INFINITY) continue;
+    if (!Number.isFinite(s.value)) continue;
+    if (Number.isFinite(le) && scale !== undefined) le *= scale;
+    byBound.set(le, (byBound.get(le) ?? 0) + s.value);
+  }
+  const out: HistogramBuckets = [];
+  let max = 0;
+  for (const le of [...byBound.keys()].sort((a, b) => a - b)) {
+    max = Math.max(max, byBound.get(le) ?? 0);
+    out.push({ le, count: max });
+  }
+  const top = out[out.length - 1];
+  if (out.length < 2 || top?.le !== Number.POSITIVE_INFINITY || !(top.count > 0)) return undefined;
+  return out;
+}
+
+function serviceKey(sample: InstantSample, labels: PrometheusConfig["labels"]): string {
+  return `${sample.labels[labels.namespace] ?? ""}/${sample.labels[labels.service] ?? ""}`;
+}
+
+/**
+ * What a batch's answers say of each of its services: signals, or the batch's failure. The buckets queries
+ * are optional: one that failed leaves its histogram missing.
+ */
 function readBatch(
   batch: Batch,
   outcomes: readonly Outcome[],
@@ -222,7 +260,9 @@ function readBatch(
   nowMs: number,
 ): Map<string, SignalsResult> {
   const out = new Map<string, SignalsResult>();
-  const failed = batch.tasks.map((i) => outcomes[i]).find((o) => o !== undefined && !o.ok);
+  const failed = batch.queries
+    .map((q, n) => (q.kind === "buckets" ? undefined : outcomes[batch.tasks[n] ?? -1]))
+    .find((o) => o !== undefined && !o.ok);
   if (failed && !failed.ok) {
     for (const svc of batch.services) {
       out.set(svc.key, {
@@ -241,9 +281,27 @@ function readBatch(
   batch.queries.forEach((q, n) => {
     const outcome = outcomes[batch.tasks[n] ?? -1];
     if (!outcome?.ok) return;
+    if (q.kind === "buckets") {
+      const field = HISTOGRAM_BUCKETS_FIELD[q.signal as keyof typeof HISTOGRAM_BUCKETS_FIELD];
+      if (!field) return;
+      const samples = new Map<string, InstantSample[]>();
+      for (const sample of outcome.result.samples) {
+        const key = serviceKey(sample, labels);
+        if (!byService.has(key)) continue;
+        const list = samples.get(key);
+        if (list) list.push(sample);
+        else samples.set(key, [sample]);
+      }
+      const scale = batch.adapter.histograms[q.signal]?.scale;
+      for (const [key, mine] of samples) {
+        const buckets = bucketsFromSamples(mine, scale);
+        const signals = byService.get(key);
+        if (signals && buckets) signals[field] = buckets;
+      }
+      return;
+    }
     for (const sample of outcome.result.samples) {
-      const key = `${sample.labels[labels.namespace] ?? ""}/${sample.labels[labels.service] ?? ""}`;
-      const signals = byService.get(key);
+      const signals = byService.get(serviceKey(sample, labels));
       if (!signals || !Number.isFinite(sample.value)) continue; // NaN: missing, not zero
       if (q.kind === "replicas") signals.replicasReporting = Math.max(0, Math.round(sample.value));
       else if (q.kind === "observedAt") signals.observedAtMs = Math.round(sample.value * 1000);
@@ -253,6 +311,20 @@ function readBatch(
   for (const [key, signals] of byService) out.set(key, { ok: true, signals });
   return out;
 }
+
+/**
+ * The buckets a quantile override also clears (ttftSeconds: ttftHistogram): the adapter's histogram no
+ * longer describes the signal, whether or not the other services of the batch override it too.
+ */
+const BUCKETS_OF_FIELD = new Map<
+  string,
+  (typeof HISTOGRAM_BUCKETS_FIELD)[keyof typeof HISTOGRAM_BUCKETS_FIELD]
+>(
+  Object.entries(HISTOGRAM_BUCKETS_FIELD).map(([signal, field]) => [
+    SIGNAL_FIELD[signal as keyof typeof HISTOGRAM_BUCKETS_FIELD],
+    field,
+  ]),
+);
 
 /** Applies a service's own queries (overrides, activation) on top of what its batch said. */
 function applyOwn(
@@ -286,8 +358,10 @@ function applyOwn(
       if (values.length > 0) signals.activationDemand = values.reduce((a, b) => a + b, 0);
       continue;
     }
-    // The override replaces the adapter's value, even when it has no answer.
+    // The override replaces the adapter's value (and its buckets), even when it has no answer.
     signals[q.field] = undefined;
+    const buckets = BUCKETS_OF_FIELD.get(q.field);
+    if (buckets) signals[buckets] = undefined;
     if (resultType !== "vector" && resultType !== "scalar") {
       return invalidOverride(
         svc,

@@ -6,6 +6,7 @@ import {
   DEFAULT_LABELS,
   expandPlaceholders,
   gaugeQuery,
+  histogramBucketsQuery,
   histogramQuery,
   observedAtQuery,
   type QueryOptions,
@@ -48,6 +49,20 @@ describe("PromQL from adapters", () => {
       `(histogram_quantile(0.95, sum by (le, namespace, inferops_service) (sum by (le, ${BY_POD}) (rate(nv_inference_first_response_histogram_ms_bucket[1m]))))) * 0.001`,
     ],
     [
+      "a histogram's bucket increases per service, each pod's name chosen on the pod alone",
+      histogramBucketsQuery(ADAPTERS.vllm.histograms.ttft!, opts),
+      `sum by (le, namespace, inferops_service) (sum by (le, ${BY_POD}) (increase(vllm:time_to_first_token_seconds_bucket[1m])) or on (${BY_POD}) sum by (le, ${BY_POD}) (increase(vllm_time_to_first_token_seconds_bucket[1m])))`,
+    ],
+    [
+      "bucket increases unscaled (the reader scales the bounds), with matchers",
+      histogramBucketsQuery(ADAPTERS.triton.histograms.ttft!, {
+        ...opts,
+        rateWindow: "2m",
+        matchers: 'job="x"',
+      }),
+      `sum by (le, namespace, inferops_service) (sum by (le, ${BY_POD}) (increase(nv_inference_first_response_histogram_ms_bucket{job="x"}[2m])))`,
+    ],
+    [
       "extra matchers and other label names",
       gaugeQuery("runningRequests", ADAPTERS.tgi.gauges.runningRequests!, {
         ...opts,
@@ -82,6 +97,31 @@ describe("PromQL from adapters", () => {
       "itl",
       "replicas",
       "observedAt",
+    ]);
+  });
+
+  it("adds the buckets of TTFT and per-request ITL, not of per-token ITL", () => {
+    const kinds = batchQueries(ADAPTERS.vllm, opts).map((q) =>
+      "signal" in q ? `${q.kind}:${q.signal}` : q.kind,
+    );
+    expect(kinds.filter((k) => k.startsWith("histogram:") || k.startsWith("buckets:"))).toEqual([
+      "histogram:ttft",
+      "histogram:itl",
+      "histogram:requestItl",
+      "buckets:ttft",
+      "buckets:requestItl",
+    ]);
+    // SGLang has no per-request ITL histogram; TGI has no TTFT one.
+    const buckets = (a: keyof typeof ADAPTERS) =>
+      batchQueries(ADAPTERS[a], opts).flatMap((q) => (q.kind === "buckets" ? [q.signal] : []));
+    expect(buckets("sglang")).toEqual(["ttft"]);
+    expect(buckets("tgi")).toEqual([]);
+  });
+
+  it("leaves out signals every service overrides, and their buckets", () => {
+    const queries = batchQueries(ADAPTERS.vllm, opts, new Set(["queueDepth", "ttft"]));
+    expect(queries.filter((q) => q.kind === "buckets").map((q) => ("signal" in q ? q.signal : ""))).toEqual([
+      "requestItl",
     ]);
   });
 

@@ -2,13 +2,16 @@
 // services of one runtime at once, grouped by the labels the scrape configuration attaches (see
 // docs/signals.md): `namespace`, `inferops_service` and `pod`. Alternative metric names (older spellings,
 // the `:`→`_` rewrite) are chosen per pod with `or on (namespace, inferops_service, pod)`, so a pod that
-// exposes both an old and a new name is counted once.
+// exposes both an old and a new name is counted once. For the TTFT and per-request ITL histograms, a
+// "buckets" query also returns the window's bucket increases per service (summed across pods by `le`), for
+// the share of requests that miss an objective; their bounds are scaled when read, not in PromQL.
 import {
   ACROSS_PODS,
   COUNTER_SIGNALS,
   type CounterSignal,
   GAUGE_SIGNALS,
   type GaugeSignal,
+  HISTOGRAM_BUCKETS_FIELD,
   HISTOGRAM_SIGNALS,
   type HistogramSignal,
   type MetricRef,
@@ -44,6 +47,7 @@ export type BatchQuery =
   | { kind: "gauge"; signal: GaugeSignal; query: string }
   | { kind: "counter"; signal: CounterSignal; query: string }
   | { kind: "histogram"; signal: HistogramSignal; query: string }
+  | { kind: "buckets"; signal: HistogramSignal; query: string }
   | { kind: "replicas"; query: string }
   | { kind: "observedAt"; query: string };
 
@@ -107,6 +111,24 @@ export function histogramQuery(ref: MetricRef, opts: QueryOptions): string {
   );
 }
 
+/**
+ * The window's bucket increases of a histogram per service, pods summed by `le`: one series per bound, counts
+ * cumulative. The ref's scale applies to the bounds, so it is left to the reader. Each pod's name is chosen
+ * as in histogramQuery, `or on` the pod alone: a pod exposing the preferred name drops every bucket of the
+ * others, so two layouts (an old and a new name with other bounds) never mix. (Buckets of the left operand
+ * never drop each other: `or` keeps all of its left side.)
+ */
+export function histogramBucketsQuery(ref: MetricRef, opts: QueryOptions): string {
+  const g = groups(opts);
+  const alternatives = nameCandidates(ref)
+    .map(
+      (name) =>
+        `sum by (le, ${g.pod}) (increase(${selector(`${name}_bucket`, ref, opts)}[${opts.rateWindow}]))`,
+    )
+    .join(` or on (${g.pod}) `);
+  return `sum by (le, ${g.service}) (${alternatives})`;
+}
+
 /** Every name the adapter reads a gauge or counter from: a pod exposing one of them is reporting. */
 function presenceSelector(adapter: ServerAdapter, opts: QueryOptions): string {
   const names = new Set<string>();
@@ -139,8 +161,9 @@ export function observedAtQuery(adapter: ServerAdapter, opts: QueryOptions): str
 }
 
 /**
- * The batch of queries that reads every signal of a runtime for all its services. Signals in `skip` (those
- * every service of the batch overrides) are left out.
+ * The batch of queries that reads every signal of a runtime for all its services, and the buckets of the
+ * histograms in HISTOGRAM_BUCKETS_FIELD. Signals in `skip` (those every service of the batch overrides) are
+ * left out, their buckets too.
  */
 export function batchQueries(
   adapter: ServerAdapter,
@@ -161,6 +184,12 @@ export function batchQueries(
   for (const signal of HISTOGRAM_SIGNALS) {
     const ref = adapter.histograms[signal];
     if (ref && !skip.has(signal)) out.push({ kind: "histogram", signal, query: histogramQuery(ref, opts) });
+  }
+  for (const signal of HISTOGRAM_SIGNALS) {
+    const ref = adapter.histograms[signal];
+    if (ref && signal in HISTOGRAM_BUCKETS_FIELD && !skip.has(signal)) {
+      out.push({ kind: "buckets", signal, query: histogramBucketsQuery(ref, opts) });
+    }
   }
   out.push({ kind: "replicas", query: replicasQuery(adapter, opts) });
   out.push({ kind: "observedAt", query: observedAtQuery(adapter, opts) });
