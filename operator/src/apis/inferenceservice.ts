@@ -169,7 +169,20 @@ export const targetsSchema = z
       .describe(
         "Time-to-first-token objective in seconds; replicas are added until the predicted TTFT meets it.",
       ),
-    itlSeconds: positive().max(10).optional().describe("Inter-token latency objective in seconds."),
+    itlSeconds: positive()
+      .max(10)
+      .optional()
+      .describe(
+        "Inter-token latency objective in seconds, for each request's mean (vLLM's request_time_per_output_token).",
+      ),
+    attainment: z
+      .number()
+      .gt(0)
+      .lt(1)
+      .default(0.99)
+      .describe(
+        "Share of requests that should meet ttftSeconds and itlSeconds; while fewer do, the operator adds headroom.",
+      ),
   })
   .describe("What one replica should carry. The recommendation is the largest the targets ask for.");
 
@@ -230,6 +243,7 @@ export const SIGNAL_QUERIES = [
   "kvCacheUtilization",
   "ttftSeconds",
   "itlSeconds",
+  "requestItlSeconds",
   "arrivalRate",
 ] as const;
 export type SignalName = (typeof SIGNAL_QUERIES)[number];
@@ -359,6 +373,9 @@ const signalsStatus = z
     kvCacheUtilization: nonNegative().optional().describe("Mean KV-cache usage across replicas, 0 to 1."),
     ttftSeconds: nonNegative().optional().describe("Time to first token, p95, seconds."),
     itlSeconds: nonNegative().optional().describe("Inter-token latency, p95, seconds."),
+    requestItlSeconds: nonNegative()
+      .optional()
+      .describe("Per-request mean inter-token latency, p95, seconds."),
     observedAt: text(64).optional().describe("When the signals were read (RFC 3339)."),
   })
   .describe("The signals behind the last decision.");

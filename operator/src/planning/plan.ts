@@ -207,6 +207,7 @@ function stage1(
       capacity,
       size,
       leadSeconds: lead,
+      headroom: prev?.learned?.sloHeadroom,
       forecast: fc && {
         planningRate: fc.planningRate,
         trendRate: fc.trendRate,
@@ -220,7 +221,8 @@ function stage1(
       signals,
       capacity.profiledTokensPerSecond,
       nowMs,
-      svc.spec.scaling.targets.ttftSeconds,
+      scaling.targets,
+      ready >= current,
     );
     if (fc) {
       mem.forecast = fc.state;

@@ -250,12 +250,15 @@ describe("learning", () => {
       promptTokensPerSecond: 38_000,
       generationTokensPerSecond: 2_000,
     });
-    const l = learn(undefined, s, 2780, T0, 2);
+    const l = learn(undefined, s, 2780, T0, { ttftSeconds: 2, attainment: 0.99 });
     expect(l.capacityTokensPerSecond).toBe(2000);
     expect(l.capacityScale).toBeLessThan(1);
     // Without an objective, or while TTFT meets it, the same readings teach nothing.
     expect(learn(undefined, s, 2780, T0).capacityScale).toBeUndefined();
-    expect(learn(undefined, { ...s, ttftSeconds: 1.5 }, 2780, T0, 2).capacityScale).toBeUndefined();
+    expect(
+      learn(undefined, { ...s, ttftSeconds: 1.5 }, 2780, T0, { ttftSeconds: 2, attainment: 0.99 })
+        .capacityScale,
+    ).toBeUndefined();
   });
 
   it.each([

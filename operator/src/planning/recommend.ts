@@ -30,6 +30,7 @@
 import { Reason } from "../apis/conditions.ts";
 import type { InferenceServiceSpec } from "../apis/inferenceservice.ts";
 import { ceil, replicasForRatio } from "./behavior.ts";
+import { type Objectives, updateHeadroom } from "./headroom.ts";
 import { replicasForTtft } from "./queueing.ts";
 import type { LearnedModel, Signals } from "./types.ts";
 
@@ -180,8 +181,10 @@ export function learn(
   signals: Signals,
   profiledTokensPerSecond: number | undefined,
   nowMs: number,
-  ttftTargetSeconds?: number,
+  objectives: Objectives = { attainment: 0.99 },
+  settled = true,
 ): LearnedModel {
+  const ttftTargetSeconds = objectives.ttftSeconds;
   const next: LearnedModel = { ...prev };
   const queue = signals.queueDepth ?? 0;
   const rate = signals.arrivalRate ?? 0;
@@ -220,6 +223,8 @@ export function learn(
     next.capacityScale = 1 - (1 - prev.capacityScale) * Math.exp(-dt / CAPACITY_RELAX_SECONDS);
     next.atMs = nowMs;
   }
+  const headroom = updateHeadroom(prev, signals, objectives, nowMs, settled);
+  if (headroom) Object.assign(next, headroom);
   return next;
 }
 
@@ -241,6 +246,8 @@ export interface RecommendInput {
   size?: { prompt: number; output: number };
   /** Time for new capacity to serve, seconds (the backlog grows until then). */
   leadSeconds?: number;
+  /** SLO headroom learned from TTFT misses (>= 1): the token views divide per-replica capacity by it. */
+  headroom?: number;
   /** Arrival rate to provision for over the lead time (forecast.ts), when an arrival rate is known. */
   forecast?: { planningRate: number; trendRate: number; margin: number; leadSeconds: number };
 }
@@ -289,8 +296,11 @@ export function recommend(input: RecommendInput): Recommendation {
     });
   }
 
+  const headroom = Math.max(1, input.headroom ?? 1);
   const perReplica =
-    capacity.tokensPerSecond !== undefined ? capacity.tokensPerSecond * targets.tokenUtilization : undefined;
+    capacity.tokensPerSecond !== undefined
+      ? (capacity.tokensPerSecond * targets.tokenUtilization) / headroom
+      : undefined;
   const demand = tokenDemand(signals, size);
   if (perReplica !== undefined && demand !== undefined) {
     views.push(

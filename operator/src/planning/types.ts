@@ -5,6 +5,9 @@ import type { CapacityBudgetSpec } from "../apis/capacitybudget.ts";
 import type { GPUNodePoolSpec } from "../apis/gpunodepool.ts";
 import type { InferenceServiceSpec } from "../apis/inferenceservice.ts";
 
+/** A cumulative histogram: observations at or below each upper bound `le`, ascending, the last +Inf. */
+export type HistogramBuckets = { le: number; count: number }[];
+
 /** Canonical signals of one service, aggregated over its ready replicas, as read at `observedAtMs`. */
 export interface Signals {
   /** When the signals were read (epoch ms). Older than two intervals means missing, not zero. */
@@ -27,6 +30,15 @@ export interface Signals {
   ttftSeconds?: number;
   /** Inter-token latency over the window (p95), seconds. */
   itlSeconds?: number;
+  /** Per-request mean inter-token latency over the window (p95), seconds: what the ITL objective is about. */
+  requestItlSeconds?: number;
+  /**
+   * The window's time to first token as a cumulative histogram (the replicas' bucket increases summed by
+   * upper bound, ascending, the last bound +Inf): the share of requests that missed targets.ttftSeconds.
+   */
+  ttftHistogram?: HistogramBuckets;
+  /** The same for the per-request mean inter-token latency: the share that missed targets.itlSeconds. */
+  requestItlHistogram?: HistogramBuckets;
   /** Demand seen while no replica runs (the activation query), for waking from zero. */
   activationDemand?: number;
 }
@@ -108,6 +120,17 @@ export interface LearnedModel {
   capacityTokensPerSecond?: number;
   /** When capacityScale was last updated or relaxed (epoch ms). */
   atMs?: number;
+  /**
+   * Headroom for the TTFT objective, >= 1: the token views divide per-replica capacity by it. It grows
+   * while more requests miss targets.ttftSeconds than the objective allows, and relaxes back to 1.
+   */
+  sloHeadroom?: number;
+  /** When sloHeadroom was last updated (epoch ms). */
+  sloHeadroomAtMs?: number;
+  /** Requests per window that missed an objective, averaged over time (headroom.ts). */
+  sloMissed?: number;
+  /** Requests per window, averaged the same way. */
+  sloRequests?: number;
 }
 
 export interface Snapshot {

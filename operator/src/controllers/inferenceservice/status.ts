@@ -201,6 +201,7 @@ function signalsStatus(s: Signals): SignalsStatus {
   if (s.kvCacheUtilization !== undefined) out.kvCacheUtilization = round(s.kvCacheUtilization);
   if (s.ttftSeconds !== undefined) out.ttftSeconds = round(s.ttftSeconds);
   if (s.itlSeconds !== undefined) out.itlSeconds = round(s.itlSeconds);
+  if (s.requestItlSeconds !== undefined) out.requestItlSeconds = round(s.requestItlSeconds);
   return out;
 }
 
@@ -213,6 +214,7 @@ const SIGNAL_FLOOR = {
   kvCacheUtilization: 0.05,
   ttftSeconds: 0.05,
   itlSeconds: 0.005,
+  requestItlSeconds: 0.005,
 } as const;
 
 /** Every signal within its tolerance, and the same signals present. */
