@@ -3,7 +3,14 @@
 // in this thread (tests, small runs) or on a pool of workers (both cores of the machine).
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
-import { type CapacityPoint, type MeasureOptions, measurePoint, mixOf } from "./capacity.ts";
+import {
+  type CapacityCurve,
+  type CapacityPoint,
+  type MeasureOptions,
+  measurePoint,
+  mixOf,
+} from "./capacity.ts";
+import { measureWindowMisses, type NeedsOptions, type WindowMisses } from "./needs.ts";
 import { createPolicy, type PolicySpec } from "./policies/index.ts";
 import type { Scenario } from "./scenario.ts";
 import { type RunOptions, type RunResult, simulate } from "./simulate.ts";
@@ -14,9 +21,22 @@ export type TraceRef = TraceRecipe | Trace;
 
 export type Job =
   | { kind: "run"; trace: TraceRef; scenario: Scenario; policy: PolicySpec; options: RunOptions }
-  | { kind: "capacity"; trace: TraceRef; scenario: Scenario; replicas: number; options: MeasureOptions };
+  | { kind: "capacity"; trace: TraceRef; scenario: Scenario; replicas: number; options: MeasureOptions }
+  | {
+      kind: "needs";
+      trace: TraceRef;
+      scenario: Scenario;
+      curve: CapacityCurve;
+      first: number;
+      last: number;
+      options: NeedsOptions;
+    };
 
-export type JobResult<J extends Job> = J extends { kind: "run" } ? RunResult : CapacityPoint;
+export type JobResult<J extends Job> = J extends { kind: "run" }
+  ? RunResult
+  : J extends { kind: "needs" }
+    ? WindowMisses[]
+    : CapacityPoint;
 
 function traceOf(ref: TraceRef): Trace {
   return "arrivals" in ref ? ref : buildTrace(ref);
@@ -27,6 +47,16 @@ export function runJob<J extends Job>(job: J): JobResult<J> {
   const trace = traceOf(job.trace);
   if (job.kind === "run") {
     return simulate(trace, job.scenario, createPolicy(job.policy, job.scenario), job.options) as JobResult<J>;
+  }
+  if (job.kind === "needs") {
+    return measureWindowMisses(
+      trace,
+      job.scenario,
+      job.curve,
+      job.first,
+      job.last,
+      job.options,
+    ) as JobResult<J>;
   }
   return measurePoint(job.scenario, mixOf(trace), job.replicas, job.options) as JobResult<J>;
 }
@@ -40,9 +70,9 @@ export interface JobRunner {
 
 function label(job: Job): string {
   const trace = "arrivals" in job.trace ? job.trace.name : job.trace.name;
-  return job.kind === "run"
-    ? `${trace} ${JSON.stringify(job.policy).slice(0, 120)}`
-    : `${trace} capacity ${job.replicas}`;
+  if (job.kind === "run") return `${trace} ${JSON.stringify(job.policy).slice(0, 120)}`;
+  if (job.kind === "needs") return `${trace} needs of windows ${job.first}..${job.last - 1}`;
+  return `${trace} capacity ${job.replicas}`;
 }
 
 /** Runs jobs one at a time in this thread (deterministic order; for tests and tiny runs). */

@@ -12,6 +12,7 @@ import {
   windowNeeds,
 } from "./capacity.ts";
 import type { Job, JobRunner, TraceRef } from "./jobs.ts";
+import { allocateNeeds, ownNeed, type WindowMisses } from "./needs.ts";
 import type { PolicySpec } from "./policies/index.ts";
 import { type PolicyResult, type TraceResult, toPolicyResult } from "./results.ts";
 import { acceleratorOf, leadSeconds, poolSpec, primaryPool, type Scenario } from "./scenario.ts";
@@ -97,14 +98,64 @@ export interface SuiteOutput extends Omit<PreparedSuite, "jobs"> {
   runs: Map<string, RunResult>;
 }
 
-/** Needs, bounds and the jobs to run for one trace. */
-export function prepareSuite(input: SuiteInput): PreparedSuite {
+/** Windows per needs job: a few seconds of work each, enough jobs to keep every worker busy. */
+const NEEDS_CHUNK = 30;
+
+/**
+ * The replicas each window of a trace needs, measured on the window's own arrivals (needs.ts), in jobs of
+ * NEEDS_CHUNK windows on the runner.
+ */
+export async function measureNeeds(runner: JobRunner, input: SuiteInput): Promise<Needs> {
+  const trace = traceOf(input.trace);
+  const { scaling } = input.scenario.service.spec;
+  const windows = windowLoad(trace, WINDOW_SECONDS).tokens.length;
+  const options = {
+    windowSeconds: WINDOW_SECONDS,
+    minReplicas: Math.max(1, scaling.minReplicas),
+    maxReplicas: scaling.maxReplicas,
+  };
+  const jobs: Promise<WindowMisses[]>[] = [];
+  for (let first = 0; first < windows; first += NEEDS_CHUNK) {
+    jobs.push(
+      runner.run({
+        kind: "needs",
+        trace: input.trace,
+        scenario: input.scenario,
+        curve: input.curve,
+        first,
+        last: Math.min(windows, first + NEEDS_CHUNK),
+        options,
+      }),
+    );
+  }
+  const measured = (await Promise.all(jobs)).flat();
+  const first = measured.find((w) => w.window === 0);
+  return {
+    perWindow: allocateNeeds(measured, input.curve.attainment),
+    // Sized for the first minute by both measures, whichever asks for more: its own arrivals (ownNeed)
+    // and its tokens over the capacity measured at steady Poisson load (the minute after is served by the
+    // same fleet until new capacity arrives, and a steady-state fleet carries it better).
+    warm: Math.max(
+      first ? ownNeed(first, input.curve.attainment) : 1,
+      windowNeeds(input.curve, windowLoad(trace, WINDOW_SECONDS), Math.max(1, scaling.minReplicas))[0] ?? 1,
+    ),
+  };
+}
+
+/** What measureNeeds finds: the replicas each window needs, and the warm start (the first window's own need). */
+export interface Needs {
+  perWindow: Int32Array;
+  warm: number;
+}
+
+/** Bounds and the jobs to run for one trace, from the replicas each window needs (measureNeeds). */
+export function prepareSuite(input: SuiteInput, measured: Needs): PreparedSuite {
   const { scenario } = input;
   const trace = traceOf(input.trace);
   const pool = primaryPool(scenario);
   const minReplicas = Math.max(1, scenario.service.spec.scaling.minReplicas);
-  const needs = windowNeeds(input.curve, windowLoad(trace, WINDOW_SECONDS), minReplicas);
-  const warm = needs[0] ?? minReplicas;
+  const needs = measured.perWindow;
+  const warm = Math.max(minReplicas, measured.warm);
   const lead = leadSeconds(scenario, pool);
   const T = trace.durationSeconds;
   const instant = instantBound(needs, WINDOW_SECONDS, T);
@@ -210,7 +261,9 @@ export async function runSuites(
   runner: JobRunner,
   onProgress?: Progress,
 ): Promise<SuiteOutput[]> {
-  const prepared = inputs.map(prepareSuite);
+  const needs = await Promise.all(inputs.map((input) => measureNeeds(runner, input)));
+  onProgress?.(0, 1, "replicas each window needs");
+  const prepared = inputs.map((input, i) => prepareSuite(input, needs[i]!));
   const all = prepared.flatMap((p, s) =>
     p.jobs.map((j, k) => ({ s, k, job: j.job, size: p.trace.arrivals.length })),
   );
