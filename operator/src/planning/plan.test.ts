@@ -346,10 +346,36 @@ describe("memory", () => {
   it("records the raw recommendation for stabilization, and forecast state", () => {
     const p = plan(snapshot([service("a", { replicas: 3, signals: load(12) })]), T0);
     const m = p.memory.services["default/a"]!;
-    expect(m.recommendations).toEqual([[T0, one(p).recommended.value]]);
+    // The first evaluation seeds the window with the replicas running, then records its own.
+    expect(m.recommendations).toEqual([
+      [T0, 3],
+      [T0, one(p).recommended.value],
+    ]);
     expect(m.forecast).toMatchObject({ level: 12, trend: 0, atMs: T0 });
     expect(m.rates).toEqual([[T0, 12]]);
     expect(m.learned).toMatchObject({ promptTokens: 500, outputTokens: 200 });
+  });
+
+  it("without history (new service, restarted operator) scales down only after a full scale-down window", () => {
+    const spec = serviceSpec({ scaling: { minReplicas: 1, maxReplicas: 20 } });
+    const idle = (at: number, memory?: PlannerMemory) =>
+      plan(
+        snapshot([service("a", { spec, replicas: 10, signals: load(0.5), now: at })], {
+          ...(memory ? { memory } : {}),
+        }),
+        at,
+      );
+    const first = idle(T0);
+    expect(one(first).recommended.value).toBeLessThan(10);
+    expect(one(first).replicas.value).toBe(10);
+    let memory = first.memory;
+    const window = spec.scaling.behavior.scaleDown.stabilizationWindowSeconds;
+    for (let t = 15; t < window; t += 15) {
+      const p = idle(T0 + t * 1000, memory);
+      expect(one(p).replicas.value).toBe(10);
+      memory = p.memory;
+    }
+    expect(one(idle(T0 + (window + 15) * 1000, memory)).replicas.value).toBeLessThan(10);
   });
 
   it("the default lead time is the preferred pool's provisioningSeconds + 60 s", () => {

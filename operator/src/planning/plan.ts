@@ -273,6 +273,9 @@ function stage1(
 
     const upWindow = scaling.behavior.scaleUp.stabilizationWindowSeconds;
     const downWindow = Math.max(scaling.behavior.scaleDown.stabilizationWindowSeconds, lead);
+    // A planner without history (a new service, a restarted operator) starts as if the replicas running had
+    // been recommended just now: nothing is scaled down before a full scale-down window of observations.
+    if (mem.recommendations.length === 0) mem.recommendations = [[nowMs, current]];
     const history = pruneRecommendations(mem.recommendations, nowMs, Math.max(upWindow, downWindow));
     mem.recommendations = [...history, [nowMs, raw.value]];
 
