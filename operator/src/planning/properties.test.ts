@@ -273,7 +273,12 @@ describe("properties", () => {
           expect(ev.reversals).toBeLessThanOrEqual(3);
         },
       ),
-      { numRuns: 12 },
+      {
+        numRuns: 12,
+        // Found by a random seed: a 2-replica service at 3.7 req/s with 10% noise and a TTFT objective
+        // reversed 4 times, one noisy sample at a time, before the latency view had a tolerance.
+        examples: [[1, 3.666897416642235, 0.09999999999999983, true]],
+      },
     );
   }, 60_000);
 

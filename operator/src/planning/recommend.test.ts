@@ -134,6 +134,24 @@ describe("SLO view", () => {
     expect(v.message).toContain("predicted p95 TTFT");
   });
 
+  it("keeps the current replicas when they suffice for a rate within the tolerance", () => {
+    const model = { tokensPerSecond: 2000, slots: 16, promptTokens: 500, outputTokens: 200 };
+    // The lowest rate that needs one more replica than `n`, and rates 5% above and 20% above it.
+    const n = replicasForTtft(0.5, 20, model, 20).replicas;
+    let edge = 20;
+    while (replicasForTtft(0.5, edge, model, 20).replicas <= n) edge *= 1.001;
+    const at = (rate: number) =>
+      rec({
+        scaling,
+        current: n,
+        ready: n,
+        signals: sig({ arrivalRate: rate }),
+        size: { prompt: 500, output: 200 },
+      }).views.find((v) => v.message.includes("TTFT"))!;
+    expect(at(edge * 1.05)).toMatchObject({ replicas: n, reason: Reason.WithinTolerance });
+    expect(at(edge * 1.2).replicas).toBeGreaterThan(n);
+  });
+
   it("ignores an unattainable target and says why", () => {
     const tight = serviceSpec({ scaling: { targets: { ttftSeconds: 0.1 } } }).scaling;
     const r = rec({ scaling: tight, signals: sig({ arrivalRate: 1 }), size: { prompt: 500, output: 200 } });

@@ -320,18 +320,32 @@ export function recommend(input: RecommendInput): Recommendation {
   const slo = (rate: number, reason: string, label: string): View | undefined => {
     if (targets.ttftSeconds === undefined || capacity.tokensPerSecond === undefined || !size)
       return undefined;
-    const sizing = replicasForTtft(
-      targets.ttftSeconds,
-      rate,
-      {
-        tokensPerSecond: capacity.tokensPerSecond,
-        slots: capacity.slots,
-        promptTokens: size.prompt,
-        outputTokens: size.output,
-      },
-      scaling.maxReplicas,
-    );
+    const model = {
+      tokensPerSecond: capacity.tokensPerSecond,
+      slots: capacity.slots,
+      promptTokens: size.prompt,
+      outputTokens: size.output,
+    };
+    const ttft = targets.ttftSeconds;
+    const sizing = replicasForTtft(ttft, rate, model, scaling.maxReplicas);
     const p = round(sizing.predicted.seconds, 3);
+    // HPA's tolerance, on the rate: no change when the current replicas suffice for a rate within
+    // `tolerance` of the observed one (a noisy sample at a boundary does not add a replica, and a dip does
+    // not remove one).
+    if (sizing.met && current > 0 && sizing.replicas !== current) {
+      const edge = sizing.replicas > current ? rate / (1 + tol) : rate * (1 + tol);
+      const atEdge = replicasForTtft(ttft, edge, model, scaling.maxReplicas);
+      if (
+        atEdge.met &&
+        (sizing.replicas > current ? atEdge.replicas <= current : atEdge.replicas >= current)
+      ) {
+        return {
+          replicas: current,
+          reason: Reason.WithinTolerance,
+          message: `${label}${round(rate, 3)} req/s: ${sizing.replicas} replicas for a p95 TTFT <= ${ttft}s, within tolerance ${tol} of ${current}`,
+        };
+      }
+    }
     if (sizing.met) {
       return {
         replicas: sizing.replicas,
