@@ -141,8 +141,8 @@ export function traceSection(suite: SuiteOutput, plots?: { replicas: string; par
   lines.push(`## ${suite.result.trace}${suite.input.day ? " (24-hour day)" : ""}`, "");
   lines.push(
     `${s.requests.toLocaleString("en-US")} requests over ${num(s.durationSeconds / 3600, 2)} h (${num(s.requestsPerSecond, 1)} req/s, mean prompt ${num(s.meanPrompt, 0)} and output ${num(s.meanOutput, 0)} tokens). ` +
-      `Measured capacity at the SLO: ${suite.input.curve.points.map((p) => `${p.replicas}: ${num(p.tokensPerReplica, 0)}`).join(", ")} tokens/s per replica (fleet size: per replica). ` +
-      `Peak need ${peak} replicas, warm start ${suite.warm}, lead time ${suite.lead} s.`,
+      `Measured capacity at the SLO (Poisson arrivals): ${suite.input.curve.points.map((p) => `${p.replicas}: ${num(p.tokensPerReplica, 0)}`).join(", ")} tokens/s per replica (fleet size: per replica). ` +
+      `Needs measured on each minute's own arrivals: peak ${peak} replicas, ${num(suite.needs.reduce((a, b) => a + b, 0) / 60, 1)} replica-hours; warm start ${suite.warm}, lead time ${suite.lead} s.`,
     "",
   );
   lines.push(HEADER);
@@ -217,7 +217,7 @@ export function replicasSpec(suite: SuiteOutput): TopLevelSpec {
   const unit = hours ? 3600 : 60;
   const values: { t: number; replicas: number; series: string }[] = [];
   suite.needs.forEach((n, w) => {
-    values.push({ t: (w * 60) / unit, replicas: n, series: "needed (per-minute capacity)" });
+    values.push({ t: (w * 60) / unit, replicas: n, series: "needed (measured per minute)" });
   });
   const add = (name: string, label: string) => {
     const run = suite.runs.get(name);
@@ -252,7 +252,7 @@ export function replicasSpec(suite: SuiteOutput): TopLevelSpec {
         legend: { orient: "bottom", columns: 2, labelLimit: 360 },
       },
       strokeDash: {
-        condition: { test: "datum.series === 'needed (per-minute capacity)'", value: [4, 3] },
+        condition: { test: "datum.series === 'needed (measured per minute)'", value: [4, 3] },
         value: [1, 0],
       },
     },
