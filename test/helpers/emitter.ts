@@ -1,17 +1,78 @@
-// A small emitter of vLLM-format metrics for one fake model-server pod, with a settable queue.
+// A small emitter of vLLM-format metrics for one fake model-server pod, with a settable queue and a settable
+// share of slow requests. Requests finish at a steady rate; each is observed in the TTFT and per-request ITL
+// histograms (vLLM's names and bucket bounds), slow ones above 2.5 s TTFT and 0.2 s ITL, the others below
+// 1 s and 0.05 s.
 import { createServer, type Server } from "node:http";
+import { Histogram, ITL_BUCKETS, TTFT_BUCKETS } from "../../operator/src/serving/metrics.ts";
+
+export interface EmitterValues {
+  waiting?: number;
+  running?: number;
+  /** Share (0..1) of the requests finishing from now on that are slow. */
+  slowShare?: number;
+}
+
+export interface EmitterOptions {
+  /** Requests finished per second: request_success_total and the histograms' counts grow at this rate. */
+  requestsPerSecond?: number;
+  /** Share of slow requests from the start (default 0). */
+  slowShare?: number;
+}
 
 export interface Emitter {
   address: string;
-  /** Sets the waiting and running requests the pod reports. */
-  set(values: { waiting?: number; running?: number }): void;
+  /** Sets the waiting and running requests the pod reports, and the share of slow requests from now on. */
+  set(values: EmitterValues): void;
   close(): Promise<void>;
 }
 
-export async function startVllmEmitter(model = "meta-llama/Llama-3.1-8B-Instruct"): Promise<Emitter> {
+/** Observed values: a slow request's TTFT and ITL are above 2.5 s and 0.2 s, a fast one's below 1 s and 0.05 s. */
+export const SLOW_TTFT_SECONDS = 3;
+export const FAST_TTFT_SECONDS = 0.5;
+export const SLOW_ITL_SECONDS = 0.3;
+export const FAST_ITL_SECONDS = 0.03;
+
+function checkShare(share: number): number {
+  if (!(share >= 0 && share <= 1)) throw new RangeError(`slowShare must be in [0, 1], not ${share}`);
+  return share;
+}
+
+// Python's prometheus_client prints floats with repr(): 1.0, 0.25, 2560.0.
+function formatFloat(v: number): string {
+  if (v === Number.POSITIVE_INFINITY) return "+Inf";
+  return Number.isInteger(v) ? v.toFixed(1) : String(v);
+}
+
+export async function startVllmEmitter(
+  model = "meta-llama/Llama-3.1-8B-Instruct",
+  opts: EmitterOptions = {},
+): Promise<Emitter> {
+  const requestsPerSecond = opts.requestsPerSecond ?? 2;
   let waiting = 0;
   let running = 0;
+  let slowShare = checkShare(opts.slowShare ?? 0);
   const started = Date.now();
+  const ttft = new Histogram(TTFT_BUCKETS);
+  const requestItl = new Histogram(ITL_BUCKETS);
+  let finished = 0; // requests observed in the histograms so far
+  let slowOwed = 0; // fractional slow requests carried over, so the slow count tracks the share exactly
+
+  // Observes the requests finished since the last call, at the current share. Called at each scrape and
+  // before the share changes, so a change applies from the moment it is made.
+  const advance = (seconds: number) => {
+    const due = Math.round(seconds * requestsPerSecond);
+    const n = due - finished;
+    if (n <= 0) return;
+    finished = due;
+    slowOwed += n * slowShare;
+    const slow = Math.min(n, Math.floor(slowOwed + 1e-9));
+    slowOwed -= slow;
+    ttft.observe(SLOW_TTFT_SECONDS, slow);
+    ttft.observe(FAST_TTFT_SECONDS, n - slow);
+    requestItl.observe(SLOW_ITL_SECONDS, slow);
+    requestItl.observe(FAST_ITL_SECONDS, n - slow);
+  };
+
   const server: Server = createServer((req, res) => {
     if (req.url !== "/metrics") {
       res.writeHead(404).end();
@@ -19,7 +80,19 @@ export async function startVllmEmitter(model = "meta-llama/Llama-3.1-8B-Instruct
     }
     // Counters grow with time at a rate that follows the load, as a busy server's would.
     const seconds = (Date.now() - started) / 1000;
+    advance(seconds);
     const label = `model_name="${model}",engine="0"`;
+    const histogram = (name: string, help: string, h: Histogram) => {
+      const s = h.snapshot();
+      return [
+        `# HELP ${name} ${help}`,
+        `# TYPE ${name} histogram`,
+        ...s.bounds.map((le, i) => `${name}_bucket{${label},le="${formatFloat(le)}"} ${s.cumulative[i]}`),
+        `${name}_bucket{${label},le="+Inf"} ${s.cumulative[s.bounds.length]}`,
+        `${name}_sum{${label}} ${s.sum}`,
+        `${name}_count{${label}} ${s.count}`,
+      ];
+    };
     const body = [
       "# HELP vllm:num_requests_waiting Number of requests waiting to be processed.",
       "# TYPE vllm:num_requests_waiting gauge",
@@ -33,7 +106,13 @@ export async function startVllmEmitter(model = "meta-llama/Llama-3.1-8B-Instruct
       "# TYPE vllm:generation_tokens_total counter",
       `vllm:generation_tokens_total{${label}} ${Math.round(seconds * 200)}`,
       "# TYPE vllm:request_success_total counter",
-      `vllm:request_success_total{${label},finished_reason="stop"} ${Math.round(seconds * 2)}`,
+      `vllm:request_success_total{${label},finished_reason="stop"} ${finished}`,
+      ...histogram("vllm:time_to_first_token_seconds", "Histogram of time to first token in seconds.", ttft),
+      ...histogram(
+        "vllm:request_time_per_output_token_seconds",
+        "Histogram of time_per_output_token_seconds per request.",
+        requestItl,
+      ),
       "",
     ].join("\n");
     res.writeHead(200, { "content-type": "text/plain; version=0.0.4" }).end(body);
@@ -45,6 +124,11 @@ export async function startVllmEmitter(model = "meta-llama/Llama-3.1-8B-Instruct
     set: (v) => {
       waiting = v.waiting ?? waiting;
       running = v.running ?? running;
+      if (v.slowShare !== undefined) {
+        const share = checkShare(v.slowShare);
+        advance((Date.now() - started) / 1000);
+        slowShare = share;
+      }
     },
     close: () =>
       new Promise<void>((resolve) => {

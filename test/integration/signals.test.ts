@@ -1,8 +1,15 @@
 // Signals end to end: a real Prometheus scrapes an emitter of vLLM-format metrics; raising its queue makes
-// the operator scale the Deployment on the real control plane; stopping the emitter holds replicas.
+// the operator scale the Deployment on the real control plane; stopping the emitter holds replicas. The
+// Prometheus source also reads the TTFT and per-request ITL histograms whole, with the share of slow requests.
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { inferenceServiceSpecSchema } from "../../operator/src/apis/inferenceservice.ts";
 import { KubeClient, type KubeObject } from "../../operator/src/kube/client.ts";
 import { pathFor, R } from "../../operator/src/kube/resources.ts";
+import type { HistogramBuckets } from "../../operator/src/planning/types.ts";
+import { ITL_BUCKETS, TTFT_BUCKETS } from "../../operator/src/serving/metrics.ts";
+import { createPrometheusSource } from "../../operator/src/signals/sources/prometheus.ts";
+import { serviceRef } from "../../operator/src/signals/sources/types.ts";
+import { fractionAbove } from "../../operator/src/signals/window.ts";
 import { kubectl } from "../helpers/cluster.ts";
 import { type Emitter, startVllmEmitter } from "../helpers/emitter.ts";
 import { eventually } from "../helpers/eventually.ts";
@@ -103,6 +110,69 @@ integrationSuite("signals", () => {
         expect(s?.desiredReplicas).toBeGreaterThan(1);
         expect(s?.lastDecision?.reason).toMatch(/QueueDepth|ScaleUpLimit|PanicMode|AtMaxReplicas/);
       });
+    });
+
+    it("the TTFT and per-request ITL histograms arrive whole, with the share of slow requests", async () => {
+      // A pod of its own, slow from its first request, scraped by a Prometheus of its own. Its 1m window never
+      // mixes shares, as the shared pod's would for a minute after set({ slowShare }), and the operator's
+      // service is left alone. The share is a ratio of bucket increases over the same samples, so
+      // increase()'s extrapolation scales numerator and denominator alike.
+      const SLOW_SHARE = 0.25;
+      const LATENCY_SVC = "latency";
+      const POD = `${LATENCY_SVC}-fake-0`;
+      const pod = await startVllmEmitter(undefined, { slowShare: SLOW_SHARE, requestsPerSecond: 20 });
+      let prom: PrometheusProcess | undefined;
+      try {
+        prom = await startPrometheus([
+          { address: pod.address, labels: { namespace: NS, inferops_service: LATENCY_SVC, pod: POD } },
+        ]);
+        // As the planner builds it: the parsed spec (metrics defaulted) and the service's ready pods.
+        const spec = inferenceServiceSpecSchema.parse({
+          model: { name: "meta-llama/Llama-3.1-8B-Instruct", server: "vllm" },
+          template: { spec: { containers: [{ name: "vllm", image: "vllm/vllm-openai:v0.11.0" }] } },
+          accelerators: [{ pool: POOL }],
+        });
+        const ref = serviceRef(NS, LATENCY_SVC, spec, [{ name: POD, ip: "127.0.0.1", variant: POOL }]);
+        expect(ref).toMatchObject({
+          key: `${NS}/${LATENCY_SVC}`,
+          server: "vllm",
+          metrics: { source: "prometheus" },
+        });
+        const source = createPrometheusSource({ url: prom.url });
+        const expectCumulative = (h: HistogramBuckets | undefined, bounds: readonly number[]) => {
+          expect(h).toBeDefined();
+          if (!h) return;
+          expect(h.map((b) => b.le)).toEqual([...bounds, Number.POSITIVE_INFINITY]);
+          for (let i = 1; i < h.length; i++) {
+            expect(h[i]!.le).toBeGreaterThan(h[i - 1]!.le);
+            expect(h[i]!.count).toBeGreaterThanOrEqual(h[i - 1]!.count);
+          }
+          expect(h.at(-1)!.count).toBeGreaterThan(0);
+        };
+        // Scrapes every second: two samples in the window after a few seconds.
+        await eventually(
+          async () => {
+            const result = (await source.fetchSignals([ref], Date.now())).get(ref.key);
+            if (!result?.ok) throw new Error(`no signals: ${result ? result.error.message : "no entry"}`);
+            const { ttftHistogram, requestItlHistogram, replicasReporting } = result.signals;
+            expect(replicasReporting).toBe(1);
+            expectCumulative(ttftHistogram, TTFT_BUCKETS);
+            expectCumulative(requestItlHistogram, ITL_BUCKETS);
+            const ttftSlow = fractionAbove(2, { buckets: ttftHistogram ?? [] });
+            const itlSlow = fractionAbove(0.1, { buckets: requestItlHistogram ?? [] });
+            expect(ttftSlow).toBeDefined();
+            expect(itlSlow).toBeDefined();
+            expect(Math.abs((ttftSlow ?? -1) - SLOW_SHARE), `TTFT share ${ttftSlow}`).toBeLessThanOrEqual(
+              0.05,
+            );
+            expect(Math.abs((itlSlow ?? -1) - SLOW_SHARE), `ITL share ${itlSlow}`).toBeLessThanOrEqual(0.05);
+          },
+          { timeoutMs: 60_000, intervalMs: 1000 },
+        );
+      } finally {
+        await prom?.stop();
+        await pod.close();
+      }
     });
 
     it("stopping the emitter holds replicas: MetricsAvailable=False, never a scale-down", async () => {
