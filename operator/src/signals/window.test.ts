@@ -418,8 +418,24 @@ describe("fractionAbove", () => {
     expect(fractionAbove(100, ttft)).toBeCloseTo(0.01, 12);
   });
   it("says nothing without observations or a +Inf bucket", () => {
-    expect(fractionAbove(1, h([[1, 0], [INF, 0]]))).toBeUndefined();
-    expect(fractionAbove(1, h([[1, 3], [2, 5]]))).toBeUndefined();
+    expect(
+      fractionAbove(
+        1,
+        h([
+          [1, 0],
+          [INF, 0],
+        ]),
+      ),
+    ).toBeUndefined();
+    expect(
+      fractionAbove(
+        1,
+        h([
+          [1, 3],
+          [2, 5],
+        ]),
+      ),
+    ).toBeUndefined();
   });
   it("is the inverse of histogramQuantile inside the finite buckets", () => {
     fc.assert(
