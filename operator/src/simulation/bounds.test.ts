@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { clairvoyantBound, instantBound, levelIntervals } from "./bounds.ts";
 import { replicasFor, tokensPerReplica, windowNeeds } from "./capacity.ts";
 import { inlineRunner } from "./jobs.ts";
-import { measureCurve, runSuites } from "./suite.ts";
+import { clairvoyantGpuHoursAt, measureCurve, runSuites } from "./suite.ts";
 import { capacityCurve, syntheticTrace, testScenario } from "./testing.ts";
 import { windowLoad } from "./trace.ts";
 
@@ -103,5 +103,9 @@ describe("the clairvoyant bound against every policy", () => {
         expect(p.gpuHours, name).toBeGreaterThanOrEqual(clair.gpuHours);
     }
     expect(policies.instant!.gpuHours).toBeLessThanOrEqual(clair.gpuHours);
+    // Sized again from the same measured windows: the same at the curve's attainment, more at a higher one.
+    expect(clairvoyantGpuHoursAt(suite!, curve.attainment)).toBeCloseTo(clair.gpuHours, 9);
+    expect(clairvoyantGpuHoursAt(suite!, 0.9999)).toBeGreaterThanOrEqual(clair.gpuHours);
+    expect(clairvoyantGpuHoursAt(suite!, 0.5)).toBeLessThanOrEqual(clair.gpuHours);
   });
 });

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import * as vega from "vega";
 import { compile, type TopLevelSpec } from "vega-lite";
 import type { PolicyResult } from "./results.ts";
-import type { SuiteOutput } from "./suite.ts";
+import { clairvoyantGpuHoursAt, type SuiteOutput } from "./suite.ts";
 import { bestAttaining, cheapestReaching, paretoFrontier } from "./sweep.ts";
 
 export const ATTRIBUTION =
@@ -160,6 +160,14 @@ export function traceSection(suite: SuiteOutput, plots?: { replicas: string; par
     if (b && b !== d) lines.push(row(b, `${family} (best)`, cg));
   }
   lines.push("");
+  const inf = all.find((e) => e.name === "inferops");
+  if (inf && suite.windowMisses.length > 0) {
+    const at = clairvoyantGpuHoursAt(suite, Math.min(inf.sloAttainment, 0.9999));
+    lines.push(
+      "",
+      `The clairvoyant bound sized for inferops' own attainment (${pct(inf.sloAttainment)}) needs ${num(at)} GPU-h: inferops uses ${num(inf.gpuHours / at)}x of it.`,
+    );
+  }
   const checks = checkTargets(suite);
   if (checks.length > 0) {
     lines.push("Targets for inferops:", "");

@@ -86,6 +86,8 @@ export interface PreparedSuite {
   stats: TraceStats;
   /** Replicas each 60 s window needs. */
   needs: Int32Array;
+  /** Each window's misses by fleet size, from which the needs were allocated (needs.ts). */
+  windowMisses: WindowMisses[];
   warm: number;
   lead: number;
   instant: Bound;
@@ -131,6 +133,7 @@ export async function measureNeeds(runner: JobRunner, input: SuiteInput): Promis
   const measured = (await Promise.all(jobs)).flat();
   const first = measured.find((w) => w.window === 0);
   return {
+    windows: measured,
     perWindow: allocateNeeds(measured, input.curve.attainment),
     // Sized for the first minute by both measures, whichever asks for more: its own arrivals (ownNeed)
     // and its tokens over the capacity measured at steady Poisson load (the minute after is served by the
@@ -146,6 +149,22 @@ export async function measureNeeds(runner: JobRunner, input: SuiteInput): Promis
 export interface Needs {
   perWindow: Int32Array;
   warm: number;
+  /** Each window's misses by fleet size (for bounds at other attainment targets). */
+  windows: WindowMisses[];
+}
+
+/**
+ * The clairvoyant bound's GPU-hours when sized for another attainment: the same measured windows,
+ * allocated within that attainment's miss budget. For comparing a policy with the bound at the policy's own
+ * attainment.
+ */
+export function clairvoyantGpuHoursAt(suite: PreparedSuite | SuiteOutput, attainment: number): number {
+  const { scenario } = suite.input;
+  const pool = primaryPool(scenario);
+  const gpus = acceleratorOf(scenario, pool).gpusPerReplica;
+  const needs = allocateNeeds(suite.windowMisses, attainment);
+  const bound = clairvoyantBound(needs, WINDOW_SECONDS, suite.trace.durationSeconds, suite.lead, suite.warm);
+  return (bound.replicaSeconds * gpus) / 3600;
 }
 
 /** Bounds and the jobs to run for one trace, from the replicas each window needs (measureNeeds). */
@@ -212,6 +231,7 @@ export function prepareSuite(input: SuiteInput, measured: Needs): PreparedSuite 
     trace,
     stats: traceStats(trace),
     needs,
+    windowMisses: measured.windows,
     warm,
     lead,
     instant,
