@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { clairvoyantBound, instantBound, levelIntervals } from "./bounds.ts";
 import { replicasFor, tokensPerReplica, windowNeeds } from "./capacity.ts";
 import { inlineRunner } from "./jobs.ts";
-import { clairvoyantGpuHoursAt, measureCurve, runSuites } from "./suite.ts";
+import { boundsAt, measureCurve, runSuites } from "./suite.ts";
 import { capacityCurve, syntheticTrace, testScenario } from "./testing.ts";
 import { windowLoad } from "./trace.ts";
 
@@ -104,8 +104,11 @@ describe("the clairvoyant bound against every policy", () => {
     }
     expect(policies.instant!.gpuHours).toBeLessThanOrEqual(clair.gpuHours);
     // Sized again from the same measured windows: the same at the curve's attainment, more at a higher one.
-    expect(clairvoyantGpuHoursAt(suite!, curve.attainment)).toBeCloseTo(clair.gpuHours, 9);
-    expect(clairvoyantGpuHoursAt(suite!, 0.9999)).toBeGreaterThanOrEqual(clair.gpuHours);
-    expect(clairvoyantGpuHoursAt(suite!, 0.5)).toBeLessThanOrEqual(clair.gpuHours);
+    expect(boundsAt(suite!, curve.attainment).clairvoyant).toBeCloseTo(clair.gpuHours, 4);
+    expect(boundsAt(suite!, curve.attainment).instant).toBeCloseTo(policies.instant!.gpuHours, 4);
+    const high = boundsAt(suite!, 0.9999);
+    expect(high.clairvoyant).toBeGreaterThanOrEqual(clair.gpuHours);
+    expect(high.instant).toBeLessThanOrEqual(high.clairvoyant);
+    expect(boundsAt(suite!, 0.5).clairvoyant).toBeLessThanOrEqual(clair.gpuHours);
   });
 });

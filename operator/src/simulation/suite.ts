@@ -154,17 +154,23 @@ export interface Needs {
 }
 
 /**
- * The clairvoyant bound's GPU-hours when sized for another attainment: the same measured windows,
- * allocated within that attainment's miss budget. For comparing a policy with the bound at the policy's own
- * attainment.
+ * The bounds' GPU-hours when sized for another attainment: the same measured windows, allocated within that
+ * attainment's miss budget. For comparing a policy with the bounds at the policy's own attainment. An
+ * estimate at high attainment (docs/benchmarks.md, "The bound at a policy's own attainment").
  */
-export function clairvoyantGpuHoursAt(suite: PreparedSuite | SuiteOutput, attainment: number): number {
+export function boundsAt(
+  suite: PreparedSuite | SuiteOutput,
+  attainment: number,
+): { instant: number; clairvoyant: number } {
   const { scenario } = suite.input;
-  const pool = primaryPool(scenario);
-  const gpus = acceleratorOf(scenario, pool).gpusPerReplica;
+  const gpus = acceleratorOf(scenario, primaryPool(scenario)).gpusPerReplica;
   const needs = allocateNeeds(suite.windowMisses, attainment);
-  const bound = clairvoyantBound(needs, WINDOW_SECONDS, suite.trace.durationSeconds, suite.lead, suite.warm);
-  return (bound.replicaSeconds * gpus) / 3600;
+  const T = suite.trace.durationSeconds;
+  const hours = (b: Bound) => (b.replicaSeconds * gpus) / 3600;
+  return {
+    instant: hours(instantBound(needs, WINDOW_SECONDS, T)),
+    clairvoyant: hours(clairvoyantBound(needs, WINDOW_SECONDS, T, suite.lead, suite.warm)),
+  };
 }
 
 /** Bounds and the jobs to run for one trace, from the replicas each window needs (measureNeeds). */
