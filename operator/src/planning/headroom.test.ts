@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
+  EPISODE_GROWTH,
   type Objectives,
   SLO_HEADROOM_MAX,
   SLO_MIN_REQUESTS,
@@ -90,6 +91,19 @@ describe("SLO headroom", () => {
     expect(met.sloHeadroom!).toBeGreaterThanOrEqual(1);
     const silent = run(180, () => ({ observedAtMs: T0, replicasReporting: 2 }), undefined, grown);
     expect(silent.sloHeadroom!).toBeLessThan(h);
+  });
+  it("adds at most 50% for misses that more capacity does not reduce", () => {
+    // The same 10% miss for an hour, whatever the headroom: it stops at 1.5, far from the cap of 3.
+    const m = run(360, () => window(200, 20));
+    expect(m.sloHeadroom!).toBeCloseTo(EPISODE_GROWTH, 6);
+  });
+  it("keeps growing while the misses fall, and starts over after the objective is met", () => {
+    // Misses fall by half every 5 minutes: each fall restarts the episode, so the headroom passes 1.5.
+    const falling = run(180, (k) => window(400, Math.max(8, Math.round(160 / 2 ** Math.floor(k / 30)))));
+    expect(falling.sloHeadroom!).toBeGreaterThan(EPISODE_GROWTH);
+    // After the objective is met the episode ends, so a new one may grow again.
+    const met = run(60, () => window(200, 0), undefined, { ...falling });
+    expect(met.sloEpisode).toBeUndefined();
   });
   it("is at least 1 and at most SLO_HEADROOM_MAX, whatever the misses", () => {
     fc.assert(

@@ -12,6 +12,9 @@
 //   exponentially, faster the further over budget (at most 10 budgets): d ln h / dt = GAIN x excess per
 //   minute. Only while no capacity is on its way (anti-windup: misses while replicas start say nothing about
 //   headroom, and would be counted again when they are ready). Never above SLO_HEADROOM_MAX.
+// - Only while it helps: within one episode of misses the headroom grows by at most 1.5x unless the miss
+//   rate falls by 30% (EPISODE_GROWTH, EPISODE_PROGRESS). Misses that capacity does not cure (a prompt
+//   whose prefill alone exceeds the target) would otherwise ratchet the headroom to its cap.
 // - Relaxation: otherwise h relaxes back towards 1 with SLO_HEADROOM_RELAX_SECONDS, so headroom learned in a
 //   bursty hour is given back when traffic calms down, slowly enough not to flap.
 //
@@ -28,6 +31,14 @@ export const SLO_HEADROOM_GAIN = 0.02;
 export const SLO_HEADROOM_RELAX_SECONDS = 1800;
 /** Time constant of the averaged miss rate. */
 export const MISS_MEMORY_SECONDS = 120;
+/**
+ * Within one episode of misses (from when the averaged miss rate exceeds the budget until it is back
+ * within it), the headroom grows at most by this factor unless the miss rate falls to EPISODE_PROGRESS of
+ * where the episode started (then the episode starts again from there): misses that more capacity does not
+ * reduce (a prompt whose prefill alone exceeds the TTFT target, a slow network) add at most 50%.
+ */
+export const EPISODE_GROWTH = 1.5;
+export const EPISODE_PROGRESS = 0.7;
 /** Fewer requests than this in a window say nothing about its miss rate. */
 export const SLO_MIN_REQUESTS = 20;
 /** Longest step of the headroom's clock (a gap in signals is not a long observation). */
@@ -72,7 +83,9 @@ export function updateHeadroom(
   objectives: Objectives,
   nowMs: number,
   settled: boolean,
-): Pick<LearnedModel, "sloHeadroom" | "sloHeadroomAtMs" | "sloMissed" | "sloRequests"> | undefined {
+):
+  | Pick<LearnedModel, "sloHeadroom" | "sloHeadroomAtMs" | "sloMissed" | "sloRequests" | "sloEpisode">
+  | undefined {
   const misses = sloMisses(signals, objectives);
   if (!misses && prev?.sloHeadroomAtMs === undefined) return undefined;
   const dt = Math.min(MAX_STEP_SECONDS, Math.max(0, (nowMs - (prev?.sloHeadroomAtMs ?? nowMs)) / 1000));
@@ -89,17 +102,26 @@ export function updateHeadroom(
   const rate = missed !== undefined && requests !== undefined && requests > 0 ? missed / requests : undefined;
   const budget = 1 - objectives.attainment;
   let h = prev?.sloHeadroom ?? 1;
+  let episode = prev?.sloEpisode;
   if (misses && rate !== undefined && rate > budget) {
-    if (settled) {
+    // An episode of misses starts at this rate and headroom; capacity that does not help is not added.
+    if (!episode || rate <= EPISODE_PROGRESS * episode.rate) episode = { rate, headroom: h };
+    if (settled && h < EPISODE_GROWTH * episode.headroom) {
       const excess = Math.min(rate / budget, 10);
-      h = Math.min(SLO_HEADROOM_MAX, h * Math.exp((SLO_HEADROOM_GAIN * excess * dt) / 60));
+      h = Math.min(
+        SLO_HEADROOM_MAX,
+        EPISODE_GROWTH * episode.headroom,
+        h * Math.exp((SLO_HEADROOM_GAIN * excess * dt) / 60),
+      );
     }
   } else {
     h = 1 + (h - 1) * Math.exp(-dt / SLO_HEADROOM_RELAX_SECONDS);
+    if (rate !== undefined && rate <= budget) episode = undefined;
   }
   return {
     sloHeadroom: h,
     sloHeadroomAtMs: nowMs,
+    sloEpisode: episode,
     ...(missed !== undefined ? { sloMissed: missed } : {}),
     ...(requests !== undefined ? { sloRequests: requests } : {}),
   };

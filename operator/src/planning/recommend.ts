@@ -313,6 +313,7 @@ export function recommend(input: RecommendInput): Recommendation {
         "",
         capacity,
         targets.tokenUtilization,
+        headroom,
       ),
     );
   }
@@ -385,6 +386,7 @@ export function recommend(input: RecommendInput): Recommendation {
       label,
       capacity,
       targets.tokenUtilization,
+      headroom,
     );
     views.push(fv);
     const sv = slo(f.planningRate, Reason.Forecast, label);
@@ -438,6 +440,7 @@ function tokenView(
   label: string,
   capacity: CapacityEstimate,
   utilization: number,
+  headroom = 1,
 ): View {
   const r =
     current > 0
@@ -448,6 +451,7 @@ function tokenView(
     reason: r.withinTolerance ? Reason.WithinTolerance : reason,
     message:
       `${label}${round(demand, 1)} tokens/s at ${utilization} of ${round(capacity.tokensPerSecond ?? 0, 1)} per replica (${capacity.source})` +
+      (headroom > 1.005 ? ` / SLO headroom ${round(headroom, 2)}` : "") +
       (r.withinTolerance ? `: within tolerance ${tol} of ${current}` : `: ${r.replicas}`),
   };
 }

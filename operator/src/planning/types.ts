@@ -131,6 +131,8 @@ export interface LearnedModel {
   sloMissed?: number;
   /** Requests per window, averaged the same way. */
   sloRequests?: number;
+  /** The current episode of misses: the averaged miss rate and the headroom when it started (headroom.ts). */
+  sloEpisode?: { rate: number; headroom: number };
 }
 
 export interface Snapshot {
