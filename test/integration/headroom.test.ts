@@ -233,6 +233,13 @@ integrationSuite("headroom", () => {
         await new Promise((r) => setTimeout(r, 1000));
       }
       expect(scalings().every((x) => x.to <= BASELINE + 1)).toBe(true);
+      // The scale-up is counted in the operator's metrics, by direction and reason.
+      expect(
+        await operator.counter("inferops_scaling_decisions_total", {
+          direction: "up",
+          reason: "TokenThroughput",
+        }),
+      ).toBeGreaterThanOrEqual(1);
     }, 600_000);
   });
 });

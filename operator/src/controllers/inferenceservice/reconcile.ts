@@ -133,6 +133,10 @@ export function makeReconciler(deps: ReconcilerDeps) {
           { deployment: dname, from: liveReplicas, to: replicas, reason: decision.reason },
           "scaled Deployment",
         );
+        deps.metrics?.decisions.inc({
+          direction: replicas > (liveReplicas ?? 0) ? "up" : "down",
+          reason: decision.reason,
+        });
         await deps.events.record(
           events.regarding(svc),
           events.scaled(dname, liveReplicas ?? 0, replicas, decision),
