@@ -167,6 +167,19 @@ export function mergeHistograms(histograms: readonly Histogram[]): Histogram | u
 }
 
 /**
+ * A histogram's buckets cleaned (ascending, monotone, one per bound) with their total, when there is
+ * something to read: at least two buckets, the last one +Inf, and observations. Undefined otherwise.
+ */
+export function readableBuckets(
+  buckets: readonly Bucket[],
+): { buckets: Bucket[]; total: number } | undefined {
+  const cleaned = cleanBuckets(buckets);
+  const top = cleaned[cleaned.length - 1];
+  if (cleaned.length < 2 || !top || top.le !== Number.POSITIVE_INFINITY || !(top.count > 0)) return undefined;
+  return { buckets: cleaned, total: top.count };
+}
+
+/**
  * The q-quantile of a cumulative histogram, as Prometheus's histogram_quantile computes it: linear
  * interpolation inside the bucket that holds the rank, the first bucket starting at 0 (when its bound is
  * positive), and the largest finite bound when the rank falls in the +Inf bucket. Undefined when there is
@@ -174,11 +187,9 @@ export function mergeHistograms(histograms: readonly Histogram[]): Histogram | u
  */
 export function histogramQuantile(q: number, histogram: Histogram): number | undefined {
   if (!(q >= 0 && q <= 1)) return undefined;
-  const buckets = cleanBuckets(histogram.buckets);
-  const top = buckets[buckets.length - 1];
-  if (buckets.length < 2 || !top || top.le !== Number.POSITIVE_INFINITY) return undefined;
-  const total = top.count;
-  if (!(total > 0)) return undefined;
+  const readable = readableBuckets(histogram.buckets);
+  if (!readable) return undefined;
+  const { buckets, total } = readable;
   const rank = q * total;
   let i = buckets.findIndex((b) => b.count >= rank);
   if (i < 0) i = buckets.length - 1;
@@ -201,11 +212,9 @@ export function histogramQuantile(q: number, histogram: Histogram): number | und
  * to read (no +Inf bucket, fewer than two buckets, no observations).
  */
 export function fractionAbove(x: number, histogram: Histogram): number | undefined {
-  const buckets = cleanBuckets(histogram.buckets);
-  const top = buckets[buckets.length - 1];
-  if (buckets.length < 2 || !top || top.le !== Number.POSITIVE_INFINITY) return undefined;
-  const total = top.count;
-  if (!(total > 0)) return undefined;
+  const readable = readableBuckets(histogram.buckets);
+  if (!readable) return undefined;
+  const { buckets, total } = readable;
   let below = 0;
   let start = 0;
   for (const b of buckets) {

@@ -12,6 +12,7 @@ import { adapterFor } from "../adapters/index.ts";
 import { HISTOGRAM_BUCKETS_FIELD, type ServerAdapter, SIGNAL_FIELD } from "../adapters/types.ts";
 import { isSignalsError, SignalsError, SignalsErrorCode } from "../errors.ts";
 import { parsePromFloat } from "../prom-text.ts";
+import { readableBuckets } from "../window.ts";
 import { fetchText, mapLimit } from "./http.ts";
 import {
   type BatchQuery,
@@ -234,15 +235,7 @@ export function bucketsFromSamples(
     if (Number.isFinite(le) && scale !== undefined) le *= scale;
     byBound.set(le, (byBound.get(le) ?? 0) + s.value);
   }
-  const out: HistogramBuckets = [];
-  let max = 0;
-  for (const le of [...byBound.keys()].sort((a, b) => a - b)) {
-    max = Math.max(max, byBound.get(le) ?? 0);
-    out.push({ le, count: max });
-  }
-  const top = out[out.length - 1];
-  if (out.length < 2 || top?.le !== Number.POSITIVE_INFINITY || !(top.count > 0)) return undefined;
-  return out;
+  return readableBuckets([...byBound].map(([le, count]) => ({ le, count })))?.buckets;
 }
 
 function serviceKey(sample: InstantSample, labels: PrometheusConfig["labels"]): string {
