@@ -9,7 +9,7 @@ import {
   type MeasureOptions,
   meanTokens,
   mixOf,
-  windowNeeds,
+  replicasFor,
 } from "./capacity.ts";
 import type { Job, JobRunner, TraceRef } from "./jobs.ts";
 import { allocateNeeds, ownNeed, type WindowMisses } from "./needs.ts";
@@ -110,7 +110,8 @@ const NEEDS_CHUNK = 30;
 export async function measureNeeds(runner: JobRunner, input: SuiteInput): Promise<Needs> {
   const trace = traceOf(input.trace);
   const { scaling } = input.scenario.service.spec;
-  const windows = windowLoad(trace, WINDOW_SECONDS).tokens.length;
+  const load = windowLoad(trace, WINDOW_SECONDS);
+  const windows = load.tokens.length;
   const options = {
     windowSeconds: WINDOW_SECONDS,
     minReplicas: Math.max(1, scaling.minReplicas),
@@ -140,7 +141,7 @@ export async function measureNeeds(runner: JobRunner, input: SuiteInput): Promis
     // same fleet until new capacity arrives, and a steady-state fleet carries it better).
     warm: Math.max(
       first ? ownNeed(first, input.curve.attainment) : 1,
-      windowNeeds(input.curve, windowLoad(trace, WINDOW_SECONDS), Math.max(1, scaling.minReplicas))[0] ?? 1,
+      replicasFor(input.curve, (load.tokens[0] ?? 0) / WINDOW_SECONDS, options.minReplicas),
     ),
   };
 }
