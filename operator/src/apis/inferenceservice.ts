@@ -107,13 +107,13 @@ export const behaviorSchema = z
       .default(0.1)
       .describe("Relative change in the ratio of load to target below which nothing changes (0.1 = 10%)."),
     scaleUp: scalingRules({
-      window: 0,
+      window: 30,
       policies: [
         { type: "Percent", value: 100, periodSeconds: 15 },
         { type: "Pods", value: 4, periodSeconds: 15 },
       ],
     }).describe(
-      "Scale-up behaviour. Default: no stabilization, double or add 4 replicas per 15 s, whichever is more.",
+      "Scale-up behaviour. Default: 30 s stabilization (every evaluation over 30 s must ask for more, so one noisy sample adds no GPUs; panic mode and waking from zero skip it), then double or add 4 replicas per 15 s, whichever is more.",
     ),
     scaleDown: scalingRules({
       window: 600,

@@ -251,6 +251,38 @@ describe("panic mode", () => {
   });
 });
 
+describe("scale-up stabilization (default 30 s)", () => {
+  it("one sample asking for more adds nothing; asked at every evaluation over the window, it scales up", () => {
+    // 8 req/s needs 4 replicas; 16 req/s needs 7 or 8. One high sample at step 6, then steady from step 11.
+    const rate = (i: number) => (i === 6 || i >= 11 ? 16 : 8);
+    const plans = sequence((i, now) => service("a", { replicas: 4, signals: load(rate(i)), now }), 13);
+    expect(one(plans[6]!).recommended.value).toBeGreaterThan(4);
+    expect(one(plans[6]!).replicas).toMatchObject({ value: 4, reason: Reason.ScaleUpStabilized });
+    expect(one(plans[11]!).replicas).toMatchObject({ value: 4, reason: Reason.ScaleUpStabilized });
+    expect(one(plans[11]!).replicas.message).toContain("30s scale-up window");
+    expect(one(plans[12]!).replicas.value).toBeGreaterThan(4);
+  });
+
+  it("does not hold back a new service's first evaluation, nor waking from zero", () => {
+    expect(
+      one(plan(snapshot([service("a", { replicas: 2, signals: load(16) })]), T0)).replicas.value,
+    ).toBeGreaterThan(2);
+    // Idle at zero for a minute (the window holds zeros), then demand: one replica at once.
+    const plans = sequence(
+      (i, now) =>
+        service("z", {
+          spec: stz,
+          replicas: 0,
+          signals: { queueDepth: 0, replicasReporting: 0, ...(i === 4 ? { activationDemand: 3 } : {}) },
+          now,
+        }),
+      5,
+    );
+    expect(one(plans[3]!).replicas.value).toBe(0);
+    expect(one(plans[4]!).replicas).toMatchObject({ value: 1, reason: Reason.ActivationDemand });
+  });
+});
+
 describe("rate policies across evaluations", () => {
   it("remember scale events: a second step within the period starts from the period's start", () => {
     const spec = serviceSpec({ scaling: { maxReplicas: 100 } });

@@ -274,8 +274,10 @@ function stage1(
     const upWindow = scaling.behavior.scaleUp.stabilizationWindowSeconds;
     const downWindow = Math.max(scaling.behavior.scaleDown.stabilizationWindowSeconds, lead);
     // A planner without history (a new service, a restarted operator) starts as if the replicas running had
-    // been recommended just now: nothing is scaled down before a full scale-down window of observations.
-    if (mem.recommendations.length === 0) mem.recommendations = [[nowMs, current]];
+    // been recommended just now: nothing is scaled down before a full scale-down window of observations. That
+    // seed holds no scale-up back in the evaluation that makes it (nobody recommended it).
+    const seeded = mem.recommendations.length === 0;
+    if (seeded) mem.recommendations = [[nowMs, current]];
     const history = pruneRecommendations(mem.recommendations, nowMs, Math.max(upWindow, downWindow));
     mem.recommendations = [...history, [nowMs, raw.value]];
 
@@ -291,7 +293,8 @@ function stage1(
         nowMs,
         recommendations: history,
         scaleEvents: mem.scaleEvents,
-        upWindowSeconds: upWindow,
+        // Nor is waking from zero: the recommendations while at zero were all zero.
+        upWindowSeconds: seeded || current === 0 ? 0 : upWindow,
         downWindowSeconds: downWindow,
         panic,
         rateLimits: mode === "Auto",
