@@ -10,9 +10,17 @@ import { availableParallelism, cpus, tmpdir, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { DEFAULT_FLEET_SIZES } from "../operator/src/simulation/capacity.ts";
+import { latestAsk } from "../operator/src/simulation/feasibility.ts";
 import { workerRunner } from "../operator/src/simulation/jobs.ts";
 import { progressBar } from "../operator/src/simulation/progress.ts";
-import { ATTRIBUTION, checkTargets, markdownReport, writePlots } from "../operator/src/simulation/report.ts";
+import {
+  ATTAINMENT_TARGET,
+  ATTRIBUTION,
+  checkTargets,
+  feasibilityLines,
+  markdownReport,
+  writePlots,
+} from "../operator/src/simulation/report.ts";
 import { formatTraceResult } from "../operator/src/simulation/results.ts";
 import { measureCurve, runSuites, type SuiteInput } from "../operator/src/simulation/suite.ts";
 import { buildTrace, type TraceRecipe } from "../operator/src/simulation/trace.ts";
@@ -84,6 +92,22 @@ try {
     });
   }
   const suites = await runSuites(inputs, runner, (done, total, label) => bar.update(done, total, label));
+  // How early a policy must act on each one-hour trace (a day's runs are 24 times longer: not analysed).
+  bar.update(0, 1, "lead-time feasibility");
+  await Promise.all(
+    suites
+      .filter((s) => !s.input.day)
+      .map(async (s) => {
+        s.latestAsk = await latestAsk(runner, {
+          ref: s.input.trace,
+          trace: s.trace,
+          scenario: s.input.scenario,
+          curve: s.input.curve,
+          warm: s.warm,
+          attainment: ATTAINMENT_TARGET,
+        });
+      }),
+  );
   bar.stop();
   await mkdir(out, { recursive: true });
   for (const s of suites) await writeFile(join(out, `${s.result.trace}.json`), formatTraceResult(s.result));
@@ -113,6 +137,7 @@ try {
     const checks = checkTargets(s)
       .map((c) => `${c.met ? "met" : "NOT MET"}: ${c.what} (${c.detail})`)
       .join("; ");
+    for (const line of feasibilityLines(s).slice(2)) if (line.startsWith("- ")) console.log(`  ${line}`);
     console.log(
       `${s.result.trace}: inferops ${(inf.sloAttainment * 100).toFixed(2)}% SLO, ${inf.gpuHours.toFixed(2)} GPU-h; ${checks}`,
     );

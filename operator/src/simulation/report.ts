@@ -6,6 +6,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import * as vega from "vega";
 import { compile, type TopLevelSpec } from "vega-lite";
+import { DEMAND_WINDOW_SECONDS, type LatestAsk, ratioTargetFeasibility } from "./feasibility.ts";
 import type { PolicyResult } from "./results.ts";
 import { boundsAt, type SuiteOutput } from "./suite.ts";
 import { bestAttaining, cheapestReaching, paretoFrontier } from "./sweep.ts";
@@ -130,6 +131,56 @@ export function checkTargets(suite: SuiteOutput): TargetCheck[] {
   return out;
 }
 
+/** The lead-time analysis in one sentence. */
+export function latestAskLine(a: LatestAsk): string {
+  const target = pct(a.attainment);
+  if (a.seconds === undefined) {
+    return `- Lead time: even asking for maxReplicas (${a.to}) at the start, after the warm start of ${a.warm}, reaches only ${pct(a.missed?.attainment ?? 0)} (< ${target}): no policy starting from this warm start reaches the target.`;
+  }
+  const need = a.busiestNeedBefore === undefined ? "" : a.busiestNeedBefore;
+  if (a.missed === undefined) {
+    return `- Lead time: the warm fleet of ${a.warm} alone reaches ${pct(a.reached?.attainment ?? 0)} (>= ${target}).`;
+  }
+  return (
+    `- Lead time: to reach ${target}, capacity beyond the warm start of ${a.warm} replicas must be asked for by ${a.seconds} s ` +
+    `(a step to maxReplicas ${a.to} then gives ${pct(a.reached!.attainment)}; at ${a.missed.at} s, ${pct(a.missed.attainment)}). ` +
+    `Until ${a.seconds} s the busiest ${DEMAND_WINDOW_SECONDS} s of arrivals needed ${need} replicas at the measured capacity` +
+    (a.busiestNeedBefore !== undefined && a.busiestNeedBefore <= a.warm
+      ? `, no more than the warm fleet: a policy that reaches the target here scales up before any demand calls for it.`
+      : ".")
+  );
+}
+
+/** Where the report's feasibility analyses apply to this suite (feasibility.ts). */
+export function feasibilityLines(suite: SuiteOutput): string[] {
+  const out: string[] = [];
+  if (suite.latestAsk) out.push(latestAskLine(suite.latestAsk));
+  if (suite.input.day && suite.windowMisses.length > 0) {
+    const baselines = entries(suite).filter((e) => (BASELINES as readonly string[]).includes(e.family));
+    const ranges = ratioTargetFeasibility(
+      baselines,
+      (a) => boundsAt(suite, Math.min(a, 0.9999)),
+      ATTAINMENT_TARGET,
+      DAY_BASELINE_RATIO_TARGET,
+    );
+    const feasible = ranges.filter((r) => r.allowed >= r.clairvoyant);
+    out.push(
+      `- The day's target (${DAY_BASELINE_RATIO_TARGET}x the cheapest baseline at the same attainment) against the bounds at each attainment from ${pct(ATTAINMENT_TARGET)}: ` +
+        (feasible.length === 0
+          ? "below the clairvoyant bound everywhere: no policy with these lead times can meet it."
+          : `at or above the clairvoyant bound only for attainments in ${feasible.map((r) => `(${pct(r.from)}, ${pct(r.to)}]`).join(", ")}.`),
+      "",
+      "  | attainment | cheapest baseline reaching it | target allows (GPU-h) | clairvoyant bound | instant bound |",
+      "  |---|---|---|---|---|",
+      ...ranges.map(
+        (r) =>
+          `  | ${pct(r.from)} to ${pct(r.to)} | ${r.baseline} (${num(r.baselineGpuHours)}) | ${num(r.allowed)} | ${num(r.clairvoyant)} | ${num(r.instant)} |`,
+      ),
+    );
+  }
+  return out.length > 0 ? ["Feasibility (what any policy could do):", "", ...out, ""] : [];
+}
+
 function row(e: Entry, label: string, clairvoyantGpuHours: number): string {
   return `| ${label} | ${shortParams(e)} | ${pct(e.sloAttainment)} | ${num(e.ttftP50)} / ${num(e.ttftP95)} / ${num(e.ttftP99)} | ${num(e.gpuHours)} | ${num(e.gpuHours / clairvoyantGpuHours)} | ${num(e.costUsd)} | ${num(e.energyKWh)} | ${num(e.peakPowerW / 1000)} | ${num(e.budgetViolationSeconds, 0)} | ${e.scaleActions} |`;
 }
@@ -181,6 +232,7 @@ export function traceSection(suite: SuiteOutput, plots?: { replicas: string; par
     for (const c of checks) lines.push(`- ${c.met ? "met" : "**not met**"}: ${c.what} (${c.detail})`);
     lines.push("");
   }
+  lines.push(...feasibilityLines(suite));
   const frontier = BASELINES.map((f) => {
     const pts = paretoFrontier(all.filter((e) => e.family === f));
     return `- ${f}: ${pts.map((p) => `${num(p.gpuHours, 1)} GPU-h at ${pct(p.sloAttainment)} (${shortParams(p)})`).join("; ") || "none"}`;

@@ -11,6 +11,7 @@ import {
   mixOf,
   replicasFor,
 } from "./capacity.ts";
+import type { LatestAsk } from "./feasibility.ts";
 import type { Job, JobRunner, TraceRef } from "./jobs.ts";
 import { allocateNeeds, ownNeed, type WindowMisses } from "./needs.ts";
 import type { PolicySpec } from "./policies/index.ts";
@@ -98,6 +99,8 @@ export interface PreparedSuite {
 export interface SuiteOutput extends Omit<PreparedSuite, "jobs"> {
   result: TraceResult;
   runs: Map<string, RunResult>;
+  /** How early a policy must act to reach the attainment target (feasibility.ts), when analysed. */
+  latestAsk?: LatestAsk;
 }
 
 /** Windows per needs job: a few seconds of work each, enough jobs to keep every worker busy. */
