@@ -95,7 +95,8 @@ describe("readPod per runtime", () => {
       ADAPTERS.tgi,
       expo.tgi(load),
       { ...full, gauges: { queueDepth: 6, runningRequests: 10 } },
-      { itl },
+      // Its per-request mean time per token is both the ITL quantile's and the SLO headroom's histogram.
+      { itl, requestItl: itl },
     ],
     ["triton (ensemble counted once, TTFT in ms)", ADAPTERS.triton, expo.triton(load), full, { ttft }],
     [
@@ -121,7 +122,7 @@ describe("readPod per runtime", () => {
     expect(r.counters).toEqual(want.counters);
     expect(Object.keys(r.histograms).sort()).toEqual(Object.keys(hists).sort());
     for (const [signal, buckets] of Object.entries(hists)) {
-      const got = r.histograms[signal as "ttft" | "itl"]!.buckets;
+      const got = r.histograms[signal as "ttft" | "itl" | "requestItl"]!.buckets;
       expect(got.map((b) => b.count)).toEqual(buckets.map((b) => b.count));
       got.forEach((b, i) => {
         expect(b.le).toBeCloseTo(buckets[i]!.le, 12);

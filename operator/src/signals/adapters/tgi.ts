@@ -5,7 +5,8 @@
 // when it finishes.
 // Missing: TGI exposes no time-to-first-token histogram and no KV-cache utilisation (undefined, not zero).
 // tgi_request_mean_time_per_token_duration is each request's mean time per token, inference time over
-// generated tokens, prefill included: a coarser inter-token latency than vLLM's.
+// generated tokens, prefill included: a coarser inter-token latency than vLLM's. Being per request, it is
+// also the requestItl histogram that the SLO headroom reads (the share of requests over itlSeconds).
 import type { ServerAdapter } from "./types.ts";
 
 export const tgiAdapter: ServerAdapter = {
@@ -23,5 +24,6 @@ export const tgiAdapter: ServerAdapter = {
   },
   histograms: {
     itl: { names: ["tgi_request_mean_time_per_token_duration"] },
+    requestItl: { names: ["tgi_request_mean_time_per_token_duration"] },
   },
 };

@@ -95,6 +95,8 @@ describe("PromQL from adapters", () => {
       "promptTokens",
       "generationTokens",
       "itl",
+      "requestItl",
+      "requestItl",
       "replicas",
       "observedAt",
     ]);
@@ -106,16 +108,16 @@ describe("PromQL from adapters", () => {
     );
     expect(kinds.filter((k) => k.startsWith("histogram:") || k.startsWith("buckets:"))).toEqual([
       "histogram:ttft",
+      "buckets:ttft",
       "histogram:itl",
       "histogram:requestItl",
-      "buckets:ttft",
       "buckets:requestItl",
     ]);
-    // SGLang has no per-request ITL histogram; TGI has no TTFT one.
+    // SGLang has no per-request ITL histogram; TGI has no TTFT one, and its per-request ITL is its ITL.
     const buckets = (a: keyof typeof ADAPTERS) =>
       batchQueries(ADAPTERS[a], opts).flatMap((q) => (q.kind === "buckets" ? [q.signal] : []));
     expect(buckets("sglang")).toEqual(["ttft"]);
-    expect(buckets("tgi")).toEqual([]);
+    expect(buckets("tgi")).toEqual(["requestItl"]);
   });
 
   it("leaves out signals every service overrides, and their buckets", () => {

@@ -183,11 +183,9 @@ export function batchQueries(
   }
   for (const signal of HISTOGRAM_SIGNALS) {
     const ref = adapter.histograms[signal];
-    if (ref && !skip.has(signal)) out.push({ kind: "histogram", signal, query: histogramQuery(ref, opts) });
-  }
-  for (const signal of HISTOGRAM_SIGNALS) {
-    const ref = adapter.histograms[signal];
-    if (ref && signal in HISTOGRAM_BUCKETS_FIELD && !skip.has(signal)) {
+    if (!ref || skip.has(signal)) continue;
+    out.push({ kind: "histogram", signal, query: histogramQuery(ref, opts) });
+    if (signal in HISTOGRAM_BUCKETS_FIELD) {
       out.push({ kind: "buckets", signal, query: histogramBucketsQuery(ref, opts) });
     }
   }
