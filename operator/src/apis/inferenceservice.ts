@@ -62,6 +62,9 @@ export const acceleratorSchema = z
   .describe("A GPU variant the service may run on.");
 export type Accelerator = z.output<typeof acceleratorSchema>;
 
+/** targets.attainment when unset: the share of requests that should meet the latency objectives. */
+export const DEFAULT_ATTAINMENT = 0.99;
+
 const policySchema = z
   .strictObject({
     type: z
@@ -179,7 +182,7 @@ export const targetsSchema = z
       .number()
       .gt(0)
       .lt(1)
-      .default(0.99)
+      .default(DEFAULT_ATTAINMENT)
       .describe(
         "Share of requests that should meet ttftSeconds and itlSeconds; while fewer do, the operator adds headroom.",
       ),

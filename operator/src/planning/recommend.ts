@@ -28,7 +28,7 @@
 //   with a one-hour time constant when no saturation is seen. Variants without a profile use the measured
 //   tokens/s per replica directly.
 import { Reason } from "../apis/conditions.ts";
-import type { InferenceServiceSpec } from "../apis/inferenceservice.ts";
+import { DEFAULT_ATTAINMENT, type InferenceServiceSpec } from "../apis/inferenceservice.ts";
 import { ceil, replicasForRatio } from "./behavior.ts";
 import { type Objectives, updateHeadroom } from "./headroom.ts";
 import { replicasForTtft } from "./queueing.ts";
@@ -181,7 +181,7 @@ export function learn(
   signals: Signals,
   profiledTokensPerSecond: number | undefined,
   nowMs: number,
-  objectives: Objectives = { attainment: 0.99 },
+  objectives: Objectives = { attainment: DEFAULT_ATTAINMENT },
   settled = true,
 ): LearnedModel {
   const ttftTargetSeconds = objectives.ttftSeconds;
