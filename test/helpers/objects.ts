@@ -34,3 +34,34 @@ export function gpuNodePool(name: string, spec: Record<string, unknown> = {}) {
     },
   };
 }
+
+/**
+ * An InferenceService of Llama-3.1-8B on vLLM (the pod template as users write it); `spec` gives its GPU
+ * variants and replaces any other default field.
+ */
+export function inferenceService(
+  name: string,
+  namespace: string,
+  spec: { accelerators: Record<string, unknown>[] } & Record<string, unknown>,
+) {
+  return {
+    apiVersion: "inferops.dev/v1alpha1" as const,
+    kind: "InferenceService" as const,
+    metadata: { name, namespace },
+    spec: {
+      model: { name: "meta-llama/Llama-3.1-8B-Instruct", server: "vllm" },
+      template: {
+        spec: {
+          containers: [
+            {
+              name: "vllm",
+              image: "vllm/vllm-openai:v0.11.0",
+              ports: [{ name: "http", containerPort: 8000 }],
+            },
+          ],
+        },
+      },
+      ...spec,
+    },
+  };
+}

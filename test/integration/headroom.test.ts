@@ -21,7 +21,7 @@ import { pathFor, R } from "../../operator/src/kube/resources.ts";
 import { kubectl } from "../helpers/cluster.ts";
 import { type Emitter, startVllmEmitter } from "../helpers/emitter.ts";
 import { eventually } from "../helpers/eventually.ts";
-import { gpuNode, gpuNodePool } from "../helpers/objects.ts";
+import { gpuNode, gpuNodePool, inferenceService } from "../helpers/objects.ts";
 import { type OperatorProcess, startOperatorProcess } from "../helpers/operator.ts";
 import { type PrometheusProcess, startPrometheus } from "../helpers/prometheus.ts";
 import { integrationSuite } from "../helpers/suite.ts";
@@ -113,13 +113,9 @@ integrationSuite("headroom", () => {
       interval: "2s",
       extraArgs: ["--prometheus-url", prometheus.url],
     });
-    await admin.apply(pathFor(R.inferenceServices, { namespace: NS, name: SVC }), {
-      apiVersion: "inferops.dev/v1alpha1",
-      kind: "InferenceService",
-      metadata: { name: SVC, namespace: NS },
-      spec: {
-        model: { name: "meta-llama/Llama-3.1-8B-Instruct", server: "vllm" },
-        template: { spec: { containers: [{ name: "vllm", image: "vllm/vllm-openai:v0.11.0" }] } },
+    await admin.apply(
+      pathFor(R.inferenceServices, { namespace: NS, name: SVC }),
+      inferenceService(SVC, NS, {
         accelerators: [
           {
             pool: POOL,
@@ -132,8 +128,8 @@ integrationSuite("headroom", () => {
           targets: { ttftSeconds: 2, itlSeconds: 0.1, tokenUtilization: UTILIZATION },
           leadTimeSeconds: 0,
         },
-      },
-    });
+      }),
+    );
   });
 
   afterAll(async () => {

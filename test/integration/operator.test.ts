@@ -6,7 +6,7 @@ import { isNotFound } from "../../operator/src/kube/errors.ts";
 import { pathFor, R } from "../../operator/src/kube/resources.ts";
 import { kubectl } from "../helpers/cluster.ts";
 import { eventually } from "../helpers/eventually.ts";
-import { gpuNode, gpuNodePool } from "../helpers/objects.ts";
+import { gpuNode, gpuNodePool, inferenceService } from "../helpers/objects.ts";
 import { type OperatorProcess, startOperatorProcess } from "../helpers/operator.ts";
 import { integrationSuite } from "../helpers/suite.ts";
 
@@ -47,28 +47,11 @@ integrationSuite("operator", () => {
   const pool = (name: string) => gpuNodePool(name);
 
   function service(name: string, spec: Record<string, unknown> = {}) {
-    return {
-      apiVersion: "inferops.dev/v1alpha1",
-      kind: "InferenceService",
-      metadata: { name, namespace: NS },
-      spec: {
-        model: { name: "meta-llama/Llama-3.1-8B-Instruct", server: "vllm" },
-        template: {
-          spec: {
-            containers: [
-              {
-                name: "vllm",
-                image: "vllm/vllm-openai:v0.11.0",
-                ports: [{ name: "http", containerPort: 8000 }],
-              },
-            ],
-          },
-        },
-        accelerators: [{ pool: POOL, gpusPerReplica: 1 }],
-        scaling: { minReplicas: 2, maxReplicas: 6 },
-        ...spec,
-      },
-    };
+    return inferenceService(name, NS, {
+      accelerators: [{ pool: POOL, gpusPerReplica: 1 }],
+      scaling: { minReplicas: 2, maxReplicas: 6 },
+      ...spec,
+    });
   }
 
   const svcPath = (name: string) => pathFor(R.inferenceServices, { namespace: NS, name });

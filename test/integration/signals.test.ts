@@ -13,7 +13,7 @@ import { fractionAbove } from "../../operator/src/signals/window.ts";
 import { kubectl } from "../helpers/cluster.ts";
 import { type Emitter, startVllmEmitter } from "../helpers/emitter.ts";
 import { eventually } from "../helpers/eventually.ts";
-import { gpuNode, gpuNodePool } from "../helpers/objects.ts";
+import { gpuNode, gpuNodePool, inferenceService } from "../helpers/objects.ts";
 import { type OperatorProcess, startOperatorProcess } from "../helpers/operator.ts";
 import { type PrometheusProcess, startPrometheus } from "../helpers/prometheus.ts";
 import { integrationSuite } from "../helpers/suite.ts";
@@ -65,18 +65,14 @@ integrationSuite("signals", () => {
       identity: "op-signals",
       extraArgs: ["--prometheus-url", prometheus.url],
     });
-    await admin.apply(pathFor(R.inferenceServices, { namespace: NS, name: SVC }), {
-      apiVersion: "inferops.dev/v1alpha1",
-      kind: "InferenceService",
-      metadata: { name: SVC, namespace: NS },
-      spec: {
-        model: { name: "meta-llama/Llama-3.1-8B-Instruct", server: "vllm" },
-        template: { spec: { containers: [{ name: "vllm", image: "vllm/vllm-openai:v0.11.0" }] } },
+    await admin.apply(
+      pathFor(R.inferenceServices, { namespace: NS, name: SVC }),
+      inferenceService(SVC, NS, {
         // No performance profile: the queue view alone decides, as for a model nobody has profiled yet.
         accelerators: [{ pool: POOL }],
         scaling: { minReplicas: 1, maxReplicas: 8, targets: { queueDepthPerReplica: 4 }, leadTimeSeconds: 0 },
-      },
-    });
+      }),
+    );
   });
 
   afterAll(async () => {
