@@ -136,6 +136,8 @@ export interface RatioRange {
   /** The bounds at the range's lower end. */
   instant: number;
   clairvoyant: number;
+  /** Above every baseline's attainment: the target is fewer GPU-hours than the best-attaining baseline. */
+  aboveAll?: boolean;
 }
 
 /**
@@ -153,7 +155,12 @@ export function ratioTargetFeasibility(
   );
   const out: RatioRange[] = [];
   let from = floor;
-  const push = (to: number, baseline: { name: string; gpuHours: number }, allowed: number) => {
+  const push = (
+    to: number,
+    baseline: { name: string; gpuHours: number },
+    allowed: number,
+    aboveAll = false,
+  ) => {
     const prev = out[out.length - 1];
     if (prev && prev.baseline === baseline.name && prev.allowed === allowed) {
       prev.to = to;
@@ -168,6 +175,7 @@ export function ratioTargetFeasibility(
       allowed,
       instant: b.instant,
       clairvoyant: b.clairvoyant,
+      ...(aboveAll ? { aboveAll } : {}),
     });
   };
   for (const level of levels) {
@@ -177,6 +185,6 @@ export function ratioTargetFeasibility(
     from = level;
   }
   const best = bestAttaining(baselines);
-  if (best && from < 1) push(1, best, best.gpuHours);
+  if (best && from < 1) push(1, best, best.gpuHours, true);
   return out;
 }

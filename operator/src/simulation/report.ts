@@ -29,6 +29,7 @@ function entries(suite: SuiteOutput): Entry[] {
 }
 
 const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
+const pct3 = (x: number) => `${(x * 100).toFixed(3)}%`;
 const num = (x: number, d = 2) => x.toFixed(d);
 
 function shortParams(e: Entry): string {
@@ -163,18 +164,29 @@ export function feasibilityLines(suite: SuiteOutput): string[] {
       ATTAINMENT_TARGET,
       DAY_BASELINE_RATIO_TARGET,
     );
-    const feasible = ranges.filter((r) => r.allowed >= r.clairvoyant);
+    // Contiguous ranges where the target is at or above the clairvoyant bound, merged.
+    const feasible: { from: number; to: number; baselines: Set<string> }[] = [];
+    let open = false;
+    for (const r of ranges) {
+      const ok = r.allowed >= r.clairvoyant;
+      const last = feasible[feasible.length - 1];
+      if (ok && open && last) {
+        last.to = r.to;
+        last.baselines.add(r.baseline);
+      } else if (ok) feasible.push({ from: r.from, to: r.to, baselines: new Set([r.baseline]) });
+      open = ok;
+    }
     out.push(
       `- The day's target (${DAY_BASELINE_RATIO_TARGET}x the cheapest baseline at the same attainment) against the bounds at each attainment from ${pct(ATTAINMENT_TARGET)}: ` +
         (feasible.length === 0
           ? "below the clairvoyant bound everywhere: no policy with these lead times can meet it."
-          : `at or above the clairvoyant bound only for attainments in ${feasible.map((r) => `(${pct(r.from)}, ${pct(r.to)}]`).join(", ")}.`),
+          : `at or above the clairvoyant bound only for attainments in ${feasible.map((f) => `(${pct3(f.from)}, ${pct3(f.to)}] (cheapest baselines there: ${[...f.baselines].join(", ")})`).join(", ")}; below it everywhere else.`),
       "",
       "  | attainment | cheapest baseline reaching it | target allows (GPU-h) | clairvoyant bound | instant bound |",
       "  |---|---|---|---|---|",
       ...ranges.map(
         (r) =>
-          `  | ${pct(r.from)} to ${pct(r.to)} | ${r.baseline} (${num(r.baselineGpuHours)}) | ${num(r.allowed)} | ${num(r.clairvoyant)} | ${num(r.instant)} |`,
+          `  | ${r.aboveAll ? `above ${pct3(r.from)}` : `${pct3(r.from)} to ${pct3(r.to)}`} | ${r.aboveAll ? `none; best-attaining ${r.baseline}` : r.baseline} (${num(r.baselineGpuHours)}) | ${r.aboveAll ? `< ${num(r.allowed)}` : num(r.allowed)} | ${num(r.clairvoyant)} | ${num(r.instant)} |`,
       ),
     );
   }
