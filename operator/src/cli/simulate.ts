@@ -7,6 +7,7 @@ import { availableParallelism } from "node:os";
 import { basename, join, resolve } from "node:path";
 import type { Command } from "commander";
 import { isConfigError, loadConfig, scenarioFromConfig } from "../simulation/config.ts";
+import { latestAsk } from "../simulation/feasibility.ts";
 import { inlineRunner, type JobRunner, workerRunner } from "../simulation/jobs.ts";
 import { progressBar } from "../simulation/progress.ts";
 import { ATTRIBUTION, markdownReport, writePlots } from "../simulation/report.ts";
@@ -32,6 +33,7 @@ interface SimulateOptions {
   workers?: string;
   interval: string;
   progress: boolean;
+  leadTime?: boolean;
 }
 
 function fail(message: string): never {
@@ -124,6 +126,17 @@ export async function simulateCommand(opts: SimulateOptions): Promise<void> {
       runner,
       (done, total, label) => bar.update(done, total, label),
     );
+    if (opts.leadTime) {
+      bar.update(0, 1, "how early a policy must act");
+      suite!.latestAsk = await latestAsk(runner, {
+        ref: recipe,
+        trace: suite!.trace,
+        scenario,
+        curve,
+        warm: suite!.warm,
+        attainment: scenario.service.spec.scaling.targets.attainment,
+      });
+    }
     bar.stop();
     const out = resolve(opts.out);
     await mkdir(out, { recursive: true });
@@ -197,6 +210,10 @@ export function registerSimulateCommand(program: Command): void {
     .option("--out <dir>", "where to write the results, report.md and the plots", "inferops-simulation")
     .option("--workers <n>", "worker threads (default: the machine's cores)")
     .option("--interval <seconds>", "inferops evaluation interval", "10")
+    .option(
+      "--lead-time",
+      "also find how early a policy must act to reach the service's targets.attainment: the latest step from the warm start to maxReplicas that still does (about ten more runs of the trace)",
+    )
     .option("--no-progress", "no progress bar")
     .action(async (opts: SimulateOptions) => {
       await simulateCommand(opts);

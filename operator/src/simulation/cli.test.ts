@@ -62,6 +62,7 @@ describe("inferops simulate", () => {
       workers: "1",
       interval: "10",
       progress: false,
+      leadTime: true,
     });
     const result = traceResultSchema.parse(
       JSON.parse(readFileSync(join(dir, "out", "traffic.json"), "utf8")),
@@ -74,5 +75,7 @@ describe("inferops simulate", () => {
     expect(readFileSync(join(dir, "out", "traffic-pareto.svg"), "utf8")).toMatch(/^<svg/);
     expect(report.startsWith(readFileSync(join(dir, "out", "report.md"), "utf8"))).toBe(true);
     expect(report).toMatch(/wrote .*traffic\.json, report\.md and the plots/);
+    // --lead-time: how early a policy must act, at the service's attainment target (99% by default).
+    expect(report).toMatch(/- Lead time: (to reach 99\.00%|the warm fleet of \d+ alone reaches|even asking)/);
   });
 });
