@@ -251,6 +251,31 @@ describe("panic mode", () => {
   });
 });
 
+describe("arrivals where the servers count completions", () => {
+  it("a queue growing on vLLM is demand the completion rate does not show; TGI counts arrivals itself", () => {
+    // The replicas finish 8 req/s (4 replicas' worth of tokens at 0.8 utilization) while 2 requests/s more
+    // pile up in the servers: 10 req/s arrive.
+    const last = (server: "vllm" | "tgi") => {
+      const spec = serviceSpec({ model: { name: "meta-llama/Llama-3.1-8B-Instruct", server } });
+      const plans = sequence(
+        (i, now) =>
+          service("a", {
+            spec,
+            replicas: 4,
+            signals: load(8, 500, 200, { queueDepth: 30 * i, runningRequests: 40 }),
+            now,
+          }),
+        6,
+      );
+      return plans.at(-1)!;
+    };
+    const vllm = last("vllm");
+    const tgi = last("tgi");
+    expect(vllm.memory.services["default/a"]!.inSystem).toHaveLength(5);
+    expect(one(vllm).recommended.value).toBeGreaterThan(one(tgi).recommended.value);
+  });
+});
+
 describe("scale-up stabilization (default 30 s)", () => {
   it("one sample asking for more adds nothing; asked at every evaluation over the window, it scales up", () => {
     // 8 req/s needs 4 replicas; 16 req/s needs 7 or 8. One high sample at step 6, then steady from step 11.

@@ -10,6 +10,7 @@
 // Stage 2, across services (allocate.ts, budgets.ts): variants, pools, budgets.
 import { Reason } from "../apis/conditions.ts";
 import { allocate, type ServiceAsk, type VariantOption, variantOptions } from "./allocate.ts";
+import { estimateArrivals, RATE_WINDOW_SECONDS } from "./arrivals.ts";
 import {
   applyBehavior,
   PANIC_THRESHOLD,
@@ -122,6 +123,8 @@ function copyMemory(m: ServiceMemory | undefined): ServiceMemory {
   };
   if (m.forecast) copy.forecast = { ...m.forecast };
   if (m.learned) copy.learned = { ...m.learned };
+  if (m.inSystem) copy.inSystem = m.inSystem.map(([t, n]) => [t, n]);
+  if (m.ready) copy.ready = { ...m.ready };
   return copy;
 }
 
@@ -180,7 +183,20 @@ function stage1(
       };
     }
   } else {
-    const signals = svc.signals!;
+    // Arrivals by conservation where the servers count completions (arrivals.ts).
+    const est = estimateArrivals({
+      server: svc.spec.model.server,
+      arrivalRate: svc.signals!.arrivalRate,
+      queueDepth: svc.signals!.queueDepth,
+      runningRequests: svc.signals!.runningRequests,
+      history: prev?.inSystem ?? [],
+      nowMs,
+    });
+    if (est) mem.inSystem = est.inSystem;
+    const signals = est && est.growth > 0 ? { ...svc.signals!, arrivalRate: est.rate } : svc.signals!;
+    // Rates over a window are per replica only when the replicas reporting have been the same all window.
+    if (mem.ready?.count !== ready) mem.ready = { count: ready, sinceMs: nowMs };
+    const steady = nowMs - mem.ready.sinceMs >= RATE_WINDOW_SECONDS * 1000;
     const weights = options.map((o) => ({
       pool: o.pool,
       tokensPerSecond: o.tokensPerSecond,
@@ -223,6 +239,7 @@ function stage1(
       nowMs,
       scaling.targets,
       ready >= current,
+      steady,
     );
     if (fc) {
       mem.forecast = fc.state;

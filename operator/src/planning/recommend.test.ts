@@ -302,6 +302,24 @@ describe("learning", () => {
     }
   });
 
+  it("learns nothing from a fleet whose ready replicas changed within the rate window", () => {
+    // A replica ready for 20 s of the 60 s window served a third of it: the fleet would read as slow.
+    const s = sig({
+      queueDepth: 5,
+      kvCacheUtilization: 0.95,
+      replicasReporting: 4,
+      promptTokensPerSecond: 4000,
+      generationTokensPerSecond: 0,
+    });
+    const unsteady = learn(undefined, s, 2000, T0, { attainment: 0.99 }, true, false);
+    expect(unsteady.capacityScale).toBeUndefined();
+    expect(unsteady.capacityTokensPerSecond).toBeUndefined();
+    expect(learn(undefined, s, 2000, T0, { attainment: 0.99 }, true, true).capacityScale).toBeCloseTo(
+      0.85,
+      9,
+    );
+  });
+
   it("never raises capacity above the profile, nor below the floor", () => {
     const fast = sig({
       queueDepth: 5,

@@ -22,7 +22,8 @@
 //   nothing queues (then served = offered), smoothed (EWMA 0.2);
 // - capacity at saturation: when requests queue (queueDepth > 0) and the KV cache is high
 //   (kvCacheUtilization >= 0.9), replicas are serving all they can, so tokens/s per reporting replica is a
-//   measurement of capacity. Against profiles it becomes a scale in [0.25, 1] (EWMA 0.3): the operator
+//   measurement of capacity, once the ready replicas have been the same for a whole rate window (a
+//   replica ready for part of the window served for part of it, and would read as a slow one). Against profiles it becomes a scale in [0.25, 1] (EWMA 0.3): the operator
 //   lowers the profile when replicas prove slower, never raises it (the profile is capacity at the latency
 //   targets; saturated throughput can be higher at the cost of latency). The scale relaxes back towards 1
 //   with a one-hour time constant when no saturation is seen. Variants without a profile use the measured
@@ -183,6 +184,7 @@ export function learn(
   nowMs: number,
   objectives: Objectives = { attainment: DEFAULT_ATTAINMENT },
   settled = true,
+  steady = true,
 ): LearnedModel {
   const ttftTargetSeconds = objectives.ttftSeconds;
   const next: LearnedModel = { ...prev };
@@ -204,7 +206,10 @@ export function learn(
     ttftTargetSeconds !== undefined &&
     signals.ttftSeconds !== undefined &&
     signals.ttftSeconds > ttftTargetSeconds;
+  // Only from a steady fleet: a replica that became ready within the rate window has served for part of it
+  // only, and would read as a slow replica.
   const saturated =
+    steady &&
     queue > 0 &&
     ((signals.kvCacheUtilization ?? 0) >= SATURATION_KV || latencyBound) &&
     signals.replicasReporting > 0 &&

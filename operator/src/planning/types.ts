@@ -106,6 +106,10 @@ export interface ServiceMemory {
   panicUntilMs?: number;
   /** What the planner learned from past signals: request sizes and capacity observed at saturation. */
   learned?: LearnedModel;
+  /** Requests in the servers (waiting + running) at recent evaluations, for the arrival estimate: [epoch ms, n]. */
+  inSystem?: [number, number][];
+  /** Ready replicas at the last evaluation, and since when (epoch ms): rates over a window are per replica only once it is steady. */
+  ready?: { count: number; sinceMs: number };
 }
 
 /** Learned from the signals over time (see recommend.ts for the rules). */

@@ -1,0 +1,57 @@
+// The arrival rate, when the servers count completions. vLLM, SGLang and Triton expose no arrival counter:
+// their request counter counts finished requests, so its rate is the rate requests leave. While a fleet
+// keeps up the two are the same; while load outgrows it, completions stay at what the replicas can serve
+// and the rest piles up in the servers. Every view that reads the arrival rate (offered tokens, the queue's
+// drain bound, the forecast, the latency model) then sees the fleet's capacity instead of the demand, and
+// the planner adds a replica a minute while the queue grows (the demo found it: 1 replica for 4.5 req/s).
+//
+// Requests are conserved: arrivals = completions + growth of the requests in the servers (waiting plus
+// running). The growth is measured over the same window as the rates (RATE_WINDOW_SECONDS, from the
+// in-system counts the planner saw at each evaluation), so the estimate is the window's mean arrival rate.
+// Only growth is added: a shrinking backlog means completions exceed arrivals, and the shortfall is not
+// taken off (a draining queue is the scale-down window's business, not a reason to ask for less). TGI
+// counts arrivals itself and custom queries say what they count, so neither is corrected.
+
+/** Runtimes whose request counter counts completions. */
+export const COMPLETION_COUNTING_SERVERS: ReadonlySet<string> = new Set(["vllm", "sglang", "triton"]);
+/** The window of the rates the signals carry, over which growth is measured. */
+export const RATE_WINDOW_SECONDS = 60;
+/** Growth is measured over at least this span of readings (a shorter one is noise). */
+export const MIN_GROWTH_SPAN_SECONDS = 20;
+
+export interface ArrivalEstimate {
+  /** Arrival rate to plan with, requests/s. */
+  rate: number;
+  /** Of which growth of the requests in the servers. */
+  growth: number;
+  /** In-system counts over the window, with this one, to keep in memory: [epoch ms, requests]. */
+  inSystem: [number, number][];
+}
+
+/**
+ * The arrival rate by conservation (see header). `server` is spec.model.server; `history` holds earlier
+ * [epoch ms, waiting + running] readings. Undefined rate in, undefined out (nothing to correct).
+ */
+export function estimateArrivals(input: {
+  server: string;
+  arrivalRate: number | undefined;
+  queueDepth: number | undefined;
+  runningRequests: number | undefined;
+  history: readonly [number, number][];
+  nowMs: number;
+}): ArrivalEstimate | undefined {
+  const { arrivalRate, nowMs } = input;
+  if (arrivalRate === undefined) return undefined;
+  const cutoff = nowMs - RATE_WINDOW_SECONDS * 1000;
+  const kept = input.history.filter(([t]) => t >= cutoff && t < nowMs);
+  if (input.queueDepth === undefined && input.runningRequests === undefined) {
+    return { rate: arrivalRate, growth: 0, inSystem: kept };
+  }
+  const n = (input.queueDepth ?? 0) + (input.runningRequests ?? 0);
+  const inSystem: [number, number][] = [...kept, [nowMs, n]];
+  if (!COMPLETION_COUNTING_SERVERS.has(input.server)) return { rate: arrivalRate, growth: 0, inSystem };
+  const first = kept[0];
+  const span = first ? (nowMs - first[0]) / 1000 : 0;
+  const growth = first && span >= MIN_GROWTH_SPAN_SECONDS ? Math.max(0, (n - first[1]) / span) : 0;
+  return { rate: arrivalRate + growth, growth, inSystem };
+}
