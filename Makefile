@@ -45,6 +45,10 @@ integration: deps system-deps controlplane ## Integration tests against the loca
 cluster-up: controlplane ## Start a local control plane in .tmp/cluster (KUBECONFIG printed last).
 	hack/controlplane/cluster.sh up $(TMP)/cluster
 
+.PHONY: demo
+demo: deps system-deps controlplane ## The demo: the operator on the local control plane, simulated GPUs and traffic (about 6 minutes; DURATION=seconds of traffic, default 300).
+	node hack/demo.ts --duration $(or $(DURATION),300)
+
 .PHONY: cluster-down
 cluster-down: ## Stop it.
 	hack/controlplane/cluster.sh down $(TMP)/cluster

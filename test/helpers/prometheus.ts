@@ -20,9 +20,13 @@ export interface PrometheusProcess {
   stop(): Promise<void>;
 }
 
+/**
+ * Starts Prometheus scraping `targets`, and with `fileSd` also the targets listed in that file (Prometheus'
+ * file_sd format: `[{ targets: [...], labels: {...} }]`, re-read whenever it changes).
+ */
 export async function startPrometheus(
   targets: ScrapeTarget[],
-  opts: { scrapeIntervalSeconds?: number } = {},
+  opts: { scrapeIntervalSeconds?: number; fileSd?: string } = {},
 ) {
   const dir = mkdtempSync(join(tmpdir(), "inferops-prom-"));
   const port = await freePort();
@@ -36,6 +40,7 @@ export async function startPrometheus(
           job_name: "model-servers",
           scrape_timeout: interval,
           static_configs: targets.map((t) => ({ targets: [t.address], labels: t.labels })),
+          ...(opts.fileSd ? { file_sd_configs: [{ files: [opts.fileSd] }] } : {}),
         },
       ],
     }),

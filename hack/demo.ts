@@ -1,0 +1,328 @@
+// `make demo`: inferops on the local control plane, end to end, in a few minutes.
+//
+// What runs, all real except the GPUs:
+// - the local control plane (hack/controlplane: etcd, kube-apiserver, controller-manager, scheduler, kwok),
+//   with the three CRDs, a GPUNodePool of L4 nodes and kwok nodes for it (the demo creates the nodes
+//   itself: pool providers that add and remove nodes are not built yet);
+// - the operator (`inferops operator`), reading signals from a real Prometheus;
+// - the model servers: kwok runs the operator's pods but nothing in them serves, so the serving model runs
+//   in wall-clock time as their vLLM (serving/live.ts): one replica per ready pod, least-outstanding
+//   routing, each pod's metrics in vLLM's format on its own path, which Prometheus discovers from a file;
+// - traffic: requests with the sizes of the Azure conversation trace, Poisson arrivals at a rate that is
+//   low, ramps up over half the run and holds (--duration sets the whole run; scaling down waits for the
+//   scale-down window, so a run that should show it needs to drop the load for longer than that).
+//
+// Every 10 s it prints the load, the replicas the operator asked for and has ready, the p95 TTFT and the
+// operator's last decision with its reason. The last line is a JSON summary (what the end-to-end test reads).
+//
+//   node hack/demo.ts [--duration 300] [--keep]     (--keep: keep it all running after the summary, until Ctrl-C)
+import { mkdtempSync, renameSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { KubeClient, type KubeObject } from "../operator/src/kube/client.ts";
+import { pathFor, R } from "../operator/src/kube/resources.ts";
+import { LiveFleet } from "../operator/src/serving/live.ts";
+import { getProfile } from "../operator/src/serving/profiles.ts";
+import { mulberry32 } from "../operator/src/serving/workload.ts";
+import { buildTrace } from "../operator/src/simulation/trace.ts";
+import { clusterDown, clusterUp, kubectl } from "../test/helpers/cluster.ts";
+import { ROOT } from "../test/helpers/fixtures.ts";
+import { gpuNode } from "../test/helpers/objects.ts";
+import { startOperatorProcess } from "../test/helpers/operator.ts";
+import { startPrometheus } from "../test/helpers/prometheus.ts";
+
+const { values } = parseArgs({
+  options: {
+    duration: { type: "string", default: "300" },
+    keep: { type: "boolean", default: false },
+  },
+});
+const DURATION = Number(values.duration);
+if (!(Number.isFinite(DURATION) && DURATION >= 60)) {
+  console.error(`demo: --duration must be a number of seconds >= 60, got ${JSON.stringify(values.duration)}`);
+  process.exit(2);
+}
+
+const NS = "demo";
+const SVC = "llama";
+const POOL = "l4";
+const NODES = 8;
+const PROFILE = getProfile("llama-3.1-8b-fp8/l4");
+const TRACE = join(ROOT, "..", "shared", "traces", "azure-llm-2023-conv.csv");
+
+/** Requests/s at time t: 1 for the first tenth of the run, a ramp to 4.5 by six tenths, then a plateau. */
+export function rateAt(t: number, duration = DURATION): number {
+  const low = 1;
+  const high = 4.5;
+  const x = t / duration;
+  if (x < 0.1) return low;
+  if (x < 0.6) return low + ((high - low) * (x - 0.1)) / 0.5;
+  return high;
+}
+
+const log = (line: string) => process.stdout.write(`${line}\n`);
+
+const pool = {
+  apiVersion: "inferops.dev/v1alpha1",
+  kind: "GPUNodePool",
+  metadata: { name: POOL },
+  spec: {
+    gpu: { type: "nvidia-l4", count: 1, memoryGiB: 24 },
+    power: { busyWattsPerGPU: 72, idleWattsPerGPU: 16 },
+    costPerNodeHour: 0.8048,
+    maxNodes: NODES,
+    // The nodes exist already: what is left of the lead time is the model's load.
+    provisioningSeconds: 0,
+    nodeLabels: { "inferops.dev/pool": POOL },
+    nodeTaints: [{ key: "nvidia.com/gpu", value: "true", effect: "NoSchedule" }],
+    provider: { type: "kwok" },
+  },
+};
+
+const service = {
+  apiVersion: "inferops.dev/v1alpha1",
+  kind: "InferenceService",
+  metadata: { name: SVC, namespace: NS },
+  spec: {
+    model: { name: "meta-llama/Llama-3.1-8B-Instruct", server: "vllm" },
+    template: {
+      spec: {
+        containers: [
+          { name: "vllm", image: "vllm/vllm-openai:v0.11.0", ports: [{ name: "http", containerPort: 8000 }] },
+        ],
+      },
+    },
+    accelerators: [
+      {
+        pool: POOL,
+        gpusPerReplica: 1,
+        // The capacity at the SLO that `inferops simulate` measures for this request mix on a small fleet
+        // (2,215 tokens/s per replica at 2 replicas, 2,302 at 4), as docs/tuning.md asks: the L4 profile's
+        // 2,780 is what larger fleets reach, and a fleet of one to four would run over its SLO on it.
+        profile: { maxTokensPerSecond: 2300, maxConcurrentRequests: PROFILE.spec.maxConcurrentRequests },
+      },
+    ],
+    scaling: {
+      minReplicas: 1,
+      maxReplicas: NODES,
+      targets: { ttftSeconds: 2, itlSeconds: 0.1 },
+    },
+    metrics: { source: "prometheus" },
+  },
+};
+
+type Svc = KubeObject & {
+  status?: {
+    desiredReplicas?: number;
+    readyReplicas?: number;
+    lastDecision?: { reason?: string; message?: string };
+  };
+};
+type Pod = KubeObject & {
+  status?: { conditions?: { type: string; status: string }[] };
+};
+
+async function main(): Promise<number> {
+  const work = mkdtempSync(join(tmpdir(), "inferops-demo-"));
+  log(`demo: starting the local control plane (state in ${work}/cluster)`);
+  const cluster = clusterUp(join(work, "cluster"));
+  const stops: (() => Promise<unknown> | unknown)[] = [];
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) {
+      try {
+        await stop();
+      } catch (err) {
+        console.error(`demo: cleanup: ${(err as Error).message}`);
+      }
+    }
+  };
+  stops.push(() => clusterDown(cluster.dir));
+  // Ctrl-C stops what the demo started, the control plane included.
+  const onSignal = () => {
+    log("demo: interrupted; stopping everything it started");
+    void stopAll().finally(() => process.exit(130));
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  try {
+    const cfg = cluster.adminKubeconfig;
+    kubectl(cfg, ["apply", "--server-side", "-f", join(ROOT, "crds")]);
+    kubectl(cfg, [
+      "wait",
+      "--for=condition=Established",
+      "--timeout=60s",
+      "crd",
+      "-l",
+      "app.kubernetes.io/part-of=inferops",
+    ]);
+    kubectl(cfg, ["apply", "--server-side", "-f", join(ROOT, "deploy", "rbac.yaml")]);
+    kubectl(cfg, ["create", "namespace", NS]);
+    const admin = await KubeClient.create(cfg);
+    stops.push(() => admin.close());
+    await admin.apply(pathFor(R.gpuNodePools, { name: POOL }), pool);
+    for (let i = 0; i < NODES; i++) {
+      const name = `${POOL}-node-${i}`;
+      await admin.apply(pathFor(R.nodes, { name }), gpuNode(name, POOL, 1));
+    }
+    log(`demo: GPUNodePool ${POOL} with ${NODES} kwok nodes of one L4 each`);
+
+    // The model servers: the serving model in wall-clock time, one replica per ready pod.
+    const t0 = performance.now();
+    const now = () => (performance.now() - t0) / 1000;
+    const fleet = new LiveFleet(PROFILE, now);
+    const server = createServer((req, res) => {
+      const m = /^\/pods\/([^/]+)\/([^/]+)\/metrics$/.exec(req.url ?? "");
+      const page = m ? fleet.metrics(`${m[1]}/${m[2]}`) : undefined;
+      if (page === undefined) {
+        res.writeHead(404).end();
+        return;
+      }
+      res.writeHead(200, { "content-type": "text/plain; version=0.0.4" }).end(page);
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    stops.push(() => new Promise((r) => server.close(r)));
+    const address = server.address();
+    if (address === null || typeof address === "string") throw new Error("no address");
+    const sd = join(work, "targets.json");
+    const writeTargets = () => {
+      const targets = fleet.pods().map((key) => {
+        const [namespace, pod] = key.split("/") as [string, string];
+        return {
+          targets: [`127.0.0.1:${address.port}`],
+          labels: {
+            __metrics_path__: `/pods/${namespace}/${pod}/metrics`,
+            namespace,
+            inferops_service: SVC,
+            pod,
+          },
+        };
+      });
+      writeFileSync(`${sd}.tmp`, JSON.stringify(targets));
+      renameSync(`${sd}.tmp`, sd);
+    };
+    writeTargets();
+    const prometheus = await startPrometheus([], { scrapeIntervalSeconds: 5, fileSd: sd });
+    stops.push(() => prometheus.stop());
+    log(`demo: Prometheus at ${prometheus.url}, scraping the model servers every 5 s`);
+
+    const operator = await startOperatorProcess({
+      kubeconfig: cluster.operatorKubeconfig,
+      identity: "demo",
+      namespace: NS,
+      interval: "10s",
+      extraArgs: ["--prometheus-url", prometheus.url, "--log-level", "info"],
+    });
+    stops.push(() => operator.stop());
+    log("demo: operator started (interval 10 s)");
+    await admin.apply(pathFor(R.inferenceServices, { namespace: NS, name: SVC }), service);
+    log(`demo: InferenceService ${NS}/${SVC} applied; traffic for ${DURATION} s`);
+
+    // Which pods are ready: the operator's pods that kwok runs.
+    const watchPods = async () => {
+      const pods = await admin.list<Pod>(pathFor(R.pods, { namespace: NS }), {
+        labelSelector: `inferops.dev/service=${SVC}`,
+      });
+      const ready = pods.items
+        .filter(
+          (p) =>
+            !p.metadata?.deletionTimestamp &&
+            p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"),
+        )
+        .map((p) => `${NS}/${p.metadata!.name}`);
+      if (fleet.setPods(ready)) writeTargets();
+    };
+
+    // Traffic: the conversation trace's request sizes, Poisson arrivals at rateAt(t).
+    const sizes = buildTrace({ name: "conv", file: TRACE });
+    const rand = mulberry32(42);
+    let next = 0;
+    let i = 0;
+    const start = now();
+    const traffic = setInterval(() => {
+      const t = now() - start;
+      while (next <= t) {
+        const k = i++ % sizes.prompt.length;
+        fleet.submit(sizes.prompt[k]!, sizes.output[k]!);
+        next += -Math.log(1 - rand()) / rateAt(next);
+      }
+      fleet.advance();
+    }, 50);
+    stops.push(() => clearInterval(traffic));
+    const podTimer = setInterval(() => void watchPods().catch(() => {}), 1000);
+    stops.push(() => clearInterval(podTimer));
+
+    const ttfts: number[] = [];
+    let met = 0;
+    let done = 0;
+    let maxReady = 0;
+    let maxDesired = 0;
+    const reasons = new Set<string>();
+    const p95 = (xs: number[]) => {
+      if (xs.length === 0) return Number.NaN;
+      const s = [...xs].sort((a, b) => a - b);
+      return s[Math.min(s.length - 1, Math.floor(0.95 * s.length))]!;
+    };
+    log("");
+    log("     t   load     replicas       p95 TTFT   decision");
+    log("   (s)  (req/s)  desired/ready  (s)");
+    let last: Svc["status"];
+    for (let tick = 10; tick <= DURATION; tick += 10) {
+      await new Promise((r) => setTimeout(r, Math.max(0, (start + tick - now()) * 1000)));
+      const window = fleet.takeFinished();
+      for (const r of window) {
+        done++;
+        ttfts.push(r.ttft);
+        if (r.ttft <= 2 && r.meanItl <= 0.1) met++;
+      }
+      const svc = await admin.get<Svc>(pathFor(R.inferenceServices, { namespace: NS, name: SVC }));
+      last = svc.status;
+      const desired = last?.desiredReplicas ?? 0;
+      const ready = fleet.stats().pods;
+      maxReady = Math.max(maxReady, ready);
+      maxDesired = Math.max(maxDesired, desired);
+      const d = last?.lastDecision;
+      if (d?.reason) reasons.add(d.reason);
+      const w95 = p95(window.map((r) => r.ttft));
+      log(
+        `${String(tick).padStart(6)}  ${rateAt(tick).toFixed(1).padStart(5)}  ${String(desired).padStart(7)}/${String(ready).padEnd(6)}  ${Number.isNaN(w95) ? "   -  " : w95.toFixed(2).padStart(6)}     ${d?.reason ?? "-"}: ${(d?.message ?? "").slice(0, 110)}`,
+      );
+    }
+    const stats = fleet.stats();
+    const summary = {
+      durationSeconds: DURATION,
+      requests: stats.submitted,
+      finished: done,
+      sloAttainment: done > 0 ? met / done : 0,
+      ttftP95: p95(ttfts),
+      maxReady,
+      maxDesired,
+      finalDesired: last?.desiredReplicas ?? 0,
+      finalReady: stats.pods,
+      reasons: [...reasons].sort(),
+      lost: stats.lost,
+    };
+    log("");
+    log(
+      `demo: ${summary.finished} of ${summary.requests} requests finished, ${(summary.sloAttainment * 100).toFixed(1)}% within TTFT 2 s and ITL 100 ms; replicas peaked at ${maxReady} ready, ended at ${summary.finalReady}`,
+    );
+    log(JSON.stringify(summary));
+    if (values.keep) {
+      log(
+        `demo: --keep: everything keeps running at the last load until Ctrl-C. Look around with: export KUBECONFIG=${cfg}; kubectl get infsvc,gpupool,deploy,pods -A; Prometheus: ${prometheus.url}`,
+      );
+      process.off("SIGINT", onSignal);
+      await new Promise((r) => process.once("SIGINT", r));
+    }
+    return 0;
+  } finally {
+    await stopAll();
+  }
+}
+
+process.exitCode = await main().catch((err) => {
+  console.error(`demo: ${(err as Error).stack ?? err}`);
+  return 1;
+});
+process.exit();
