@@ -8,7 +8,7 @@ import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { KubeClient } from "../operator/src/kube/client.ts";
 import { pathFor, R } from "../operator/src/kube/resources.ts";
-import { clusterDown, clusterUp, kubectl } from "../test/helpers/cluster.ts";
+import { clusterDown, clusterUp, installInferops, kubectl } from "../test/helpers/cluster.ts";
 import { ROOT } from "../test/helpers/fixtures.ts";
 import { gpuNode, gpuNodePool } from "../test/helpers/objects.ts";
 import { startOperatorProcess } from "../test/helpers/operator.ts";
@@ -44,16 +44,7 @@ const peakRssMiB = (pid: number) => {
 const cluster = clusterUp(mkdtempSync(join(tmpdir(), "inferops-bench-")));
 try {
   const cfg = cluster.adminKubeconfig;
-  kubectl(cfg, ["apply", "--server-side", "-f", join(ROOT, "crds")]);
-  kubectl(cfg, [
-    "wait",
-    "--for=condition=Established",
-    "--timeout=60s",
-    "crd",
-    "-l",
-    "app.kubernetes.io/part-of=inferops",
-  ]);
-  kubectl(cfg, ["apply", "--server-side", "-f", join(ROOT, "deploy", "rbac.yaml")]);
+  installInferops(cfg);
   kubectl(cfg, ["create", "namespace", NS]);
   const admin = await KubeClient.create(cfg);
   await admin.apply(

@@ -27,7 +27,7 @@ import { LiveFleet } from "../operator/src/serving/live.ts";
 import { getProfile } from "../operator/src/serving/profiles.ts";
 import { mulberry32 } from "../operator/src/serving/workload.ts";
 import { buildTrace } from "../operator/src/simulation/trace.ts";
-import { clusterDown, clusterUp, kubectl } from "../test/helpers/cluster.ts";
+import { clusterDown, clusterUp, installInferops, kubectl } from "../test/helpers/cluster.ts";
 import { ROOT } from "../test/helpers/fixtures.ts";
 import { gpuNode } from "../test/helpers/objects.ts";
 import { startOperatorProcess } from "../test/helpers/operator.ts";
@@ -148,16 +148,7 @@ async function main(): Promise<number> {
   process.once("SIGTERM", onSignal);
   try {
     const cfg = cluster.adminKubeconfig;
-    kubectl(cfg, ["apply", "--server-side", "-f", join(ROOT, "crds")]);
-    kubectl(cfg, [
-      "wait",
-      "--for=condition=Established",
-      "--timeout=60s",
-      "crd",
-      "-l",
-      "app.kubernetes.io/part-of=inferops",
-    ]);
-    kubectl(cfg, ["apply", "--server-side", "-f", join(ROOT, "deploy", "rbac.yaml")]);
+    installInferops(cfg);
     kubectl(cfg, ["create", "namespace", NS]);
     const admin = await KubeClient.create(cfg);
     stops.push(() => admin.close());

@@ -39,3 +39,17 @@ export function kubectl(kubeconfig: string, args: string[], input?: string): str
   if (res.status !== 0) throw new Error(`kubectl ${args.join(" ")}: ${res.stderr.trim()}`);
   return res.stdout;
 }
+
+/** Installs what the operator needs on a cluster: the three CRDs (waited until Established) and its RBAC. */
+export function installInferops(kubeconfig: string): void {
+  kubectl(kubeconfig, ["apply", "--server-side", "-f", join(ROOT, "crds")]);
+  kubectl(kubeconfig, [
+    "wait",
+    "--for=condition=Established",
+    "--timeout=60s",
+    "crd",
+    "-l",
+    "app.kubernetes.io/part-of=inferops",
+  ]);
+  kubectl(kubeconfig, ["apply", "--server-side", "-f", join(ROOT, "deploy", "rbac.yaml")]);
+}

@@ -3,8 +3,7 @@
 // built by hack/controlplane; or `k3s`, through @testcontainers/k3s where a Docker engine runs (elsewhere the
 // suites are skipped, saying why).
 import type { TestProject } from "vitest/node";
-import { clusterDown, clusterUp, kubectl } from "../helpers/cluster.ts";
-import { ROOT } from "../helpers/fixtures.ts";
+import { clusterDown, clusterUp, installInferops } from "../helpers/cluster.ts";
 import { dockerUnavailable, startK3s } from "../helpers/k3s.ts";
 
 declare module "vitest" {
@@ -15,19 +14,6 @@ declare module "vitest" {
     /** Set when the suites must be skipped, with the reason. */
     skipReason: string;
   }
-}
-
-function install(adminKubeconfig: string) {
-  kubectl(adminKubeconfig, ["apply", "--server-side", "-f", `${ROOT}/crds/`]);
-  kubectl(adminKubeconfig, [
-    "wait",
-    "--for=condition=Established",
-    "--timeout=60s",
-    "crd",
-    "-l",
-    "app.kubernetes.io/part-of=inferops",
-  ]);
-  kubectl(adminKubeconfig, ["apply", "--server-side", "-f", `${ROOT}/deploy/rbac.yaml`]);
 }
 
 function onExit(teardown: () => void) {
@@ -58,7 +44,7 @@ export default async function setup(project: TestProject) {
       stopped = true;
       await k3s.stop();
     };
-    install(k3s.adminKubeconfig);
+    installInferops(k3s.adminKubeconfig);
     project.provide("adminKubeconfig", k3s.adminKubeconfig);
     project.provide("operatorKubeconfig", k3s.operatorKubeconfig);
     project.provide("clusterDir", k3s.dir);
@@ -75,7 +61,7 @@ export default async function setup(project: TestProject) {
   };
   onExit(teardown);
   try {
-    install(cluster.adminKubeconfig);
+    installInferops(cluster.adminKubeconfig);
   } catch (err) {
     teardown();
     throw err;
