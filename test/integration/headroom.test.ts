@@ -127,6 +127,8 @@ integrationSuite("headroom", () => {
           maxReplicas: 8,
           targets: { ttftSeconds: 2, itlSeconds: 0.1, tokenUtilization: UTILIZATION },
           leadTimeSeconds: 0,
+          // This suite is about the headroom, not about how long a scale-up must be asked for (plan.test.ts).
+          behavior: { scaleUp: { stabilizationWindowSeconds: 0 } },
         },
       }),
     );
