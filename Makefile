@@ -59,7 +59,7 @@ unit: deps ## Unit tests only (no cluster).
 
 .PHONY: test
 .PHONY: bench-quick
-bench-quick: deps ## The autoscaling benchmark's quick subset (about 15 s; results to a temporary folder).
+bench-quick: deps ## The autoscaling benchmark's quick subset (about 20 s; results to a temporary folder).
 	npm run bench -- --quick
 
 test: check system-deps controlplane bench-quick ## Everything: checks, the quick benchmark, unit and integration tests. Ends with `N passed, N failed`.
