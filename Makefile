@@ -46,8 +46,8 @@ cluster-up: controlplane ## Start a local control plane in .tmp/cluster (KUBECON
 	hack/controlplane/cluster.sh up $(TMP)/cluster
 
 .PHONY: demo
-demo: deps system-deps controlplane ## The demo: the operator on the local control plane, simulated GPUs and traffic (about 6 minutes; DURATION=seconds of traffic, default 300).
-	node hack/demo.ts --duration $(or $(DURATION),300)
+demo: deps system-deps controlplane ## The demo: the operator on the local control plane, simulated GPUs and traffic (about 6 minutes; DURATION=seconds of traffic, default 300; KEEP=1 keeps it running until Ctrl-C).
+	node hack/demo.ts --duration $(or $(DURATION),300) $(if $(KEEP),--keep)
 
 .PHONY: cluster-down
 cluster-down: ## Stop it.
