@@ -23,6 +23,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { KubeClient, type KubeObject } from "../operator/src/kube/client.ts";
 import { pathFor, R } from "../operator/src/kube/resources.ts";
+import { percentile } from "../operator/src/serving/capacity.ts";
 import { LiveFleet } from "../operator/src/serving/live.ts";
 import { getProfile } from "../operator/src/serving/profiles.ts";
 import { mulberry32 } from "../operator/src/serving/workload.ts";
@@ -250,11 +251,6 @@ async function main(): Promise<number> {
     let maxReady = 0;
     let maxDesired = 0;
     const reasons = new Set<string>();
-    const p95 = (xs: number[]) => {
-      if (xs.length === 0) return Number.NaN;
-      const s = [...xs].sort((a, b) => a - b);
-      return s[Math.min(s.length - 1, Math.floor(0.95 * s.length))]!;
-    };
     log("");
     log("     t   load     replicas       p95 TTFT   decision");
     log("   (s)  (req/s)  desired/ready  (s)");
@@ -275,7 +271,10 @@ async function main(): Promise<number> {
       maxDesired = Math.max(maxDesired, desired);
       const d = last?.lastDecision;
       if (d?.reason) reasons.add(d.reason);
-      const w95 = p95(window.map((r) => r.ttft));
+      const w95 = percentile(
+        window.map((r) => r.ttft),
+        95,
+      );
       log(
         `${String(tick).padStart(6)}  ${rateAt(tick).toFixed(1).padStart(5)}  ${String(desired).padStart(7)}/${String(ready).padEnd(6)}  ${Number.isNaN(w95) ? "   -  " : w95.toFixed(2).padStart(6)}     ${d?.reason ?? "-"}: ${(d?.message ?? "").slice(0, 110)}`,
       );
@@ -286,7 +285,7 @@ async function main(): Promise<number> {
       requests: stats.submitted,
       finished: done,
       sloAttainment: done > 0 ? met / done : 0,
-      ttftP95: p95(ttfts),
+      ttftP95: percentile(ttfts, 95),
       maxReady,
       maxDesired,
       finalDesired: last?.desiredReplicas ?? 0,
