@@ -101,14 +101,7 @@ try {
     suites
       .filter((s) => !s.input.day && (values["lead-time"] ?? !quick))
       .map(async (s) => {
-        s.latestAsk = await latestAsk(runner, {
-          ref: s.input.trace,
-          trace: s.trace,
-          scenario: s.input.scenario,
-          curve: s.input.curve,
-          warm: s.warm,
-          attainment: ATTAINMENT_TARGET,
-        });
+        s.latestAsk = await latestAsk(runner, s, ATTAINMENT_TARGET);
       }),
   );
   bar.stop();

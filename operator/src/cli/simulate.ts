@@ -128,14 +128,7 @@ export async function simulateCommand(opts: SimulateOptions): Promise<void> {
     );
     if (opts.leadTime) {
       bar.update(0, 1, "how early a policy must act");
-      suite!.latestAsk = await latestAsk(runner, {
-        ref: recipe,
-        trace: suite!.trace,
-        scenario,
-        curve,
-        warm: suite!.warm,
-        attainment: scenario.service.spec.scaling.targets.attainment,
-      });
+      suite!.latestAsk = await latestAsk(runner, suite!, scenario.service.spec.scaling.targets.attainment);
     }
     bar.stop();
     const out = resolve(opts.out);

@@ -78,15 +78,12 @@ describe("latestAsk", () => {
       [1, 2, 3000],
       [8, 20, 3000],
     ]);
-    const a = await latestAsk(inlineRunner(), {
-      ref: trace,
-      trace,
-      scenario,
-      curve,
-      warm: 2,
-      attainment: 0.99,
-      resolution: 20,
-    });
+    const a = await latestAsk(
+      inlineRunner(),
+      { input: { trace, scenario, curve }, trace, warm: 2 },
+      0.99,
+      20,
+    );
     expect(lead).toBe(360);
     expect(a.seconds).toBeDefined();
     // Capacity must be serving about when the burst starts: asked about one lead time before it (the two
@@ -105,24 +102,11 @@ describe("latestAsk", () => {
     const scenario = testScenario();
     const trace = syntheticTrace(600, () => 1, { seed: 9 });
     const curve = capacityCurve([[1, 2, 3000]]);
-    const alone = await latestAsk(inlineRunner(), {
-      ref: trace,
-      trace,
-      scenario,
-      curve,
-      warm: 4,
-      attainment: 0.99,
-    });
+    const suite = { input: { trace, scenario, curve }, trace, warm: 4 };
+    const alone = await latestAsk(inlineRunner(), suite, 0.99);
     expect(alone.seconds).toBe(600);
     expect(alone.missed).toBeUndefined();
-    const never = await latestAsk(inlineRunner(), {
-      ref: trace,
-      trace,
-      scenario,
-      curve,
-      warm: 4,
-      attainment: 1.01,
-    });
+    const never = await latestAsk(inlineRunner(), suite, 1.01);
     expect(never.seconds).toBeUndefined();
     expect(never.missed!.at).toBe(0);
   });

@@ -43,21 +43,23 @@ export interface LatestAsk {
   busiestNeedBefore?: number;
 }
 
-export interface LatestAskInput {
-  /** The trace as the jobs refer to it (a recipe is rebuilt in the workers). */
-  ref: TraceRef;
+/** What the analysis reads of a suite (suite.ts SuiteOutput has it all). */
+export interface AskedSuite {
+  /** The trace as the jobs refer to it (a recipe is rebuilt in the workers), its scenario and capacity. */
+  input: { trace: TraceRef; scenario: Scenario; curve: CapacityCurve };
   trace: Trace;
-  scenario: Scenario;
-  curve: CapacityCurve;
   warm: number;
-  attainment: number;
-  resolution?: number;
 }
 
 /** The latest moment a step from the warm start to maxReplicas still reaches the attainment (see header). */
-export async function latestAsk(runner: JobRunner, input: LatestAskInput): Promise<LatestAsk> {
-  const { trace, scenario, warm, attainment } = input;
-  const step = input.resolution ?? ASK_RESOLUTION_SECONDS;
+export async function latestAsk(
+  runner: JobRunner,
+  suite: AskedSuite,
+  attainment: number,
+  step = ASK_RESOLUTION_SECONDS,
+): Promise<LatestAsk> {
+  const { trace, warm } = suite;
+  const { scenario, curve } = suite.input;
   const to = scenario.service.spec.scaling.maxReplicas;
   const T = trace.durationSeconds;
   const attainmentAt = async (at: number) => {
@@ -72,7 +74,7 @@ export async function latestAsk(runner: JobRunner, input: LatestAskInput): Promi
           ];
     const run = (await runner.run({
       kind: "run",
-      trace: input.ref,
+      trace: suite.input.trace,
       scenario,
       policy: { family: "clairvoyant", steps, params: {} },
       options: { warmReplicas: warm },
@@ -89,7 +91,7 @@ export async function latestAsk(runner: JobRunner, input: LatestAskInput): Promi
   if (last >= attainment) {
     out.seconds = T;
     out.reached = { at: T, attainment: last };
-    out.busiestNeedBefore = busiestNeed(input.curve, trace, T);
+    out.busiestNeedBefore = busiestNeed(curve, trace, T);
     return out;
   }
   // Invariant: asking at lo reaches the target, asking at hi does not.
@@ -111,7 +113,7 @@ export async function latestAsk(runner: JobRunner, input: LatestAskInput): Promi
   out.seconds = lo * step;
   out.reached = { at: lo * step, attainment: reached };
   out.missed = { at: Math.min(T, hi * step), attainment: missed };
-  out.busiestNeedBefore = busiestNeed(input.curve, trace, lo * step);
+  out.busiestNeedBefore = busiestNeed(curve, trace, lo * step);
   return out;
 }
 
