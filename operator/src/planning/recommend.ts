@@ -23,11 +23,11 @@
 // - capacity at saturation: when requests queue (queueDepth > 0) and the KV cache is high
 //   (kvCacheUtilization >= 0.9), replicas are serving all they can, so tokens/s per reporting replica is a
 //   measurement of capacity, once the ready replicas have been the same for a whole rate window (a
-//   replica ready for part of the window served for part of it, and would read as a slow one). Against profiles it becomes a scale in [0.25, 1] (EWMA 0.3): the operator
-//   lowers the profile when replicas prove slower, never raises it (the profile is capacity at the latency
-//   targets; saturated throughput can be higher at the cost of latency). The scale relaxes back towards 1
-//   with a one-hour time constant when no saturation is seen. Variants without a profile use the measured
-//   tokens/s per replica directly.
+//   replica ready for part of the window served for part of it, and would read as a slow one). Against
+//   profiles it becomes a scale in [0.25, 1] (EWMA 0.3): the operator lowers the profile when replicas
+//   prove slower, never raises it (the profile is capacity at the latency targets; saturated throughput can
+//   be higher at the cost of latency). The scale relaxes back towards 1 with a one-hour time constant when
+//   no saturation is seen. Variants without a profile use the measured tokens/s per replica directly.
 import { Reason } from "../apis/conditions.ts";
 import { DEFAULT_ATTAINMENT, type InferenceServiceSpec } from "../apis/inferenceservice.ts";
 import { ceil, replicasForRatio } from "./behavior.ts";
@@ -251,7 +251,7 @@ export interface RecommendInput {
   size?: { prompt: number; output: number };
   /** Time for new capacity to serve, seconds (the backlog grows until then). */
   leadSeconds?: number;
-  /** SLO headroom learned from TTFT misses (>= 1): the token views divide per-replica capacity by it. */
+  /** SLO headroom learned from TTFT and ITL misses (>= 1): the token views divide per-replica capacity by it. */
   headroom?: number;
   /** Arrival rate to provision for over the lead time (forecast.ts), when an arrival rate is known. */
   forecast?: { planningRate: number; trendRate: number; margin: number; leadSeconds: number };
