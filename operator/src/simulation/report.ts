@@ -84,10 +84,18 @@ export interface TargetCheck {
   detail: string;
 }
 
+/**
+ * The bounds re-allocated at an attainment, capped at 99.99% (at 100% the miss budget is zero, and the
+ * needs become each window's largest measured fleet).
+ */
+function boundsNear(suite: SuiteOutput, attainment: number) {
+  return boundsAt(suite, Math.min(attainment, 0.9999));
+}
+
 /** The bounds at an attainment, against a number of GPU-hours a target asks for. */
 function boundsNote(suite: SuiteOutput, attainment: number, asked: number): string {
   if (suite.windowMisses.length === 0) return "";
-  const b = boundsAt(suite, Math.min(attainment, 0.9999));
+  const b = boundsNear(suite, attainment);
   return `; the target asks for ${num(asked)} GPU-h, and at ${pct(attainment)} the clairvoyant bound needs ${num(b.clairvoyant)}, the instant bound ${num(b.instant)}`;
 }
 
@@ -160,7 +168,7 @@ export function feasibilityLines(suite: SuiteOutput): string[] {
     const baselines = entries(suite).filter((e) => (BASELINES as readonly string[]).includes(e.family));
     const ranges = ratioTargetFeasibility(
       baselines,
-      (a) => boundsAt(suite, Math.min(a, 0.9999)),
+      (a) => boundsNear(suite, a),
       ATTAINMENT_TARGET,
       DAY_BASELINE_RATIO_TARGET,
     );
@@ -232,7 +240,7 @@ export function traceSection(suite: SuiteOutput, plots?: { replicas: string; par
   lines.push("");
   const inf = all.find((e) => e.name === "inferops");
   if (inf && suite.windowMisses.length > 0) {
-    const at = boundsAt(suite, Math.min(inf.sloAttainment, 0.9999)).clairvoyant;
+    const at = boundsNear(suite, inf.sloAttainment).clairvoyant;
     lines.push(
       "",
       `The clairvoyant bound sized for inferops' own attainment (${pct(inf.sloAttainment)}) needs ${num(at)} GPU-h: inferops uses ${num(inf.gpuHours / at)}x of it.`,
