@@ -14,7 +14,13 @@ import { ATTRIBUTION, markdownReport, writePlots } from "../simulation/report.ts
 import { formatTraceResult } from "../simulation/results.ts";
 import { ScenarioError } from "../simulation/scenario.ts";
 import { fleetSizesFor, measureCurve, runSuites } from "../simulation/suite.ts";
-import { buildTrace, isTraceError, type TimeUnit, type TraceRecipe } from "../simulation/trace.ts";
+import {
+  buildTrace,
+  isTraceError,
+  parseStart,
+  type TimeUnit,
+  type TraceRecipe,
+} from "../simulation/trace.ts";
 
 interface SimulateOptions {
   trace: string;
@@ -24,6 +30,7 @@ interface SimulateOptions {
   inputColumn?: string;
   outputColumn?: string;
   timeUnit?: TimeUnit;
+  start?: string;
   scale: string;
   day?: boolean;
   service?: string;
@@ -84,10 +91,20 @@ export async function simulateCommand(opts: SimulateOptions): Promise<void> {
     ...(opts.inputColumn ? { input: opts.inputColumn } : {}),
     ...(opts.outputColumn ? { output: opts.outputColumn } : {}),
   };
+  let start: number | undefined;
+  if (opts.start !== undefined) {
+    try {
+      start = parseStart(opts.start);
+    } catch (err) {
+      if (isTraceError(err)) fail(err.message);
+      throw err;
+    }
+  }
   const read = {
     ...(opts.format ? { format: opts.format } : {}),
     ...(Object.keys(columns).length > 0 ? { columns } : {}),
     ...(opts.timeUnit ? { timeUnit: opts.timeUnit } : {}),
+    ...(start === undefined ? {} : { start }),
   };
   const file = resolve(opts.trace);
   const base: TraceRecipe = { name, file, read };
@@ -182,6 +199,10 @@ export function registerSimulateCommand(program: Command): void {
     .option("--input-column <name>", "trace column/field with the prompt length in tokens")
     .option("--output-column <name>", "trace column/field with the output length in tokens")
     .option("--time-unit <s|ms>", "unit of numeric timestamps (CSV default s, JSONL default ms)")
+    .option(
+      "--start <time>",
+      "the trace's start, t = 0: epoch seconds or a wall-clock time such as '2023-11-16 18:00:00' (UTC unless an offset is given), so that idle time before the first request counts (default: the first request)",
+    )
     .option("--scale <k>", "superpose k time-shifted copies of the trace (rate x k)", "1")
     .option(
       "--day",

@@ -1,19 +1,24 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
+  buildTrace,
   DAY_SECONDS,
   diurnalDay,
   diurnalMultiplier,
+  jitterScale,
   makeTrace,
   parseCsv,
   parseJsonl,
   parseTimestamp,
   readTrace,
   superpose,
+  type Trace,
   TraceError,
   traceFromRows,
+  windowLoad,
 } from "./trace.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "inferops-trace-"));
@@ -77,6 +82,49 @@ describe("readers", () => {
       Date.UTC(2023, 10, 15, 23, 0, 1) / 1000 + 0.5,
     );
     expect(parseTimestamp("soon", "s")).toBeNaN();
+  });
+});
+
+describe("the trace's start", () => {
+  const csv =
+    "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:20:00,100,10\n2023-11-16 18:20:30,200,20\n";
+
+  it("counts idle time before the first request from a wall-clock start", () => {
+    const t = readTrace(file("idle.csv", csv), { start: "2023-11-16 18:00:00" });
+    expect([...t.arrivals]).toEqual([1200, 1230]);
+    expect(t.durationSeconds).toBe(1230);
+    expect(t.startMs).toBe(Date.UTC(2023, 10, 16, 18, 0, 0));
+  });
+
+  it("takes epoch seconds, and a JSONL trace's start in seconds whatever its time unit", () => {
+    const epoch = Date.UTC(2023, 10, 16, 18, 19, 0) / 1000;
+    expect([...readTrace(file("idle2.csv", csv), { start: epoch }).arrivals]).toEqual([60, 90]);
+    const jsonl = file("rel.jsonl", '{"timestamp": 90000, "input_length": 5, "output_length": 7}\n');
+    const t = readTrace(jsonl, { start: 0 });
+    expect([...t.arrivals]).toEqual([90]);
+    expect(t.durationSeconds).toBe(90);
+  });
+
+  it("measures from the first request without a start (unchanged)", () => {
+    expect([...readTrace(file("first.csv", csv)).arrivals]).toEqual([0, 30]);
+  });
+
+  it("rejects a request before the start, and an unreadable start, naming the option", () => {
+    expect(() => readTrace(file("late.csv", csv), { start: "2023-11-16 18:20:10" })).toThrow(
+      /arrives at 2023-11-16T18:20:00.000Z, before the trace's start 2023-11-16T18:20:10.000Z \(the start option, --start/,
+    );
+    expect(() => readTrace(file("bad.csv", csv), { start: "tomorrow" })).toThrow(
+      /start option, --start.*got "tomorrow"/,
+    );
+  });
+
+  it("reaches buildTrace through a recipe's read options", () => {
+    const t = buildTrace({
+      name: "idle",
+      file: file("recipe.csv", csv),
+      read: { start: "2023-11-16 18:10:00" },
+    });
+    expect(t.arrivals[0]).toBe(600);
   });
 });
 
@@ -154,5 +202,111 @@ describe("the 24-hour day", () => {
     expect(a.arrivals.length === c.arrivals.length && a.arrivals.every((x, i) => x === c.arrivals[i])).toBe(
       false,
     );
+  });
+});
+
+/** Requests per 60 s window by floor(t / 60). */
+function perMinute(t: Trace, windows: number): number[] {
+  const out = new Array<number>(windows).fill(0);
+  for (const a of t.arrivals) out[Math.min(windows - 1, Math.floor(a / 60))]!++;
+  return out;
+}
+
+/** A one-hour step: `low` requests/s, then `high` from minute 20 to 40, then `low` again (evenly spaced). */
+function step(low: number, high: number) {
+  const reqs = [];
+  for (let t = 0; t < 3600; ) {
+    reqs.push({ arrival: t, prompt: 100 + (reqs.length % 5), output: 10 });
+    t += 1 / (t >= 1200 && t < 2400 ? high : low);
+  }
+  return makeTrace("step", reqs, { durationSeconds: 3600 });
+}
+
+describe("jitter scaling", () => {
+  it("keeps a 10x step's peak-to-trough ratio, which superposition flattens", () => {
+    const base = step(0.5, 5);
+    const ratio = (t: Trace) => {
+      const m = perMinute(t, 60);
+      return Math.max(...m) / Math.min(...m);
+    };
+    expect(ratio(base)).toBeCloseTo(10, 0);
+    expect(ratio(jitterScale(base, 3, { seed: 4 }))).toBeGreaterThan(9);
+    expect(ratio(superpose(base, 3))).toBeLessThan(1.3);
+  });
+
+  it("keeps k copies of every request, sorted, within the span and the jitter", () => {
+    const base = step(0.2, 1);
+    const s = jitterScale(base, 4, { jitterSeconds: 3, seed: 2 });
+    expect(s.arrivals.length).toBe(4 * base.arrivals.length);
+    expect(s.durationSeconds).toBe(base.durationSeconds);
+    expect(s.name).toBe("step x4");
+    for (let i = 1; i < s.arrivals.length; i++)
+      expect(s.arrivals[i]!).toBeGreaterThanOrEqual(s.arrivals[i - 1]!);
+    expect(Math.min(...s.arrivals)).toBeGreaterThanOrEqual(0);
+    expect(Math.max(...s.arrivals)).toBeLessThanOrEqual(3600);
+    const sum = (a: Int32Array) => a.reduce((x, y) => x + y, 0);
+    expect(sum(s.prompt)).toBe(4 * sum(base.prompt));
+  });
+
+  it("is deterministic for a seed, differs across seeds, and returns the trace itself for k = 1", () => {
+    const base = step(0.2, 1);
+    expect([...jitterScale(base, 2, { seed: 1 }).arrivals]).toEqual([
+      ...jitterScale(base, 2, { seed: 1 }).arrivals,
+    ]);
+    expect([...jitterScale(base, 2, { seed: 1 }).arrivals]).not.toEqual([
+      ...jitterScale(base, 2, { seed: 2 }).arrivals,
+    ]);
+    expect(jitterScale(base, 1)).toBe(base);
+    expect(() => jitterScale(base, 0)).toThrow(/integer >= 1/);
+    expect(() => jitterScale(base, 2, { jitterSeconds: -1 })).toThrow(/jitterSeconds/);
+  });
+
+  it("keeps the per-minute rate shape: each minute's count is k times the trace's within the jitter's spill", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.double({ min: 0, max: 600, noNaN: true }), { minLength: 1, maxLength: 300 }),
+        fc.integer({ min: 1, max: 6 }),
+        fc.double({ min: 0, max: 10, noNaN: true }),
+        fc.integer({ min: 0, max: 1000 }),
+        (times, k, jitter, seed) => {
+          const base = makeTrace(
+            "p",
+            times.map((t) => ({ arrival: t, prompt: 1, output: 1 })),
+            { durationSeconds: 600 },
+          );
+          const s = jitterScale(base, k, { jitterSeconds: jitter, seed });
+          const got = perMinute(s, 10);
+          const within = (lo: number, hi: number, closed: boolean) =>
+            times.filter((t) => t >= lo && (closed ? t <= hi : t < hi)).length;
+          for (let w = 0; w < 10; w++) {
+            const a = 60 * w;
+            const b = w === 9 ? Number.POSITIVE_INFINITY : a + 60; // the span's end belongs to the last minute
+            // Every request at least `jitter` inside the minute stays in it; none from beyond the spill enters.
+            expect(got[w]!).toBeGreaterThanOrEqual(k * within(a + jitter, b - jitter, false));
+            expect(got[w]!).toBeLessThanOrEqual(k * within(a - jitter, b + jitter, true));
+          }
+        },
+      ),
+    );
+  });
+
+  it("is what a recipe's scaleBy: jitter builds, superposition by default", () => {
+    const lines = ["TIMESTAMP,ContextTokens,GeneratedTokens"];
+    for (let i = 0; i < 100; i++) lines.push(`${i * 6},${100 + i},10`);
+    const f = file("jitter.csv", `${lines.join("\n")}\n`);
+    const jittered = buildTrace({
+      name: "j",
+      file: f,
+      scale: 3,
+      scaleBy: "jitter",
+      jitterSeconds: 2,
+      seed: 5,
+    });
+    const base = readTrace(f);
+    expect([...jittered.arrivals]).toEqual([...jitterScale(base, 3, { jitterSeconds: 2, seed: 5 }).arrivals]);
+    expect(jittered.name).toBe("j");
+    const superposed = buildTrace({ name: "s", file: f, scale: 3 });
+    expect([...superposed.arrivals]).toEqual([...superpose(base, 3).arrivals]);
+    expect(windowLoad(jittered).requests.reduce((x, y) => x + y, 0)).toBe(300);
   });
 });

@@ -1,19 +1,27 @@
 // Request traces for the fleet simulator: readers for the shared CSV format (Azure LLM inference trace:
 // TIMESTAMP, ContextTokens, GeneratedTokens) and for JSONL (one object per line: a timestamp in ms and the
-// input and output lengths, Mooncake-style field names by default), and the two ways a trace is made
-// bigger without inventing bursts:
+// input and output lengths, Mooncake-style field names by default), and the ways a trace is made bigger
+// without inventing bursts:
 //
 // - superpose(trace, k): k copies of the trace, copy i shifted by i/k of its span and wrapped around the
 //   span. Each copy keeps its own inter-arrival pattern, so the rate is k times higher while the burstiness
 //   of the sum is that of k independent-ish streams, not of one stream with every request cloned in place
-//   (cloning turns every arrival into a k-request burst that no real service sees).
+//   (cloning turns every arrival into a k-request burst that no real service sees). For stationary traces
+//   only: it averages the copies' rates over the span, so a trace whose rate changes (a step, a ramp, an
+//   idle period) is flattened (a 10x step superposed 3 times has a peak-to-trough ratio of 1.2).
+// - jitterScale(trace, k): k copies, each request moved by a seeded random jitter of a few seconds (default
+//   up to +-5 s) and clipped to the span. The rate is k times the trace's at every minute (within the
+//   jitter's spill across a minute's edges), so a step, a ramp or an idle period keeps its shape. For
+//   non-stationary traces; on a stationary one it makes each arrival a small cluster of k, which
+//   superposition avoids. A recipe picks one with `scaleBy` (default superpose).
 // - diurnalDay(trace, k, ...): 24 hours from a one-hour trace. The hour, superposed k times, is tiled over
 //   the day (tile j shifted by frac(j * phi) of the span so tiles differ), then thinned: a request at time
 //   t is kept with probability m(t), the diurnal multiplier (see diurnalMultiplier), with a seeded PRNG.
 //   The expected rate at t is m(t) times the superposed hour's rate, so the day's shape is m's.
 //
-// Times are seconds from the trace's start (t = 0 at the first request, or at midnight for a day);
-// `startMs` is the wall-clock (epoch ms) of t = 0, so that budgets' time windows mean something.
+// Times are seconds from the trace's start: t = 0 at the first request, at the `start` a reader is given (so
+// that idle time before the first request counts), or at midnight for a day; `startMs` is the wall-clock
+// (epoch ms) of t = 0, so that budgets' time windows mean something.
 import { readFileSync } from "node:fs";
 import { mulberry32 } from "../serving/workload.ts";
 
@@ -69,6 +77,12 @@ export interface ReadTraceOptions {
   timeUnit?: TimeUnit;
   /** Trace name (default: the file name without extension). */
   name?: string;
+  /**
+   * The trace's start, t = 0: epoch seconds, or a wall-clock string as parseTimestamp reads it (UTC unless an
+   * offset is given). Arrivals are offsets from it, so idle time before the first request counts. Default:
+   * the first request. A request before it is an error.
+   */
+  start?: number | string;
 }
 
 /** A trace file that cannot be read: says which line and why. */
@@ -224,11 +238,37 @@ export function parseJsonl(
   return rows;
 }
 
-/** A trace from rows: sorted by time (stable), arrivals as offsets from the first. */
-export function traceFromRows(name: string, rows: readonly Row[]): Trace {
+/** Epoch seconds of a start option (number or wall-clock string); throws naming the option when unreadable. */
+export function parseStart(start: number | string): number {
+  const t = parseTimestamp(start, "s");
+  if (!Number.isFinite(t)) {
+    throw new TraceError(
+      `the trace's start (the start option, --start on the command line) must be epoch seconds or a wall-clock time such as "2023-11-16 18:00:00", got ${JSON.stringify(start)}`,
+    );
+  }
+  return t;
+}
+
+const iso = (seconds: number) => new Date(Math.round(seconds * 1000)).toISOString();
+
+/**
+ * A trace from rows: sorted by time (stable), arrivals as offsets from `start` (epoch seconds or a
+ * wall-clock string) when given, else from the first row.
+ */
+export function traceFromRows(
+  name: string,
+  rows: readonly Row[],
+  options: { start?: number | string } = {},
+): Trace {
   if (rows.length === 0) throw new TraceError(`${name}: the trace holds no requests`);
   const order = rows.map((_, i) => i).sort((a, b) => rows[a]!.t - rows[b]!.t || a - b);
-  const t0 = rows[order[0]!]!.t;
+  const first = rows[order[0]!]!.t;
+  const t0 = options.start === undefined ? first : parseStart(options.start);
+  if (first < t0) {
+    throw new TraceError(
+      `${name}: a request arrives at ${iso(first)}, before the trace's start ${iso(t0)} (the start option, --start on the command line); set the start at or before the first request`,
+    );
+  }
   const n = rows.length;
   const arrivals = new Float64Array(n);
   const prompt = new Int32Array(n);
@@ -266,7 +306,7 @@ export function readTrace(path: string, options: ReadTraceOptions = {}): Trace {
     source: path,
   };
   const rows = format === "jsonl" ? parseJsonl(text, parseOptions) : parseCsv(text, parseOptions);
-  return traceFromRows(name, rows);
+  return traceFromRows(name, rows, options.start === undefined ? {} : { start: options.start });
 }
 
 /** A trace built from plain arrays (tests, synthetic loads). Sorts by arrival. */
@@ -370,6 +410,57 @@ export function superpose(trace: Trace, k: number): Trace {
   const span = trace.durationSeconds;
   const runs = Array.from({ length: k }, (_, i) => shifted(trace, (i * span) / k)).flat();
   return merge(`${trace.name} x${k}`, trace.startMs, span, runs);
+}
+
+/** Default jitter of jitterScale: each copy of a request moves by up to this many seconds either way. */
+export const DEFAULT_JITTER_SECONDS = 5;
+
+/**
+ * k copies of the trace, each request of each copy moved by a seeded jitter drawn uniformly in
+ * [-jitterSeconds, +jitterSeconds] and clipped to [0, span]: the rate is k times the trace's at every
+ * minute, up to the jitter's spill across the minute's edges, so a non-stationary trace keeps its shape.
+ * k = 1 returns the trace unchanged. Deterministic for a seed.
+ */
+export function jitterScale(
+  trace: Trace,
+  k: number,
+  options: { jitterSeconds?: number; seed?: number } = {},
+): Trace {
+  if (!Number.isInteger(k) || k < 1) throw new RangeError(`jitterScale: k must be an integer >= 1, got ${k}`);
+  const jitter = options.jitterSeconds ?? DEFAULT_JITTER_SECONDS;
+  if (!(jitter >= 0)) throw new RangeError(`jitterScale: jitterSeconds must be >= 0, got ${jitter}`);
+  if (k === 1) return trace;
+  const span = trace.durationSeconds;
+  const rand = mulberry32(options.seed ?? 1);
+  const n = trace.arrivals.length;
+  const times = new Float64Array(k * n);
+  for (let c = 0; c < k; c++) {
+    for (let i = 0; i < n; i++) {
+      const t = trace.arrivals[i]! + (2 * rand() - 1) * jitter;
+      times[c * n + i] = Math.min(span, Math.max(0, t));
+    }
+  }
+  // Sorted by time; ties by copy, then by the request's place in the trace (deterministic).
+  const order = new Uint32Array(k * n);
+  for (let j = 0; j < order.length; j++) order[j] = j;
+  order.sort((a, b) => times[a]! - times[b]! || a - b);
+  const arrivals = new Float64Array(k * n);
+  const prompt = new Int32Array(k * n);
+  const output = new Int32Array(k * n);
+  order.forEach((j, m) => {
+    const i = j % n;
+    arrivals[m] = times[j]!;
+    prompt[m] = trace.prompt[i]!;
+    output[m] = trace.output[i]!;
+  });
+  return {
+    name: `${trace.name} x${k}`,
+    startMs: trace.startMs,
+    durationSeconds: span,
+    arrivals,
+    prompt,
+    output,
+  };
 }
 
 /** The diurnal shape of the 24-hour day. */
@@ -489,17 +580,31 @@ export function traceStats(trace: Trace): TraceStats {
   };
 }
 
-/** How a trace is built: a file, read with options, then superposed or turned into a day. Plain data. */
+/** How a trace's rate is scaled: superposition for stationary traces, jitter for non-stationary ones. */
+export type ScaleBy = "superpose" | "jitter";
+
+/**
+ * How a trace is built: a file, read with options (`read.start` sets t = 0), then rate-scaled or turned into
+ * a day. Plain data.
+ */
 export interface TraceRecipe {
   /** Name used in results (e.g. "conv", "conv-day"). */
   name: string;
   file: string;
   read?: ReadTraceOptions;
-  /** Superpose this many copies (default 1). */
+  /** Copies of the trace (default 1): the rate multiplier. */
   scale?: number;
+  /**
+   * How the copies are laid out (default superpose): `superpose` spreads them across the span, for
+   * stationary traces; `jitter` keeps every copy in place within a few seconds (jitterScale), for traces
+   * whose rate changes (steps, ramps, idle periods), which superposition would flatten.
+   */
+  scaleBy?: ScaleBy;
+  /** Jitter of `scaleBy: "jitter"`, seconds either way (default 5). */
+  jitterSeconds?: number;
   /** Build a 24-hour day from the (one-hour) trace. */
   day?: boolean;
-  /** Seed of the day's thinning. */
+  /** Seed of the day's thinning and of the jitter. */
   seed?: number;
 }
 
@@ -512,7 +617,14 @@ export function buildTrace(recipe: TraceRecipe): Trace {
   if (hit) return hit;
   const base = readTrace(recipe.file, recipe.read ?? {});
   const k = recipe.scale ?? 1;
-  const built = recipe.day ? diurnalDay(base, k, { seed: recipe.seed ?? 1 }) : superpose(base, k);
+  const built = recipe.day
+    ? diurnalDay(base, k, { seed: recipe.seed ?? 1 })
+    : recipe.scaleBy === "jitter"
+      ? jitterScale(base, k, {
+          seed: recipe.seed ?? 1,
+          ...(recipe.jitterSeconds === undefined ? {} : { jitterSeconds: recipe.jitterSeconds }),
+        })
+      : superpose(base, k);
   const trace = { ...built, name: recipe.name };
   cache.set(key, trace);
   return trace;
