@@ -24,6 +24,8 @@ export interface ArrivalEstimate {
   rate: number;
   /** Of which growth of the requests in the servers. */
   growth: number;
+  /** Change of the requests in the servers per second over the window, signed (- while a backlog drains). */
+  trend: number;
   /** In-system counts over the window, with this one, to keep in memory: [epoch ms, requests]. */
   inSystem: [number, number][];
 }
@@ -45,13 +47,15 @@ export function estimateArrivals(input: {
   const cutoff = nowMs - RATE_WINDOW_SECONDS * 1000;
   const kept = input.history.filter(([t]) => t >= cutoff && t < nowMs);
   if (input.queueDepth === undefined && input.runningRequests === undefined) {
-    return { rate: arrivalRate, growth: 0, inSystem: kept };
+    return { rate: arrivalRate, growth: 0, trend: 0, inSystem: kept };
   }
   const n = (input.queueDepth ?? 0) + (input.runningRequests ?? 0);
   const inSystem: [number, number][] = [...kept, [nowMs, n]];
-  if (!COMPLETION_COUNTING_SERVERS.has(input.server)) return { rate: arrivalRate, growth: 0, inSystem };
   const first = kept[0];
   const span = first ? (nowMs - first[0]) / 1000 : 0;
-  const growth = first && span >= MIN_GROWTH_SPAN_SECONDS ? Math.max(0, (n - first[1]) / span) : 0;
-  return { rate: arrivalRate + growth, growth, inSystem };
+  const trend = first && span >= MIN_GROWTH_SPAN_SECONDS ? (n - first[1]) / span : 0;
+  if (!COMPLETION_COUNTING_SERVERS.has(input.server))
+    return { rate: arrivalRate, growth: 0, trend, inSystem };
+  const growth = Math.max(0, trend);
+  return { rate: arrivalRate + growth, growth, trend, inSystem };
 }

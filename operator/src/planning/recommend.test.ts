@@ -53,7 +53,7 @@ describe("queue view", () => {
     expect(r.reason).toBe(Reason.QueueDepth);
   });
 
-  it("is capped at what can drain the expected backlog when rate and capacity are known", () => {
+  it("is capped at what new replicas can take when rate and capacity are known", () => {
     // 20 req/s of 700 tokens; 2000 tokens/s per replica: mu = 2.857 req/s. 8 ready replicas serve 22.9 req/s.
     const r = rec({
       signals: sig({ queueDepth: 2000, arrivalRate: 20 }),
@@ -63,9 +63,44 @@ describe("queue view", () => {
       leadSeconds: 360,
     });
     const q = r.views[0]!;
-    // uncapped: 2000 / 4 = 500; capped: (2000 + 20 * 60) / (2.857 * 60 + 4) = 18.2 -> 19
-    expect(q.replicas).toBe(19);
-    expect(q.message).toContain("capped at 19");
+    // uncapped: 2000 / 4 = 500. The backlog keeps min(8, 2000 / (2.857 * 60) = 11.7) = 8 pods busy; the
+    // arrivals need 20 / (2.857 * 0.8) = 8.75 -> 9 more: 17.
+    expect(q.replicas).toBe(17);
+    expect(q.message).toContain("capped at 17");
+    expect(q.message).toContain("8 of 8 ready stay busy");
+  });
+
+  it("a backlog stranded on a few pods asks for a few, and the ask falls with arrivals", () => {
+    // After a burst: 3000 requests wait on 2 ready pods (of 2), while 14 more start. New replicas cannot
+    // take that backlog; they take arrivals.
+    const size = { prompt: 1000, output: 150 };
+    const burst = rec({
+      signals: sig({ queueDepth: 3000, arrivalRate: 10 }),
+      current: 16,
+      ready: 2,
+      size,
+      leadSeconds: 360,
+    }).views[0]!;
+    // mu = 2000 / 1150 = 1.74 req/s; arrivals need 10 / (1.74 * 0.8) = 7.2 -> 8; busy 2.
+    expect(burst.replicas).toBe(10);
+    const after = rec({
+      signals: sig({ queueDepth: 3000, arrivalRate: 1 }),
+      current: 16,
+      ready: 16,
+      size,
+      leadSeconds: 360,
+    }).views[0]!;
+    // Arrivals fell to 1 req/s: 1 replica for them, and the backlog keeps at most 3000 / (1.74 * 60) = 28 ->
+    // all 16 ready busy in the worst case... but never more than queue / target.
+    expect(after.replicas).toBeLessThanOrEqual(16 + 1);
+    const calm = rec({
+      signals: sig({ queueDepth: 40, arrivalRate: 1 }),
+      current: 16,
+      ready: 16,
+      size,
+      leadSeconds: 360,
+    }).views[0]!;
+    expect(calm.replicas).toBe(1);
   });
 
   it("the cap counts the backlog that grows until capacity on its way is ready", () => {
@@ -302,8 +337,9 @@ describe("learning", () => {
     }
   });
 
-  it("learns nothing from a fleet whose ready replicas changed within the rate window", () => {
-    // A replica ready for 20 s of the 60 s window served a third of it: the fleet would read as slow.
+  it("measures per replica that served over the window, not per replica ready now", () => {
+    // Four replicas report, but over the 60 s window 2.5 served on average (two became ready within it):
+    // 4000 tokens/s is 1600 per serving replica, not 1000.
     const s = sig({
       queueDepth: 5,
       kvCacheUtilization: 0.95,
@@ -311,13 +347,31 @@ describe("learning", () => {
       promptTokensPerSecond: 4000,
       generationTokensPerSecond: 0,
     });
-    const unsteady = learn(undefined, s, 2000, T0, { attainment: 0.99 }, true, false);
-    expect(unsteady.capacityScale).toBeUndefined();
-    expect(unsteady.capacityTokensPerSecond).toBeUndefined();
-    expect(learn(undefined, s, 2000, T0, { attainment: 0.99 }, true, true).capacityScale).toBeCloseTo(
-      0.85,
-      9,
-    );
+    const l = learn(undefined, s, 2000, T0, { attainment: 0.99 }, { servingReplicas: 2.5 });
+    expect(l.capacityTokensPerSecond).toBeCloseTo(1600, 9);
+    expect(l.capacityScale).toBeCloseTo(0.7 + 0.3 * 0.8, 9);
+    expect(learn(undefined, s, 2000, T0, { attainment: 0.99 }).capacityScale).toBeCloseTo(0.85, 9);
+  });
+
+  it("learns nothing from a backlog stranded on a few pods while it drains", () => {
+    // After a burst, 2 of 40 replicas still hold a long queue; the other 38 serve what arrives. The
+    // fleet serves 13 req/s of 1150-token requests: 374 tokens/s per replica, far below capacity.
+    const s = sig({
+      queueDepth: 1200,
+      ttftSeconds: 400,
+      kvCacheUtilization: 0.3,
+      replicasReporting: 40,
+      arrivalRate: 13,
+      promptTokensPerSecond: 13_000,
+      generationTokensPerSecond: 1_950,
+    });
+    const objectives = { ttftSeconds: 2, attainment: 0.99 };
+    const stranded = learn(undefined, s, 2780, T0, objectives, { backlogTrend: -4 });
+    expect(stranded.capacityScale).toBeUndefined();
+    expect(stranded.capacityTokensPerSecond).toBeUndefined();
+    // The same signals with the backlog growing: the whole fleet is short, and that is a measurement.
+    const short = learn(undefined, s, 2780, T0, objectives, { backlogTrend: 2 });
+    expect(short.capacityScale).toBeLessThan(1);
   });
 
   it("never raises capacity above the profile, nor below the floor", () => {

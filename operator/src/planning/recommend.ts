@@ -5,11 +5,11 @@
 //   replica the service has, starting ones included (HPA counts not-yet-ready pods at zero on scale-up), so
 //   capacity on its way is not asked for twice: the ask is ceil(queue / target) replicas in all, never
 //   replicas * (queue per ready replica / target), which multiplies the starting replicas again.
-//   A queue still grows while capacity is on its way (the backlog grows, the signal grows, the ask grows),
-//   so when the arrival rate and capacity are known the ask is also capped at what can use the backlog:
-//   the replicas that serve arrivals and bring the backlog expected when capacity arrives (today's queue
-//   plus what ready replicas cannot serve during the lead time) back to the target within 60 s.
-//   Replicas beyond that would arrive after the backlog they were asked for is gone.
+//   A request waits in the queue of the server it was routed to: replicas added later take new arrivals
+//   only, never the backlog. So when the arrival rate and capacity are known, the ask is also capped at what
+//   new replicas can take (newReplicasTake): the pods the backlog keeps busy (at most the ready ones) plus
+//   the replicas the arrivals need. A backlog stranded on a few pods after a burst asks for a few, not for
+//   queue / target, and the ask falls as soon as arrivals fall.
 // - TokenThroughput: token demand against per-replica capacity at targets.tokenUtilization. Demand is the
 //   larger of the tokens served and arrivals * mean request size (served tokens stop growing at saturation;
 //   arrivals do not). Capacity comes from the variants' profiles, weighted by where replicas run.
@@ -176,6 +176,34 @@ export function hasDemand(signals: Signals): boolean {
   );
 }
 
+/** How the fleet stood while the signals were measured (decide.ts observe()). */
+export interface LearnContext {
+  /** No capacity on its way (ready = desired): misses then say something about headroom. Default true. */
+  settled?: boolean;
+  /**
+   * Replicas that served over the rate window (the time-weighted mean of the ready count): rates are per
+   * serving replica. Default: signals.replicasReporting.
+   */
+  servingReplicas?: number;
+  /**
+   * Requests in the servers per second over the rate window (+ growing, - draining). A draining backlog
+   * is stranded on the pods it was routed to: the fleet serves all that arrives, only those pods queue, and
+   * their misses say nothing of capacity or headroom. Default 0.
+   */
+  backlogTrend?: number;
+}
+
+/**
+ * A backlog draining faster than this share of the arrival rate (requests/s) is stranded, not a fleet
+ * short of capacity.
+ */
+export const DRAINING_SHARE = 0.05;
+
+/** Whether the requests in the servers are falling: a backlog being drained by the pods that hold it. */
+export function draining(backlogTrend: number, arrivalRate: number | undefined): boolean {
+  return backlogTrend < -Math.max(0.05, DRAINING_SHARE * (arrivalRate ?? 0));
+}
+
 /** Updates what was learned with this evaluation's signals (rules in the file header). */
 export function learn(
   prev: LearnedModel | undefined,
@@ -183,8 +211,7 @@ export function learn(
   profiledTokensPerSecond: number | undefined,
   nowMs: number,
   objectives: Objectives = { attainment: DEFAULT_ATTAINMENT },
-  settled = true,
-  steady = true,
+  context: LearnContext = {},
 ): LearnedModel {
   const ttftTargetSeconds = objectives.ttftSeconds;
   const next: LearnedModel = { ...prev };
@@ -200,22 +227,25 @@ export function learn(
     next.outputTokens = ewma(prev?.outputTokens, signals.generationTokensPerSecond / rate, SIZE_SMOOTHING);
   }
   const served = servedTokens(signals) ?? 0;
+  const stranded = draining(context.backlogTrend ?? 0, signals.arrivalRate);
   // Saturated: requests queue and either the KV cache is full (decode-bound) or the TTFT objective is missed
-  // (prefill-bound replicas queue with the KV cache mostly empty).
+  // (prefill-bound replicas queue with the KV cache mostly empty), while the backlog is not draining: a
+  // backlog that drains is stranded on some pods while the rest serve what arrives, and tokens/s per replica
+  // then measure the arrivals, not capacity.
   const latencyBound =
     ttftTargetSeconds !== undefined &&
     signals.ttftSeconds !== undefined &&
     signals.ttftSeconds > ttftTargetSeconds;
-  // Only from a steady fleet: a replica that became ready within the rate window has served for part of it
-  // only, and would read as a slow replica.
+  const serving = context.servingReplicas ?? signals.replicasReporting;
   const saturated =
-    steady &&
+    !stranded &&
     queue > 0 &&
     ((signals.kvCacheUtilization ?? 0) >= SATURATION_KV || latencyBound) &&
     signals.replicasReporting > 0 &&
+    serving > 0 &&
     served > 0;
   if (saturated) {
-    const perReplica = served / signals.replicasReporting;
+    const perReplica = served / Math.max(serving, 1e-9);
     next.capacityTokensPerSecond = ewma(prev?.capacityTokensPerSecond, perReplica, CAPACITY_SMOOTHING);
     if (profiledTokensPerSecond !== undefined && profiledTokensPerSecond > 0) {
       const measured = clamp(perReplica / profiledTokensPerSecond, CAPACITY_SCALE_MIN, 1);
@@ -228,7 +258,7 @@ export function learn(
     next.capacityScale = 1 - (1 - prev.capacityScale) * Math.exp(-dt / CAPACITY_RELAX_SECONDS);
     next.atMs = nowMs;
   }
-  const headroom = updateHeadroom(prev, signals, objectives, nowMs, settled);
+  const headroom = updateHeadroom(prev, signals, objectives, nowMs, (context.settled ?? true) && !stranded);
   if (headroom) Object.assign(next, headroom);
   return next;
 }
@@ -285,10 +315,18 @@ export function recommend(input: RecommendInput): Recommendation {
         : { replicas: ceil(q / target), withinTolerance: false };
     let replicas = r.replicas;
     let note = "";
-    const drain = drainBound(q, target, signals.arrivalRate, ready, capacity, size, input.leadSeconds ?? 0);
-    if (drain !== undefined && drain.replicas < replicas) {
-      replicas = drain.replicas;
-      note = ` capped at ${drain.replicas}: that many drain the ${round(drain.backlog, 0)} requests expected when capacity on its way is ready within ${QUEUE_DRAIN_SECONDS}s while serving ${round(signals.arrivalRate ?? 0, 2)} req/s`;
+    const takeable = newReplicasTake(
+      q,
+      signals.arrivalRate,
+      ready,
+      capacity,
+      size,
+      input.leadSeconds ?? 0,
+      targets.tokenUtilization / Math.max(1, input.headroom ?? 1),
+    );
+    if (takeable !== undefined && takeable.replicas < replicas) {
+      replicas = takeable.replicas;
+      note = ` capped at ${takeable.replicas}: the backlog stays on the pods that hold it (${takeable.busy} of ${ready} ready stay busy with the ${round(takeable.backlog, 0)} requests expected when capacity on its way is ready), and ${takeable.arrivals} serve ${round(signals.arrivalRate ?? 0, 2)} req/s`;
     }
     views.push({
       replicas,
@@ -414,26 +452,31 @@ export function recommend(input: RecommendInput): Recommendation {
 }
 
 /**
- * The most replicas a backlog can use: enough to serve arrivals and bring the backlog expected when
- * capacity on its way is ready (it grows until then by what ready replicas cannot serve) down to the
- * per-replica target within QUEUE_DRAIN_SECONDS: Q_L + lambda D <= n (mu D + target).
+ * What new replicas can take: a request waits in the queue of the server it was routed to, so a backlog is
+ * drained by the pods that hold it, and replicas added later take only new arrivals. The backlog expected
+ * when capacity on its way is ready (today's queue plus what ready replicas cannot serve during the lead
+ * time) keeps at most min(ready, backlog / (mu x QUEUE_DRAIN_SECONDS)) pods busy for longer than
+ * QUEUE_DRAIN_SECONDS; the others, old and new, serve arrivals at the utilisation target. The queue view
+ * asks for no more than those busy pods plus the replicas the arrivals need: a queue stranded on a few pods
+ * asks for a few, and the ask falls as soon as arrivals fall.
  */
-function drainBound(
+export function newReplicasTake(
   queue: number,
-  target: number,
   arrivalRate: number | undefined,
   ready: number,
   capacity: CapacityEstimate,
   size: { prompt: number; output: number } | undefined,
   leadSeconds: number,
-): { replicas: number; backlog: number } | undefined {
+  utilization: number,
+): { replicas: number; busy: number; arrivals: number; backlog: number } | undefined {
   if (arrivalRate === undefined || capacity.tokensPerSecond === undefined || !size) return undefined;
   const tokens = size.prompt + size.output;
-  if (tokens <= 0) return undefined;
+  if (tokens <= 0 || !(capacity.tokensPerSecond > 0)) return undefined;
   const mu = capacity.tokensPerSecond / tokens;
   const backlog = queue + Math.max(0, arrivalRate - ready * mu) * leadSeconds;
-  const d = QUEUE_DRAIN_SECONDS;
-  return { replicas: ceil((backlog + arrivalRate * d) / (mu * d + target)), backlog };
+  const busy = Math.min(ready, Math.floor(backlog / (mu * QUEUE_DRAIN_SECONDS)));
+  const arrivals = ceil(arrivalRate / (mu * Math.max(utilization, 1e-6)));
+  return { replicas: busy + arrivals, busy, arrivals, backlog };
 }
 
 function tokenView(

@@ -110,6 +110,8 @@ export interface ServiceMemory {
   inSystem?: [number, number][];
   /** Ready replicas at the last evaluation, and since when (epoch ms): rates over a window are per replica only once it is steady. */
   ready?: { count: number; sinceMs: number };
+  /** Ready replicas at recent evaluations, over the rate window: [epoch ms, ready] (rates per serving replica). */
+  readyHistory?: [number, number][];
 }
 
 /** Learned from the signals over time (see recommend.ts for the rules). */

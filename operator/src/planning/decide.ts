@@ -1,0 +1,531 @@
+// Stage 1 of plan(): what one service should run, before pools and budgets. Four steps, each returning a
+// value, so that each rule lives in one of them:
+//
+//   observe    signals -> what the planner knows now: arrivals (by conservation), capacity per replica,
+//              request size, the forecast, and what it learns for next time (recommend.ts learn()).
+//   recommend  observation -> the replicas the signals ask for (the largest view, recommend.ts), then
+//              scale to zero (idle timer, activation).
+//   behave     recommendation -> what behaviour allows now: panic mode, stabilization windows, rate
+//              policies (behavior.ts); mode Manual takes spec.replicas instead.
+//   bound      -> minReplicas..maxReplicas, with the limit named.
+//
+// Signals that are missing or stale skip the first three: the service holds its replicas (never down,
+// never to zero) and says why.
+import { Reason } from "../apis/conditions.ts";
+import type { ServiceAsk, VariantOption } from "./allocate.ts";
+import { estimateArrivals, RATE_WINDOW_SECONDS } from "./arrivals.ts";
+import { applyBehavior, PANIC_THRESHOLD, PANIC_WINDOW_SECONDS, pruneRecommendations } from "./behavior.ts";
+import { type ForecastResult, forecastDemand } from "./forecast.ts";
+import {
+  type CapacityEstimate,
+  hasDemand,
+  learn,
+  type Recommendation,
+  recommend,
+  replicaCapacity,
+  requestSize,
+  round,
+} from "./recommend.ts";
+import type { Decided, PoolSnapshot, ServiceMemory, ServiceSnapshot, Signals, Snapshot } from "./types.ts";
+
+/** Model load time added to a pool's provisioningSeconds for the default lead time. */
+export const MODEL_LOAD_SECONDS = 60;
+/** Provisioning time assumed when no variant names a known pool. */
+export const DEFAULT_PROVISIONING_SECONDS = 300;
+/** Signals older than this many evaluation intervals are stale. */
+export const STALE_INTERVALS = 2;
+
+export type Health = { ok: boolean; reason: string; message: string };
+
+/** Lead time: spec.scaling.leadTimeSeconds, or the preferred variant's pool provisioningSeconds + 60 s. */
+export function leadTimeSeconds(
+  svc: ServiceSnapshot,
+  options: readonly VariantOption[],
+  pools: ReadonlyMap<string, PoolSnapshot>,
+): number {
+  const explicit = svc.spec.scaling.leadTimeSeconds;
+  if (explicit !== undefined) return explicit;
+  const best = options[0] ? pools.get(options[0].pool) : undefined;
+  return (best?.spec.provisioningSeconds ?? DEFAULT_PROVISIONING_SECONDS) + MODEL_LOAD_SECONDS;
+}
+
+/** Whether the service's signals can be acted on now. */
+export function signalHealth(svc: ServiceSnapshot, nowMs: number, intervalMs: number, ready: number): Health {
+  const s = svc.signals;
+  if (s === undefined) {
+    return {
+      ok: false,
+      reason: Reason.MetricsMissing,
+      message: `no signals could be read${svc.signalsError ? `: ${svc.signalsError}` : ""}`,
+    };
+  }
+  const age = nowMs - s.observedAtMs;
+  const limit = STALE_INTERVALS * intervalMs;
+  if (age > limit) {
+    return {
+      ok: false,
+      reason: Reason.MetricsStale,
+      message: `signals are ${round(age / 1000, 1)}s old, over the ${round(limit / 1000, 1)}s limit (${STALE_INTERVALS} intervals)`,
+    };
+  }
+  if (ready > 0 && s.replicasReporting === 0) {
+    return {
+      ok: false,
+      reason: Reason.MetricsMissing,
+      message: `none of the ${ready} ready replicas reported signals`,
+    };
+  }
+  const any =
+    s.queueDepth !== undefined ||
+    s.arrivalRate !== undefined ||
+    s.promptTokensPerSecond !== undefined ||
+    s.generationTokensPerSecond !== undefined;
+  if (ready > 0 && !any) {
+    return {
+      ok: false,
+      reason: Reason.MetricsMissing,
+      message:
+        "signals carry none of queueDepth, arrivalRate, promptTokensPerSecond, generationTokensPerSecond",
+    };
+  }
+  return {
+    ok: true,
+    reason: Reason.MetricsFresh,
+    message: `signals ${round(Math.max(0, age) / 1000, 1)}s old from ${s.replicasReporting} replicas`,
+  };
+}
+
+/** What stage 1 hands to the allocation and to the Plan. */
+export interface ServiceDecision {
+  svc: ServiceSnapshot;
+  current: number;
+  recommended: Decided;
+  target: Decided;
+  boundsLimit?: { reason: string; message: string };
+  metrics: Health;
+  apply: boolean;
+  memory: ServiceMemory;
+  ask: ServiceAsk;
+}
+
+/** The service as it stands: replicas, where they run, its options, lead time and signal health. */
+interface Standing {
+  svc: ServiceSnapshot;
+  current: number;
+  ready: number;
+  currentByPool: Record<string, number>;
+  readyByPool: Record<string, number>;
+  options: VariantOption[];
+  unusable: string[];
+  lead: number;
+  health: Health;
+  nowMs: number;
+  /** Memory from the last evaluation (undefined for a new service or a restarted planner). */
+  prev?: ServiceMemory;
+}
+
+function emptyMemory(): ServiceMemory {
+  return { recommendations: [], scaleEvents: [], rates: [] };
+}
+
+function copyMemory(m: ServiceMemory | undefined): ServiceMemory {
+  if (!m) return emptyMemory();
+  const copy: ServiceMemory = {
+    ...m,
+    recommendations: m.recommendations.map(([t, r]) => [t, r]),
+    scaleEvents: m.scaleEvents.map(([t, c]) => [t, c]),
+    rates: m.rates.map(([t, r]) => [t, r]),
+  };
+  if (m.forecast) copy.forecast = { ...m.forecast };
+  if (m.learned) copy.learned = { ...m.learned };
+  if (m.inSystem) copy.inSystem = m.inSystem.map(([t, n]) => [t, n]);
+  if (m.readyHistory) copy.readyHistory = m.readyHistory.map(([t, n]) => [t, n]);
+  if (m.ready) copy.ready = { ...m.ready };
+  return copy;
+}
+
+function standing(
+  svc: ServiceSnapshot,
+  snapshot: Snapshot,
+  options: VariantOption[],
+  unusable: string[],
+  lead: number,
+  nowMs: number,
+): Standing {
+  const currentByPool: Record<string, number> = {};
+  const readyByPool: Record<string, number> = {};
+  let current = 0;
+  let ready = 0;
+  for (const v of svc.variants) {
+    const r = Math.min(v.readyReplicas, v.replicas);
+    current += v.replicas;
+    ready += r;
+    currentByPool[v.pool] = (currentByPool[v.pool] ?? 0) + v.replicas;
+    readyByPool[v.pool] = (readyByPool[v.pool] ?? 0) + r;
+  }
+  const prev = snapshot.memory.services[svc.key];
+  return {
+    svc,
+    current,
+    ready,
+    currentByPool,
+    readyByPool,
+    options,
+    unusable,
+    lead,
+    health: signalHealth(svc, nowMs, snapshot.intervalMs, ready),
+    nowMs,
+    ...(prev ? { prev } : {}),
+  };
+}
+
+/** What the planner knows after reading this evaluation's signals. */
+export interface Observation {
+  /** The signals, with the arrival rate corrected by conservation where the servers count completions. */
+  signals: Signals;
+  /** Requests in the servers per second: + growing, - draining (0 when unknown). */
+  backlogTrend: number;
+  capacity: CapacityEstimate;
+  size?: { prompt: number; output: number };
+  forecast?: ForecastResult;
+  /** Whether the signals show any demand. */
+  demand: boolean;
+}
+
+/** Step 1: reads the signals into an Observation, and updates what is learned (into `mem`). */
+export function observe(st: Standing, mem: ServiceMemory): Observation {
+  const { svc, prev, nowMs, ready, current } = st;
+  const raw = svc.signals!;
+  // Arrivals by conservation where the servers count completions (arrivals.ts).
+  const est = estimateArrivals({
+    server: svc.spec.model.server,
+    arrivalRate: raw.arrivalRate,
+    queueDepth: raw.queueDepth,
+    runningRequests: raw.runningRequests,
+    history: prev?.inSystem ?? [],
+    nowMs,
+  });
+  if (est) mem.inSystem = est.inSystem;
+  const signals = est && est.growth > 0 ? { ...raw, arrivalRate: est.rate } : raw;
+  // Rates over a window are per replica only over the replicas that were ready during that window: the
+  // time-weighted mean of the ready count over the rate window.
+  if (mem.ready?.count !== ready) mem.ready = { count: ready, sinceMs: nowMs };
+  mem.readyHistory = readyHistory(prev?.readyHistory, ready, nowMs);
+  const meanReady = meanOver(mem.readyHistory, nowMs, RATE_WINDOW_SECONDS * 1000);
+  const weights = st.options.map((o) => ({
+    pool: o.pool,
+    tokensPerSecond: o.tokensPerSecond,
+    slots: o.slots,
+    replicas: ready > 0 ? (st.readyByPool[o.pool] ?? 0) : (st.currentByPool[o.pool] ?? 0),
+  }));
+  const capacity = replicaCapacity(weights, prev?.learned);
+  const size = requestSize(prev?.learned, signals);
+  const forecast =
+    signals.arrivalRate !== undefined
+      ? forecastDemand({
+          state: prev?.forecast,
+          rates: prev?.rates ?? [],
+          rate: signals.arrivalRate,
+          nowMs,
+          leadSeconds: st.lead,
+        })
+      : undefined;
+  const backlogTrend = est?.trend ?? 0;
+  mem.learned = learn(
+    prev?.learned,
+    signals,
+    capacity.profiledTokensPerSecond,
+    nowMs,
+    svc.spec.scaling.targets,
+    {
+      settled: ready >= current,
+      servingReplicas: meanReady,
+      backlogTrend,
+    },
+  );
+  if (forecast) {
+    mem.forecast = forecast.state;
+    mem.rates = forecast.rates;
+  }
+  mem.lastSignalsMs = signals.observedAtMs;
+  const demand = hasDemand(signals);
+  if (demand || mem.lastDemandMs === undefined) mem.lastDemandMs = nowMs;
+  return {
+    signals,
+    backlogTrend,
+    capacity,
+    ...(size ? { size } : {}),
+    ...(forecast ? { forecast } : {}),
+    demand,
+  };
+}
+
+/** The step 2 result: the signals' ask, after scale to zero. */
+interface Recommended {
+  raw: Decided;
+  /** The largest reactive view (queue, tokens, SLO), for panic mode. */
+  reactive: number;
+  /** Scale to zero decided: behaviour does not apply. */
+  toZero: boolean;
+}
+
+/** Step 2: the replicas the signals ask for, then scale to zero. */
+function recommendStep(st: Standing, obs: Observation, mem: ServiceMemory): Recommended {
+  const { svc, current, ready, nowMs, prev, lead } = st;
+  const { scaling } = svc.spec;
+  const rec: Recommendation = recommend({
+    scaling,
+    signals: obs.signals,
+    current,
+    ready,
+    capacity: obs.capacity,
+    size: obs.size,
+    leadSeconds: lead,
+    headroom: prev?.learned?.sloHeadroom,
+    forecast: obs.forecast && {
+      planningRate: obs.forecast.planningRate,
+      trendRate: obs.forecast.trendRate,
+      margin: obs.forecast.margin,
+      leadSeconds: lead,
+    },
+  });
+  const raw: Decided = { value: rec.replicas, reason: rec.reason, message: rec.message };
+  const stz =
+    scaling.scaleToZero?.enabled === true && scaling.minReplicas === 0 ? scaling.scaleToZero : undefined;
+  if (!stz) return { raw, reactive: rec.reactive, toZero: false };
+  const idleFor = (nowMs - (mem.lastDemandMs ?? nowMs)) / 1000;
+  const s = obs.signals;
+  if (!obs.demand && idleFor >= stz.idleSeconds) {
+    return {
+      raw: {
+        value: 0,
+        reason: Reason.ScaledToZero,
+        message: `no requests for ${round(idleFor, 1)}s (idleSeconds ${stz.idleSeconds})`,
+      },
+      reactive: rec.reactive,
+      toZero: true,
+    };
+  }
+  if (!obs.demand && current === 0) {
+    return {
+      raw: { value: 0, reason: Reason.ScaledToZero, message: "scaled to zero and no demand" },
+      reactive: rec.reactive,
+      toZero: true,
+    };
+  }
+  if (raw.value >= 1) return { raw, reactive: rec.reactive, toZero: false };
+  const woken: Decided = obs.demand
+    ? {
+        value: 1,
+        reason: Reason.ActivationDemand,
+        message:
+          current === 0
+            ? `demand while scaled to zero (activation ${s.activationDemand ?? 0}, queue ${s.queueDepth ?? 0}): waking one replica`
+            : `demand present (running ${s.runningRequests ?? 0}): at least one replica`,
+      }
+    : {
+        value: 1,
+        reason: Reason.IdleTimerRunning,
+        message: `no demand for ${round(idleFor, 1)}s; scale to zero after idleSeconds ${stz.idleSeconds}`,
+      };
+  return { raw: woken, reactive: rec.reactive, toZero: false };
+}
+
+/** Step 3: what behaviour allows now (panic, stabilization, rate policies), or spec.replicas in Manual. */
+function behave(st: Standing, rec: Recommended, mem: ServiceMemory): Decided {
+  const { svc, current, ready, nowMs, lead } = st;
+  const { scaling } = svc.spec;
+  if (rec.reactive > 0 && rec.reactive >= PANIC_THRESHOLD * ready) {
+    mem.panicUntilMs = nowMs + PANIC_WINDOW_SECONDS * 1000;
+  }
+  const panic = (mem.panicUntilMs ?? 0) > nowMs;
+  const upWindow = scaling.behavior.scaleUp.stabilizationWindowSeconds;
+  const downWindow = Math.max(scaling.behavior.scaleDown.stabilizationWindowSeconds, lead);
+  // A planner without history (a new service, a restarted operator) starts as if the replicas running had
+  // been recommended just now: nothing is scaled down before a full scale-down window of observations. That
+  // seed holds no scale-up back in the evaluation that makes it (nobody recommended it).
+  const seeded = mem.recommendations.length === 0;
+  if (seeded) mem.recommendations = [[nowMs, current]];
+  const history = pruneRecommendations(mem.recommendations, nowMs, Math.max(upWindow, downWindow));
+  mem.recommendations = [...history, [nowMs, rec.raw.value]];
+  if (scaling.mode === "Manual") return manual(st);
+  if (rec.toZero) return rec.raw;
+  const b = applyBehavior({
+    behavior: scaling.behavior,
+    current,
+    desired: rec.raw.value,
+    nowMs,
+    recommendations: history,
+    scaleEvents: mem.scaleEvents,
+    // Nor is waking from zero: the recommendations while at zero were all zero.
+    upWindowSeconds: seeded || current === 0 ? 0 : upWindow,
+    downWindowSeconds: downWindow,
+    panic,
+    rateLimits: scaling.mode === "Auto",
+  });
+  return b.reason
+    ? { value: b.value, reason: b.reason, message: b.message ?? "" }
+    : { value: b.value, reason: rec.raw.reason, message: rec.raw.message };
+}
+
+/** Mode Manual: spec.replicas (or minReplicas), within bounds. The one place Manual is decided. */
+function manual(st: Standing): Decided {
+  const { minReplicas: min, maxReplicas: max } = st.svc.spec.scaling;
+  const asked = st.svc.spec.replicas;
+  const value = Math.min(max, Math.max(min, asked ?? min));
+  return {
+    value,
+    reason: Reason.Manual,
+    message:
+      asked === undefined
+        ? `mode Manual and spec.replicas unset: minReplicas ${value}`
+        : `mode Manual: spec.replicas ${asked}${value !== asked ? `, within bounds ${value}` : ""}`,
+  };
+}
+
+/** Step 4: minReplicas..maxReplicas, naming the bound that cut the target and what the signals asked. */
+function bound(
+  st: Standing,
+  raw: Decided | undefined,
+  target: Decided,
+): { target: Decided; limit?: { reason: string; message: string } } {
+  const { minReplicas: min, maxReplicas: max, mode } = st.svc.spec.scaling;
+  let limit: { reason: string; message: string } | undefined;
+  if (raw && mode !== "Manual") {
+    if (raw.value > max) {
+      limit = { reason: Reason.AtMaxReplicas, message: `maxReplicas ${max} (signals ask ${raw.value})` };
+    } else if (raw.value < min) {
+      limit = { reason: Reason.AtMinReplicas, message: `minReplicas ${min} (signals ask ${raw.value})` };
+    }
+  }
+  const bounded = Math.min(max, Math.max(min, target.value));
+  if (bounded === target.value) return { target, ...(limit ? { limit } : {}) };
+  const up = bounded > target.value;
+  return {
+    target: {
+      value: bounded,
+      reason: up ? Reason.AtMinReplicas : Reason.AtMaxReplicas,
+      message: `${up ? `minReplicas ${min}` : `maxReplicas ${max}`} (${target.reason}: ${target.message})`,
+    },
+    ...(limit ? { limit } : {}),
+  };
+}
+
+/** Missing or stale signals: hold the current replicas within bounds (never down, never to zero). */
+function hold(st: Standing, mem: ServiceMemory): { recommended: Decided; target: Decided; limit?: Decided } {
+  const { svc, current, health, nowMs } = st;
+  const { minReplicas: min, maxReplicas: max, mode } = svc.spec.scaling;
+  const held = Math.min(max, Math.max(min, current));
+  const recommended: Decided = {
+    value: held,
+    reason: Reason.HoldingOnStaleMetrics,
+    message: `${health.message}: holding ${held} replicas until fresh signals return${held !== current ? ` (${current} brought within bounds ${min}..${max})` : ""}`,
+  };
+  // The idle timer restarts: unknown is not idle.
+  mem.lastDemandMs = nowMs;
+  if (mode === "Manual") return { recommended, target: manual(st) };
+  if (held === current) return { recommended, target: recommended };
+  return {
+    recommended,
+    target: recommended,
+    limit: {
+      value: held,
+      reason: held > current ? Reason.AtMinReplicas : Reason.AtMaxReplicas,
+      message: held > current ? `minReplicas ${min}` : `maxReplicas ${max}`,
+    },
+  };
+}
+
+/** Stage 1 for one service: observe, recommend, behave, bound (or hold on bad signals). */
+export function decideService(
+  svc: ServiceSnapshot,
+  snapshot: Snapshot,
+  pools: ReadonlyMap<string, PoolSnapshot>,
+  variants: { options: VariantOption[]; unusable: string[] },
+  nowMs: number,
+): ServiceDecision {
+  const lead = leadTimeSeconds(svc, variants.options, pools);
+  const st = standing(svc, snapshot, variants.options, variants.unusable, lead, nowMs);
+  const mem = copyMemory(st.prev);
+  let recommended: Decided;
+  let target: Decided;
+  let boundsLimit: { reason: string; message: string } | undefined;
+  if (!st.health.ok) {
+    const h = hold(st, mem);
+    recommended = h.recommended;
+    target = h.target;
+    if (h.limit) boundsLimit = { reason: h.limit.reason, message: h.limit.message };
+  } else {
+    const obs = observe(st, mem);
+    const rec = recommendStep(st, obs, mem);
+    recommended = rec.raw;
+    const b = bound(st, rec.toZero ? undefined : rec.raw, behave(st, rec, mem));
+    target = b.target;
+    boundsLimit = b.limit;
+  }
+  const { scaling } = svc.spec;
+  return {
+    svc,
+    current: st.current,
+    recommended,
+    target,
+    ...(boundsLimit ? { boundsLimit } : {}),
+    metrics: st.health,
+    apply: scaling.mode !== "Recommend",
+    memory: mem,
+    ask: {
+      key: svc.key,
+      namespace: svc.namespace,
+      priority: svc.spec.priority,
+      minReplicas: scaling.minReplicas,
+      desired: target.value,
+      options: variants.options,
+      unusable: variants.unusable,
+      pools: svc.spec.accelerators.map((a) => a.pool),
+      current: st.currentByPool,
+      fixed: scaling.mode === "Recommend",
+    },
+  };
+}
+
+/** Keeps [epoch ms, ready] samples over the rate window (the last one before it, too, as its start). */
+function readyHistory(
+  prev: readonly [number, number][] | undefined,
+  ready: number,
+  nowMs: number,
+): [number, number][] {
+  const cutoff = nowMs - RATE_WINDOW_SECONDS * 1000;
+  const kept = (prev ?? []).filter(([t]) => t < nowMs);
+  let first = 0;
+  while (first + 1 < kept.length && kept[first + 1]![0] <= cutoff) first++;
+  return [...kept.slice(first), [nowMs, ready]];
+}
+
+/**
+ * Time-weighted mean of a step function given by [t, value] samples (each value holds until the next
+ * sample) over the `windowMs` before `nowMs`; the last sample's value when history does not reach back.
+ */
+export function meanOver(samples: readonly [number, number][], nowMs: number, windowMs: number): number {
+  const last = samples[samples.length - 1];
+  if (!last) return 0;
+  const from = nowMs - windowMs;
+  if (samples[0]![0] > from) {
+    // History shorter than the window: weigh what we have, from the first sample on.
+    const span = nowMs - samples[0]![0];
+    if (span <= 0) return last[1];
+    return stepIntegral(samples, samples[0]![0], nowMs) / span;
+  }
+  return stepIntegral(samples, from, nowMs) / windowMs;
+}
+
+function stepIntegral(samples: readonly [number, number][], from: number, to: number): number {
+  let total = 0;
+  for (let i = 0; i < samples.length; i++) {
+    const [t, v] = samples[i]!;
+    const next = i + 1 < samples.length ? samples[i + 1]![0] : to;
+    const a = Math.max(t, from);
+    const b = Math.min(next, to);
+    if (b > a) total += (b - a) * v;
+  }
+  return total;
+}
