@@ -19,12 +19,12 @@ export const ATTAINMENT_TARGET = 0.99;
 export const CLAIRVOYANT_RATIO_TARGET = 1.25;
 export const DAY_BASELINE_RATIO_TARGET = 0.8;
 
-const BASELINES = ["static", "hpa", "keda", "kpa"] as const;
-type Baseline = (typeof BASELINES)[number];
+export const BASELINES = ["static", "hpa", "keda", "kpa"] as const;
+export type Baseline = (typeof BASELINES)[number];
 
-type Entry = PolicyResult & { name: string };
+export type Entry = PolicyResult & { name: string };
 
-function entries(suite: SuiteOutput): Entry[] {
+export function entries(suite: SuiteOutput): Entry[] {
   return Object.entries(suite.result.policies).map(([name, p]) => ({ name, ...p }));
 }
 
@@ -32,7 +32,7 @@ const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
 const pct3 = (x: number) => `${(x * 100).toFixed(3)}%`;
 const num = (x: number, d = 2) => x.toFixed(d);
 
-function shortParams(e: Entry): string {
+export function shortParams(e: Entry): string {
   const p = e.params;
   switch (e.family) {
     case "static":
@@ -51,7 +51,7 @@ function shortParams(e: Entry): string {
 }
 
 /** A family's default configuration, as the sweep runs it. */
-function familyDefault(suite: SuiteOutput, family: Baseline, all: Entry[]): Entry | undefined {
+export function familyDefault(suite: SuiteOutput, family: Baseline, all: Entry[]): Entry | undefined {
   const peak = Math.max(...suite.needs);
   const of = all.filter((e) => e.family === family);
   switch (family) {
@@ -73,7 +73,7 @@ function familyDefault(suite: SuiteOutput, family: Baseline, all: Entry[]): Entr
 }
 
 /** A family's best configuration: the cheapest reaching the target attainment, else the best attaining. */
-function familyBest(family: string, all: Entry[]): Entry | undefined {
+export function familyBest(family: string, all: Entry[]): Entry | undefined {
   const of = all.filter((e) => e.family === family);
   return cheapestReaching(of, ATTAINMENT_TARGET) ?? bestAttaining(of);
 }
