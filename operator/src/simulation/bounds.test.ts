@@ -87,7 +87,12 @@ describe("the clairvoyant bound against every policy", () => {
     // 40 minutes: low, a 15-minute high plateau, low again.
     const trace = syntheticTrace(2400, (t) => (t > 600 && t < 1500 ? 10 : 2), { seed: 4 });
     const runner = inlineRunner();
-    const curve = await measureCurve(runner, sc, trace, { replicas: [1, 2, 4, 8], durationSeconds: 300 });
+    const curve = await measureCurve(runner, sc, trace, {
+      replicas: [1, 2, 4, 8],
+      durationSeconds: 300,
+      samples: 1,
+      minRequests: 0,
+    });
     const [suite] = await runSuites(
       [{ name: "synthetic", trace, day: false, scenario: sc, curve, baselines: "quick" }],
       runner,
@@ -110,5 +115,5 @@ describe("the clairvoyant bound against every policy", () => {
     expect(high.clairvoyant).toBeGreaterThanOrEqual(clair.gpuHours);
     expect(high.instant).toBeLessThanOrEqual(high.clairvoyant);
     expect(boundsAt(suite!, 0.5).clairvoyant).toBeLessThanOrEqual(clair.gpuHours);
-  });
+  }, 30_000);
 });

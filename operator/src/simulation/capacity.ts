@@ -1,16 +1,27 @@
 // Measured capacity at the SLO, for a trace's request mix: the highest Poisson arrival rate at which a fleet
 // of n ready replicas (least-outstanding-work routing, as in every run) serves the mix with at least
-// `attainment` of requests meeting both the TTFT and the ITL objective. Measured by bisection over 600 s
-// trials (after a 60 s warm-up that is not scored), for n = 1, 2, 4, 8, ... replicas, because a larger fleet
-// behind one router absorbs variability better (its capacity per replica grows with n).
+// `attainment` of requests meeting both the TTFT and the ITL objective. Measured by bisection over trials of
+// 600 s, or longer where needed to score at least `minRequests` requests (a one-replica trial at 600 s holds
+// a few hundred, and its p99 is then a handful of requests), after a 60 s warm-up that is not scored, for
+// n = 1, 2, 4, 8, ... replicas, because a larger fleet behind one router absorbs variability better (its
+// capacity per replica grows with n).
+//
+// Each fleet size is measured on several samples (`samples`, default 3): each its own seeded sample of the
+// trace's mix and its own arrivals. The point is their median, with their spread (min and max) kept; the
+// curve is then made non-decreasing in n, capacity per replica, by isotonic regression (pool adjacent
+// violators), since one router over more replicas never serves less per replica. Requests longer than the
+// servers' context are left out of the mix: the servers refuse them, they take no capacity. A mix whose
+// requests mostly miss the SLO even alone on an idle replica has no capacity at the SLO: the point says so
+// (`collapsed`) with the attainment alone, instead of bisecting towards 0 requests/s.
 //
 // The bounds and the warm start use it: the replicas a window needs are the fewest whose measured capacity
 // covers the window's tokens (prompt + output) per second. Between measured fleet sizes, capacity per
 // replica is interpolated linearly in log2(n); beyond the largest it stays flat (slightly conservative).
 
+import { Replica } from "../serving/replica.ts";
 import { mulberry32 } from "../serving/workload.ts";
 import { staticPolicy } from "./policies/static.ts";
-import { primaryPool, type Scenario } from "./scenario.ts";
+import { contextTokensOf, primaryPool, type Scenario, type Slo, servedProfile } from "./scenario.ts";
 import { simulate } from "./simulate.ts";
 import type { Trace, WindowLoad } from "./trace.ts";
 
@@ -20,17 +31,43 @@ export interface RequestMix {
   output: Int32Array;
 }
 
-export function mixOf(trace: Trace, size = 20_000, seed = 7): RequestMix {
+/**
+ * A seeded sample of the trace's requests that fit `contextTokens` (prompt + output): the servers refuse
+ * the others, which take no capacity. Throws when none fits.
+ */
+export function mixOf(
+  trace: Trace,
+  size = 20_000,
+  seed = 7,
+  contextTokens = Number.POSITIVE_INFINITY,
+): RequestMix {
+  const fit: number[] = [];
+  for (let i = 0; i < trace.arrivals.length; i++)
+    if (trace.prompt[i]! + trace.output[i]! <= contextTokens) fit.push(i);
+  if (fit.length === 0) {
+    throw new RangeError(
+      `trace ${trace.name}: none of its ${trace.arrivals.length} requests fits a context of ${contextTokens} tokens (prompt + output)`,
+    );
+  }
   const rand = mulberry32(seed);
-  const n = trace.arrivals.length;
   const prompt = new Int32Array(size);
   const output = new Int32Array(size);
   for (let i = 0; i < size; i++) {
-    const k = Math.floor(rand() * n);
+    const k = fit[Math.floor(rand() * fit.length)]!;
     prompt[i] = trace.prompt[k]!;
     output[i] = trace.output[k]!;
   }
   return { prompt, output };
+}
+
+/** Seeds of the mix and the arrivals of a measurement's sample k (sample 0: the seeds used before samples). */
+export function sampleSeeds(k: number): { mix: number; arrivals: number } {
+  return { mix: 7 + 1000 * k, arrivals: 11 + 1000 * k };
+}
+
+/** The mix a capacity measurement of the scenario's primary pool uses for sample k. */
+export function scenarioMix(trace: Trace, scenario: Scenario, sample = 0): RequestMix {
+  return mixOf(trace, 20_000, sampleSeeds(sample).mix, contextTokensOf(scenario, primaryPool(scenario)));
 }
 
 export function meanTokens(mix: RequestMix): number {
@@ -68,8 +105,20 @@ export interface CapacityPoint {
   replicas: number;
   /** Highest rate found that meets the objective, requests/s (fleet). */
   requestsPerSecond: number;
-  /** The same in tokens (prompt + output) per second per replica. */
+  /**
+   * The same in tokens (prompt + output) per second per replica. In a curve: the median over the samples,
+   * made non-decreasing in the fleet size.
+   */
   tokensPerReplica: number;
+  /** In a curve: the median over the samples as measured, before the curve was made non-decreasing. */
+  measuredTokensPerReplica?: number;
+  /** In a curve: the lowest and highest tokens/s per replica over the samples, and how many there were. */
+  spread?: { min: number; max: number; samples: number };
+  /**
+   * No rate meets the objective: fewer than `attainment` of the mix's requests meet the SLO even alone on an
+   * idle replica (`attainment` is then that share).
+   */
+  collapsed?: boolean;
   attainment: number;
   /** Per ready replica at that rate: time-averaged requests running, waiting, in flight; KV use. */
   running: number;
@@ -94,7 +143,38 @@ export interface MeasureOptions {
   warmupSeconds?: number;
   /** Relative precision of the bisection (default 0.01). */
   tolerance?: number;
+  /** Seed of the Poisson arrivals (default: the sample's). */
   seed?: number;
+  /** Which sample of the mix and the arrivals this measurement is (default 0; sampleSeeds). */
+  sample?: number;
+  /** Samples per fleet size in a curve (default 3); the curve takes their median. */
+  samples?: number;
+  /** Fewest requests a trial scores: trials at low rates run longer (default 3,000). */
+  minRequests?: number;
+}
+
+export const DEFAULT_SAMPLES = 3;
+const DEFAULT_MIN_REQUESTS = 3000;
+/** Requests of the mix served alone to find the share that meets the SLO even alone. */
+const ALONE_REQUESTS = 2000;
+
+/**
+ * The share of the mix's first requests that meet the SLO when each is served alone on an idle replica: the
+ * most any fleet can reach on this mix, whatever its size.
+ */
+export function attainmentAlone(scenario: Scenario, mix: RequestMix, slo: Slo = scenario.slo): number {
+  const profile = servedProfile(scenario, primaryPool(scenario))!;
+  const n = Math.min(ALONE_REQUESTS, mix.prompt.length);
+  const replica = new Replica(profile, 0, { fastPath: true });
+  let t = 0;
+  let met = 0;
+  for (let i = 0; i < n; i++) {
+    replica.add({ id: i, arrival: t, promptTokens: mix.prompt[i]!, outputTokens: mix.output[i]! });
+    t = replica.runUntilIdle() + 1;
+    for (const r of replica.takeFinished())
+      if (r.ttft <= slo.ttftSeconds && r.meanItl <= slo.itlSeconds) met++;
+  }
+  return n > 0 ? met / n : 1;
 }
 
 /** One fleet size: bisection over the Poisson rate. */
@@ -108,12 +188,28 @@ export function measurePoint(
   const duration = options.durationSeconds ?? 600;
   const warmup = options.warmupSeconds ?? 60;
   const tolerance = options.tolerance ?? 0.01;
+  const minRequests = options.minRequests ?? DEFAULT_MIN_REQUESTS;
   const pool = primaryPool(scenario);
   const profile = scenario.profiles[pool]!;
   const tokens = meanTokens(mix);
+  const alone = attainmentAlone(scenario, mix);
+  if (alone < target) {
+    return {
+      replicas,
+      requestsPerSecond: 0,
+      tokensPerReplica: 0,
+      collapsed: true,
+      attainment: alone,
+      running: 0,
+      waiting: 0,
+      inFlight: 0,
+      kv: 0,
+    };
+  }
+  const seed = options.seed ?? sampleSeeds(options.sample ?? 0).arrivals;
   const trial = (rate: number) =>
     simulate(
-      poissonTrace(mix, rate, duration + warmup, options.seed ?? 11),
+      poissonTrace(mix, rate, Math.max(duration, minRequests / rate) + warmup, seed),
       scenario,
       staticPolicy(replicas),
       {
@@ -126,6 +222,8 @@ export function measurePoint(
     );
   let lo = 0;
   let hi = (2 * replicas * profile.spec.maxTokensPerSecond) / tokens;
+  // A rate this low is no capacity: the bisection stops there rather than halving towards 0.
+  const floor = hi / 4096;
   let best: ReturnType<typeof trial> | undefined;
   for (let guard = 0; guard < 8; guard++) {
     const r = trial(hi);
@@ -134,7 +232,7 @@ export function measurePoint(
     best = r;
     hi *= 2;
   }
-  while (hi - lo > tolerance * hi) {
+  while (hi - lo > tolerance * hi && hi > floor) {
     const mid = (lo + hi) / 2;
     const r = trial(mid);
     if (r.sloAttainment >= target) {
@@ -146,6 +244,7 @@ export function measurePoint(
     replicas,
     requestsPerSecond: lo,
     tokensPerReplica: (lo * tokens) / replicas,
+    ...(lo === 0 ? { collapsed: true } : {}),
     attainment: best?.sloAttainment ?? 0,
     running: best?.means.running ?? 0,
     waiting: best?.means.waiting ?? 0,
@@ -156,21 +255,75 @@ export function measurePoint(
 
 export const DEFAULT_FLEET_SIZES = [1, 2, 4, 8, 16, 32] as const;
 
+/** Measures a curve in this thread: each fleet size on `samples` samples of the trace's mix (see header). */
 export function measureCapacity(
   scenario: Scenario,
-  mix: RequestMix,
+  trace: Trace,
   options: MeasureOptions = {},
 ): CapacityCurve {
   const pool = primaryPool(scenario);
-  const points = (options.replicas ?? DEFAULT_FLEET_SIZES).map((n) =>
-    measurePoint(scenario, mix, n, options),
+  const samples = options.samples ?? DEFAULT_SAMPLES;
+  const measured = (options.replicas ?? DEFAULT_FLEET_SIZES).flatMap((n) =>
+    Array.from({ length: samples }, (_, k) =>
+      measurePoint(scenario, scenarioMix(trace, scenario, k), n, { ...options, sample: k }),
+    ),
   );
   return {
     profile: scenario.profiles[pool]!.id,
     attainment: options.attainment ?? 0.99,
-    meanTokens: meanTokens(mix),
-    points,
+    meanTokens: meanTokens(scenarioMix(trace, scenario)),
+    points: combinePoints(measured, meanTokens(scenarioMix(trace, scenario))),
   };
+}
+
+/**
+ * One point per fleet size from the samples measured for it: the median sample (the lower middle of an even
+ * count), with the samples' min and max; then capacity per replica made non-decreasing in the fleet size by
+ * isotonic regression (pool adjacent violators, each size weighted alike). A collapsed sample makes its
+ * fleet size collapsed only when the median is.
+ */
+export function combinePoints(samples: readonly CapacityPoint[], meanTokensOfMix: number): CapacityPoint[] {
+  const bySize = new Map<number, CapacityPoint[]>();
+  for (const p of samples) bySize.set(p.replicas, [...(bySize.get(p.replicas) ?? []), p]);
+  const points = [...bySize.entries()]
+    .sort((a, b) => a[0] - b[0])
+    .map(([replicas, ps]) => {
+      const sorted = [...ps].sort((a, b) => a.tokensPerReplica - b.tokensPerReplica);
+      const median = sorted[Math.floor((sorted.length - 1) / 2)]!;
+      return {
+        ...median,
+        replicas,
+        measuredTokensPerReplica: median.tokensPerReplica,
+        spread: {
+          min: sorted[0]!.tokensPerReplica,
+          max: sorted[sorted.length - 1]!.tokensPerReplica,
+          samples: sorted.length,
+        },
+      };
+    });
+  const monotone = nonDecreasing(points.map((p) => p.tokensPerReplica));
+  return points.map((p, i) => {
+    const t = monotone[i]!;
+    if (t === p.tokensPerReplica) return p;
+    return { ...p, tokensPerReplica: t, requestsPerSecond: (t * p.replicas) / meanTokensOfMix };
+  });
+}
+
+/** The least-squares non-decreasing fit of a sequence (pool adjacent violators, equal weights). */
+export function nonDecreasing(values: readonly number[]): number[] {
+  const blocks: { sum: number; count: number }[] = [];
+  for (const v of values) {
+    blocks.push({ sum: v, count: 1 });
+    while (blocks.length > 1) {
+      const b = blocks[blocks.length - 1]!;
+      const a = blocks[blocks.length - 2]!;
+      if (a.sum / a.count <= b.sum / b.count) break;
+      blocks.pop();
+      a.sum += b.sum;
+      a.count += b.count;
+    }
+  }
+  return blocks.flatMap((b) => Array.from({ length: b.count }, () => b.sum / b.count));
 }
 
 /** Capacity per replica (tokens/s) of a fleet of n, interpolated in log2(n) between measured sizes. */

@@ -17,7 +17,7 @@ import type { PoolSnapshot } from "../planning/types.ts";
 import type { ReplicaMetrics } from "../serving/metrics.ts";
 import { Replica } from "../serving/replica.ts";
 import type { ServingProfile } from "../serving/types.ts";
-import type { Scenario } from "./scenario.ts";
+import { contextTokensOf, type Scenario, servedProfile } from "./scenario.ts";
 
 export type PodState = "pending" | "loading" | "ready" | "draining";
 
@@ -80,7 +80,7 @@ export interface RequestOutcomes {
   ttft: Float64Array;
   /** Mean inter-token latency; NaN until served. */
   itl: Float64Array;
-  /** 1 when refused (longer than maxModelLen). */
+  /** 1 when refused (prompt + output longer than the servers' context, vLLM's max_model_len). */
   refused: Uint8Array;
 }
 
@@ -112,6 +112,8 @@ export class Fleet {
   costUsd = 0;
   /** Set when a pod or node changed since the last call to takeChanged(). */
   #changed = true;
+  /** The longest request any pool's servers accept (prompt + output tokens). */
+  readonly #context: number;
 
   constructor(
     scenario: Scenario,
@@ -131,8 +133,10 @@ export class Fleet {
     this.#billUntil = options.billUntil;
     const o = options.overrides ?? {};
     this.#deletion = o.deletion ?? "notReadyFirst";
+    let context = 0;
     for (const p of scenario.pools) {
-      const profile = scenario.profiles[p.name];
+      const profile = servedProfile(scenario, p.name);
+      if (profile) context = Math.max(context, contextTokensOf(scenario, p.name));
       const acc = scenario.service.spec.accelerators.find((a) => a.pool === p.name);
       this.#pools.set(p.name, {
         name: p.name,
@@ -145,6 +149,7 @@ export class Fleet {
         gpusPerReplica: acc?.gpusPerReplica ?? 1,
       });
     }
+    this.#context = context;
   }
 
   // ---- views ----
@@ -276,11 +281,14 @@ export class Fleet {
 
   // ---- initial state ----
 
-  /** Warm start: `replicas` ready pods on `pool` at t0, on Ready nodes (billing counts from 0 only). */
+  /**
+   * Warm start: `replicas` ready pods on `pool` at t0, on Ready nodes (billing counts from 0 only). The pool
+   * holds at most maxNodes: pods beyond them stay pending, as in a cluster.
+   */
   warmStart(pool: string, replicas: number, t0 = 0): void {
     const p = this.#pool(pool);
     for (let i = 0; i < replicas; i++) this.#pods.push(this.#newPod(pool, t0));
-    const nodes = Math.max(p.spec.minNodes, this.#nodesNeeded(p));
+    const nodes = Math.min(p.spec.maxNodes, Math.max(p.spec.minNodes, this.#nodesNeeded(p)));
     for (let i = 0; i < nodes; i++) this.#addNode(p, t0, 0);
     for (const n of p.nodes) {
       n.ready = true;
@@ -529,8 +537,16 @@ export class Fleet {
 
   // ---- requests ----
 
-  /** Sends request `i` at time t to the ready replica with the least outstanding work; holds it when none is ready. */
+  /**
+   * Sends request `i` at time t to the ready replica with the least outstanding work; holds it when none is
+   * ready. A request longer than every server's context is refused at once, as vLLM answers it with 400.
+   */
   route(i: number, t: number): void {
+    if (this.prompt[i]! + this.output[i]! > this.#context) {
+      this.outcomes.refused[i] = 1;
+      this.refused++;
+      return;
+    }
     const r = this.#routable;
     if (r.length === 0) {
       this.#held.push(i);

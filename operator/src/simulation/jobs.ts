@@ -8,7 +8,7 @@ import {
   type CapacityPoint,
   type MeasureOptions,
   measurePoint,
-  mixOf,
+  scenarioMix,
 } from "./capacity.ts";
 import { measureWindowMisses, type NeedsOptions, type WindowMisses } from "./needs.ts";
 import { createPolicy, type PolicySpec } from "./policies/index.ts";
@@ -58,7 +58,8 @@ export function runJob<J extends Job>(job: J): JobResult<J> {
       job.options,
     ) as JobResult<J>;
   }
-  return measurePoint(job.scenario, mixOf(trace), job.replicas, job.options) as JobResult<J>;
+  const mix = scenarioMix(trace, job.scenario, job.options.sample ?? 0);
+  return measurePoint(job.scenario, mix, job.replicas, job.options) as JobResult<J>;
 }
 
 export interface JobRunner {
@@ -72,7 +73,7 @@ function label(job: Job): string {
   const trace = "arrivals" in job.trace ? job.trace.name : job.trace.name;
   if (job.kind === "run") return `${trace} ${JSON.stringify(job.policy).slice(0, 120)}`;
   if (job.kind === "needs") return `${trace} needs of windows ${job.first}..${job.last - 1}`;
-  return `${trace} capacity ${job.replicas}`;
+  return `${trace} capacity ${job.replicas} (sample ${job.options.sample ?? 0})`;
 }
 
 /** Runs jobs one at a time in this thread (deterministic order; for tests and tiny runs). */

@@ -15,9 +15,12 @@
 // marginal misses; m_w is made non-increasing in n by taking its running minimum, which only lowers the
 // bound). Each window is measured with the same n through its warm-up, without a backlog left from
 // earlier windows: optimistic, as a bound should be.
+//
+// Requests longer than the servers' context are refused (vLLM answers 400): they are neither a window's
+// requests nor its tokens.
 import { type CapacityCurve, replicasFor } from "./capacity.ts";
 import { staticPolicy } from "./policies/static.ts";
-import type { Scenario } from "./scenario.ts";
+import { contextTokensOf, primaryPool, type Scenario } from "./scenario.ts";
 import { simulate } from "./simulate.ts";
 import type { Trace } from "./trace.ts";
 
@@ -60,6 +63,20 @@ export function sliceTrace(trace: Trace, from: number, to: number): Trace {
     arrivals: trace.arrivals.slice(i, j).map((t) => t - from),
     prompt: trace.prompt.slice(i, j),
     output: trace.output.slice(i, j),
+  };
+}
+
+/** The requests whose prompt + output fit `contextTokens`: what the servers accept. */
+export function withinContext(trace: Trace, contextTokens: number): Trace {
+  const keep: number[] = [];
+  for (let i = 0; i < trace.arrivals.length; i++)
+    if (trace.prompt[i]! + trace.output[i]! <= contextTokens) keep.push(i);
+  if (keep.length === trace.arrivals.length) return trace;
+  return {
+    ...trace,
+    arrivals: Float64Array.from(keep, (i) => trace.arrivals[i]!),
+    prompt: Int32Array.from(keep, (i) => trace.prompt[i]!),
+    output: Int32Array.from(keep, (i) => trace.output[i]!),
   };
 }
 
@@ -114,6 +131,7 @@ export function measureWindowMisses(
 ): WindowMisses[] {
   const { windowSeconds: len, minReplicas, maxReplicas } = options;
   const floor = Math.max(1, minReplicas);
+  const context = contextTokensOf(scenario, primaryPool(scenario));
   const out: WindowMisses[] = [];
   for (let w = first; w < last; w++) {
     const start = w * len;
@@ -128,13 +146,18 @@ export function measureWindowMisses(
             sliceTrace(trace, start, end),
           );
     const skip = lowerBound(window.arrivals, warmup);
-    const requests = window.arrivals.length - skip;
+    let requests = 0;
+    let tokens = 0;
+    for (let i = skip; i < window.arrivals.length; i++) {
+      const size = window.prompt[i]! + window.output[i]!;
+      if (size > context) continue;
+      requests++;
+      tokens += size;
+    }
     if (requests === 0) {
       out.push({ window: w, requests, from: Math.max(0, minReplicas), misses: [0] });
       continue;
     }
-    let tokens = 0;
-    for (let i = skip; i < window.arrivals.length; i++) tokens += window.prompt[i]! + window.output[i]!;
     const n0 = Math.min(maxReplicas, Math.max(floor, replicasFor(curve, tokens / len, floor)));
     const byN = new Map<number, number>([[n0, missesWith(window, warmup, scenario, n0)]]);
     let n = n0;

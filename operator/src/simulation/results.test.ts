@@ -18,6 +18,7 @@ const result: TraceResult = {
       ttftP50: 0.2,
       ttftP95: 0.69,
       ttftP99: 0.89,
+      refused: 0,
     },
     "hpa-running-29-w300": {
       family: "hpa",
@@ -32,6 +33,7 @@ const result: TraceResult = {
       ttftP50: 0.21,
       ttftP95: 0.73,
       ttftP99: 0.92,
+      refused: 12,
     },
   },
 };
@@ -60,6 +62,15 @@ describe("the results format", () => {
     };
     family.policies.inferops!.family = "vpa";
     expect(() => formatTraceResult(family as unknown as TraceResult)).toThrow();
+  });
+
+  it("reads results written before refused requests were counted as refusing none", () => {
+    const old = structuredClone(result) as unknown as { policies: Record<string, Record<string, unknown>> };
+    delete old.policies.inferops!.refused;
+    expect(traceResultSchema.parse(old).policies.inferops!.refused).toBe(0);
+    const negative = structuredClone(result);
+    negative.policies.inferops!.refused = -1;
+    expect(traceResultSchema.safeParse(negative).success).toBe(false);
   });
 
   it("rounds numbers to significant digits", () => {

@@ -26,6 +26,12 @@ export interface Scenario {
   slo: Slo;
   /** inferops' evaluation interval, seconds (the operator's default --interval is 10 s). */
   intervalSeconds: number;
+  /**
+   * The context the model servers are started with (vLLM --max-model-len), when it is not the serving
+   * profiles' own `maxModelLen` (32,768 for the Llama-3.1 profiles). A request whose prompt plus output
+   * exceeds it is refused, as vLLM answers it with HTTP 400.
+   */
+  contextTokens?: number;
 }
 
 /** A scenario that cannot be simulated: says what to change. */
@@ -102,6 +108,66 @@ export function poolSpec(scenario: Pick<Scenario, "pools">, pool: string): GPUNo
   const p = scenario.pools.find((x) => x.name === pool);
   if (!p) throw new ScenarioError(`GPUNodePool ${pool} is not in the configuration`);
   return p.spec;
+}
+
+/** The context of a pool's model servers: the longest prompt + output they accept (vLLM max_model_len). */
+export function contextTokensOf(
+  scenario: Pick<Scenario, "profiles" | "contextTokens">,
+  pool: string,
+): number {
+  const profile = scenario.profiles[pool];
+  if (!profile) throw new ScenarioError(`pool ${pool} has no serving profile`);
+  return scenario.contextTokens ?? profile.maxModelLen;
+}
+
+/** The serving profile a pool's replicas run: the pool's, started with the scenario's context. */
+export function servedProfile(
+  scenario: Pick<Scenario, "profiles" | "contextTokens">,
+  pool: string,
+): ServingProfile | undefined {
+  const profile = scenario.profiles[pool];
+  if (!profile || scenario.contextTokens === undefined || scenario.contextTokens === profile.maxModelLen)
+    return profile;
+  return { ...profile, maxModelLen: scenario.contextTokens };
+}
+
+/**
+ * Checks that every simulated server can be started with the scenario's context: vLLM refuses to start
+ * when its KV cache cannot hold one request of max_model_len tokens.
+ */
+export function checkContext(scenario: Pick<Scenario, "profiles" | "contextTokens">): void {
+  const c = scenario.contextTokens;
+  if (c === undefined) return;
+  if (!Number.isInteger(c) || c < 2)
+    throw new ScenarioError(`the context must be an integer >= 2 tokens, got ${c}`);
+  for (const [pool, profile] of Object.entries(scenario.profiles)) {
+    if (profile.kvCapacityTokens < c) {
+      throw new ScenarioError(
+        `a context of ${c} tokens does not fit pool ${pool}'s KV cache (${profile.id}: ${profile.kvCapacityTokens} tokens): vLLM would refuse to start; use a context of at most ${profile.kvCapacityTokens} or more GPUs per replica`,
+      );
+    }
+  }
+}
+
+/**
+ * The most replicas of the service's primary pool any fleet may hold: the service's maxReplicas, and what
+ * the pool's maxNodes hold (replicas per node times maxNodes), whichever is fewer; and which limit it is.
+ */
+export function replicaLimit(scenario: Pick<Scenario, "pools" | "service" | "profiles">): {
+  replicas: number;
+  limit: string;
+} {
+  const pool = primaryPool(scenario);
+  const spec = poolSpec(scenario, pool);
+  const perNode = Math.floor(spec.gpu.count / acceleratorOf(scenario, pool).gpusPerReplica);
+  const byNodes = perNode * spec.maxNodes;
+  const max = scenario.service.spec.scaling.maxReplicas;
+  return byNodes < max
+    ? {
+        replicas: byNodes,
+        limit: `maxNodes ${spec.maxNodes} of GPUNodePool ${pool} (${perNode} replica${perNode === 1 ? "" : "s"} per node)`,
+      }
+    : { replicas: max, limit: `maxReplicas ${max}` };
 }
 
 /** Seconds from asking for a replica on `pool` (no node free) to it serving: provisioning plus model load. */

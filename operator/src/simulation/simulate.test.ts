@@ -111,4 +111,43 @@ describe("the simulator", () => {
     expect(r.timeline[0]).toMatchObject({ t: 0, ready: 3, desired: 3 });
     expect(r.requests).toBe(steady.arrivals.length); // pre-roll requests are not scored
   });
+
+  it("refuses requests longer than the servers' context, as vLLM answers 400, and scores them apart", () => {
+    const sc = testScenario();
+    // Every 10th request is 40,000 tokens, beyond the profile's 32,768.
+    const long = {
+      ...steady,
+      prompt: Int32Array.from(steady.prompt, (p, i) => (i % 10 === 0 ? 40_000 : p)),
+    };
+    const refusedBefore = Math.ceil(steady.arrivals.length / 10);
+    const r = simulate(long, sc, createPolicy({ family: "static", replicas: 3 }, sc), { warmReplicas: 3 });
+    expect(r.refused).toBe(refusedBefore);
+    expect(r.requests).toBe(steady.arrivals.length - refusedBefore);
+    expect(r.unserved).toBe(0);
+    // Not SLO misses: the accepted requests meet the SLO as they do without the long ones.
+    expect(r.sloAttainment).toBeGreaterThan(0.99);
+    expect(r.ttftP99).toBeLessThan(2);
+    // The scenario's context decides: at 1,000 tokens, every request of 1,000 or more is refused.
+    const short = simulate(
+      steady,
+      { ...sc, contextTokens: 1000 },
+      createPolicy({ family: "static", replicas: 3 }, sc),
+      { warmReplicas: 3 },
+    );
+    const over = [...steady.prompt].filter((p, i) => p + steady.output[i]! > 1000).length;
+    expect(over).toBeGreaterThan(0);
+    expect(short.refused).toBe(over);
+    expect(short.requests).toBe(steady.arrivals.length - over);
+  });
+
+  it("holds a warm start within the pool's maxNodes: the pods beyond stay pending", () => {
+    const sc = testScenario({ pool: { maxNodes: 2 } });
+    const r = simulate(steady, sc, createPolicy({ family: "static", replicas: 5 }, sc), {
+      warmReplicas: 5,
+      timelineSeconds: 10,
+    });
+    expect(r.timeline[0]).toMatchObject({ desired: 5, ready: 2, nodes: 2 });
+    expect(Math.max(...r.timeline.map((p) => p.nodes))).toBe(2);
+    expect(r.gpuHours).toBeCloseTo((2 * 900) / 3600, 6);
+  });
 });

@@ -47,8 +47,13 @@ export interface RunResult {
   name: string;
   family: Family;
   params: Params;
-  /** Requests scored. */
+  /**
+   * Requests scored: those arriving from `scoreFrom` on that the servers accepted. A request longer than the
+   * servers' context is refused (vLLM answers 400): it is counted in `refused`, not here.
+   */
   requests: number;
+  /** Requests refused because prompt + output exceed the servers' context (not scored, not SLO misses). */
+  refused: number;
   /** Scored requests that met both TTFT and ITL objectives. */
   sloMet: number;
   sloAttainment: number;
@@ -249,17 +254,23 @@ export function simulate(trace: Trace, scenario: Scenario, policy: Policy, optio
   const from = options.scoreFrom ?? 0;
   const { ttft, itl } = fleet.outcomes;
   const slo = scenario.slo;
+  const { refused } = fleet.outcomes;
   let scored = 0;
   let met = 0;
   let unserved = 0;
-  for (let k = pre; k < n; k++) if (arrivals[k]! >= from) scored++;
+  let refusedScored = 0;
+  for (let k = pre; k < n; k++) {
+    if (arrivals[k]! < from) continue;
+    if (refused[k] === 1) refusedScored++;
+    else scored++;
+  }
   const ttfts = new Float64Array(scored);
   let j = 0;
   const runEnd = Math.max(end, T);
   for (let k = pre; k < n; k++) {
-    if (arrivals[k]! < from) continue;
+    if (arrivals[k]! < from || refused[k] === 1) continue;
     const f = ttft[k]!;
-    if (Number.isNaN(f) || fleet.outcomes.refused[k] === 1) {
+    if (Number.isNaN(f)) {
       unserved++;
       ttfts[j++] = runEnd - arrivals[k]!;
       continue;
@@ -275,6 +286,7 @@ export function simulate(trace: Trace, scenario: Scenario, policy: Policy, optio
     family: policy.family,
     params: policy.params,
     requests: scored,
+    refused: refusedScored,
     sloMet: met,
     sloAttainment: scored > 0 ? met / scored : 1,
     unserved,

@@ -5,18 +5,27 @@ import { type Bound, clairvoyantBound, instantBound } from "./bounds.ts";
 import {
   type CapacityCurve,
   type CapacityPoint,
+  combinePoints,
   DEFAULT_FLEET_SIZES,
+  DEFAULT_SAMPLES,
   type MeasureOptions,
   meanTokens,
-  mixOf,
   replicasFor,
+  scenarioMix,
 } from "./capacity.ts";
 import type { LatestAsk } from "./feasibility.ts";
 import type { Job, JobRunner, TraceRef } from "./jobs.ts";
-import { allocateNeeds, ownNeed, type WindowMisses } from "./needs.ts";
+import { allocateNeeds, ownNeed, type WindowMisses, withinContext } from "./needs.ts";
 import type { PolicySpec } from "./policies/index.ts";
 import { type PolicyResult, type TraceResult, toPolicyResult } from "./results.ts";
-import { acceleratorOf, leadSeconds, poolSpec, primaryPool, type Scenario } from "./scenario.ts";
+import {
+  acceleratorOf,
+  contextTokensOf,
+  leadSeconds,
+  poolSpec,
+  primaryPool,
+  type Scenario,
+} from "./scenario.ts";
 import type { RunOptions, RunResult } from "./simulate.ts";
 import { baselineSpecs } from "./sweep.ts";
 import { buildTrace, type Trace, type TraceStats, traceStats, windowLoad } from "./trace.ts";
@@ -29,7 +38,10 @@ function traceOf(ref: TraceRef): Trace {
   return "arrivals" in ref ? ref : buildTrace(ref);
 }
 
-/** Measures the capacity curve of a trace's request mix, one job per fleet size. */
+/**
+ * Measures the capacity curve of a trace's request mix (capacity.ts): one job per fleet size and sample, the
+ * median per size, made non-decreasing in the fleet size. `onProgress` counts jobs.
+ */
 export async function measureCurve(
   runner: JobRunner,
   scenario: Scenario,
@@ -38,21 +50,26 @@ export async function measureCurve(
   onProgress?: Progress,
 ): Promise<CapacityCurve> {
   const sizes = options.replicas ?? DEFAULT_FLEET_SIZES;
+  const samples = options.samples ?? DEFAULT_SAMPLES;
+  const total = sizes.length * samples;
   let done = 0;
   const points = await Promise.all(
-    sizes.map(async (replicas) => {
-      const job: Job = { kind: "capacity", trace, scenario, replicas, options };
-      const p = (await runner.run(job)) as CapacityPoint;
-      onProgress?.(++done, sizes.length, `capacity ${replicas} replicas`);
-      return p;
-    }),
+    sizes.flatMap((replicas) =>
+      Array.from({ length: samples }, async (_, sample) => {
+        const job: Job = { kind: "capacity", trace, scenario, replicas, options: { ...options, sample } };
+        const p = (await runner.run(job)) as CapacityPoint;
+        onProgress?.(++done, total, `capacity ${replicas} replicas`);
+        return p;
+      }),
+    ),
   );
   const pool = primaryPool(scenario);
+  const tokens = meanTokens(scenarioMix(traceOf(trace), scenario));
   return {
     profile: scenario.profiles[pool]!.id,
     attainment: options.attainment ?? 0.99,
-    meanTokens: meanTokens(mixOf(traceOf(trace))),
-    points: points.sort((a, b) => a.replicas - b.replicas),
+    meanTokens: tokens,
+    points: combinePoints(points, tokens),
   };
 }
 
@@ -113,7 +130,10 @@ const NEEDS_CHUNK = 30;
 export async function measureNeeds(runner: JobRunner, input: SuiteInput): Promise<Needs> {
   const trace = traceOf(input.trace);
   const { scaling } = input.scenario.service.spec;
-  const load = windowLoad(trace, WINDOW_SECONDS);
+  const load = windowLoad(
+    withinContext(trace, contextTokensOf(input.scenario, primaryPool(input.scenario))),
+    WINDOW_SECONDS,
+  );
   const windows = load.tokens.length;
   const options = {
     windowSeconds: WINDOW_SECONDS,
