@@ -6,7 +6,14 @@ import { traceResultSchema } from "../operator/src/simulation/results.ts";
 import { primaryPool } from "../operator/src/simulation/scenario.ts";
 import { capacityCurve } from "../operator/src/simulation/testing.ts";
 import { makeTrace, superpose, windowLoad } from "../operator/src/simulation/trace.ts";
-import { MIN_PEAK_REPLICAS, STANDARD_TRACES, scaleForPeak, standardScenario } from "./standard.ts";
+import {
+  H100_PROFILE_ID,
+  h100Scenario,
+  MIN_PEAK_REPLICAS,
+  STANDARD_TRACES,
+  scaleForPeak,
+  standardScenario,
+} from "./standard.ts";
 
 const curve = capacityCurve([[1, 1, 1000]]);
 
@@ -27,6 +34,17 @@ describe("the standard benchmark", () => {
     });
     expect(svc.scaling.behavior.scaleDown.stabilizationWindowSeconds).toBe(600);
     expect(svc.scaling.maxReplicas).toBeGreaterThanOrEqual(4 * MIN_PEAK_REPLICAS);
+  });
+
+  it("runs the same service on one-H100 nodes with the H100 profile in the spec, for long prompts", () => {
+    const sc = h100Scenario();
+    expect(primaryPool(sc)).toBe("h100");
+    expect(sc.profiles.h100!.id).toBe(H100_PROFILE_ID);
+    expect(sc.service.spec.accelerators[0]!.profile!.maxTokensPerSecond).toBe(
+      sc.profiles.h100!.spec.maxTokensPerSecond,
+    );
+    expect(sc.pools[0]!.spec.gpu).toMatchObject({ type: "nvidia-h100-80gb", count: 1 });
+    expect(sc.service.spec.scaling).toEqual(standardScenario().service.spec.scaling);
   });
 
   it("scales a trace by the fewest copies whose peak minute needs the replicas asked", () => {

@@ -28,14 +28,31 @@ export const L4_POOL = gpuNodePoolSpecSchema.parse({
   provider: { type: "kwok" },
 });
 
-export function standardScenario(): Scenario {
-  const profile = getProfile(PROFILE_ID);
+/**
+ * One H100 SXM (80 GB) per node, for the robustness suite's long-context traces: the example pool's
+ * p5.48xlarge-class list price per GPU ($98.32 / 8 per node-hour), 700 W busy and 90 W idle per GPU
+ * (examples/gpunodepool-h100.yaml), one GPU per node like the L4 pool so that node scaling is the same.
+ */
+export const H100_POOL = gpuNodePoolSpecSchema.parse({
+  gpu: { type: "nvidia-h100-80gb", count: 1, memoryGiB: 80 },
+  power: { busyWattsPerGPU: 700, idleWattsPerGPU: 90 },
+  costPerNodeHour: 12.29,
+  minNodes: 0,
+  maxNodes: 64,
+  provider: { type: "kwok" },
+});
+
+export const H100_PROFILE_ID = "llama-3.1-8b-fp8/h100";
+
+/** The service as a user applies it with inferops' defaults, on one pool of one-GPU nodes. */
+function scenarioOn(pool: string, poolSpec: Scenario["pools"][number]["spec"], profileId: string): Scenario {
+  const profile = getProfile(profileId);
   const spec = inferenceServiceSpecSchema.parse({
     model: { name: "meta-llama/Llama-3.1-8B-Instruct", server: "vllm" },
     template: { spec: { containers: [{ name: "vllm", image: "vllm/vllm-openai:v0.11.0" }] } },
     accelerators: [
       {
-        pool: "l4",
+        pool,
         gpusPerReplica: 1,
         profile: {
           maxTokensPerSecond: profile.spec.maxTokensPerSecond,
@@ -51,12 +68,21 @@ export function standardScenario(): Scenario {
   });
   return {
     service: { namespace: "bench", name: "llama-8b", spec },
-    pools: [{ name: "l4", spec: L4_POOL }],
+    pools: [{ name: pool, spec: poolSpec }],
     budgets: [],
-    profiles: { l4: profile },
+    profiles: { [pool]: profile },
     slo: DEFAULT_SLO,
     intervalSeconds: 10,
   };
+}
+
+export function standardScenario(): Scenario {
+  return scenarioOn("l4", L4_POOL, PROFILE_ID);
+}
+
+/** The same service on H100s (the serving model's H100 profile in the spec): for long prompts. */
+export function h100Scenario(): Scenario {
+  return scenarioOn("h100", H100_POOL, H100_PROFILE_ID);
 }
 
 /** Names of the standard set's results (bench/results/<name>.json). */

@@ -73,7 +73,8 @@ afterEach(() => {
   vi.restoreAllMocks();
 });
 
-describe("inferops simulate --start", () => {
+// Each case replays the trace once or twice: seconds, more on a machine other jobs share.
+describe("inferops simulate --start", { timeout: 60_000 }, () => {
   it("counts the idle time between the start and the first request", async () => {
     const dir = fixture();
     const report = await simulate(dir, "--start", "2023-11-16 18:00:00");
