@@ -11,6 +11,7 @@
 // capacity measured at 1, 4 and 16 replicas on one sample each (so its families are sized slightly
 // differently from the full run's), into a temporary directory unless --out is given; the day only with
 // --day, the lead-time analysis only with --lead-time.
+import { execFileSync } from "node:child_process";
 import { mkdir, writeFile } from "node:fs/promises";
 import { availableParallelism, cpus, tmpdir, totalmem } from "node:os";
 import { join, resolve } from "node:path";
@@ -71,6 +72,23 @@ const seed = Number(values.seed);
 const only = values.only?.split(",").map((s) => s.trim()) ?? (quick ? [...QUICK_TRACES] : undefined);
 const wanted = (name: string) => only === undefined || only.includes(name);
 
+/** The code measured: the commit, and whether the working tree held changes not committed yet. */
+function codeVersion(): string {
+  try {
+    const head = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: import.meta.dirname })
+      .toString()
+      .trim();
+    const dirty = execFileSync("git", ["status", "--porcelain", "--untracked-files=no"], {
+      cwd: import.meta.dirname,
+    })
+      .toString()
+      .trim();
+    return dirty === "" ? `commit ${head}` : `commit ${head} with uncommitted changes`;
+  } catch {
+    return "code version unknown (no git)";
+  }
+}
+
 /** A trace holding a mix's requests one per second: what measureCurve reads a mix from. */
 function mixTrace(name: string, mix: RequestMix): Trace {
   const n = mix.prompt.length;
@@ -85,6 +103,7 @@ function mixTrace(name: string, mix: RequestMix): Trace {
 }
 
 const started = performance.now();
+const version = codeVersion();
 const runner = workerRunner(workers);
 const bar = progressBar(
   quick ? "robustness --quick" : "robustness",
@@ -189,14 +208,14 @@ try {
   const args = process.argv.slice(2).join(" ");
   const command = `npm run bench:robustness${args ? ` -- ${args}` : ""}`;
   await mkdir(out, { recursive: true });
-  const json = robustnessJson(outcomes, { command, machine, seconds });
+  const json = robustnessJson(outcomes, { command, machine: `${machine}; ${version}`, seconds });
   await writeFile(join(out, "robustness.json"), `${JSON.stringify(json, null, 2)}\n`);
   const curves = (c: CapacityCurve) =>
     c.points.map((p) => `${p.replicas}: ${p.tokensPerReplica.toFixed(0)}`).join(", ");
   const report = robustnessMarkdown(outcomes, {
     title: quick ? "inferops robustness suite (quick)" : "inferops robustness suite",
     preamble: [
-      `Command: \`${command}\` on ${machine}: ${seconds.toFixed(0)} s. Family seed ${seed}.`,
+      `Command: \`${command}\` on ${machine}: ${seconds.toFixed(0)} s. Family seed ${seed}. Measured on ${version}.`,
       "",
       `Llama-3.1-8B FP8 on vLLM. Group l4: one L4 per replica and per node (profile \`${l4.profiles.l4!.id}\`); conv and code superposed as in the standard benchmark, the families drawn from conv's request mix. ` +
         `Group h100: one H100 per replica and per node (profile \`${h100.profiles.h100!.id}\`), prompts of 8k-30k tokens (conv's mix mapped by rank). ` +
