@@ -32,6 +32,8 @@ export interface RunOptions {
   prerollSeconds?: number;
   /** Also average running and waiting requests per ready replica (reads every replica's metrics each sample). */
   detailedMeans?: boolean;
+  /** Also count scored requests and SLO misses per window of this many seconds, by arrival (RunResult.windows). */
+  windowSeconds?: number;
 }
 
 export interface TimelinePoint {
@@ -72,6 +74,8 @@ export interface RunResult {
   means: { ready: number; inFlight: number; running: number; waiting: number; kv: number };
   timeline: TimelinePoint[];
   reasons?: Record<string, number>;
+  /** With RunOptions.windowSeconds: scored requests and those missing the SLO, per window of arrival. */
+  windows?: { seconds: number; requests: number[]; misses: number[] };
 }
 
 /** Nearest-rank percentile of sorted values. */
@@ -267,16 +271,32 @@ export function simulate(trace: Trace, scenario: Scenario, policy: Policy, optio
   const ttfts = new Float64Array(scored);
   let j = 0;
   const runEnd = Math.max(end, T);
+  const ws = options.windowSeconds;
+  const windows =
+    ws === undefined
+      ? undefined
+      : (() => {
+          const count = Math.max(1, Math.ceil(T / ws));
+          return {
+            seconds: ws,
+            requests: new Array<number>(count).fill(0),
+            misses: new Array<number>(count).fill(0),
+          };
+        })();
   for (let k = pre; k < n; k++) {
     if (arrivals[k]! < from || refused[k] === 1) continue;
     const f = ttft[k]!;
+    const w = windows ? Math.min(windows.requests.length - 1, Math.floor(arrivals[k]! / windows.seconds)) : 0;
+    if (windows) windows.requests[w]!++;
     if (Number.isNaN(f)) {
       unserved++;
       ttfts[j++] = runEnd - arrivals[k]!;
+      if (windows) windows.misses[w]!++;
       continue;
     }
     ttfts[j++] = f;
     if (f <= slo.ttftSeconds && itl[k]! <= slo.itlSeconds) met++;
+    else if (windows) windows.misses[w]!++;
   }
   ttfts.sort();
   const samples = Math.max(1, sums.samples);
@@ -308,5 +328,6 @@ export function simulate(trace: Trace, scenario: Scenario, policy: Policy, optio
     },
     timeline,
     ...(policy.reasons ? { reasons: policy.reasons() } : {}),
+    ...(windows ? { windows } : {}),
   };
 }
