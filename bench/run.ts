@@ -131,8 +131,9 @@ try {
   for (const s of suites) {
     const inf = s.result.policies.inferops!;
     const checks = checkTargets(s)
-      .map((c) => `${c.met ? "met" : "NOT MET"}: ${c.what} (${c.detail})`)
+      .map((c) => `${c.skipped ? "not checked" : c.met ? "met" : "NOT MET"}: ${c.what} (${c.detail})`)
       .join("; ");
+    for (const w of s.warnings) console.log(`  warning: ${w}`);
     for (const line of feasibilityLines(s).slice(2)) if (line.startsWith("- ")) console.log(`  ${line}`);
     console.log(
       `${s.result.trace}: inferops ${(inf.sloAttainment * 100).toFixed(2)}% SLO, ${inf.gpuHours.toFixed(2)} GPU-h; ${checks}`,

@@ -12,8 +12,8 @@ import { inlineRunner, type JobRunner, workerRunner } from "../simulation/jobs.t
 import { progressBar } from "../simulation/progress.ts";
 import { ATTRIBUTION, markdownReport, writePlots } from "../simulation/report.ts";
 import { formatTraceResult } from "../simulation/results.ts";
-import { ScenarioError } from "../simulation/scenario.ts";
-import { fleetSizesFor, measureCurve, runSuites } from "../simulation/suite.ts";
+import { checkContext, ScenarioError } from "../simulation/scenario.ts";
+import { fleetSizesFor, measureCurve, prepareSuiteOn, runPrepared } from "../simulation/suite.ts";
 import {
   buildTrace,
   isTraceError,
@@ -21,6 +21,7 @@ import {
   type TimeUnit,
   type TraceRecipe,
 } from "../simulation/trace.ts";
+import { curveUnservable } from "../simulation/warnings.ts";
 
 interface SimulateOptions {
   trace: string;
@@ -31,6 +32,7 @@ interface SimulateOptions {
   outputColumn?: string;
   timeUnit?: TimeUnit;
   start?: string;
+  contextTokens?: string;
   scale: string;
   day?: boolean;
   service?: string;
@@ -46,6 +48,15 @@ interface SimulateOptions {
 function fail(message: string): never {
   console.error(`inferops simulate: ${message}`);
   process.exit(2);
+}
+
+/** Exit status when no allowed fleet serves the trace (2 is for invalid input). */
+export const UNSERVABLE_EXIT = 3;
+
+/** Ends the command without a report: no allowed fleet serves the trace; says why on stderr. */
+function unservable(message: string): void {
+  console.error(`inferops simulate: ${message}`);
+  process.exitCode = UNSERVABLE_EXIT;
 }
 
 function positiveInt(value: string, flag: string): number {
@@ -67,6 +78,8 @@ export async function simulateCommand(opts: SimulateOptions): Promise<void> {
   }
   const scale = positiveInt(opts.scale, "--scale");
   const interval = positiveInt(opts.interval, "--interval");
+  const contextTokens =
+    opts.contextTokens === undefined ? undefined : positiveInt(opts.contextTokens, "--context-tokens");
   const workers =
     opts.workers === undefined ? availableParallelism() : positiveInt(opts.workers, "--workers");
 
@@ -76,12 +89,19 @@ export async function simulateCommand(opts: SimulateOptions): Promise<void> {
       ...(opts.service ? { service: opts.service } : {}),
       profiles,
       intervalSeconds: interval,
+      ...(contextTokens === undefined ? {} : { contextTokens }),
     });
     scenario = loaded.scenario;
     for (const w of loaded.warnings) console.error(`warning: ${w}`);
   } catch (err) {
     if (isConfigError(err) || err instanceof ScenarioError)
       fail(`invalid --config ${opts.config}:\n${err.message}`);
+    throw err;
+  }
+  try {
+    checkContext(scenario);
+  } catch (err) {
+    if (err instanceof ScenarioError) fail(`--context-tokens: ${err.message}`);
     throw err;
   }
 
@@ -129,32 +149,45 @@ export async function simulateCommand(opts: SimulateOptions): Promise<void> {
     const curve = await measureCurve(runner, scenario, base, { replicas: sizes }, (_d, total) =>
       bar.update(++measured, total, "measuring capacity at the SLO"),
     );
-    const [suite] = await runSuites(
-      [
-        {
-          name: recipe.name,
-          trace: recipe,
-          day: opts.day === true,
-          scenario,
-          curve,
-          baselines: opts.baselines as "full" | "quick" | "none",
-        },
-      ],
-      runner,
-      (done, total, label) => bar.update(done, total, label),
+    // A mix no fleet serves within the SLO ends here, before any run: its capacity is 0 tokens/s.
+    const collapsed = curveUnservable(curve, scenario);
+    if (collapsed) {
+      bar.stop();
+      unservable(collapsed);
+      return;
+    }
+    bar.update(0, 1, "replicas each minute needs, bounds replayed");
+    const prepared = await prepareSuiteOn(runner, {
+      name: recipe.name,
+      trace: recipe,
+      day: opts.day === true,
+      scenario,
+      curve,
+      baselines: opts.baselines as "full" | "quick" | "none",
+    });
+    bar.stop();
+    if (prepared.unservable) {
+      unservable(prepared.unservable);
+      return;
+    }
+    // Printed before the runs, and again in the report.
+    for (const w of prepared.warnings) console.error(`warning: ${w}`);
+    let done = 0;
+    const suite = await runPrepared(prepared, runner, (r) =>
+      bar.update(++done, prepared.jobs.length, `${prepared.input.name}: ${r.name}`),
     );
     if (opts.leadTime) {
       bar.update(0, 1, "how early a policy must act");
-      suite!.latestAsk = await latestAsk(runner, suite!, scenario.service.spec.scaling.targets.attainment);
+      suite.latestAsk = await latestAsk(runner, suite, scenario.service.spec.scaling.targets.attainment);
     }
     bar.stop();
     const out = resolve(opts.out);
     await mkdir(out, { recursive: true });
-    await writeFile(join(out, `${suite!.result.trace}.json`), formatTraceResult(suite!.result));
-    const plots = await writePlots(out, [suite!]);
+    await writeFile(join(out, `${suite.result.trace}.json`), formatTraceResult(suite.result));
+    const plots = await writePlots(out, [suite]);
     const seconds = (performance.now() - started) / 1000;
     const report = markdownReport(
-      [suite!],
+      [suite],
       {
         title: `inferops simulate: ${scenario.service.namespace}/${scenario.service.name} on ${basename(opts.trace)}`,
         preamble: [
@@ -171,7 +204,7 @@ export async function simulateCommand(opts: SimulateOptions): Promise<void> {
     await writeFile(join(out, "report.md"), report);
     process.stdout.write(report);
     process.stdout.write(
-      `\nwrote ${join(out, `${suite!.result.trace}.json`)}, report.md and the plots to ${out}\n`,
+      `\nwrote ${join(out, `${suite.result.trace}.json`)}, report.md and the plots to ${out}\n`,
     );
   } finally {
     bar.stop();
@@ -202,6 +235,10 @@ export function registerSimulateCommand(program: Command): void {
     .option(
       "--start <time>",
       "the trace's start, t = 0: epoch seconds or a wall-clock time such as '2023-11-16 18:00:00' (UTC unless an offset is given), so that idle time before the first request counts (default: the first request)",
+    )
+    .option(
+      "--context-tokens <n>",
+      "the context the model servers are started with (vLLM --max-model-len; default: the serving profile's, 32768 for Llama-3.1); longer requests are refused",
     )
     .option("--scale <k>", "superpose k time-shifted copies of the trace (rate x k)", "1")
     .option(

@@ -107,6 +107,8 @@ export interface ScenarioOptions {
   /** Serving profile per pool, overriding the one matched from the pool's GPU type. */
   profiles?: Record<string, string>;
   intervalSeconds?: number;
+  /** The context the servers are started with (vLLM --max-model-len), instead of the profiles' own. */
+  contextTokens?: number;
 }
 
 /** The Scenario of a loaded configuration, and warnings worth printing. */
@@ -189,6 +191,7 @@ export function scenarioFromConfig(
         itlSeconds: targets.itlSeconds ?? DEFAULT_SLO.itlSeconds,
       },
       intervalSeconds: options.intervalSeconds ?? 10,
+      ...(options.contextTokens === undefined ? {} : { contextTokens: options.contextTokens }),
     },
     warnings,
   };

@@ -158,7 +158,7 @@ export function measureWindowMisses(
       out.push({ window: w, requests, from: Math.max(0, minReplicas), misses: [0] });
       continue;
     }
-    const n0 = Math.min(maxReplicas, Math.max(floor, replicasFor(curve, tokens / len, floor)));
+    const n0 = Math.min(maxReplicas, Math.max(floor, replicasFor(curve, tokens / len, floor, maxReplicas)));
     const byN = new Map<number, number>([[n0, missesWith(window, warmup, scenario, n0)]]);
     let n = n0;
     let flat = 0;

@@ -32,7 +32,9 @@ export function progressBar(title: string, options: { enabled?: boolean } = {}):
       }
     },
     stop() {
+      // A later update starts the bar again (the simulate command stops it to print warnings).
       if (started) bar.stop();
+      started = false;
     },
   };
 }

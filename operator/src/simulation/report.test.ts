@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { latestAskLine } from "./report.ts";
+import { capacityPhrase, checkTargets, latestAskLine } from "./report.ts";
+import type { SuiteOutput } from "./suite.ts";
 
 describe("latestAskLine", () => {
   const base = { attainment: 0.99, warm: 14, to: 64 };
@@ -35,6 +36,69 @@ describe("latestAskLine", () => {
     ).toContain("warm fleet of 14 alone reaches 99.50%");
     expect(latestAskLine({ ...base, missed: { at: 0, attainment: 0.97 } })).toContain(
       "no policy starting from this warm start",
+    );
+  });
+});
+
+describe("checkTargets", () => {
+  const entry = (family: string, sloAttainment: number, gpuHours: number, params = {}) => ({
+    family,
+    params,
+    sloAttainment,
+    gpuHours,
+  });
+  const suite = (clairvoyantAttainment: number) =>
+    ({
+      input: { day: false },
+      result: {
+        policies: {
+          inferops: entry("inferops", 0.995, 20),
+          clairvoyant: entry("clairvoyant", clairvoyantAttainment, 18, { attainmentTarget: 0.99 }),
+        },
+      },
+    }) as unknown as SuiteOutput;
+  it("checks the ratio against a clairvoyant bound whose replay meets its target", () => {
+    const [, ratio] = checkTargets(suite(0.992));
+    expect(ratio).toMatchObject({ met: true, detail: "20.00 / 18.00 = 1.11x" });
+    expect(ratio!.skipped).toBeUndefined();
+  });
+  it("gives no ratio against a bound whose replay misses its own target, and says why", () => {
+    const [, ratio] = checkTargets(suite(0.62));
+    expect(ratio).toMatchObject({ skipped: true, met: false });
+    expect(ratio!.detail).toContain("replayed, meets the SLO for 62.00% of requests, under the 99.00%");
+    expect(ratio!.detail).not.toMatch(/\dx/);
+  });
+});
+
+describe("capacityPhrase", () => {
+  it("gives each fleet size's capacity with the samples' range, the median when made monotone, and a collapse", () => {
+    const pts = [
+      {
+        replicas: 1,
+        requestsPerSecond: 1,
+        tokensPerReplica: 860,
+        measuredTokensPerReplica: 900,
+        spread: { min: 700, max: 1300, samples: 3 },
+        attainment: 0.99,
+        running: 0,
+        waiting: 0,
+        inFlight: 0,
+        kv: 0,
+      },
+      {
+        replicas: 2,
+        requestsPerSecond: 0,
+        tokensPerReplica: 0,
+        collapsed: true,
+        attainment: 0.4,
+        running: 0,
+        waiting: 0,
+        inFlight: 0,
+        kv: 0,
+      },
+    ];
+    expect(capacityPhrase(pts)).toBe(
+      "1: 860 (700-1300), median 900, 2: 0 (only 40.00% meet the SLO even alone)",
     );
   });
 });

@@ -30,6 +30,7 @@ export interface SweepContext {
   /** Highest per-window need over the trace. */
   peakNeed: number;
   minReplicas: number;
+  /** Most replicas of any configuration: the service's maxReplicas, or what the pool's maxNodes hold. */
   maxReplicas: number;
   quick: boolean;
   /** A 24-hour trace: a run costs 24 times an hour's, so the grids drop their most over-provisioned points. */
@@ -70,7 +71,10 @@ export function baselineSpecs(ctx: SweepContext): PolicySpec[] {
   const windows = quick ? [300] : [...SCALE_DOWN_WINDOWS];
 
   for (const m of quick ? [1, 1.45] : [0.8, 1, 1.2, 1.45, 1.75]) {
-    push({ family: "static", replicas: Math.max(ctx.minReplicas, Math.round(ctx.peakNeed * m)) });
+    push({
+      family: "static",
+      replicas: Math.min(ctx.maxReplicas, Math.max(ctx.minReplicas, Math.round(ctx.peakNeed * m))),
+    });
   }
 
   const hpaGrid: ["running" | "running+waiting" | "kv" | "waiting", number[]][] = [
