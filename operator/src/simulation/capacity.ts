@@ -346,6 +346,8 @@ export function tokensPerReplica(curve: CapacityCurve, n: number): number {
 export function replicasFor(curve: CapacityCurve, tokensPerSecond: number, min = 1, max = 100_000): number {
   let n = Math.max(min, 1);
   if (tokensPerSecond <= 0) return Math.max(min, 0);
+  // A collapsed curve (no capacity at the SLO at any size) covers nothing: every search ends at max.
+  if (curve.points.every((p) => !(p.tokensPerReplica > 0))) return Math.max(n, max);
   while (n < max && n * tokensPerReplica(curve, n) < tokensPerSecond) n++;
   return n;
 }

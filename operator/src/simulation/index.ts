@@ -34,10 +34,27 @@ export {
   type TraceResult,
   traceResultSchema,
 } from "./results.ts";
-export { DEFAULT_SLO, primaryPool, profileFor, type Scenario, ScenarioError, type Slo } from "./scenario.ts";
+export {
+  contextTokensOf,
+  DEFAULT_SLO,
+  primaryPool,
+  profileFor,
+  replicaLimit,
+  type Scenario,
+  ScenarioError,
+  type Slo,
+} from "./scenario.ts";
 export { PodScraper, readingOf } from "./signals.ts";
 export { type RunOptions, type RunResult, simulate, type TimelinePoint } from "./simulate.ts";
-export { measureCurve, prepareSuite, runSuites, type SuiteInput, type SuiteOutput } from "./suite.ts";
+export {
+  measureCurve,
+  prepareSuite,
+  prepareSuiteOn,
+  runPrepared,
+  runSuites,
+  type SuiteInput,
+  type SuiteOutput,
+} from "./suite.ts";
 export { bestAttaining, cheapestReaching, paretoFrontier } from "./sweep.ts";
 export {
   buildTrace,
@@ -50,3 +67,4 @@ export {
   type TraceRecipe,
   windowLoad,
 } from "./trace.ts";
+export { warningLines } from "./warnings.ts";

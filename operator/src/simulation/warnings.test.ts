@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { WindowMisses } from "./needs.ts";
 import { replicaLimit } from "./scenario.ts";
-import { prepareSuite } from "./suite.ts";
+import { fleetSizesFor, prepareSuite } from "./suite.ts";
 import { capacityCurve, syntheticTrace, testScenario } from "./testing.ts";
 import { beyondContext, checkProfile, curveUnservable, needsUnservable, warningLines } from "./warnings.ts";
 
@@ -115,5 +115,18 @@ describe("a suite's warm start", () => {
       if (job.policy.family === "static") expect(job.policy.replicas).toBeLessThanOrEqual(8);
     }
     expect(prepareSuite(input, { ...needs, warm: 3 }).warmClamp).toBeUndefined();
+  });
+});
+
+describe("fleetSizesFor", () => {
+  it("measures no fleet larger than the replica limit, and the limit itself between two powers of two", () => {
+    // About 60 replicas' worth of tokens at the profile's 2,780 tokens/s.
+    const trace = syntheticTrace(120, () => 170, { seed: 3 });
+    expect(fleetSizesFor(trace, testScenario({ scaling: { maxReplicas: 64 } }))).toEqual([
+      1, 2, 4, 8, 16, 32, 64,
+    ]);
+    expect(
+      fleetSizesFor(trace, testScenario({ scaling: { maxReplicas: 64 }, pool: { maxNodes: 6 } })),
+    ).toEqual([1, 2, 4, 6]);
   });
 });
