@@ -68,6 +68,8 @@ export const Reason = {
   ScaleDownStabilized: "ScaleDownStabilized",
   /** A lower recommendation within the scale-up stabilization window holds replicas down. */
   ScaleUpStabilized: "ScaleUpStabilized",
+  /** Bursts recur faster than a scale-down and a scale-up take: their level is held (planning/recurrence.ts). */
+  RecurringBursts: "RecurringBursts",
   /** A scale-up rate policy (behavior.scaleUp.policies) caps the step. */
   ScaleUpLimit: "ScaleUpLimit",
   /** A scale-down rate policy (behavior.scaleDown.policies) caps the step. */

@@ -119,10 +119,10 @@ export const behaviorSchema = z
       "Scale-up behaviour. Default: 30 s stabilization (every evaluation over 30 s must ask for more, so one noisy sample adds no GPUs; panic mode and waking from zero skip it), then double or add 4 replicas per 15 s, whichever is more.",
     ),
     scaleDown: scalingRules({
-      window: 600,
-      policies: [{ type: "Percent", value: 25, periodSeconds: 120 }],
+      window: 300,
+      policies: [{ type: "Percent", value: 100, periodSeconds: 15 }],
     }).describe(
-      "Scale-down behaviour. Default: 600 s stabilization, at most 25% of replicas per 2 minutes: GPU capacity is slow to come back.",
+      "Scale-down behaviour. Default: 300 s stabilization, and the planner holds at least the lead time (capacity given back takes that long to return); then down to the highest recommendation of the window at once (100% per 15 s, as HPA), so a fleet holds no more than the need for longer than a lead time after demand falls.",
     ),
   })
   .describe(

@@ -55,7 +55,7 @@ describe("parseResource", () => {
     const result = parseResource(svc!.object);
     if (!result.ok || result.value.kind !== "InferenceService") throw new Error("example must parse");
     expect(result.value.spec.scaling.mode).toBe("Auto");
-    expect(result.value.spec.scaling.behavior.scaleDown.stabilizationWindowSeconds).toBe(600);
+    expect(result.value.spec.scaling.behavior.scaleDown.stabilizationWindowSeconds).toBe(300);
     expect(result.value.spec.metrics.source).toBe("prometheus");
   });
 });

@@ -15,6 +15,10 @@ import {
 import { T0 } from "./testkit.ts";
 
 const defaults: Behavior = behaviorSchema.parse({});
+/** The scale-down defaults before 2026-12: Percent 25 per 120 s, kept as a typical slow policy. */
+const slowDown: Behavior = behaviorSchema.parse({
+  scaleDown: { policies: [{ type: "Percent", value: 25, periodSeconds: 120 }] },
+});
 const at = (seconds: number) => T0 + seconds * 1000;
 
 describe("tolerance (HPA)", () => {
@@ -157,20 +161,20 @@ describe("rate policies (HPA)", () => {
   });
 
   it.each([
-    // default scale-down: Percent 25 per 120 s
-    { name: "25% of 10", current: 10, events: [], rules: defaults.scaleDown, limit: 7 },
+    // a slow scale-down: Percent 25 per 120 s
+    { name: "25% of 10", current: 10, events: [], rules: slowDown.scaleDown, limit: 7 },
     {
       name: "25% of 3 rounds down to removing 0.75 -> 2",
       current: 3,
       events: [],
-      rules: defaults.scaleDown,
+      rules: slowDown.scaleDown,
       limit: 2,
     },
     {
       name: "a removal in the period uses it up",
       current: 7,
       events: [[at(-60), -3]],
-      rules: defaults.scaleDown,
+      rules: slowDown.scaleDown,
       limit: 7,
     },
     // Kubernetes docs example: 80 replicas, Pods 4 / 60 s and Percent 10 / 60 s
@@ -237,8 +241,13 @@ describe("applyBehavior", () => {
   });
 
   it("rate-limits a scale-down after stabilization", () => {
-    const r = applyBehavior({ ...base, current: 20, desired: 2, downWindowSeconds: 0 });
+    const r = applyBehavior({ ...base, behavior: slowDown, current: 20, desired: 2, downWindowSeconds: 0 });
     expect(r).toMatchObject({ value: 15, reason: Reason.ScaleDownLimit });
+  });
+
+  it("by default, once the window lets go, goes down to the recommendation at once", () => {
+    const r = applyBehavior({ ...base, current: 20, desired: 2, downWindowSeconds: 0 });
+    expect(r.value).toBe(2);
   });
 
   it("without rate limits (mode Recommend) gives the stabilized target", () => {
@@ -285,7 +294,7 @@ describe("pruning", () => {
     ).toEqual([[at(-100), 2]]);
   });
   it("keeps scale events within the longest policy period", () => {
-    // defaults: 15 s up, 120 s down
+    // 15 s up, 120 s down
     expect(
       pruneScaleEvents(
         [
@@ -294,7 +303,7 @@ describe("pruning", () => {
           [at(-5), 3],
         ],
         at(0),
-        defaults,
+        slowDown,
       ),
     ).toEqual([
       [at(-100), -2],

@@ -26,6 +26,7 @@ import {
   requestSize,
   round,
 } from "./recommend.ts";
+import { recordPeak, recurrenceHold } from "./recurrence.ts";
 import type { Decided, PoolSnapshot, ServiceMemory, ServiceSnapshot, Signals, Snapshot } from "./types.ts";
 
 /** Model load time added to a pool's provisioningSeconds for the default lead time. */
@@ -140,6 +141,7 @@ function copyMemory(m: ServiceMemory | undefined): ServiceMemory {
   if (m.learned) copy.learned = { ...m.learned };
   if (m.inSystem) copy.inSystem = m.inSystem.map(([t, n]) => [t, n]);
   if (m.readyHistory) copy.readyHistory = m.readyHistory.map(([t, n]) => [t, n]);
+  if (m.minutePeaks) copy.minutePeaks = m.minutePeaks.map(([t, n]) => [t, n]);
   if (m.ready) copy.ready = { ...m.ready };
   return copy;
 }
@@ -219,7 +221,9 @@ export function observe(st: Standing, mem: ServiceMemory): Observation {
     replicas: ready > 0 ? (st.readyByPool[o.pool] ?? 0) : (st.currentByPool[o.pool] ?? 0),
   }));
   const capacity = replicaCapacity(weights, prev?.learned);
-  const size = requestSize(prev?.learned, signals);
+  // Tokens per request from what the servers finished (the raw counters), never from arrivals corrected by
+  // conservation: served tokens over arrivals shrinks the request as fast as the backlog grows.
+  const size = requestSize(prev?.learned, raw);
   const forecast =
     signals.arrivalRate !== undefined
       ? forecastDemand({
@@ -348,6 +352,7 @@ function behave(st: Standing, rec: Recommended, mem: ServiceMemory): Decided {
   if (seeded) mem.recommendations = [[nowMs, current]];
   const history = pruneRecommendations(mem.recommendations, nowMs, Math.max(upWindow, downWindow));
   mem.recommendations = [...history, [nowMs, rec.raw.value]];
+  mem.minutePeaks = recordPeak(mem.minutePeaks, nowMs, rec.raw.value);
   if (scaling.mode === "Manual") return manual(st);
   if (rec.toZero) return rec.raw;
   const b = applyBehavior({
@@ -363,9 +368,15 @@ function behave(st: Standing, rec: Recommended, mem: ServiceMemory): Decided {
     panic,
     rateLimits: scaling.mode === "Auto",
   });
-  return b.reason
+  const behaved: Decided = b.reason
     ? { value: b.value, reason: b.reason, message: b.message ?? "" }
     : { value: b.value, reason: rec.raw.reason, message: rec.raw.message };
+  // Bursts that recur faster than a scale-down and a scale-up take: hold their level (recurrence.ts).
+  const recurring = recurrenceHold(mem.minutePeaks, nowMs, lead + downWindow);
+  if (recurring && recurring.level > behaved.value) {
+    return { value: recurring.level, reason: Reason.RecurringBursts, message: recurring.message };
+  }
+  return behaved;
 }
 
 /** Mode Manual: spec.replicas (or minReplicas), within bounds. The one place Manual is decided. */

@@ -426,7 +426,8 @@ describe("memory", () => {
     expect(one(first).recommended.value).toBeLessThan(10);
     expect(one(first).replicas.value).toBe(10);
     let memory = first.memory;
-    const window = spec.scaling.behavior.scaleDown.stabilizationWindowSeconds;
+    // The planner holds at least the lead time (the testkit's pool: provisioning 300 s + 60 s model load).
+    const window = Math.max(spec.scaling.behavior.scaleDown.stabilizationWindowSeconds, 360);
     for (let t = 15; t < window; t += 15) {
       const p = idle(T0 + t * 1000, memory);
       expect(one(p).replicas.value).toBe(10);

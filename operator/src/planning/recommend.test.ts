@@ -67,7 +67,7 @@ describe("queue view", () => {
     // arrivals need 20 / (2.857 * 0.8) = 8.75 -> 9 more: 17.
     expect(q.replicas).toBe(17);
     expect(q.message).toContain("capped at 17");
-    expect(q.message).toContain("8 of 8 ready stay busy");
+    expect(q.message).toContain("8 of the 8 holding it stay busy");
   });
 
   it("a backlog stranded on a few pods asks for a few, and the ask falls with arrivals", () => {

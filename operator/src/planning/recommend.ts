@@ -41,6 +41,14 @@ export type Scaling = InferenceServiceSpec["scaling"];
 export const QUEUE_DRAIN_SECONDS = 60;
 /** KV-cache use at or above which a queueing replica counts as saturated. */
 export const SATURATION_KV = 0.9;
+/**
+ * Request size is measured only from windows with at least this many requests: the rates of a window with a
+ * handful (the tail of a quiet period) divide prompt tokens counted at prefill by completions counted at the
+ * end, and read a 1,150-token request as 33 tokens.
+ */
+export const SIZE_MIN_REQUESTS = 20;
+/** The window of the token and request rates (the signals' rate window). */
+const SIZE_WINDOW_SECONDS = 60;
 /** EWMA weight of a new request-size measurement. */
 export const SIZE_SMOOTHING = 0.2;
 /** EWMA weight of a new capacity measurement. */
@@ -218,7 +226,7 @@ export function learn(
   const queue = signals.queueDepth ?? 0;
   const rate = signals.arrivalRate ?? 0;
   if (
-    rate > 0 &&
+    rate * SIZE_WINDOW_SECONDS >= SIZE_MIN_REQUESTS &&
     queue === 0 &&
     signals.promptTokensPerSecond !== undefined &&
     signals.generationTokensPerSecond !== undefined
@@ -227,7 +235,10 @@ export function learn(
     next.outputTokens = ewma(prev?.outputTokens, signals.generationTokensPerSecond / rate, SIZE_SMOOTHING);
   }
   const served = servedTokens(signals) ?? 0;
-  const stranded = draining(context.backlogTrend ?? 0, signals.arrivalRate);
+  // Stranded: the backlog drains, or only a few replicas hold it (fewer than half of those reporting).
+  const stranded =
+    draining(context.backlogTrend ?? 0, signals.arrivalRate) ||
+    (signals.queuedReplicas !== undefined && signals.queuedReplicas < signals.replicasReporting / 2);
   // Saturated: requests queue and either the KV cache is full (decode-bound) or the TTFT objective is missed
   // (prefill-bound replicas queue with the KV cache mostly empty), while the backlog is not draining: a
   // backlog that drains is stranded on some pods while the rest serve what arrives, and tokens/s per replica
@@ -319,6 +330,7 @@ export function recommend(input: RecommendInput): Recommendation {
       q,
       signals.arrivalRate,
       ready,
+      signals.queuedReplicas,
       capacity,
       size,
       input.leadSeconds ?? 0,
@@ -326,7 +338,7 @@ export function recommend(input: RecommendInput): Recommendation {
     );
     if (takeable !== undefined && takeable.replicas < replicas) {
       replicas = takeable.replicas;
-      note = ` capped at ${takeable.replicas}: the backlog stays on the pods that hold it (${takeable.busy} of ${ready} ready stay busy with the ${round(takeable.backlog, 0)} requests expected when capacity on its way is ready), and ${takeable.arrivals} serve ${round(signals.arrivalRate ?? 0, 2)} req/s`;
+      note = ` capped at ${takeable.replicas}: the backlog stays on the pods that hold it (${takeable.busy} of the ${takeable.holders} holding it stay busy with the ${round(takeable.backlog, 0)} requests expected when capacity on its way is ready), and ${takeable.arrivals} serve ${round(signals.arrivalRate ?? 0, 2)} req/s`;
     }
     views.push({
       replicas,
@@ -455,7 +467,7 @@ export function recommend(input: RecommendInput): Recommendation {
  * What new replicas can take: a request waits in the queue of the server it was routed to, so a backlog is
  * drained by the pods that hold it, and replicas added later take only new arrivals. The backlog expected
  * when capacity on its way is ready (today's queue plus what ready replicas cannot serve during the lead
- * time) keeps at most min(ready, backlog / (mu x QUEUE_DRAIN_SECONDS)) pods busy for longer than
+ * time) keeps at most min(holders, backlog / (mu x QUEUE_DRAIN_SECONDS)) pods busy for longer than
  * QUEUE_DRAIN_SECONDS; the others, old and new, serve arrivals at the utilisation target. The queue view
  * asks for no more than those busy pods plus the replicas the arrivals need: a queue stranded on a few pods
  * asks for a few, and the ask falls as soon as arrivals fall.
@@ -464,19 +476,25 @@ export function newReplicasTake(
   queue: number,
   arrivalRate: number | undefined,
   ready: number,
+  /** Pods that report a queue, when the signals say: only they hold today's backlog. */
+  queued: number | undefined,
   capacity: CapacityEstimate,
   size: { prompt: number; output: number } | undefined,
   leadSeconds: number,
   utilization: number,
-): { replicas: number; busy: number; arrivals: number; backlog: number } | undefined {
+): { replicas: number; busy: number; holders: number; arrivals: number; backlog: number } | undefined {
   if (arrivalRate === undefined || capacity.tokensPerSecond === undefined || !size) return undefined;
   const tokens = size.prompt + size.output;
   if (tokens <= 0 || !(capacity.tokensPerSecond > 0)) return undefined;
   const mu = capacity.tokensPerSecond / tokens;
-  const backlog = queue + Math.max(0, arrivalRate - ready * mu) * leadSeconds;
-  const busy = Math.min(ready, Math.floor(backlog / (mu * QUEUE_DRAIN_SECONDS)));
+  // What ready replicas cannot serve during the lead time piles up on all of them; today's queue is on the
+  // pods that report one.
+  const growth = Math.max(0, arrivalRate - ready * mu) * leadSeconds;
+  const holders = growth > 0 ? ready : Math.min(ready, queued ?? ready);
+  const backlog = queue + growth;
+  const busy = Math.min(holders, Math.floor(backlog / (mu * QUEUE_DRAIN_SECONDS)));
   const arrivals = ceil(arrivalRate / (mu * Math.max(utilization, 1e-6)));
-  return { replicas: busy + arrivals, busy, arrivals, backlog };
+  return { replicas: busy + arrivals, busy, holders, arrivals, backlog };
 }
 
 function tokenView(

@@ -16,6 +16,12 @@ export interface Signals {
   replicasReporting: number;
   /** Requests waiting in the servers' queues, summed over replicas. */
   queueDepth?: number;
+  /**
+   * Reporting replicas whose queue holds waiting requests. A request waits on the server it was routed to,
+   * so only these replicas hold a backlog: new replicas cannot take it, and a few of them queueing is not
+   * the whole fleet saturated.
+   */
+  queuedReplicas?: number;
   /** Requests being served, summed over replicas. */
   runningRequests?: number;
   /** Requests arriving per second (from the request counter's rate, or the router). */
@@ -110,6 +116,8 @@ export interface ServiceMemory {
   inSystem?: [number, number][];
   /** Ready replicas at the last evaluation, and since when (epoch ms): rates over a window are per replica only once it is steady. */
   ready?: { count: number; sinceMs: number };
+  /** The highest recommendation of each minute over the last hour: [minute start, replicas] (recurrence.ts). */
+  minutePeaks?: [number, number][];
   /** Ready replicas at recent evaluations, over the rate window: [epoch ms, ready] (rates per serving replica). */
   readyHistory?: [number, number][];
 }

@@ -79,6 +79,12 @@ export function aggregateService(pods: readonly PodWindow[], options: AggregateO
     if (value !== undefined) signals[SIGNAL_FIELD[signal]] = value;
   }
 
+  const queues = fresh.flatMap((w) => {
+    const v = newest(w)?.gauges.queueDepth;
+    return v === undefined ? [] : [v];
+  });
+  if (queues.length > 0) signals.queuedReplicas = queues.filter((v) => v > 0).length;
+
   for (const signal of COUNTER_SIGNALS) {
     const rates = fresh.flatMap((w) => {
       const points = w.readings.flatMap((r) => {

@@ -116,6 +116,7 @@ describe("pod scrape source", () => {
       observedAtMs: T0,
       replicasReporting: 2,
       queueDepth: 4,
+      queuedReplicas: 2,
       runningRequests: 10,
       kvCacheUtilization: 0.2,
     });

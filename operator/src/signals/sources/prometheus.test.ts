@@ -49,10 +49,10 @@ const row = (ns: string, name: string, value: number | string) => ({
  * time ("timestamp(") queries name every metric, so they are matched first.
  */
 function byMetric(values: Record<string, { labels: Record<string, string>; value: number | string }[]>) {
-  const entries = Object.entries(values).sort(
-    ([a], [b]) =>
-      Number(!["count by", "timestamp("].includes(a)) - Number(!["count by", "timestamp("].includes(b)),
-  );
+  // The queued-pods count ("... > 0)") before the replicas count ("count by"), before the rest.
+  const first = ["> 0)", "count by", "timestamp("];
+  const rank = (k: string) => (first.includes(k) ? first.indexOf(k) : first.length);
+  const entries = Object.entries(values).sort(([a], [b]) => rank(a) - rank(b));
   return (query: string): Reply => {
     for (const [needle, rows] of entries) {
       if (query.includes(needle)) return { body: vector(rows) };
@@ -76,6 +76,7 @@ describe("prometheus source: batching", () => {
     const server = await prometheus(
       byMetric({
         num_requests_waiting: [row("a", "llama", 3), row("b", "mistral", 0)],
+        "> 0)": [row("a", "llama", 1)],
         num_requests_running: [row("a", "llama", 8), row("b", "mistral", 2)],
         kv_cache_usage_perc: [row("a", "llama", 0.5)],
         "rate(vllm:request_success_total": [row("a", "llama", 2.5)],
@@ -96,9 +97,9 @@ describe("prometheus source: batching", () => {
       svc("d", "absent", "vllm"),
     ];
     const out = await source.fetchSignals(services, NOW);
-    // vLLM: 9 signals + 2 buckets (TTFT, per-request ITL) + replicas + time; SGLang: 8 signals + TTFT buckets
-    // + replicas + time: 24 queries for 4 services.
-    expect(server.received).toHaveLength(24);
+    // vLLM: 9 signals + 2 buckets (TTFT, per-request ITL) + queued pods + replicas + time; SGLang: 8 signals +
+    // TTFT buckets + queued pods + replicas + time: 26 queries for 4 services.
+    expect(server.received).toHaveLength(26);
     expect(new Set(server.received.map((r) => r.path))).toEqual(new Set(["/api/v1/query"]));
     expect(server.received.every((r) => new URLSearchParams(r.body).get("time") === String(NOW / 1000))).toBe(
       true,
@@ -107,6 +108,7 @@ describe("prometheus source: batching", () => {
       observedAtMs: NOW - 5000,
       replicasReporting: 2,
       queueDepth: 3,
+      queuedReplicas: 1,
       runningRequests: 8,
       kvCacheUtilization: 0.5,
       arrivalRate: 2.5,
@@ -118,6 +120,8 @@ describe("prometheus source: batching", () => {
       observedAtMs: NOW,
       replicasReporting: 1,
       queueDepth: 0,
+      // No series from the count of queueing pods: none queues.
+      queuedReplicas: 0,
       runningRequests: 2,
     });
     // No series: missing, not zero.
@@ -126,7 +130,7 @@ describe("prometheus source: batching", () => {
 
     server.received.length = 0;
     await source.fetchSignals([...services, svc("e", "more", "vllm"), svc("f", "again", "vllm")], NOW);
-    expect(server.received).toHaveLength(24);
+    expect(server.received).toHaveLength(26);
   });
 
   it("sends a service with its own prometheusURL to that Prometheus", async () => {

@@ -91,6 +91,7 @@ describe("PromQL from adapters", () => {
     expect(kinds).toEqual([
       "queueDepth",
       "runningRequests",
+      "queued",
       "arrivals",
       "promptTokens",
       "generationTokens",

@@ -49,6 +49,7 @@ export type BatchQuery =
   | { kind: "histogram"; signal: HistogramSignal; query: string }
   | { kind: "buckets"; signal: HistogramSignal; query: string }
   | { kind: "replicas"; query: string }
+  | { kind: "queued"; query: string }
   | { kind: "observedAt"; query: string };
 
 function quote(value: string): string {
@@ -85,6 +86,19 @@ export function gaugeQuery(signal: GaugeSignal, ref: MetricRef, opts: QueryOptio
     .map((name) => `${perPod} by (${g.pod}) (${selector(name, ref, opts)})`)
     .join(` or on (${g.pod}) `);
   return scaled(`${PROM_AGG[ACROSS_PODS[signal]]} by (${g.service}) (${alternatives})`, ref.scale);
+}
+
+/**
+ * Pods whose queue holds waiting requests, per service: the queue gauge per pod, kept where above 0, counted.
+ * A service none of whose pods queue has no series here; the reader takes that as 0 when the queue answered.
+ */
+export function queuedReplicasQuery(ref: MetricRef, opts: QueryOptions): string {
+  const g = groups(opts);
+  const perPod = PROM_AGG[perPodOf("queueDepth", ref)];
+  const alternatives = nameCandidates(ref)
+    .map((name) => `${perPod} by (${g.pod}) (${selector(name, ref, opts)})`)
+    .join(` or on (${g.pod}) `);
+  return `count by (${g.service}) ((${alternatives}) > 0)`;
 }
 
 /** Per-second rate of a counter per service. */
@@ -175,6 +189,8 @@ export function batchQueries(
     const ref = adapter.gauges[signal];
     if (ref && !skip.has(signal)) out.push({ kind: "gauge", signal, query: gaugeQuery(signal, ref, opts) });
   }
+  const queue = adapter.gauges.queueDepth;
+  if (queue && !skip.has("queueDepth")) out.push({ kind: "queued", query: queuedReplicasQuery(queue, opts) });
   for (const signal of COUNTER_SIGNALS) {
     const ref = adapter.counters[signal];
     if (ref && !skip.has(signal)) {

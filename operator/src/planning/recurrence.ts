@@ -1,0 +1,108 @@
+// Recurring bursts: when demand bursts again and again within the time a scale-down and a scale-up take,
+// the scale-down window lets each burst go and the next one finds the fleet at its base level, a lead time
+// short. The fleet then swings between the two levels all day, paying for the way up and missing the start
+// of every burst.
+//
+// The planner keeps the highest recommendation of each minute over the last hour and finds bursts in it:
+// minutes at or above half-way between the hour's lowest and highest minute, grouped into episodes. With
+// at least two episodes it knows the period P (the mean gap between starts) and the burst length B, and
+// compares the two ways of serving them at the SLO:
+//
+// - hold the burst level all the time: (peak - base) x P per period;
+// - follow the base on purpose: to meet the SLO the fleet must be at the burst level from a lead time
+//   before each burst until the scale-down window after it: (peak - base) x (lead + B + window).
+//
+// Following is cheaper only when P - B exceeds lead + window. Otherwise the planner holds the burst level
+// (the highest minute of the last period), and says so; when the bursts stop, the last one leaves the hour
+// and the hold ends with it. Pure: the per-minute peaks are kept in the planner's memory.
+
+/** How far back bursts are looked for. */
+export const RECURRENCE_HORIZON_SECONDS = 3600;
+/** Bursts are told apart from noise only when the highest minute is at least this much above the lowest. */
+export const BURST_MIN_RATIO = 1.3;
+/** ... and at least this many replicas above it. */
+export const BURST_MIN_REPLICAS = 2;
+/** Episodes seen before a period is trusted. */
+export const MIN_EPISODES = 2;
+
+const MINUTE_MS = 60_000;
+
+/** Highest recommendation per minute: [minute start, epoch ms; replicas], oldest first. */
+export type MinutePeaks = [number, number][];
+
+/** Adds this evaluation's recommendation to its minute, and drops minutes older than the horizon. */
+export function recordPeak(
+  prev: readonly [number, number][] | undefined,
+  nowMs: number,
+  value: number,
+): MinutePeaks {
+  const minute = Math.floor(nowMs / MINUTE_MS) * MINUTE_MS;
+  const cutoff = nowMs - RECURRENCE_HORIZON_SECONDS * 1000;
+  const out: MinutePeaks = (prev ?? []).filter(([t]) => t >= cutoff && t <= minute).map(([t, v]) => [t, v]);
+  const last = out[out.length - 1];
+  if (last && last[0] === minute) last[1] = Math.max(last[1], value);
+  else out.push([minute, value]);
+  return out;
+}
+
+export interface RecurrenceHold {
+  /** Replicas to hold: the highest minute of the last period. */
+  level: number;
+  /** Mean gap between burst starts, seconds. */
+  periodSeconds: number;
+  /** Mean burst length, seconds. */
+  burstSeconds: number;
+  episodes: number;
+  message: string;
+}
+
+/**
+ * The level to hold when bursts recur too often to follow (see the header), or undefined: no recurring
+ * bursts, or following the base is cheaper. `followSeconds` is lead time + scale-down window.
+ */
+export function recurrenceHold(
+  peaks: readonly [number, number][],
+  nowMs: number,
+  followSeconds: number,
+): RecurrenceHold | undefined {
+  if (peaks.length < 3) return undefined;
+  let lo = Number.POSITIVE_INFINITY;
+  let hi = 0;
+  for (const [, v] of peaks) {
+    lo = Math.min(lo, v);
+    hi = Math.max(hi, v);
+  }
+  if (hi < lo * BURST_MIN_RATIO || hi - lo < BURST_MIN_REPLICAS) return undefined;
+  const threshold = lo + (hi - lo) / 2;
+  const episodes: { start: number; end: number }[] = [];
+  let open: { start: number; end: number } | undefined;
+  for (const [t, v] of peaks) {
+    if (v >= threshold) {
+      if (open && t - open.end <= MINUTE_MS) open.end = t;
+      else {
+        open = { start: t, end: t };
+        episodes.push(open);
+      }
+    } else open = undefined;
+  }
+  if (episodes.length < MIN_EPISODES) return undefined;
+  const first = episodes[0]!;
+  const last = episodes[episodes.length - 1]!;
+  const periodSeconds = (last.start - first.start) / 1000 / (episodes.length - 1);
+  const burstSeconds =
+    episodes.reduce((s, e) => s + (e.end - e.start) / 1000 + MINUTE_MS / 1000, 0) / episodes.length;
+  // The next burst is overdue by a whole period: the bursts have stopped.
+  if ((nowMs - last.end) / 1000 > 2 * periodSeconds) return undefined;
+  if (periodSeconds - burstSeconds > followSeconds) return undefined;
+  const since = nowMs - periodSeconds * 1000 - MINUTE_MS;
+  let level = 0;
+  for (const [t, v] of peaks) if (t >= since) level = Math.max(level, v);
+  const round = (x: number) => Math.round(x);
+  return {
+    level,
+    periodSeconds,
+    burstSeconds,
+    episodes: episodes.length,
+    message: `bursts recur every ${round(periodSeconds)}s (${episodes.length} in the last hour, ${round(burstSeconds)}s long): holding their level ${level}, cheaper than following the base (that needs the burst level from a lead time before each burst until the ${round(followSeconds)}s lead time + scale-down window after it)`,
+  };
+}
