@@ -32,7 +32,7 @@ describe("the standard benchmark", () => {
       tokenUtilization: 0.8,
       queueDepthPerReplica: 4,
     });
-    expect(svc.scaling.behavior.scaleDown.stabilizationWindowSeconds).toBe(600);
+    expect(svc.scaling.behavior.scaleDown.stabilizationWindowSeconds).toBe(300);
     expect(svc.scaling.maxReplicas).toBeGreaterThanOrEqual(4 * MIN_PEAK_REPLICAS);
   });
 

@@ -55,7 +55,7 @@ describe("simulate --config", () => {
     const { scenario, warnings } = scenarioFromConfig(loadConfig(dir));
     expect(warnings).toEqual([]);
     expect(scenario.service).toMatchObject({ namespace: "team-a", name: "llm" });
-    expect(scenario.service.spec.scaling.behavior.scaleDown.stabilizationWindowSeconds).toBe(600); // default
+    expect(scenario.service.spec.scaling.behavior.scaleDown.stabilizationWindowSeconds).toBe(300); // default
     expect(scenario.pools[0]!.spec.provisioningSeconds).toBe(300); // default
     expect(scenario.profiles.l4!.id).toBe("llama-3.1-8b-fp8/l4");
     expect(scenario.slo).toEqual({ ttftSeconds: 1.5, itlSeconds: 0.1 });
