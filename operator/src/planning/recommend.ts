@@ -235,10 +235,8 @@ export function learn(
     next.outputTokens = ewma(prev?.outputTokens, signals.generationTokensPerSecond / rate, SIZE_SMOOTHING);
   }
   const served = servedTokens(signals) ?? 0;
-  // Stranded: the backlog drains, or only a few replicas hold it (fewer than half of those reporting).
-  const stranded =
-    draining(context.backlogTrend ?? 0, signals.arrivalRate) ||
-    (signals.queuedReplicas !== undefined && signals.queuedReplicas < signals.replicasReporting / 2);
+  // Stranded: the backlog drains (the pods that hold it serve it off while the rest keep up with arrivals).
+  const stranded = draining(context.backlogTrend ?? 0, signals.arrivalRate);
   // Saturated: requests queue and either the KV cache is full (decode-bound) or the TTFT objective is missed
   // (prefill-bound replicas queue with the KV cache mostly empty), while the backlog is not draining: a
   // backlog that drains is stranded on some pods while the rest serve what arrives, and tokens/s per replica
