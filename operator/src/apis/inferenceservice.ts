@@ -370,6 +370,11 @@ export type InferenceServiceSpec = z.output<typeof inferenceServiceSpecSchema>;
 const signalsStatus = z
   .strictObject({
     queueDepth: nonNegative().optional().describe("Waiting requests across replicas."),
+    queuedReplicas: z
+      .int()
+      .min(0)
+      .optional()
+      .describe("Replicas whose queue holds waiting requests: only they hold the backlog."),
     runningRequests: nonNegative().optional().describe("Requests being served across replicas."),
     tokensPerSecond: nonNegative().optional().describe("Prompt plus generated tokens per second."),
     arrivalRate: nonNegative().optional().describe("Requests arriving per second."),

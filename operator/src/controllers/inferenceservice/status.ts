@@ -194,6 +194,7 @@ type SignalsStatus = NonNullable<InferenceServiceStatus["signals"]>;
 function signalsStatus(s: Signals): SignalsStatus {
   const out: SignalsStatus = { observedAt: new Date(s.observedAtMs).toISOString() };
   if (s.queueDepth !== undefined) out.queueDepth = round(s.queueDepth);
+  if (s.queuedReplicas !== undefined) out.queuedReplicas = s.queuedReplicas;
   if (s.runningRequests !== undefined) out.runningRequests = round(s.runningRequests);
   if (s.promptTokensPerSecond !== undefined || s.generationTokensPerSecond !== undefined)
     out.tokensPerSecond = round((s.promptTokensPerSecond ?? 0) + (s.generationTokensPerSecond ?? 0));
@@ -208,6 +209,7 @@ function signalsStatus(s: Signals): SignalsStatus {
 /** Change below which a signal counts as unchanged: 10% of its value, and at least this much. */
 const SIGNAL_FLOOR = {
   queueDepth: 0.5,
+  queuedReplicas: 0.5,
   runningRequests: 0.5,
   tokensPerSecond: 1,
   arrivalRate: 0.1,
