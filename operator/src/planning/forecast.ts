@@ -4,7 +4,10 @@
 // - Holt's linear trend (double exponential smoothing) with time constants instead of per-step factors, so
 //   irregular intervals are handled: alpha = 1 - exp(-dt / tauLevel), beta = 1 - exp(-dt / tauTrend).
 //   The level follows the rate within a couple of minutes (tauLevel 120 s); the trend is smoothed over the
-//   horizon so that noise does not read as a trend. Forecast = max(0, level + trend * leadTime).
+//   lead time, and at least 300 s, so that noise does not read as a trend while a ramp is followed within a
+//   few minutes (over the 15-minute horizon it took a slow ramp's whole rise to learn the slope).
+//   Forecast = max(0, level + trend * (leadTime + 30 s)): the rate is a mean over a 60 s window, so it
+//   describes half a window ago.
 // - A safety margin from the variability seen over a horizon at least as long as the lead time (and at
 //   least 15 minutes): the 95th percentile of the demand's noise under a normal model, 1.645 sigma, with
 //   sigma estimated robustly from how much the short-window rate changes over 60 s:
@@ -41,6 +44,15 @@ export const MIN_MARGIN_SAMPLES = 4;
 /** Most short-window rates kept per service. */
 export const MAX_RATES = 1024;
 
+/** Time constant of the trend: at least the lead time, and at least TREND_MIN_S. */
+export const TREND_MIN_S = 300;
+/** How old the rate a signal carries is, on average: half of its 60 s window. */
+export const RATE_LAG_SECONDS = 30;
+
+export function trendSeconds(leadSeconds: number): number {
+  return Math.max(TREND_MIN_S, leadSeconds);
+}
+
 /** The horizon (seconds) over which rates are kept and variability measured: at least the lead time. */
 export function horizonSeconds(leadSeconds: number): number {
   return Math.max(MIN_HORIZON_S, leadSeconds);
@@ -68,7 +80,7 @@ export function holtUpdate(
   const dt = (nowMs - prev.atMs) / 1000;
   if (dt <= 0) return prev;
   const alpha = 1 - Math.exp(-dt / LEVEL_TIME_CONSTANT_S);
-  const beta = 1 - Math.exp(-dt / horizonSeconds(leadSeconds));
+  const beta = 1 - Math.exp(-dt / trendSeconds(leadSeconds));
   const level = alpha * rate + (1 - alpha) * (prev.level + prev.trend * dt);
   const trend = (beta * (level - prev.level)) / dt + (1 - beta) * prev.trend;
   return { level, trend, atMs: nowMs };
@@ -127,7 +139,8 @@ export function forecastDemand(input: {
   const { rate, nowMs, leadSeconds } = input;
   const margin = safetyMargin(input.rates, nowMs, leadSeconds);
   const state = holtUpdate(input.state, rate, nowMs, leadSeconds);
-  const trendRate = holtForecast(state, leadSeconds);
+  // The rate is a mean over the signals' window: it describes the window's middle, half a window ago.
+  const trendRate = holtForecast(state, leadSeconds + RATE_LAG_SECONDS);
   const cutoff = nowMs - horizonSeconds(leadSeconds) * 1000;
   const rates = input.rates.filter(([t]) => t >= cutoff && t < nowMs);
   rates.push([nowMs, rate]);

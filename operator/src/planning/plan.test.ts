@@ -195,13 +195,14 @@ describe("lead time", () => {
   };
 
   it("holds capacity that would have to come back within the lead time (pool provisioning + 60 s)", () => {
-    // Demand falls from 20 to 5 req/s; the scale-down window is 0, but the pool needs 300 s + 60 s.
+    // Demand falls from 20 to 5 req/s; the scale-down window is 0, but the pool needs 300 s + 60 s: 9 held
+    // through the evaluations of the next 345 s (15 s apart).
     const spec = serviceSpec({ scaling: fastDown });
     const plans = sequence(
       (i, now) => service("l", { spec, replicas: 9, signals: load(i < 4 ? 20 : 5), now }),
       4 + 40,
     );
-    const held = plans.slice(4, 4 + 24).map((p) => p.services[0]!.replicas);
+    const held = plans.slice(4, 4 + 23).map((p) => p.services[0]!.replicas);
     expect(held.every((r) => r.value === 9)).toBe(true);
     expect(held.at(-1)!.reason).toBe(Reason.ScaleDownStabilized);
     expect(held.at(-1)!.message).toContain("360s scale-down window");
