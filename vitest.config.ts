@@ -9,6 +9,9 @@ export default defineConfig({
           setupFiles: ["test/helpers/fast-check-seed.ts"],
           include: ["operator/src/**/*.test.ts", "hack/**/*.test.ts", "bench/**/*.test.ts"],
           environment: "node",
+          // A hang guard, not a timing threshold: simulation and property tests take several seconds on a
+          // loaded 2-core machine.
+          testTimeout: 30_000,
         },
       },
       {

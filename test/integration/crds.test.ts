@@ -71,7 +71,7 @@ integrationSuite("crds", () => {
         spec: { scaling: { mode: string; behavior: { scaleDown: { stabilizationWindowSeconds: number } } } };
       };
       expect(created.spec.scaling.mode).toBe("Auto");
-      expect(created.spec.scaling.behavior.scaleDown.stabilizationWindowSeconds).toBe(600);
+      expect(created.spec.scaling.behavior.scaleDown.stabilizationWindowSeconds).toBe(300);
     });
   });
 
