@@ -6,6 +6,7 @@ import {
   holtUpdate,
   horizonSeconds,
   MIN_HORIZON_S,
+  medianSlope,
   quantile,
   safetyMargin,
 } from "./forecast.ts";
@@ -166,5 +167,27 @@ describe("forecastDemand", () => {
       });
     expect(at(25).planningRate).toBeGreaterThan(at(20).planningRate);
     expect(at(20).planningRate).toBeGreaterThan(at(0).planningRate);
+  });
+});
+
+describe("trend after a step", () => {
+  it("projects no trend once a step has levelled off, while a ramp keeps its slope", () => {
+    // 3 req/s, then 30 from step 60 on; 3 minutes later (12 steps of 15 s) the rate is flat at 30.
+    const step = feed((i) => (i < 60 ? 3 : 30), 72);
+    expect(step.state.trend).toBeGreaterThan(0.01); // Holt still reads a steep trend...
+    expect(step.trendRate).toBeLessThan(31); // ...that is not projected: the median slope is 0.
+    // A ramp of 0.02 req/s per second: its slope is projected over the lead time (+30 s).
+    const ramp = feed((i) => 3 + 0.02 * 15 * i, 120);
+    expect(ramp.trendRate).toBeGreaterThan(3 + 0.3 * 119 + 0.02 * 300);
+  });
+});
+
+describe("medianSlope", () => {
+  it("is the ramp's slope, ignores a single jump, and needs a few pairs", () => {
+    const ramp: [number, number][] = Array.from({ length: 30 }, (_, i) => [T0 + i * STEP, 0.02 * 15 * i]);
+    expect(medianSlope(ramp, T0 + 29 * STEP, 360)).toBeCloseTo(0.02, 9);
+    const jump: [number, number][] = Array.from({ length: 30 }, (_, i) => [T0 + i * STEP, i < 27 ? 3 : 30]);
+    expect(medianSlope(jump, T0 + 29 * STEP, 360)).toBe(0);
+    expect(medianSlope(ramp.slice(0, 3), T0 + 2 * STEP, 360)).toBeUndefined();
   });
 });

@@ -115,6 +115,29 @@ export function safetyMargin(rates: readonly [number, number][], nowMs: number, 
   return (MARGIN_Z * MAD_TO_SIGMA * mad) / Math.SQRT2;
 }
 
+/**
+ * The median change of the rate per second over the last lead time (rates paired MARGIN_LAG_SECONDS apart),
+ * or undefined with fewer than MIN_MARGIN_SAMPLES pairs. A ramp changes every pair alike; a step changes only
+ * the pairs that straddle it, and the median ignores them.
+ */
+export function medianSlope(
+  rates: readonly [number, number][],
+  nowMs: number,
+  leadSeconds: number,
+): number | undefined {
+  const cutoff = nowMs - Math.max(leadSeconds, 2 * MARGIN_LAG_SECONDS) * 1000;
+  const window = rates.filter(([t]) => t >= cutoff && t <= nowMs);
+  const slopes: number[] = [];
+  let j = 0;
+  for (let i = 0; i < window.length; i++) {
+    const [t, r] = window[i]!;
+    while (j + 1 < i && window[j + 1]![0] <= t - MARGIN_LAG_SECONDS * 1000) j++;
+    const [tj, rj] = window[j]!;
+    if (j < i && tj <= t - MARGIN_LAG_SECONDS * 1000) slopes.push(((r - rj) * 1000) / (t - tj));
+  }
+  return slopes.length < MIN_MARGIN_SAMPLES ? undefined : quantile(slopes, 0.5);
+}
+
 export interface ForecastResult {
   /** The arrival rate to provision for: trend forecast over the lead time plus the margin. */
   planningRate: number;
@@ -139,11 +162,19 @@ export function forecastDemand(input: {
   const { rate, nowMs, leadSeconds } = input;
   const margin = safetyMargin(input.rates, nowMs, leadSeconds);
   const state = holtUpdate(input.state, rate, nowMs, leadSeconds);
-  // The rate is a mean over the signals' window: it describes the window's middle, half a window ago.
-  const trendRate = holtForecast(state, leadSeconds + RATE_LAG_SECONDS);
   const cutoff = nowMs - horizonSeconds(leadSeconds) * 1000;
   const rates = input.rates.filter(([t]) => t >= cutoff && t < nowMs);
   rates.push([nowMs, rate]);
+  // A step reads to Holt as a steep trend for minutes after it (a 10x step extrapolated to 1.7x its level
+  // over a 390 s lead): the trend projected is never steeper than the median slope of the last lead time,
+  // nor of another sign. A ramp keeps its slope; a step that has levelled off projects none.
+  const median = medianSlope(rates, nowMs, leadSeconds);
+  const trend =
+    median === undefined
+      ? state.trend
+      : Math.max(Math.min(state.trend, Math.max(0, median)), Math.min(0, median));
+  // The rate is a mean over the signals' window: it describes the window's middle, half a window ago.
+  const trendRate = holtForecast({ ...state, trend }, leadSeconds + RATE_LAG_SECONDS);
   return {
     planningRate: trendRate + margin,
     trendRate,
