@@ -142,7 +142,6 @@ function copyMemory(m: ServiceMemory | undefined): ServiceMemory {
   if (m.inSystem) copy.inSystem = m.inSystem.map(([t, n]) => [t, n]);
   if (m.readyHistory) copy.readyHistory = m.readyHistory.map(([t, n]) => [t, n]);
   if (m.minutePeaks) copy.minutePeaks = m.minutePeaks.map(([t, n]) => [t, n]);
-  if (m.ready) copy.ready = { ...m.ready };
   return copy;
 }
 
@@ -211,7 +210,6 @@ export function observe(st: Standing, mem: ServiceMemory): Observation {
   const signals = est && est.growth > 0 ? { ...raw, arrivalRate: est.rate } : raw;
   // Rates over a window are per replica only over the replicas that were ready during that window: the
   // time-weighted mean of the ready count over the rate window.
-  if (mem.ready?.count !== ready) mem.ready = { count: ready, sinceMs: nowMs };
   mem.readyHistory = readyHistory(prev?.readyHistory, ready, nowMs);
   const meanReady = meanOver(mem.readyHistory, nowMs, RATE_WINDOW_SECONDS * 1000);
   const weights = st.options.map((o) => ({

@@ -92,20 +92,34 @@ export function holtForecast(state: HoltState, aheadSeconds: number): number {
 }
 
 /**
+ * The rates in [fromMs, toMs], each paired with the latest one at least MARGIN_LAG_SECONDS older:
+ * [earlier, later] pairs, for the margin's differences and the trend's median slope.
+ */
+function lagPairs(
+  rates: readonly [number, number][],
+  fromMs: number,
+  toMs: number,
+): [[number, number], [number, number]][] {
+  const window = rates.filter(([t]) => t >= fromMs && t <= toMs);
+  const pairs: [[number, number], [number, number]][] = [];
+  let j = 0;
+  for (let i = 0; i < window.length; i++) {
+    const later = window[i]!;
+    while (j + 1 < i && window[j + 1]![0] <= later[0] - MARGIN_LAG_SECONDS * 1000) j++;
+    const earlier = window[j]!;
+    if (j < i && earlier[0] <= later[0] - MARGIN_LAG_SECONDS * 1000) pairs.push([earlier, later]);
+  }
+  return pairs;
+}
+
+/**
  * 1.645 sigma of the demand's noise over the horizon, sigma from the MAD of the rates' changes over
  * MARGIN_LAG_SECONDS (each rate paired with the latest one at least that much older).
  */
 export function safetyMargin(rates: readonly [number, number][], nowMs: number, leadSeconds: number): number {
-  const cutoff = nowMs - horizonSeconds(leadSeconds) * 1000;
-  const window = rates.filter(([t]) => t >= cutoff && t <= nowMs);
-  const diffs: number[] = [];
-  let j = 0;
-  for (let i = 0; i < window.length; i++) {
-    const [t, r] = window[i]!;
-    while (j + 1 < i && window[j + 1]![0] <= t - MARGIN_LAG_SECONDS * 1000) j++;
-    const [tj, rj] = window[j]!;
-    if (j < i && tj <= t - MARGIN_LAG_SECONDS * 1000) diffs.push(r - rj);
-  }
+  const diffs = lagPairs(rates, nowMs - horizonSeconds(leadSeconds) * 1000, nowMs).map(
+    ([earlier, later]) => later[1] - earlier[1],
+  );
   if (diffs.length < MIN_MARGIN_SAMPLES) return 0;
   const median = quantile(diffs, 0.5)!;
   const mad = quantile(
@@ -126,15 +140,7 @@ export function medianSlope(
   leadSeconds: number,
 ): number | undefined {
   const cutoff = nowMs - Math.max(leadSeconds, 2 * MARGIN_LAG_SECONDS) * 1000;
-  const window = rates.filter(([t]) => t >= cutoff && t <= nowMs);
-  const slopes: number[] = [];
-  let j = 0;
-  for (let i = 0; i < window.length; i++) {
-    const [t, r] = window[i]!;
-    while (j + 1 < i && window[j + 1]![0] <= t - MARGIN_LAG_SECONDS * 1000) j++;
-    const [tj, rj] = window[j]!;
-    if (j < i && tj <= t - MARGIN_LAG_SECONDS * 1000) slopes.push(((r - rj) * 1000) / (t - tj));
-  }
+  const slopes = lagPairs(rates, cutoff, nowMs).map(([[tj, rj], [t, r]]) => ((r - rj) * 1000) / (t - tj));
   return slopes.length < MIN_MARGIN_SAMPLES ? undefined : quantile(slopes, 0.5);
 }
 

@@ -90,8 +90,8 @@ describe("queue view", () => {
       size,
       leadSeconds: 360,
     }).views[0]!;
-    // Arrivals fell to 1 req/s: 1 replica for them, and the backlog keeps at most 3000 / (1.74 * 60) = 28 ->
-    // all 16 ready busy in the worst case... but never more than queue / target.
+    // Arrivals fell to 1 req/s: 1 replica for them, and the backlog keeps at most 3000 / (1.74 * 60) = 28
+    // pods busy, capped at the 16 ready ones (no pod count from the signals): 17 at most.
     expect(after.replicas).toBeLessThanOrEqual(16 + 1);
     const calm = rec({
       signals: sig({ queueDepth: 40, arrivalRate: 1 }),

@@ -30,6 +30,7 @@
 //   no saturation is seen. Variants without a profile use the measured tokens/s per replica directly.
 import { Reason } from "../apis/conditions.ts";
 import { DEFAULT_ATTAINMENT, type InferenceServiceSpec } from "../apis/inferenceservice.ts";
+import { RATE_WINDOW_SECONDS } from "./arrivals.ts";
 import { ceil, replicasForRatio } from "./behavior.ts";
 import { type Objectives, updateHeadroom } from "./headroom.ts";
 import { replicasForTtft } from "./queueing.ts";
@@ -47,8 +48,6 @@ export const SATURATION_KV = 0.9;
  * end, and read a 1,150-token request as 33 tokens.
  */
 export const SIZE_MIN_REQUESTS = 20;
-/** The window of the token and request rates (the signals' rate window). */
-const SIZE_WINDOW_SECONDS = 60;
 /** EWMA weight of a new request-size measurement. */
 export const SIZE_SMOOTHING = 0.2;
 /** EWMA weight of a new capacity measurement. */
@@ -226,7 +225,7 @@ export function learn(
   const queue = signals.queueDepth ?? 0;
   const rate = signals.arrivalRate ?? 0;
   if (
-    rate * SIZE_WINDOW_SECONDS >= SIZE_MIN_REQUESTS &&
+    rate * RATE_WINDOW_SECONDS >= SIZE_MIN_REQUESTS &&
     queue === 0 &&
     signals.promptTokensPerSecond !== undefined &&
     signals.generationTokensPerSecond !== undefined

@@ -114,8 +114,6 @@ export interface ServiceMemory {
   learned?: LearnedModel;
   /** Requests in the servers (waiting + running) at recent evaluations, for the arrival estimate: [epoch ms, n]. */
   inSystem?: [number, number][];
-  /** Ready replicas at the last evaluation, and since when (epoch ms): rates over a window are per replica only once it is steady. */
-  ready?: { count: number; sinceMs: number };
   /** The highest recommendation of each minute over the last hour: [minute start, replicas] (recurrence.ts). */
   minutePeaks?: [number, number][];
   /** Ready replicas at recent evaluations, over the rate window: [epoch ms, ready] (rates per serving replica). */

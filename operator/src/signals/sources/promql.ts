@@ -81,11 +81,19 @@ function scaled(query: string, scale: number | undefined): string {
 /** Current value of a gauge per service: per pod (sum/avg/max of its series), then across pods. */
 export function gaugeQuery(signal: GaugeSignal, ref: MetricRef, opts: QueryOptions): string {
   const g = groups(opts);
+  return scaled(
+    `${PROM_AGG[ACROSS_PODS[signal]]} by (${g.service}) (${gaugePerPod(signal, ref, opts)})`,
+    ref.scale,
+  );
+}
+
+/** A gauge's value per pod (sum/avg/max of its series), whichever of the ref's names the pod exposes. */
+function gaugePerPod(signal: GaugeSignal, ref: MetricRef, opts: QueryOptions): string {
+  const g = groups(opts);
   const perPod = PROM_AGG[perPodOf(signal, ref)];
-  const alternatives = nameCandidates(ref)
+  return nameCandidates(ref)
     .map((name) => `${perPod} by (${g.pod}) (${selector(name, ref, opts)})`)
     .join(` or on (${g.pod}) `);
-  return scaled(`${PROM_AGG[ACROSS_PODS[signal]]} by (${g.service}) (${alternatives})`, ref.scale);
 }
 
 /**
@@ -93,12 +101,7 @@ export function gaugeQuery(signal: GaugeSignal, ref: MetricRef, opts: QueryOptio
  * A service none of whose pods queue has no series here; the reader takes that as 0 when the queue answered.
  */
 export function queuedReplicasQuery(ref: MetricRef, opts: QueryOptions): string {
-  const g = groups(opts);
-  const perPod = PROM_AGG[perPodOf("queueDepth", ref)];
-  const alternatives = nameCandidates(ref)
-    .map((name) => `${perPod} by (${g.pod}) (${selector(name, ref, opts)})`)
-    .join(` or on (${g.pod}) `);
-  return `count by (${g.service}) ((${alternatives}) > 0)`;
+  return `count by (${groups(opts).service}) ((${gaugePerPod("queueDepth", ref, opts)}) > 0)`;
 }
 
 /** Per-second rate of a counter per service. */
