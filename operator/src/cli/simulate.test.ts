@@ -5,30 +5,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { SIMULATE_CONFIG as CONFIG } from "../simulation/testing.ts";
 import { buildProgram } from "./main.ts";
-
-const CONFIG = `apiVersion: inferops.dev/v1alpha1
-kind: GPUNodePool
-metadata: { name: l4 }
-spec:
-  gpu: { type: nvidia-l4, count: 1, memoryGiB: 24 }
-  power: { busyWattsPerGPU: 72, idleWattsPerGPU: 16 }
-  costPerNodeHour: 0.8
-  maxNodes: 8
-  provisioningSeconds: 120
-  provider: { type: kwok }
----
-apiVersion: inferops.dev/v1alpha1
-kind: InferenceService
-metadata: { name: llm, namespace: team-a }
-spec:
-  model: { name: meta-llama/Llama-3.1-8B-Instruct, server: vllm }
-  template: { spec: { containers: [{ name: vllm }] } }
-  accelerators:
-    - pool: l4
-      profile: { maxTokensPerSecond: 2780, maxConcurrentRequests: 62 }
-  scaling: { maxReplicas: 8, targets: { ttftSeconds: 2, itlSeconds: 0.1 } }
-`;
 
 /** A directory with the configuration and a CSV trace: 300 requests 2 s apart from 18:10:00 (10 minutes). */
 function fixture(): string {

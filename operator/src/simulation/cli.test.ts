@@ -5,29 +5,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { simulateCommand, UNSERVABLE_EXIT } from "../cli/simulate.ts";
 import { traceResultSchema } from "./results.ts";
-
-const CONFIG = `apiVersion: inferops.dev/v1alpha1
-kind: GPUNodePool
-metadata: { name: l4 }
-spec:
-  gpu: { type: nvidia-l4, count: 1, memoryGiB: 24 }
-  power: { busyWattsPerGPU: 72, idleWattsPerGPU: 16 }
-  costPerNodeHour: 0.8
-  maxNodes: 8
-  provisioningSeconds: 120
-  provider: { type: kwok }
----
-apiVersion: inferops.dev/v1alpha1
-kind: InferenceService
-metadata: { name: llm, namespace: team-a }
-spec:
-  model: { name: meta-llama/Llama-3.1-8B-Instruct, server: vllm }
-  template: { spec: { containers: [{ name: vllm }] } }
-  accelerators:
-    - pool: l4
-      profile: { maxTokensPerSecond: 2780, maxConcurrentRequests: 62 }
-  scaling: { maxReplicas: 8, targets: { ttftSeconds: 2, itlSeconds: 0.1 } }
-`;
+import { SIMULATE_CONFIG as CONFIG } from "./testing.ts";
 
 afterEach(() => {
   vi.restoreAllMocks();

@@ -11,6 +11,30 @@ import { makeTrace, type Trace } from "./trace.ts";
 
 export const L4 = "llama-3.1-8b-fp8/l4";
 
+/** A GPUNodePool and an InferenceService as a user writes them, for `inferops simulate --config`. */
+export const SIMULATE_CONFIG = `apiVersion: inferops.dev/v1alpha1
+kind: GPUNodePool
+metadata: { name: l4 }
+spec:
+  gpu: { type: nvidia-l4, count: 1, memoryGiB: 24 }
+  power: { busyWattsPerGPU: 72, idleWattsPerGPU: 16 }
+  costPerNodeHour: 0.8
+  maxNodes: 8
+  provisioningSeconds: 120
+  provider: { type: kwok }
+---
+apiVersion: inferops.dev/v1alpha1
+kind: InferenceService
+metadata: { name: llm, namespace: team-a }
+spec:
+  model: { name: meta-llama/Llama-3.1-8B-Instruct, server: vllm }
+  template: { spec: { containers: [{ name: vllm }] } }
+  accelerators:
+    - pool: l4
+      profile: { maxTokensPerSecond: 2780, maxConcurrentRequests: 62 }
+  scaling: { maxReplicas: 8, targets: { ttftSeconds: 2, itlSeconds: 0.1 } }
+`;
+
 /** One service on one L4 pool (one GPU per node), defaults everywhere else. */
 export function testScenario(
   options: {
