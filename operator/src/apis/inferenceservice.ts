@@ -122,7 +122,7 @@ export const behaviorSchema = z
       window: 300,
       policies: [{ type: "Percent", value: 100, periodSeconds: 15 }],
     }).describe(
-      "Scale-down behaviour. Default: 300 s stabilization, and the planner holds at least the lead time (capacity given back takes that long to return); then down to the highest recommendation of the window at once (100% per 15 s, as HPA), so a fleet holds no more than the need for longer than a lead time after demand falls.",
+      "Scale-down behaviour. Default: 300 s stabilization, and the planner holds at least the lead time (capacity given back takes that long to return); then down to the highest recommendation of the window at once (100% per 15 s, as HPA): the rate policy adds no time of its own after the window.",
     ),
   })
   .describe(
