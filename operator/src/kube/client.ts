@@ -167,8 +167,30 @@ export class KubeClient {
     return this.request<T>("PUT", path, { body, query: { fieldManager: FIELD_MANAGER } });
   }
 
-  delete(path: string, query?: RequestOptions["query"]): Promise<unknown> {
-    return this.request("DELETE", path, { query, body: { propagationPolicy: "Background" } });
+  /**
+   * Deletes in the background; with `preconditions`, only the object of that uid (and resourceVersion): a
+   * namesake created since, or an object changed since it was read, answers Conflict and stays.
+   */
+  delete(
+    path: string,
+    query?: RequestOptions["query"],
+    opts: { preconditions?: Preconditions } = {},
+  ): Promise<unknown> {
+    return this.request("DELETE", path, { query, body: deleteOptions(opts.preconditions) });
+  }
+
+  /**
+   * JSON merge patch (RFC 7386) as field manager `inferops`: for fields of objects others apply to, where
+   * an apply would take or drop what another applier of ours owns. A list in the body replaces the whole
+   * list: send one only with `metadata.resourceVersion`, so that a list changed since it was read answers
+   * Conflict instead of being overwritten.
+   */
+  patch<T extends KubeObject>(path: string, body: KubeObject): Promise<T> {
+    return this.request<T>("PATCH", path, {
+      body,
+      contentType: "application/merge-patch+json",
+      query: { fieldManager: FIELD_MANAGER },
+    });
   }
 
   /** Server-side apply as field manager `inferops`, forcing ownership of exactly the fields sent. */
@@ -184,6 +206,25 @@ export class KubeClient {
     return this.dispatcher.close();
   }
 }
+
+export interface Preconditions {
+  uid?: string;
+  resourceVersion?: string;
+}
+
+/** The DeleteOptions body of a delete. */
+export function deleteOptions(preconditions?: Preconditions): Record<string, unknown> {
+  return {
+    propagationPolicy: "Background",
+    ...(preconditions?.uid || preconditions?.resourceVersion ? { preconditions } : {}),
+  };
+}
+
+/**
+ * The calls code outside kube/ makes on the API server: what KubeClient does, and what an in-memory fake
+ * (kube/fake.ts) does in unit tests.
+ */
+export type KubeApi = Pick<KubeClient, "get" | "list" | "create" | "replace" | "delete" | "apply" | "patch">;
 
 function apiErrorFrom(method: string, path: string, status: number, text: string): ApiError {
   let parsed: {

@@ -30,6 +30,11 @@ export const R = {
   scaledObjects: r("keda.sh", "v1alpha1", "scaledobjects", "ScaledObject", true),
   leases: r("coordination.k8s.io", "v1", "leases", "Lease", true),
   events: r("events.k8s.io", "v1", "events", "Event", true),
+  // Node providers' objects (nodepools/): Cluster API and Karpenter, read and steered, never created.
+  machineDeployments: r("cluster.x-k8s.io", "v1beta1", "machinedeployments", "MachineDeployment", true),
+  machines: r("cluster.x-k8s.io", "v1beta1", "machines", "Machine", true),
+  karpenterNodePools: r("karpenter.sh", "v1", "nodepools", "NodePool", false),
+  nodeClaims: r("karpenter.sh", "v1", "nodeclaims", "NodeClaim", false),
 } as const;
 
 export const apiVersionOf = (res: Resource) => (res.group ? `${res.group}/${res.version}` : res.version);
