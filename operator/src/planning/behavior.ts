@@ -22,9 +22,11 @@ export function replicasForRatio(
   current: number,
   ratio: number,
   tolerance: number,
+  /** The tolerance above 1 (a scale-up), when it differs: 0 while a growing backlog confirms the need. */
+  upTolerance = tolerance,
 ): { replicas: number; withinTolerance: boolean } {
-  if (current > 0 && Math.abs(ratio - 1) <= tolerance + 1e-9)
-    return { replicas: current, withinTolerance: true };
+  const tol = ratio > 1 ? upTolerance : tolerance;
+  if (current > 0 && Math.abs(ratio - 1) <= tol + 1e-9) return { replicas: current, withinTolerance: true };
   return { replicas: ceil(current * ratio), withinTolerance: false };
 }
 

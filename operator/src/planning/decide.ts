@@ -18,6 +18,7 @@ import { applyBehavior, PANIC_THRESHOLD, PANIC_WINDOW_SECONDS, pruneRecommendati
 import { type ForecastResult, forecastDemand } from "./forecast.ts";
 import {
   type CapacityEstimate,
+  growing,
   hasDemand,
   learn,
   type Recommendation,
@@ -186,6 +187,12 @@ export interface Observation {
   signals: Signals;
   /** Requests in the servers per second: + growing, - draining (0 when unknown). */
   backlogTrend: number;
+  /**
+   * Requests wait and the requests in the servers grow beyond noise: the fleet is short now. A scale-up
+   * the views ask for is then confirmed by a second signal, and neither the tolerance nor the scale-up
+   * window (which exist for noise in one sample) holds it back.
+   */
+  short: boolean;
   capacity: CapacityEstimate;
   size?: { prompt: number; output: number };
   forecast?: ForecastResult;
@@ -255,6 +262,7 @@ export function observe(st: Standing, mem: ServiceMemory): Observation {
   return {
     signals,
     backlogTrend,
+    short: (signals.queueDepth ?? 0) > 0 && growing(backlogTrend, signals.arrivalRate),
     capacity,
     ...(size ? { size } : {}),
     ...(forecast ? { forecast } : {}),
@@ -269,6 +277,8 @@ interface Recommended {
   reactive: number;
   /** Scale to zero decided: behaviour does not apply. */
   toZero: boolean;
+  /** The fleet is short now (Observation.short): the scale-up window is skipped. */
+  short: boolean;
 }
 
 /** Step 2: the replicas the signals ask for, then scale to zero. */
@@ -290,11 +300,12 @@ function recommendStep(st: Standing, obs: Observation, mem: ServiceMemory): Reco
       margin: obs.forecast.margin,
       leadSeconds: lead,
     },
+    backlogGrowing: obs.short,
   });
   const raw: Decided = { value: rec.replicas, reason: rec.reason, message: rec.message };
   const stz =
     scaling.scaleToZero?.enabled === true && scaling.minReplicas === 0 ? scaling.scaleToZero : undefined;
-  if (!stz) return { raw, reactive: rec.reactive, toZero: false };
+  if (!stz) return { raw, reactive: rec.reactive, toZero: false, short: obs.short };
   const idleFor = (nowMs - (mem.lastDemandMs ?? nowMs)) / 1000;
   const s = obs.signals;
   if (!obs.demand && idleFor >= stz.idleSeconds) {
@@ -306,6 +317,7 @@ function recommendStep(st: Standing, obs: Observation, mem: ServiceMemory): Reco
       },
       reactive: rec.reactive,
       toZero: true,
+      short: obs.short,
     };
   }
   if (!obs.demand && current === 0) {
@@ -313,9 +325,10 @@ function recommendStep(st: Standing, obs: Observation, mem: ServiceMemory): Reco
       raw: { value: 0, reason: Reason.ScaledToZero, message: "scaled to zero and no demand" },
       reactive: rec.reactive,
       toZero: true,
+      short: obs.short,
     };
   }
-  if (raw.value >= 1) return { raw, reactive: rec.reactive, toZero: false };
+  if (raw.value >= 1) return { raw, reactive: rec.reactive, toZero: false, short: obs.short };
   const woken: Decided = obs.demand
     ? {
         value: 1,
@@ -330,7 +343,7 @@ function recommendStep(st: Standing, obs: Observation, mem: ServiceMemory): Reco
         reason: Reason.IdleTimerRunning,
         message: `no demand for ${round(idleFor, 1)}s; scale to zero after idleSeconds ${stz.idleSeconds}`,
       };
-  return { raw: woken, reactive: rec.reactive, toZero: false };
+  return { raw: woken, reactive: rec.reactive, toZero: false, short: obs.short };
 }
 
 /** Step 3: what behaviour allows now (panic, stabilization, rate policies), or spec.replicas in Manual. */
@@ -360,8 +373,9 @@ function behave(st: Standing, rec: Recommended, mem: ServiceMemory): Decided {
     nowMs,
     recommendations: history,
     scaleEvents: mem.scaleEvents,
-    // Nor is waking from zero: the recommendations while at zero were all zero.
-    upWindowSeconds: seeded || current === 0 ? 0 : upWindow,
+    // Nor is waking from zero (the recommendations while at zero were all zero), nor a fleet short now: a
+    // growing backlog confirms the ask, the window is there for a noisy sample.
+    upWindowSeconds: seeded || current === 0 || rec.short ? 0 : upWindow,
     downWindowSeconds: downWindow,
     panic,
     rateLimits: scaling.mode === "Auto",

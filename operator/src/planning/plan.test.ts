@@ -289,6 +289,22 @@ describe("scale-up stabilization (default 30 s)", () => {
     expect(one(plans[12]!).replicas.value).toBeGreaterThan(4);
   });
 
+  it("does not hold back a scale-up that a growing backlog confirms", () => {
+    // A jump to 11 req/s at step 6 (not a burst: no panic), while requests queue and their number grows: the fleet is short
+    // now, and a second signal confirms what the rates ask for. The window is for a noisy sample.
+    const plans = sequence(
+      (i, now) =>
+        service("a", {
+          replicas: 4,
+          signals: load(i >= 6 ? 11 : 8, 500, 200, { queueDepth: i >= 6 ? 40 * (i - 5) : 0 }),
+          now,
+        }),
+      7,
+    );
+    expect(one(plans[6]!).replicas.value).toBeGreaterThan(4);
+    expect(one(plans[6]!).replicas.reason).not.toBe(Reason.ScaleUpStabilized);
+  });
+
   it("does not hold back a new service's first evaluation, nor waking from zero", () => {
     expect(
       one(plan(snapshot([service("a", { replicas: 2, signals: load(16) })]), T0)).replicas.value,

@@ -4,6 +4,7 @@ import { replicasForTtft } from "./queueing.ts";
 import {
   CAPACITY_SCALE_MIN,
   type CapacityEstimate,
+  growing,
   hasDemand,
   learn,
   type RecommendInput,
@@ -128,6 +129,19 @@ describe("token view", () => {
     });
     // 6600 / (4 * 1600) = 1.03
     expect(r).toMatchObject({ replicas: 4, reason: Reason.WithinTolerance });
+  });
+
+  it("does not hold a scale-up within tolerance while a growing backlog confirms it", () => {
+    const signals = sig({ promptTokensPerSecond: 5000, generationTokensPerSecond: 1600 });
+    // 6600 / (4 * 1600) = 1.03: within tolerance, unless the fleet is short now; a scale-down is still held.
+    expect(rec({ signals, current: 4, backlogGrowing: true })).toMatchObject({
+      replicas: 5,
+      reason: Reason.TokenThroughput,
+    });
+    expect(rec({ signals, current: 5, backlogGrowing: true }).replicas).toBe(5);
+    expect(growing(0.5, 4)).toBe(true);
+    expect(growing(0.1, 4)).toBe(false); // under 5% of the arrival rate: noise
+    expect(growing(-1, 4)).toBe(false);
   });
 
   it("uses arrivals times request size when served tokens are capped by saturation", () => {

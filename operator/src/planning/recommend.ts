@@ -208,7 +208,21 @@ export const DRAINING_SHARE = 0.05;
 
 /** Whether the requests in the servers are falling: a backlog being drained by the pods that hold it. */
 export function draining(backlogTrend: number, arrivalRate: number | undefined): boolean {
-  return backlogTrend < -Math.max(0.05, DRAINING_SHARE * (arrivalRate ?? 0));
+  return backlogTrend < -backlogNoise(arrivalRate);
+}
+
+/**
+ * Whether the requests in the servers are rising (the mirror of draining()): the fleet serves less than
+ * arrives, now, whatever the rate windows say. A second signal confirming a scale-up, so neither the
+ * tolerance nor the scale-up window holds it back (decide.ts).
+ */
+export function growing(backlogTrend: number, arrivalRate: number | undefined): boolean {
+  return backlogTrend > backlogNoise(arrivalRate);
+}
+
+/** A change of the requests in the servers smaller than this (requests/s) is noise. */
+function backlogNoise(arrivalRate: number | undefined): number {
+  return Math.max(0.05, DRAINING_SHARE * (arrivalRate ?? 0));
 }
 
 /** Updates what was learned with this evaluation's signals (rules in the file header). */
@@ -293,6 +307,11 @@ export interface RecommendInput {
   headroom?: number;
   /** Arrival rate to provision for over the lead time (forecast.ts), when an arrival rate is known. */
   forecast?: { planningRate: number; trendRate: number; margin: number; leadSeconds: number };
+  /**
+   * The requests in the servers are growing (growing()): the fleet is short now, so no view holds a
+   * scale-up back within the tolerance.
+   */
+  backlogGrowing?: boolean;
 }
 
 export interface Recommendation {
@@ -310,6 +329,7 @@ export interface Recommendation {
 export function recommend(input: RecommendInput): Recommendation {
   const { scaling, signals, current, ready, capacity, size } = input;
   const tol = scaling.behavior.tolerance;
+  const tolUp = input.backlogGrowing ? 0 : tol;
   const { targets } = scaling;
   const views: View[] = [];
   const pending = Math.max(0, current - ready);
@@ -319,7 +339,7 @@ export function recommend(input: RecommendInput): Recommendation {
     const target = targets.queueDepthPerReplica;
     const r =
       current > 0
-        ? replicasForRatio(current, q / (current * target), tol)
+        ? replicasForRatio(current, q / (current * target), tol, tolUp)
         : { replicas: ceil(q / target), withinTolerance: false };
     let replicas = r.replicas;
     let note = "";
@@ -361,6 +381,7 @@ export function recommend(input: RecommendInput): Recommendation {
         perReplica,
         current,
         tol,
+        tolUp,
         Reason.TokenThroughput,
         "",
         capacity,
@@ -385,7 +406,12 @@ export function recommend(input: RecommendInput): Recommendation {
     // HPA's tolerance, on the rate: no change when the current replicas suffice for a rate within
     // `tolerance` of the observed one (a noisy sample at a boundary does not add a replica, and a dip does
     // not remove one).
-    if (sizing.met && current > 0 && sizing.replicas !== current) {
+    if (
+      sizing.met &&
+      current > 0 &&
+      sizing.replicas !== current &&
+      (sizing.replicas < current || tolUp > 0)
+    ) {
       const edge = sizing.replicas > current ? rate / (1 + tol) : rate * (1 + tol);
       const atEdge = replicasForTtft(ttft, edge, model, scaling.maxReplicas);
       if (
@@ -434,6 +460,7 @@ export function recommend(input: RecommendInput): Recommendation {
       perReplica,
       current,
       tol,
+      tolUp,
       Reason.Forecast,
       label,
       capacity,
@@ -499,6 +526,7 @@ function tokenView(
   perReplica: number,
   current: number,
   tol: number,
+  tolUp: number,
   reason: string,
   label: string,
   capacity: CapacityEstimate,
@@ -507,7 +535,7 @@ function tokenView(
 ): View {
   const r =
     current > 0
-      ? replicasForRatio(current, demand / (current * perReplica), tol)
+      ? replicasForRatio(current, demand / (current * perReplica), tol, tolUp)
       : { replicas: ceil(demand / perReplica), withinTolerance: false };
   return {
     replicas: r.replicas,
