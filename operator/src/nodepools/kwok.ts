@@ -1,11 +1,16 @@
-// kwok: fake GPU nodes for the local cluster and the demo, shaped like a cloud's. A scale-up creates Node
-// objects carrying the pool's labels and taints, nvidia.com/gpu capacity and allocatable, NVIDIA's GPU
-// feature-discovery labels, a providerID kwok://<pool>/<node> and the owner label inferops.dev/pool=<pool>.
-// A new node is created tainted node.cloudprovider.kubernetes.io/uninitialized and without kwok's
-// annotation, so nothing schedules on it and kwok leaves it NotReady: a cloud VM booting. Once the pool's
-// provisioningSeconds have passed since the Node's creationTimestamp (the intent, recorded durably by the
-// API server itself, so an operator restart loses nothing), scale() registers it: it removes that taint and
-// adds kwok.x-k8s.io/node=fake, and kwok makes it Ready. A scale-down deletes the chosen Nodes.
+// kwok: fake GPU nodes for the local cluster and the demo, shaped like a cloud's: Node objects carrying the
+// pool's labels and taints, nvidia.com/gpu capacity and allocatable, NVIDIA's GPU feature-discovery labels,
+// a providerID kwok://<pool>/<node>, the owner label inferops.dev/pool=<pool>, and kwok's annotation
+// kwok.x-k8s.io/node=fake (kwok then makes them Ready and runs their pods).
+//
+// A cloud VM takes provisioningSeconds to boot, and no Node exists until it registers. So a scale-up
+// records its intent first: the names of the nodes asked for and when, in the GPUNodePool's annotation
+// inferops.dev/kwok-provisioning (a merge patch of that one key, guarded by resourceVersion), so that an
+// operator restarted in between loses nothing and asks for nothing twice. Those nodes are `registering`;
+// once their provisioningSeconds have passed, scale() creates their Node objects and drops them from the
+// annotation. (Creating the Node early, unmanaged, and annotating it later does not work: kwok 0.8 takes
+// on a node only when it first sees it.) A scale-down deletes the chosen Nodes, or forgets a node still
+// provisioning.
 import { randomBytes } from "node:crypto";
 import {
   LABEL_MANAGED_BY,
@@ -13,8 +18,8 @@ import {
   MANAGED_BY,
   poolNodeLabels,
 } from "../controllers/inferenceservice/objects.ts";
-import type { KubeApi } from "../kube/client.ts";
-import { isNotFound } from "../kube/errors.ts";
+import type { KubeApi, KubeObject } from "../kube/client.ts";
+import { isAlreadyExists, isNotFound } from "../kube/errors.ts";
 import { pathFor, R } from "../kube/resources.ts";
 import {
   type Driver,
@@ -28,10 +33,10 @@ import {
   providerError,
 } from "./provider.ts";
 
-/** The taint a cloud node carries until it is initialised (the cloud-controller-manager's). */
-export const TAINT_UNINITIALIZED = "node.cloudprovider.kubernetes.io/uninitialized";
 /** The annotation kwok manages nodes by (hack/controlplane/cluster.sh starts it with this selector). */
 export const KWOK_ANNOTATION = "kwok.x-k8s.io/node";
+/** On the GPUNodePool: the nodes asked for and not created yet, as JSON {name: RFC 3339 time asked}. */
+export const ANNOTATION_PROVISIONING = "inferops.dev/kwok-provisioning";
 
 const providerIDPrefix = (pool: string) => `kwok://${pool}/`;
 
@@ -39,7 +44,7 @@ const providerIDPrefix = (pool: string) => `kwok://${pool}/`;
 const CPUS_PER_GPU = 24;
 const MEMORY_GIB_PER_GPU = 240;
 
-/** The Node a scale-up creates: registering until scale() registers it. */
+/** The Node of a kwok pool's node, as created once it has booted. */
 export function kwokNode(pool: Pool, name: string): NodeObject {
   const { gpu } = pool.spec;
   const capacity = {
@@ -54,6 +59,7 @@ export function kwokNode(pool: Pool, name: string): NodeObject {
     kind: "Node",
     metadata: {
       name,
+      annotations: { [KWOK_ANNOTATION]: "fake" },
       labels: {
         "kubernetes.io/hostname": name,
         "kubernetes.io/os": "linux",
@@ -72,20 +78,24 @@ export function kwokNode(pool: Pool, name: string): NodeObject {
     },
     spec: {
       providerID: `${providerIDPrefix(pool.metadata.name)}${name}`,
-      taints: [
-        ...(pool.spec.nodeTaints ?? []),
-        { key: TAINT_UNINITIALIZED, value: "true", effect: "NoSchedule" },
-      ],
+      taints: pool.spec.nodeTaints ?? [],
     },
     status: { capacity, allocatable: capacity },
   };
 }
 
-/** Not registered yet: made by this provider and still carrying the uninitialized taint. */
-const registering = (n: NodeObject, pool: string) =>
-  (n.spec?.providerID ?? "").startsWith(providerIDPrefix(pool)) &&
-  n.metadata?.annotations?.[KWOK_ANNOTATION] === undefined &&
-  (n.spec?.taints ?? []).some((t) => t.key === TAINT_UNINITIALIZED);
+type Provisioning = Record<string, string>;
+
+function provisioningOf(pool: KubeObject): Provisioning {
+  const raw = pool.metadata?.annotations?.[ANNOTATION_PROVISIONING];
+  if (!raw) return {};
+  try {
+    const parsed = JSON.parse(raw) as unknown;
+    return typeof parsed === "object" && parsed !== null ? (parsed as Provisioning) : {};
+  } catch {
+    return {};
+  }
+}
 
 export class KwokProvider implements Driver {
   readonly type = "kwok" as const;
@@ -97,68 +107,107 @@ export class KwokProvider implements Driver {
     this.#now = deps.now;
   }
 
+  /** The GPUNodePool as the API server has it now: the intent recorded may be newer than the caller's copy. */
+  async #current(pool: Pool): Promise<KubeObject> {
+    try {
+      return await this.#client.get(pathFor(R.gpuNodePools, { name: pool.metadata.name }));
+    } catch (err) {
+      throw providerError(`reading GPUNodePool ${pool.metadata.name}`, err);
+    }
+  }
+
+  async #read(pool: Pool) {
+    const [current, nodes] = await Promise.all([
+      this.#current(pool),
+      listNodes(this.#client, pool, `${LABEL_POOL}=${pool.metadata.name}`),
+    ]);
+    return { current, provisioning: provisioningOf(current), nodes };
+  }
+
   async observe(pool: Pool): Promise<PoolNode[]> {
+    const { provisioning, nodes } = await this.#read(pool);
+    const existing = new Set(nodes.map((n) => n.metadata?.name));
     const provisioningMs = pool.spec.provisioningSeconds * 1000;
-    const nodes = await listNodes(this.#client, pool, `${LABEL_POOL}=${pool.metadata.name}`);
-    return nodes.map((n) => {
-      const node = poolNodeOf(n, pool, registering(n, pool.metadata.name));
-      return node.state === "registering" ? { ...node, expectedAt: node.createdAt + provisioningMs } : node;
-    });
+    return [
+      ...nodes.map((n) => poolNodeOf(n, pool)),
+      ...Object.entries(provisioning)
+        .filter(([name]) => !existing.has(name))
+        .map(([name, at]): PoolNode => {
+          const createdAt = Date.parse(at);
+          return {
+            name,
+            state: "registering",
+            gpus: pool.spec.gpu.count,
+            createdAt,
+            expectedAt: createdAt + provisioningMs,
+          };
+        }),
+    ];
   }
 
   async resize(pool: Pool, target: number, remove: readonly PoolNode[], nodes: readonly PoolNode[]) {
+    const name = pool.metadata.name;
+    const { current, provisioning, nodes: objects } = await this.#read(pool);
+    const existing = new Set(objects.map((n) => n.metadata?.name));
+    const next: Provisioning = Object.fromEntries(
+      Object.entries(provisioning).filter(([n]) => !existing.has(n)),
+    );
     let wrote = false;
+
     for (const n of remove) {
+      if (n.name in next) {
+        delete next[n.name];
+        continue;
+      }
       try {
         await this.#client.delete(pathFor(R.nodes, { name: n.name }), undefined, {
           preconditions: { uid: n.uid },
         });
         wrote = true;
       } catch (err) {
-        if (!isNotFound(err))
-          throw providerError(`deleting node ${n.name} of pool ${pool.metadata.name}`, err);
+        if (!isNotFound(err)) throw providerError(`deleting node ${n.name} of pool ${name}`, err);
       }
     }
-    const now = this.#now();
-    for (const n of nodes)
-      if (n.state === "registering" && n.expectedAt !== undefined && n.expectedAt <= now)
-        wrote = (await this.#register(pool, n.name)) || wrote;
 
-    const added = Math.max(0, target - (liveNodes(nodes).length - remove.length));
-    for (let i = 0; i < added; i++) {
-      const name = `${pool.metadata.name}-${randomBytes(4).toString("hex")}`;
+    // Booted: the Node registers. Created before the intent is dropped, so a crash in between only leaves
+    // an entry the next call prunes.
+    const now = this.#now();
+    const provisioningMs = pool.spec.provisioningSeconds * 1000;
+    for (const [node, at] of Object.entries(next)) {
+      if (Date.parse(at) + provisioningMs > now) continue;
       try {
-        await this.#client.create(pathFor(R.nodes), kwokNode(pool, name));
+        await this.#client.create(pathFor(R.nodes), kwokNode(pool, node));
         wrote = true;
       } catch (err) {
-        throw providerError(`creating node ${name} of pool ${pool.metadata.name}`, err);
+        if (!isAlreadyExists(err)) throw providerError(`creating node ${node} of pool ${name}`, err);
       }
+      delete next[node];
     }
 
-    const waiting = nodes.filter((n) => n.state === "registering" && (n.expectedAt ?? 0) > now);
-    const next = Math.min(
-      ...waiting.map((n) => n.expectedAt as number),
-      ...(added ? [now + pool.spec.provisioningSeconds * 1000] : []),
-    );
-    return { added, wrote, ...(Number.isFinite(next) ? { requeueAfterMs: Math.max(0, next - now) } : {}) };
+    const added = Math.max(0, target - (liveNodes(nodes).length - remove.length));
+    const asked = new Date(now).toISOString();
+    for (let i = 0; i < added; i++) next[`${name}-${randomBytes(4).toString("hex")}`] = asked;
+
+    if (JSON.stringify(next) !== JSON.stringify(provisioning)) {
+      await this.#record(name, current, next);
+      wrote = true;
+    }
+    const due = Object.values(next).map((at) => Date.parse(at) + provisioningMs);
+    return { added, wrote, ...(due.length ? { requeueAfterMs: Math.max(0, Math.min(...due) - now) } : {}) };
   }
 
-  /** The node's VM has booted: lift the taint and let kwok run it. Only the version read is patched. */
-  async #register(pool: Pool, name: string): Promise<boolean> {
-    const doing = `registering node ${name} of pool ${pool.metadata.name}`;
+  /** Records the nodes still provisioning on the GPUNodePool, only over the version read. */
+  async #record(name: string, current: KubeObject, provisioning: Provisioning): Promise<void> {
+    const value = Object.keys(provisioning).length ? JSON.stringify(provisioning) : null;
     try {
-      const node = await this.#client.get<NodeObject>(pathFor(R.nodes, { name }));
-      if (!registering(node, pool.metadata.name)) return false;
-      await this.#client.patch(pathFor(R.nodes, { name }), {
+      await this.#client.patch(pathFor(R.gpuNodePools, { name }), {
         metadata: {
-          resourceVersion: node.metadata?.resourceVersion,
-          annotations: { [KWOK_ANNOTATION]: "fake" },
+          resourceVersion: current.metadata?.resourceVersion,
+          annotations: { [ANNOTATION_PROVISIONING]: value },
         },
-        spec: { taints: (node.spec?.taints ?? []).filter((t) => t.key !== TAINT_UNINITIALIZED) },
-      });
-      return true;
+      } as KubeObject);
     } catch (err) {
-      throw providerError(doing, err);
+      throw providerError(`recording the nodes provisioning on GPUNodePool ${name}`, err);
     }
   }
 }

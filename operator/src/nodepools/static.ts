@@ -7,12 +7,10 @@ import {
   type Driver,
   listNodes,
   liveNodes,
-  type NodeObject,
   type Pool,
   type PoolNode,
   ProviderError,
   poolNodeOf,
-  providerError,
   selectorOf,
 } from "./provider.ts";
 
