@@ -1,18 +1,20 @@
-// Writes crds/*.yaml and docs/reference.md from the zod schemas in operator/src/apis.
-// With --check, writes nothing and exits 1 when either is stale.
+// Writes crds/*.yaml, the Helm chart's charts/inferops/crds/*.yaml (the same files) and docs/reference.md
+// from the zod schemas in operator/src/apis. With --check, writes nothing and exits 1 when any is stale.
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { crdFiles } from "../operator/src/apis/crd.ts";
 import { renderReference } from "../operator/src/apis/reference.ts";
 
 const root = join(import.meta.dirname, "..");
-const dir = join(root, "crds");
+const crdDirs = ["crds", join("charts", "inferops", "crds")];
 const check = process.argv.includes("--check");
 const files = crdFiles();
-const outputs = new Map([...files].map(([name, text]) => [join("crds", name), text]));
+const outputs = new Map(
+  crdDirs.flatMap((dir) => [...files].map(([name, text]) => [join(dir, name), text] as const)),
+);
 outputs.set(join("docs", "reference.md"), renderReference());
 const stale: string[] = [];
-mkdirSync(dir, { recursive: true });
+for (const dir of crdDirs) mkdirSync(join(root, dir), { recursive: true });
 mkdirSync(join(root, "docs"), { recursive: true });
 for (const [name, text] of outputs) {
   const path = join(root, name);
@@ -24,7 +26,11 @@ for (const [name, text] of outputs) {
   stale.push(name);
   if (!check) writeFileSync(path, text);
 }
-const extra = readdirSync(dir).filter((f) => f.endsWith(".yaml") && !files.has(f));
+const extra = crdDirs.flatMap((dir) =>
+  readdirSync(join(root, dir))
+    .filter((f) => f.endsWith(".yaml") && !files.has(f))
+    .map((f) => join(dir, f)),
+);
 if (check) {
   if (stale.length > 0 || extra.length > 0) {
     console.error(
@@ -32,7 +38,8 @@ if (check) {
     );
     process.exit(1);
   }
-  console.log("crds/ and docs/reference.md are up to date");
+  console.log("crds/, charts/inferops/crds/ and docs/reference.md are up to date");
 } else {
+  if (extra.length > 0) console.error(`not generated from apis/, remove: ${extra.join(", ")}`);
   console.log(stale.length ? `wrote ${stale.join(", ")}` : "crds/ already up to date");
 }
