@@ -252,17 +252,19 @@ async function main(): Promise<number> {
     let maxDesired = 0;
     const reasons = new Set<string>();
     log("");
-    log("     t   load     replicas       p95 TTFT   decision");
-    log("   (s)  (req/s)  desired/ready  (s)");
+    log("     t   load     replicas       p95 TTFT  within   decision");
+    log("   (s)  (req/s)  desired/ready  (s)       SLO");
     let last: Svc["status"];
     for (let tick = 10; tick <= DURATION; tick += 10) {
       await new Promise((r) => setTimeout(r, Math.max(0, (start + tick - now()) * 1000)));
       const window = fleet.takeFinished();
+      let windowMet = 0;
       for (const r of window) {
         done++;
         ttfts.push(r.ttft);
-        if (r.ttft <= 2 && r.meanItl <= 0.1) met++;
+        if (r.ttft <= 2 && r.meanItl <= 0.1) windowMet++;
       }
+      met += windowMet;
       const svc = await admin.get<Svc>(pathFor(R.inferenceServices, { namespace: NS, name: SVC }));
       last = svc.status;
       const desired = last?.desiredReplicas ?? 0;
@@ -276,7 +278,7 @@ async function main(): Promise<number> {
         95,
       );
       log(
-        `${String(tick).padStart(6)}  ${rateAt(tick).toFixed(1).padStart(5)}  ${String(desired).padStart(7)}/${String(ready).padEnd(6)}  ${Number.isNaN(w95) ? "   -  " : w95.toFixed(2).padStart(6)}     ${d?.reason ?? "-"}: ${(d?.message ?? "").slice(0, 110)}`,
+        `${String(tick).padStart(6)}  ${rateAt(tick).toFixed(1).padStart(5)}  ${String(desired).padStart(7)}/${String(ready).padEnd(6)}  ${Number.isNaN(w95) ? "   -  " : w95.toFixed(2).padStart(6)}  ${`${windowMet}/${window.length}`.padStart(7)}   ${d?.reason ?? "-"}: ${(d?.message ?? "").slice(0, 110)}`,
       );
     }
     const stats = fleet.stats();
