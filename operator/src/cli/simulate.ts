@@ -18,6 +18,7 @@ import {
   buildTrace,
   isTraceError,
   parseStart,
+  type ScaleBy,
   type TimeUnit,
   type TraceRecipe,
 } from "../simulation/trace.ts";
@@ -34,6 +35,7 @@ interface SimulateOptions {
   start?: string;
   contextTokens?: string;
   scale: string;
+  scaleBy: string;
   day?: boolean;
   service?: string;
   profile?: string[];
@@ -77,6 +79,13 @@ export async function simulateCommand(opts: SimulateOptions): Promise<void> {
     fail(`--baselines must be full, quick or none, got ${JSON.stringify(opts.baselines)}`);
   }
   const scale = positiveInt(opts.scale, "--scale");
+  if (opts.scaleBy !== "superpose" && opts.scaleBy !== "jitter") {
+    fail(`--scale-by must be superpose or jitter, got ${JSON.stringify(opts.scaleBy)}`);
+  }
+  if (opts.scaleBy === "jitter" && opts.day) {
+    fail("--scale-by jitter does not combine with --day: the day is built from superposed copies");
+  }
+  const scaleBy: ScaleBy = opts.scaleBy;
   const interval = positiveInt(opts.interval, "--interval");
   const contextTokens =
     opts.contextTokens === undefined ? undefined : positiveInt(opts.contextTokens, "--context-tokens");
@@ -132,6 +141,7 @@ export async function simulateCommand(opts: SimulateOptions): Promise<void> {
     ...base,
     name: opts.day ? `${name}-day` : name,
     scale,
+    ...(scale > 1 && scaleBy === "jitter" ? { scaleBy, seed: 1 } : {}),
     ...(opts.day ? { day: true, seed: 1 } : {}),
   };
   try {
@@ -191,7 +201,7 @@ export async function simulateCommand(opts: SimulateOptions): Promise<void> {
       {
         title: `inferops simulate: ${scenario.service.namespace}/${scenario.service.name} on ${basename(opts.trace)}`,
         preamble: [
-          `Trace ${opts.trace}${scale > 1 ? ` superposed x${scale}` : ""}${opts.day ? ", as a 24-hour day" : ""}; configuration ${opts.config}; serving profiles ${Object.entries(
+          `Trace ${opts.trace}${scale > 1 ? ` ${scaleBy === "jitter" ? "scaled by jittered copies" : "superposed"} x${scale}` : ""}${opts.day ? ", as a 24-hour day" : ""}; configuration ${opts.config}; serving profiles ${Object.entries(
             scenario.profiles,
           )
             .map(([p, prof]) => `${p}: ${prof.id}`)
@@ -240,7 +250,12 @@ export function registerSimulateCommand(program: Command): void {
       "--context-tokens <n>",
       "the context the model servers are started with (vLLM --max-model-len; default: the serving profile's, 32768 for Llama-3.1); longer requests are refused",
     )
-    .option("--scale <k>", "superpose k time-shifted copies of the trace (rate x k)", "1")
+    .option("--scale <k>", "k copies of the trace (rate x k), laid out as --scale-by says", "1")
+    .option(
+      "--scale-by <superpose|jitter>",
+      "superpose: copies shifted across the span (for a stationary trace); jitter: every copy in place, each request moved by up to 5 s (keeps steps, ramps and idle periods, which superposition flattens)",
+      "superpose",
+    )
     .option(
       "--day",
       "build a 24-hour day from a one-hour trace (diurnal multiplier, peak 16:00, trough 04:00 at a fifth)",

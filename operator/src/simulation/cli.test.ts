@@ -46,6 +46,7 @@ async function run(
     trace,
     config: join(dir, "config.yaml"),
     scale: "1",
+    scaleBy: "superpose",
     baselines: "none",
     out: join(dir, "out"),
     workers: "1",
@@ -82,6 +83,7 @@ describe("inferops simulate", () => {
       trace: join(dir, "traffic.jsonl"),
       config: join(dir, "config.yaml"),
       scale: "1",
+      scaleBy: "superpose",
       baselines: "none",
       out: join(dir, "out"),
       workers: "1",
@@ -121,6 +123,20 @@ describe("inferops simulate", () => {
     // Not SLO misses: the other 1,080 requests are served as without them.
     expect(result.policies.inferops!.sloAttainment).toBeGreaterThan(0.9);
     expect(result.policies.instant!.sloAttainment).toBeGreaterThanOrEqual(0.99);
+  });
+
+  it("--scale-by chooses how copies are laid out (jittered in place, or superposed), and refuses others", async () => {
+    const size = chat;
+    const load = { n: 600, gapMs: 500 };
+    const jitter = await run(CONFIG, size, { scale: "3", scaleBy: "jitter" }, load);
+    expect(jitter.stdout).toMatch(/scaled by jittered copies x3/);
+    const superposed = await run(CONFIG, size, { scale: "3" }, load);
+    expect(superposed.stdout).toMatch(/superposed x3/);
+    const exit = vi.spyOn(process, "exit").mockImplementation((() => {
+      throw new Error("exit");
+    }) as never);
+    await expect(run(CONFIG, size, { scale: "3", scaleBy: "spread" })).rejects.toThrow("exit");
+    expect(exit).toHaveBeenCalledWith(2);
   });
 
   it("rejects a context the servers' KV cache cannot hold", async () => {
