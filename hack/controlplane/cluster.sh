@@ -15,6 +15,8 @@
 #   env                  shell-sourceable `export KEY=value` lines (see write_env)
 #   cluster.json         the same facts as JSON
 #   pki/ kubeconfigs/ etcd/ logs/<component>.log pids/<component>.pid kwok/ ports
+#   logs/audit.log       the API server's audit log (JSON lines) of requests by ServiceAccounts only, at the
+#                        Metadata level: who did what to which resource (the chart suite measures RBAC with it)
 # Re-running `up` on a stopped <dir> keeps etcd data and certificates; `up` on a
 # running, healthy <dir> just prints the kubeconfig path again. If `up` fails or
 # is interrupted it stops everything it started (logs stay in <dir>/logs).
@@ -415,6 +417,17 @@ cmd_up() {
   write_kubeconfig "${kc}/kube-scheduler.kubeconfig" kube-scheduler
   write_kubeconfig "${kc}/kwok.kubeconfig" kwok
 
+  # Audit: ServiceAccounts' requests only (no component and no test client runs as one), at Metadata level.
+  cat >"${DIR}/audit-policy.yaml" <<'POLICY'
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: ["RequestReceived"]
+rules:
+  - level: Metadata
+    userGroups: ["system:serviceaccounts"]
+  - level: None
+POLICY
+
   trap on_up_exit EXIT
   trap 'exit 130' INT
   trap 'exit 143' TERM HUP
@@ -457,6 +470,9 @@ cmd_up() {
     --service-cluster-ip-range="${SERVICE_CIDR}" \
     --endpoint-reconciler-type=none \
     --allow-privileged=true \
+    --audit-policy-file="${DIR}/audit-policy.yaml" \
+    --audit-log-path="${DIR}/logs/audit.log" \
+    --audit-log-format=json \
     --profiling=false
 
   wait_for "kube-apiserver /readyz" https_ok "${API_URL}/readyz"

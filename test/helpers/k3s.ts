@@ -3,10 +3,10 @@
 // operator's identity is the admin's, impersonating the user inferops-operator, so RBAC applies to it.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
-import { homedir, tmpdir } from "node:os";
-import { join } from "node:path";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import { parse, stringify } from "yaml";
-import { ROOT } from "./fixtures.ts";
+import { cachedBinary } from "./image.ts";
 
 export const K3S_IMAGE = process.env.INFEROPS_K3S_IMAGE ?? "rancher/k3s:v1.36.3-k3s1";
 
@@ -51,18 +51,10 @@ export async function startK3s(): Promise<K3sCluster> {
 }
 
 function startKwok(kubeconfig: string, dir: string): ChildProcess {
-  const versions = spawnSync(
-    "bash",
-    ["-c", `source ${ROOT}/hack/controlplane/versions.env && echo $KWOK_VERSION`],
-    {
-      encoding: "utf8",
-    },
-  ).stdout.trim();
-  const cache =
-    process.env.INFEROPS_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "inferops");
-  const bin = join(cache, "bin", `kwok-${versions}`);
+  const kwok = cachedBinary("kwok", "KWOK_VERSION");
+  const bin = dirname(kwok);
   return spawn(
-    join(bin, "kwok"),
+    kwok,
     [
       `--kubeconfig=${kubeconfig}`,
       `--config=${join(bin, "stages.yaml")}`,

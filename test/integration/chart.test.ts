@@ -1,0 +1,461 @@
+// The Helm chart and the operator image, proven together on the local control plane: the chart lints and
+// renders (default and full values) into objects the API server accepts; bad values fail naming the value;
+// `helm install`, then the image runs through testcontainers as the chart's ServiceAccount (its token, not
+// admin) through a scale-up and a scale-down; SIGTERM hands the lease over; the API server's audit log shows
+// that the ServiceAccount used every rule of its roles and nothing else, and a request outside them is refused;
+// `helm upgrade` and `helm uninstall` leave no orphan (the CRDs stay).
+//
+// Needs a Docker engine (hack/docker.sh starts one when none answers); where none can run, the suite is
+// skipped and says why. Containers use the host network only.
+import { spawnSync } from "node:child_process";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { StartedTestContainer } from "testcontainers";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { parse, parseAllDocuments, stringify } from "yaml";
+import { KubeClient, type KubeObject } from "../../operator/src/kube/client.ts";
+import { pathFor, R } from "../../operator/src/kube/resources.ts";
+import { kubectl } from "../helpers/cluster.ts";
+import { eventually } from "../helpers/eventually.ts";
+import { ROOT } from "../helpers/fixtures.ts";
+import { buildOperatorImage, cachedBinary, type DockerEngine, dockerEngine } from "../helpers/image.ts";
+import { gpuNode, gpuNodePool, inferenceService } from "../helpers/objects.ts";
+import { freePort } from "../helpers/ports.ts";
+
+// testcontainers' reaper image cannot be pulled here: the suite removes its containers itself.
+process.env.TESTCONTAINERS_RYUK_DISABLED = "true";
+// There is no bridge network to find the host through: containers share the host's network.
+process.env.TESTCONTAINERS_HOST_OVERRIDE = "127.0.0.1";
+
+const CHART = join(ROOT, "charts", "inferops");
+const FULL_VALUES = join(ROOT, "test", "fixtures", "chart", "full-values.yaml");
+const RELEASE = "inferops";
+const RELEASE_NS = "inferops-system";
+const SA = "inferops"; // the release's full name: the chart's name is in the release's
+const NS = "it-chart";
+const POOL = "it-chart-h100";
+
+const skip = inject("skipReason");
+const engine: DockerEngine | { unavailable: string } | undefined = skip ? undefined : dockerEngine();
+const unavailable = engine && "unavailable" in engine ? engine.unavailable : undefined;
+
+const suite = skip || unavailable ? describe.skip : describe;
+const title = skip
+  ? `chart and image (skipped: ${skip})`
+  : unavailable
+    ? `chart and image (skipped: no Docker engine can run here: ${unavailable})`
+    : "chart and image";
+
+suite(title, () => {
+  const admin = () => inject("adminKubeconfig");
+  const helmBin = cachedBinary("helm", "HELM_VERSION");
+  let client: KubeClient;
+  let image: string;
+  let dir: string;
+  const containers: StartedTestContainer[] = [];
+
+  function helm(args: string[]): { ok: boolean; out: string } {
+    const res = spawnSync(helmBin, ["--kubeconfig", admin(), ...args], { encoding: "utf8" });
+    return { ok: res.status === 0, out: `${res.stdout}${res.stderr}` };
+  }
+  function helmOk(args: string[]): string {
+    const res = helm(args);
+    if (!res.ok) throw new Error(`helm ${args.join(" ")}: ${res.out}`);
+    return res.out;
+  }
+  const imageValues = () => {
+    const [repository, tag] = image.split(":");
+    return [
+      "--set",
+      `image.repository=${repository}`,
+      "--set",
+      `image.tag=${tag}`,
+      "--set",
+      "image.pullPolicy=Never",
+    ];
+  };
+
+  // Prometheus Operator kinds, schema-less, so the full values' ServiceMonitor and PrometheusRule dry-run.
+  const monitoringCrds = ["servicemonitors", "prometheusrules"].map((plural) => ({
+    apiVersion: "apiextensions.k8s.io/v1",
+    kind: "CustomResourceDefinition",
+    metadata: { name: `${plural}.monitoring.coreos.com` },
+    spec: {
+      group: "monitoring.coreos.com",
+      scope: "Namespaced",
+      names: {
+        plural,
+        singular: plural.replace(/s$/, ""),
+        kind: plural === "servicemonitors" ? "ServiceMonitor" : "PrometheusRule",
+      },
+      versions: [
+        {
+          name: "v1",
+          served: true,
+          storage: true,
+          schema: { openAPIV3Schema: { type: "object", "x-kubernetes-preserve-unknown-fields": true } },
+        },
+      ],
+    },
+  }));
+
+  beforeAll(async () => {
+    image = buildOperatorImage();
+    dir = mkdtempSync(join(tmpdir(), "inferops-chart-"));
+    chmodSync(dir, 0o755);
+    client = await KubeClient.create(admin());
+    kubectl(admin(), ["create", "namespace", RELEASE_NS]);
+    kubectl(admin(), ["create", "namespace", NS]);
+    kubectl(
+      admin(),
+      ["apply", "--server-side", "-f", "-"],
+      monitoringCrds.map((c) => stringify(c)).join("---\n"),
+    );
+    kubectl(admin(), [
+      "wait",
+      "--for=condition=Established",
+      "--timeout=60s",
+      ...monitoringCrds.map((c) => `crd/${c.metadata.name}`),
+    ]);
+  });
+
+  afterAll(async () => {
+    for (const c of containers) await c.stop({ timeout: 5_000 }).catch(() => undefined);
+    helm(["uninstall", RELEASE, "-n", RELEASE_NS]);
+    for (const c of monitoringCrds)
+      spawnSync("kubectl", ["--kubeconfig", admin(), "delete", "crd", c.metadata.name]);
+    await client?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    if (engine && !("unavailable" in engine)) engine.stop();
+  });
+
+  describe("renders", () => {
+    it("passes helm lint", () => {
+      expect(helmOk(["lint", "--strict", CHART])).toContain("0 chart(s) failed");
+    });
+
+    it.each([
+      ["default values", [] as string[]],
+      ["every value set", ["-f", FULL_VALUES]],
+    ])("%s: the API server accepts every object (server-side dry run)", (_, args) => {
+      const manifest = helmOk(["template", RELEASE, CHART, "-n", RELEASE_NS, ...args]);
+      const kinds = parseAllDocuments(manifest)
+        .map((d) => d.toJS()?.kind)
+        .filter(Boolean);
+      expect(kinds).toEqual(expect.arrayContaining(["Deployment", "ClusterRole", "ServiceAccount"]));
+      const out = kubectl(
+        admin(),
+        ["apply", "--server-side", "--dry-run=server", "-n", RELEASE_NS, "-f", "-"],
+        manifest,
+      );
+      expect(out.trim().split("\n")).toHaveLength(kinds.length);
+    });
+
+    it.each([
+      ["a wrong type", ["--set", "replicaCount=two"], "/replicaCount"],
+      ["a negative replica count", ["--set", "replicaCount=-1"], "/replicaCount"],
+      ["an unknown key", ["--set", "operator.logLevl=debug"], "logLevl"],
+      ["a bad duration", ["--set", "operator.interval=10 seconds"], "/operator/interval"],
+    ])("%s fails helm install naming the value", (_, args, named) => {
+      const res = helm(["install", "bad", CHART, "-n", RELEASE_NS, ...args]);
+      expect(res.ok).toBe(false);
+      expect(res.out).toContain("values don't meet the specifications of the schema");
+      expect(res.out).toContain(named);
+    });
+  });
+
+  describe("installed, with the image running as its ServiceAccount", () => {
+    type Lease = KubeObject & {
+      spec: {
+        holderIdentity?: string;
+        acquireTime?: string;
+        renewTime?: string;
+        leaseDurationSeconds?: number;
+      };
+    };
+    type Deployment = KubeObject & {
+      spec: { replicas: number; template: { spec: { containers: { args: string[] }[] } } };
+    };
+    const leasePath = pathFor(R.leases, { namespace: RELEASE_NS, name: "inferops-operator" });
+    const deployPath = (name: string) => pathFor(R.deployments, { namespace: NS, name });
+    const replicas = async (name: string) => (await client.get<Deployment>(deployPath(name))).spec.replicas;
+    let saKubeconfig: string;
+
+    /** A kubeconfig holding the ServiceAccount's token (not admin's credentials), readable by the image's uid. */
+    function writeServiceAccountKubeconfig(): string {
+      const token = kubectl(admin(), ["create", "token", SA, "-n", RELEASE_NS, "--duration=2h"]).trim();
+      const adminCfg = parse(readFileSync(admin(), "utf8")) as {
+        clusters: { cluster: Record<string, unknown> }[];
+      };
+      const file = join(dir, "kubeconfig");
+      writeFileSync(
+        file,
+        stringify({
+          apiVersion: "v1",
+          kind: "Config",
+          clusters: [{ name: "local", cluster: adminCfg.clusters[0]!.cluster }],
+          users: [{ name: SA, user: { token } }],
+          contexts: [{ name: SA, context: { cluster: "local", user: SA } }],
+          "current-context": SA,
+        }),
+      );
+      chmodSync(file, 0o644);
+      return file;
+    }
+
+    /** The image as the chart runs it: non-root, read-only root filesystem, no capabilities, host network. */
+    async function startOperatorContainer(identity: string) {
+      const { GenericContainer, Wait } = await import("testcontainers");
+      class HardenedContainer extends GenericContainer {
+        readOnlyRoot(): this {
+          this.hostConfig.ReadonlyRootfs = true;
+          return this;
+        }
+      }
+      const port = await freePort();
+      const logs: string[] = [];
+      const container = await new HardenedContainer(image)
+        .readOnlyRoot()
+        .withNetworkMode("host")
+        .withUser("65532:65532")
+        .withTmpFs({ "/tmp": "rw,noexec,size=64m" })
+        .withDroppedCapabilities("ALL")
+        .withSecurityOpt("no-new-privileges")
+        .withBindMounts([{ source: dir, target: "/config", mode: "ro" }])
+        // As the chart's Deployment gives them (downward API): the identity and the Lease's namespace.
+        .withEnvironment({ POD_NAME: identity, POD_NAMESPACE: RELEASE_NS })
+        .withCommand([
+          "operator",
+          "--kubeconfig=/config/kubeconfig",
+          "--leader-elect",
+          `--http-address=127.0.0.1:${port}`,
+          "--interval=2s",
+        ])
+        .withLogConsumer((stream) => stream.on("data", (d) => logs.push(String(d))))
+        .withWaitStrategy(Wait.forLogMessage(/"operator started"/))
+        .withStartupTimeout(90_000)
+        .start();
+      containers.push(container);
+      const leader = async () => {
+        const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+        return Number(text.match(/^inferops_leader (\d)/m)?.[1]);
+      };
+      return { container, logs, leader, identity };
+    }
+
+    const scale = (n: number) => kubectl(admin(), ["scale", "-n", NS, "infsvc/llama", `--replicas=${n}`]);
+
+    it("helm install creates the release's objects", () => {
+      helmOk(["install", RELEASE, CHART, "-n", RELEASE_NS, ...imageValues()]);
+      const d = JSON.parse(kubectl(admin(), ["get", "deployment", SA, "-n", RELEASE_NS, "-o", "json"]));
+      expect(d.spec.replicas).toBe(2);
+      const container = d.spec.template.spec.containers[0];
+      expect(container.image).toBe(image);
+      expect(container.args).toEqual(expect.arrayContaining(["operator", "--leader-elect"]));
+      expect(container.securityContext).toMatchObject({
+        readOnlyRootFilesystem: true,
+        allowPrivilegeEscalation: false,
+        capabilities: { drop: ["ALL"] },
+      });
+      expect(d.spec.template.spec.securityContext).toMatchObject({
+        runAsNonRoot: true,
+        seccompProfile: { type: "RuntimeDefault" },
+      });
+      saKubeconfig = writeServiceAccountKubeconfig();
+    });
+
+    let first: Awaited<ReturnType<typeof startOperatorContainer>>;
+
+    it("the image, as the ServiceAccount, scales an InferenceService up and down", async () => {
+      expect(saKubeconfig).toBeDefined();
+      await client.apply(
+        pathFor(R.gpuNodePools, { name: POOL }),
+        gpuNodePool(POOL, { provider: { type: "static" } }),
+      );
+      await client.apply(pathFor(R.nodes, { name: "it-chart-gpu-0" }), gpuNode("it-chart-gpu-0", POOL, 8));
+      const second = "it-chart-l40s";
+      await client.apply(
+        pathFor(R.gpuNodePools, { name: second }),
+        gpuNodePool(second, { provider: { type: "static" } }),
+      );
+      first = await startOperatorContainer("image-a");
+      await eventually(async () => expect(await first.leader()).toBe(1), { timeoutMs: 40_000 });
+
+      const service = (accelerators: Record<string, unknown>[]) =>
+        inferenceService("llama", NS, {
+          accelerators,
+          scaling: { mode: "Manual", minReplicas: 1, maxReplicas: 4 },
+        });
+      await client.apply(
+        pathFor(R.inferenceServices, { namespace: NS, name: "llama" }),
+        service([{ pool: POOL }, { pool: second }]),
+      );
+      await eventually(async () => expect(await replicas(`llama-${POOL}`)).toBe(1));
+      await eventually(() => client.get(deployPath(`llama-${second}`)));
+      scale(3);
+      await eventually(async () => expect(await replicas(`llama-${POOL}`)).toBe(3));
+      scale(1);
+      await eventually(async () => expect(await replicas(`llama-${POOL}`)).toBe(1));
+      // A variant taken out of the spec: its Deployment goes.
+      await client.apply(
+        pathFor(R.inferenceServices, { namespace: NS, name: "llama" }),
+        service([{ pool: POOL }]),
+      );
+      await eventually(async () =>
+        expect(
+          await client.get(deployPath(`llama-${second}`)).then(
+            () => "present",
+            (e: { code?: string }) => e.code,
+          ),
+        ).toBe("NotFound"),
+      );
+      kubectl(admin(), ["wait", "-n", NS, "--for=condition=Ready", "--timeout=90s", "infsvc/llama"]);
+      expect(first.logs.join("")).not.toMatch(/forbidden/i);
+    });
+
+    it("SIGTERM to the leader's container hands the lease over before it would have expired", async () => {
+      expect(first).toBeDefined();
+      const standby = await startOperatorContainer("image-b");
+      expect(await standby.leader()).toBe(0);
+      const held = await client.get<Lease>(leasePath);
+      expect(held.spec.holderIdentity).toBe("image-a");
+      const stopped = await first.container.stop({ timeout: 30_000, remove: false });
+      const state = JSON.parse(
+        spawnSync("docker", ["inspect", "--format", "{{json .State}}", stopped.getId()], { encoding: "utf8" })
+          .stdout,
+      ) as { ExitCode: number };
+      spawnSync("docker", ["rm", stopped.getId()]);
+      expect(state.ExitCode).toBe(0); // graceful: in-flight reconciles finished, the lease released
+      expect(first.logs.join("")).toContain("shutting down");
+      await eventually(async () => expect(await standby.leader()).toBe(1), { timeoutMs: 40_000 });
+      const lease = await client.get<Lease>(leasePath);
+      expect(lease.spec.holderIdentity).toBe("image-b");
+      // Taken over from a released lease: before the old holder's last renewal plus the lease duration.
+      const expiry = Date.parse(held.spec.renewTime!) + held.spec.leaseDurationSeconds! * 1000;
+      expect(Date.parse(lease.spec.acquireTime!)).toBeLessThan(expiry);
+      // The new leader acts.
+      scale(2);
+      await eventually(async () => expect(await replicas(`llama-${POOL}`)).toBe(2));
+    });
+
+    it("the ServiceAccount used every rule of its roles and nothing else; a request outside them is refused", async () => {
+      const user = `system:serviceaccount:${RELEASE_NS}:${SA}`;
+      // Outside the role: reading Secrets.
+      const refused = spawnSync(
+        "kubectl",
+        ["--kubeconfig", saKubeconfig, "get", "secrets", "-n", RELEASE_NS],
+        {
+          encoding: "utf8",
+        },
+      );
+      expect(refused.status).not.toBe(0);
+      expect(refused.stderr).toMatch(/forbidden/i);
+
+      type AuditEvent = {
+        stage: string;
+        verb: string;
+        user: { username: string };
+        objectRef?: { apiGroup?: string; resource?: string; subresource?: string; namespace?: string };
+        responseStatus?: { code?: number };
+      };
+      const key = (group: string, resource: string, verb: string) => `${group || "core"} ${resource} ${verb}`;
+      const events = await eventually(() => {
+        const lines = readFileSync(join(inject("clusterDir"), "logs", "audit.log"), "utf8")
+          .trim()
+          .split("\n");
+        const mine = lines
+          .map((l) => JSON.parse(l) as AuditEvent)
+          .filter((e) => e.user.username === user && e.stage === "ResponseComplete" && e.objectRef?.resource);
+        expect(mine.some((e) => e.objectRef?.resource === "secrets")).toBe(true);
+        return mine;
+      });
+      const used = new Set<string>();
+      const denied = new Set<string>();
+      for (const e of events) {
+        const ref = e.objectRef!;
+        const resource = ref.subresource ? `${ref.resource}/${ref.subresource}` : ref.resource!;
+        const code = e.responseStatus?.code ?? 0;
+        if (code === 403) denied.add(key(ref.apiGroup ?? "", resource, e.verb));
+        else {
+          used.add(key(ref.apiGroup ?? "", resource, e.verb));
+          // Server-side apply that creates an object is authorised as create too.
+          if (e.verb === "patch" && code === 201) used.add(key(ref.apiGroup ?? "", resource, "create"));
+        }
+      }
+      const granted = new Set<string>();
+      const manifest = helmOk(["get", "manifest", RELEASE, "-n", RELEASE_NS]);
+      for (const doc of parseAllDocuments(manifest).map((d) => d.toJS())) {
+        if (doc?.kind !== "ClusterRole" && doc?.kind !== "Role") continue;
+        for (const rule of doc.rules as { apiGroups: string[]; resources: string[]; verbs: string[] }[])
+          for (const g of rule.apiGroups)
+            for (const r of rule.resources) for (const v of rule.verbs) granted.add(key(g, r, v));
+      }
+      expect([...denied]).toEqual([key("", "secrets", "list")]);
+      expect([...used].sort()).toEqual([...granted].sort());
+    });
+
+    it("helm upgrade with changed values leaves no orphan, and helm uninstall removes all but the CRDs", () => {
+      const objects = () =>
+        kubectl(admin(), [
+          "get",
+          "deployments,services,serviceaccounts,poddisruptionbudgets,roles,rolebindings,configmaps,clusterroles,clusterrolebindings",
+          "-A",
+          "-l",
+          `app.kubernetes.io/instance=${RELEASE}`,
+          "-o",
+          "name",
+        ])
+          .trim()
+          .split("\n")
+          .filter(Boolean)
+          .sort();
+      const rendered = () =>
+        parseAllDocuments(helmOk(["get", "manifest", RELEASE, "-n", RELEASE_NS]))
+          .map((d) => d.toJS())
+          .filter(Boolean)
+          .map((o) =>
+            `${o.kind.toLowerCase()}.${groupOf(o.apiVersion)}/${o.metadata.name}`.replace("./", "/"),
+          )
+          .sort();
+      expect(objects()).toEqual(rendered());
+      helmOk([
+        "upgrade",
+        RELEASE,
+        CHART,
+        "-n",
+        RELEASE_NS,
+        ...imageValues(),
+        "--set",
+        "podDisruptionBudget.enabled=false",
+        "--set",
+        "metrics.service.enabled=false",
+        "--set",
+        "dashboard.enabled=true",
+        "--set",
+        "operator.logLevel=debug",
+      ]);
+      const after = objects();
+      expect(after).toEqual(rendered());
+      expect(after.some((o) => o.startsWith("poddisruptionbudget"))).toBe(false);
+      expect(after.some((o) => o.startsWith("service/"))).toBe(false);
+      expect(after).toContain(`configmap/${SA}-dashboard`);
+      const d = JSON.parse(kubectl(admin(), ["get", "deployment", SA, "-n", RELEASE_NS, "-o", "json"]));
+      expect(d.spec.template.spec.containers[0].args).toContain("--log-level=debug");
+
+      for (const c of containers.splice(0)) void c.stop({ timeout: 5_000 }).catch(() => undefined);
+      helmOk(["uninstall", RELEASE, "-n", RELEASE_NS, "--wait"]);
+      expect(objects()).toEqual([]);
+      expect(
+        kubectl(admin(), ["get", "crd", "-l", "app.kubernetes.io/part-of=inferops", "-o", "name"])
+          .trim()
+          .split("\n"),
+      ).toHaveLength(3);
+    });
+  });
+});
+
+/** "apps" of apps/v1, "" of v1: the group kubectl prints after the kind. */
+function groupOf(apiVersion: string): string {
+  return apiVersion.includes("/") ? apiVersion.split("/")[0]! : "";
+}
