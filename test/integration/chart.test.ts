@@ -35,6 +35,8 @@ const RELEASE_NS = "inferops-system";
 const SA = "inferops"; // the release's full name: the chart's name is in the release's
 const NS = "it-chart";
 const POOL = "it-chart-h100";
+const SECOND_POOL = "it-chart-l40s";
+const NODE = "it-chart-gpu-0";
 
 const skip = inject("skipReason");
 const engine: DockerEngine | { unavailable: string } | undefined = skip ? undefined : dockerEngine();
@@ -123,6 +125,13 @@ suite(title, () => {
   afterAll(async () => {
     for (const c of containers) await c.stop({ timeout: 5_000 }).catch(() => undefined);
     helm(["uninstall", RELEASE, "-n", RELEASE_NS]);
+    // Nothing of this suite stays for the next ones: its service, pools, node and namespaces.
+    for (const args of [
+      ["delete", "namespace", NS, RELEASE_NS, "--wait=false"],
+      ["delete", "gpunodepools", POOL, SECOND_POOL],
+      ["delete", "node", NODE],
+    ])
+      spawnSync("kubectl", ["--kubeconfig", admin(), ...args, "--ignore-not-found"]);
     for (const c of monitoringCrds)
       spawnSync("kubectl", ["--kubeconfig", admin(), "delete", "crd", c.metadata.name]);
     await client?.close();
@@ -273,8 +282,8 @@ suite(title, () => {
         pathFor(R.gpuNodePools, { name: POOL }),
         gpuNodePool(POOL, { provider: { type: "static" } }),
       );
-      await client.apply(pathFor(R.nodes, { name: "it-chart-gpu-0" }), gpuNode("it-chart-gpu-0", POOL, 8));
-      const second = "it-chart-l40s";
+      await client.apply(pathFor(R.nodes, { name: NODE }), gpuNode(NODE, POOL, 8));
+      const second = SECOND_POOL;
       await client.apply(
         pathFor(R.gpuNodePools, { name: second }),
         gpuNodePool(second, { provider: { type: "static" } }),
@@ -395,7 +404,7 @@ suite(title, () => {
       expect([...used].sort()).toEqual([...granted].sort());
     });
 
-    it("helm upgrade with changed values leaves no orphan, and helm uninstall removes all but the CRDs", () => {
+    it("helm upgrade with changed values leaves no orphan, and helm uninstall removes all but the CRDs", async () => {
       const objects = () =>
         kubectl(admin(), [
           "get",
@@ -443,7 +452,7 @@ suite(title, () => {
       const d = JSON.parse(kubectl(admin(), ["get", "deployment", SA, "-n", RELEASE_NS, "-o", "json"]));
       expect(d.spec.template.spec.containers[0].args).toContain("--log-level=debug");
 
-      for (const c of containers.splice(0)) void c.stop({ timeout: 5_000 }).catch(() => undefined);
+      await Promise.all(containers.splice(0).map((c) => c.stop({ timeout: 5_000 })));
       helmOk(["uninstall", RELEASE, "-n", RELEASE_NS, "--wait"]);
       expect(objects()).toEqual([]);
       expect(

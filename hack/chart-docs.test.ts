@@ -1,0 +1,34 @@
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { DOC, leaves, SCHEMA, VALUES, withFreshTable } from "./chart-docs.ts";
+
+/** Every path of a values object: a map or list is a leaf when the schema declares no properties under it. */
+function valuePaths(values: Record<string, unknown>, schemaLeaves: Set<string>, prefix = ""): string[] {
+  return Object.entries(values).flatMap(([k, v]) => {
+    const path = prefix ? `${prefix}.${k}` : k;
+    if (schemaLeaves.has(path) || v === null || typeof v !== "object" || Array.isArray(v)) return [path];
+    return valuePaths(v as Record<string, unknown>, schemaLeaves, path);
+  });
+}
+
+describe("the chart's values", () => {
+  const schemaLeaves = leaves(JSON.parse(readFileSync(SCHEMA, "utf8"))).map((l) => l.path);
+
+  it("values.yaml sets exactly the values the schema declares", () => {
+    const values = parse(readFileSync(VALUES, "utf8"));
+    expect(valuePaths(values, new Set(schemaLeaves)).sort()).toEqual([...schemaLeaves].sort());
+  });
+
+  it("every value has a description", () => {
+    const missing = leaves(JSON.parse(readFileSync(SCHEMA, "utf8")))
+      .filter((l) => !l.schema.description)
+      .map((l) => l.path);
+    expect(missing).toEqual([]);
+  });
+
+  it("docs/operator.md's table is generated from the schema (run `node hack/chart-docs.ts`)", () => {
+    const doc = readFileSync(DOC, "utf8");
+    expect(doc).toBe(withFreshTable(doc));
+  });
+});
