@@ -41,6 +41,7 @@ export function buildOperatorImage(): string {
   const base = run(join(ROOT, "hack", "base-image.sh"), []);
   if (!base.ok) throw new Error(base.error);
   const baseImage = base.stdout.trim().split("\n").at(-1)!;
+  const previous = run("docker", ["image", "inspect", "--format", "{{.Id}}", OPERATOR_IMAGE]).stdout.trim();
   const build = run("docker", [
     "build",
     "--quiet",
@@ -53,6 +54,8 @@ export function buildOperatorImage(): string {
     ROOT,
   ]);
   if (!build.ok) throw new Error(build.error);
+  // The image the tag pointed to before, when the sources changed: removed, so rebuilds do not pile up.
+  if (previous && previous !== build.stdout.trim()) run("docker", ["image", "rm", previous]);
   return OPERATOR_IMAGE;
 }
 
