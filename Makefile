@@ -41,6 +41,11 @@ check: deps ## Lint, format check, typecheck, and crds/ freshness.
 integration: deps system-deps controlplane ## Integration tests against the local control plane.
 	npx vitest run --project integration
 
+.PHONY: image
+image: ## Build the operator image inferops:dev on the local base image (starts dockerd when none answers: stop it with hack/docker.sh down).
+	hack/docker.sh up
+	docker build --network host --build-arg BASE_IMAGE="$$(hack/base-image.sh)" -t inferops:dev .
+
 .PHONY: cluster-up
 cluster-up: controlplane ## Start a local control plane in .tmp/cluster (KUBECONFIG printed last).
 	hack/controlplane/cluster.sh up $(TMP)/cluster
