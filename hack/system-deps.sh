@@ -12,7 +12,9 @@ command -v go >/dev/null 2>&1 || [[ -x /usr/local/go/bin/go ]] || { echo "hack/s
 [[ ${#missing[@]} -eq 0 ]] && exit 0
 if [[ $(id -u) -ne 0 ]]; then
   echo "hack/system-deps.sh: missing ${missing[*]}; install with: sudo apt-get install -y ${missing[*]}" >&2
-  exit 1
+  # Without a Docker engine only the image and chart suites are skipped (they say why); Prometheus is needed.
+  [[ " ${missing[*]} " == *" prometheus "* ]] && exit 1
+  exit 0
 fi
 echo "hack/system-deps.sh: installing ${missing[*]} from Debian's packages" >&2
 apt-get update -qq
