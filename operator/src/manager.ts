@@ -1,46 +1,33 @@
-// The operator process: informers, the work queue, controllers, leader election, the HTTP server.
+// The operator process: shared informers, one work queue per controller, the planner, leader election and
+// the HTTP server, built from the list of controller declarations (controllers/index.ts, kube/controller.ts).
 import type { Server } from "node:http";
 import type { Logger } from "pino";
-import { Reason } from "./apis/conditions.ts";
 import type { OperatorConfig } from "./config.ts";
-import { holdDecision, manualDecision, planDecision } from "./controllers/inferenceservice/decide.ts";
-import {
-  LABEL_MANAGED_BY,
-  LABEL_POOL,
-  LABEL_SERVICE,
-  MANAGED_BY,
-} from "./controllers/inferenceservice/objects.ts";
-import { type Caches, type Decider, makeReconciler } from "./controllers/inferenceservice/reconcile.ts";
+import { CACHE } from "./controllers/caches.ts";
+import { controllers as defaultControllers } from "./controllers/index.ts";
 import { Planner } from "./controllers/planner.ts";
+import type { World } from "./controllers/snapshot.ts";
 import { portOf, startHttpServer } from "./http.ts";
 import { KubeClient } from "./kube/client.ts";
+import {
+  type CacheRequest,
+  type Caches,
+  type ControllerContext,
+  type ControllerSpec,
+  cacheId,
+  controllerOwnerKeys,
+  keyOf,
+} from "./kube/controller.ts";
 import { EventRecorder } from "./kube/events.ts";
 import { Informer, type Obj } from "./kube/informer.ts";
 import { LeaderElector } from "./kube/leader.ts";
 import { WorkQueue } from "./kube/queue.ts";
-import { R, resourceOfPath } from "./kube/resources.ts";
+import { resourceOfPath } from "./kube/resources.ts";
 import { createMetrics, type Metrics } from "./metrics.ts";
 import { routeBySource } from "./signals/sources/index.ts";
 import { createPodScrapeSource } from "./signals/sources/podscrape.ts";
 import { createPrometheusSource } from "./signals/sources/prometheus.ts";
 import type { MetricSource } from "./signals/sources/types.ts";
-
-const CONTROLLER = "inferenceservice";
-
-/** Manual follows spec.replicas; Auto and Recommend follow the latest Plan, and hold until there is one. */
-export function planDecider(planner: Pick<Planner, "planFor" | "signalsFor">): Decider {
-  return (svc, { deployments, pools }) => {
-    if (svc.spec.scaling.mode === "Manual") return manualDecision(svc, deployments, pools);
-    const key = `${svc.metadata.namespace}/${svc.metadata.name}`;
-    const plan = planner.planFor(key);
-    const signals = planner.signalsFor(key);
-    if (plan) return { ...planDecision(svc, plan, deployments, pools), ...(signals ? { signals } : {}) };
-    return holdDecision(svc, deployments, pools, {
-      reason: Reason.HoldingOnStaleMetrics,
-      message: "not evaluated yet: replicas hold",
-    });
-  };
-}
 
 export interface OperatorHandle {
   metrics: Metrics;
@@ -54,7 +41,54 @@ export interface OperatorHandle {
 export interface OperatorOptions {
   /** Where signals come from; default: Prometheus (--prometheus-url) or pod scraping, per service. */
   source?: MetricSource;
+  /** The controllers to run; default: controllers/index.ts. */
+  controllers?: (planner: Planner) => ControllerSpec[];
 }
+
+/** What the planner reads to build its Snapshot, one cache per field of the World. */
+const WORLD: { [K in keyof World]: CacheRequest } = {
+  services: CACHE.services,
+  pools: CACHE.pools,
+  budgets: CACHE.budgets,
+  deployments: CACHE.deployments,
+  nodes: CACHE.nodes,
+  pods: CACHE.pods,
+  namespaces: CACHE.namespaces,
+};
+
+/** One informer per distinct cache request, shared by every controller and the planner. */
+function buildCaches(client: KubeClient, log: Logger, requests: CacheRequest[]) {
+  const informers = new Map<string, Informer<Obj>>();
+  for (const req of requests) {
+    const id = cacheId(req);
+    if (informers.has(id)) continue;
+    informers.set(
+      id,
+      new Informer<Obj>(client, req.resource, log.child({ informer: req.resource.plural }), {
+        labelSelector: req.labelSelector,
+      }),
+    );
+  }
+  const caches: Caches = {
+    informer(req) {
+      const i = informers.get(cacheId(req));
+      if (!i)
+        throw new Error(
+          `no cache for ${cacheId(req)}: declare it in the controller's for, owns, watches or reads`,
+        );
+      return i;
+    },
+  };
+  return { caches, all: [...informers.values()] };
+}
+
+/** Every cache a controller declares. */
+const requestsOf = (c: ControllerSpec): CacheRequest[] => [
+  c.for,
+  ...(c.owns ?? []),
+  ...(c.watches ?? []),
+  ...(c.reads ?? []),
+];
 
 export async function startOperator(
   config: OperatorConfig,
@@ -67,24 +101,6 @@ export async function startOperator(
     metrics.apiRequests.inc({ verb, resource: resourceOfPath(path), code: String(status) }),
   );
 
-  const managed = `${LABEL_MANAGED_BY}=${MANAGED_BY}`;
-  const informer = (res: (typeof R)[keyof typeof R], labelSelector?: string) =>
-    new Informer<Obj>(client, res, log.child({ informer: res.plural }), { labelSelector });
-  const caches: Caches = {
-    services: informer(R.inferenceServices),
-    pools: informer(R.gpuNodePools),
-    deployments: informer(R.deployments, managed),
-    k8sServices: informer(R.services, managed),
-    hpas: informer(R.hpas),
-  };
-  const extra = {
-    budgets: informer(R.capacityBudgets),
-    pods: informer(R.pods, managed),
-    nodes: informer(R.nodes, LABEL_POOL),
-    namespaces: informer(R.namespaces),
-  };
-  const all: Informer<Obj>[] = [...Object.values(caches), ...Object.values(extra)];
-
   const events = new EventRecorder(client, config.identity, log.child({ component: "events" }));
   const source =
     opts.source ??
@@ -92,72 +108,44 @@ export async function startOperator(
       prometheus: createPrometheusSource(config.prometheusURL ? { url: config.prometheusURL } : {}),
       podScrape: createPodScrapeSource(),
     });
+  // Built before the caches exist; it reads them only when it ticks, after they synced.
+  let caches: Caches | undefined;
   const planner = new Planner({
     source,
     intervalMs: config.interval,
     log: log.child({ component: "planner" }),
-    world: () => ({
-      services: caches.services.list(),
-      pools: caches.pools.list(),
-      budgets: extra.budgets.list(),
-      deployments: caches.deployments.list(),
-      nodes: extra.nodes.list(),
-      pods: extra.pods.list(),
-      namespaces: extra.namespaces.list(),
-    }),
-    onPlan: () => enqueueAll(),
-  });
-  const decide = planDecider(planner);
-  const reconcile = makeReconciler({
-    client,
-    caches,
-    events,
-    log: log.child({ controller: CONTROLLER }),
-    decide,
-    metrics,
-  });
-  const queue = new WorkQueue(reconcile, {
-    concurrency: config.concurrency,
-    onDone: (key, outcome, seconds, err) => {
-      metrics.reconcileTotal.inc({ controller: CONTROLLER, outcome });
-      metrics.reconcileSeconds.observe({ controller: CONTROLLER }, seconds);
-      if (err) log.child({ controller: CONTROLLER }).error({ err, key, outcome }, "reconcile failed");
+    world: () => {
+      const c = caches!;
+      return Object.fromEntries(
+        Object.entries(WORLD).map(([k, req]) => [k, c.informer(req).list()]),
+      ) as unknown as World;
+    },
+    onPlan: () => {
+      for (const r of running) if (r.spec.afterPlan) r.enqueueAll();
     },
   });
-  metrics.queueDepths.set(CONTROLLER, () => queue.depth);
+  const specs = (opts.controllers ?? defaultControllers)(planner);
+  const built = buildCaches(client, log, [...Object.values(WORLD), ...specs.flatMap(requestsOf)]);
+  caches = built.caches;
+  const all = built.all;
 
   // Event handlers only enqueue keys. `acting`: this instance takes work; `mayWrite`: its writes go out.
   // A graceful stop ends taking work first and lets in-flight reconciles write; a lost lease ends both at once.
   let acting = !config.leaderElect;
   let mayWrite = !config.leaderElect;
-  // Reconciles start after the first Plan, so a restarted operator decides as its predecessor did.
-  const enqueue = (key: string) => {
-    if (acting && planner.plan) queue.add(key);
-  };
-  const enqueueAll = () => {
-    for (const s of caches.services.list()) enqueue(`${s.metadata?.namespace}/${s.metadata?.name}`);
-  };
-  caches.services.on((o, kind) => {
-    const key = `${o.metadata?.namespace}/${o.metadata?.name}`;
-    if (kind === "delete") {
-      queue.forget(key);
-      metrics.desiredReplicas.remove({
-        namespace: o.metadata?.namespace ?? "",
-        service: o.metadata?.name ?? "",
-      });
-    } else enqueue(key);
-  });
-  const byOwnerLabel = (o: Obj) => {
-    const svc = o.metadata?.labels?.[LABEL_SERVICE];
-    if (svc) enqueue(`${o.metadata?.namespace}/${svc}`);
-  };
-  caches.deployments.on(byOwnerLabel);
-  caches.k8sServices.on(byOwnerLabel);
-  caches.pools.on(() => enqueueAll());
-  caches.hpas.on((o) => {
-    for (const s of caches.services.list(o.metadata?.namespace))
-      enqueue(`${s.metadata?.namespace}/${s.metadata?.name}`);
-  });
+  const running = specs.map((spec) =>
+    runController(
+      spec,
+      { client, caches: built.caches, events, log, metrics },
+      {
+        // Controllers driven by the Plan start after the first one, so a restarted operator decides as its
+        // predecessor did.
+        mayEnqueue: () => acting && (!spec.afterPlan || planner.plan !== undefined),
+        concurrency: config.concurrency,
+      },
+    ),
+  );
+  const shutdownQueues = () => Promise.all(running.map((r) => r.queue.shutdown()));
 
   // Caches first: nothing acts before every cache is synced.
   await Promise.all(
@@ -193,7 +181,7 @@ export async function startOperator(
             acting = false;
             planner.stop();
             if (!stopping) log.error("lost the lease: stopping at once");
-            void queue.shutdown().then(() => resolveStopped(stopping ? "shutdown" : "lost the lease"));
+            void shutdownQueues().then(() => resolveStopped(stopping ? "shutdown" : "lost the lease"));
           },
         },
       )
@@ -232,7 +220,7 @@ export async function startOperator(
       stopping = true;
       acting = false;
       planner.stop();
-      await queue.shutdown(); // finish in-flight reconciles
+      await shutdownQueues(); // finish in-flight reconciles
       if (leader) await leader.stop(); // release the lease for a fast hand-over
       await Promise.all(all.map((i) => i.stop()));
       await new Promise<void>((r) => server.close(() => r()));
@@ -241,4 +229,51 @@ export async function startOperator(
       resolveStopped("shutdown");
     },
   };
+}
+
+/** One controller's queue and event handlers, from its declaration. */
+function runController(
+  spec: ControllerSpec,
+  base: Omit<ControllerContext, "log"> & { log: Logger },
+  gate: { mayEnqueue: () => boolean; concurrency: number },
+) {
+  const ctx: ControllerContext = { ...base, log: base.log.child({ controller: spec.name }) };
+  const { metrics } = ctx;
+  const queue = new WorkQueue(spec.reconciler(ctx), {
+    concurrency: gate.concurrency,
+    ...spec.queue,
+    onDone: (key, outcome, seconds, err) => {
+      metrics.reconcileTotal.inc({ controller: spec.name, outcome });
+      metrics.reconcileSeconds.observe({ controller: spec.name }, seconds);
+      if (err) ctx.log.error({ err, key, outcome }, "reconcile failed");
+    },
+  });
+  metrics.queueDepths.set(spec.name, () => queue.depth);
+
+  const enqueue = (key: string) => {
+    if (gate.mayEnqueue()) queue.add(key);
+  };
+  const primary = ctx.caches.informer(spec.for);
+  const enqueueAll = () => {
+    for (const o of primary.list()) enqueue(keyOf(o));
+  };
+  primary.on((o, kind) => {
+    const key = keyOf(o);
+    if (kind === "delete") {
+      queue.forget(key);
+      spec.onDelete?.(key, ctx);
+    } else enqueue(key);
+  });
+  for (const owns of spec.owns ?? []) {
+    const map = owns.map ?? ((o: Obj) => controllerOwnerKeys(o, spec.for.resource.kind));
+    ctx.caches.informer(owns).on((o) => {
+      for (const key of map(o)) enqueue(key);
+    });
+  }
+  for (const w of spec.watches ?? []) {
+    ctx.caches.informer(w).on((o) => {
+      for (const key of w.map(o, ctx.caches)) enqueue(key);
+    });
+  }
+  return { spec, queue, enqueueAll };
 }

@@ -1,0 +1,20 @@
+// The caches controllers and the planner share: one request each, so equal requests share one informer.
+import type { CacheRequest } from "../kube/controller.ts";
+import { R } from "../kube/resources.ts";
+import { LABEL_MANAGED_BY, LABEL_POOL, MANAGED_BY } from "./inferenceservice/objects.ts";
+
+const managed = `${LABEL_MANAGED_BY}=${MANAGED_BY}`;
+
+export const CACHE = {
+  services: { resource: R.inferenceServices },
+  pools: { resource: R.gpuNodePools },
+  budgets: { resource: R.capacityBudgets },
+  /** Only the Deployments, Services and pods inferops made. */
+  deployments: { resource: R.deployments, labelSelector: managed },
+  k8sServices: { resource: R.services, labelSelector: managed },
+  pods: { resource: R.pods, labelSelector: managed },
+  /** Nodes that belong to a pool (default node labels). */
+  nodes: { resource: R.nodes, labelSelector: LABEL_POOL },
+  namespaces: { resource: R.namespaces },
+  hpas: { resource: R.hpas },
+} as const satisfies Record<string, CacheRequest>;
