@@ -5,8 +5,8 @@
 // that the ServiceAccount used every rule of its roles and nothing else, and a request outside them is refused;
 // `helm upgrade` and `helm uninstall` leave no orphan (the CRDs stay).
 //
-// Needs a Docker engine (hack/docker.sh starts one when none answers); where none can run, the suite is
-// skipped and says why. Containers use the host network only.
+// The three tests that run the image need a Docker engine (hack/docker.sh starts one when none answers);
+// where none can run, those are skipped and say why. Containers use the host network only.
 import { spawnSync } from "node:child_process";
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -22,6 +22,7 @@ import { ROOT } from "../helpers/fixtures.ts";
 import { buildOperatorImage, cachedBinary, type DockerEngine, dockerEngine } from "../helpers/image.ts";
 import { gpuNode, gpuNodePool, inferenceService } from "../helpers/objects.ts";
 import { freePort } from "../helpers/ports.ts";
+import { integrationSuite } from "../helpers/suite.ts";
 
 // testcontainers' reaper image cannot be pulled here: the suite removes its containers itself.
 process.env.TESTCONTAINERS_RYUK_DISABLED = "true";
@@ -42,14 +43,11 @@ const skip = inject("skipReason");
 const engine: DockerEngine | { unavailable: string } | undefined = skip ? undefined : dockerEngine();
 const unavailable = engine && "unavailable" in engine ? engine.unavailable : undefined;
 
-const suite = skip || unavailable ? describe.skip : describe;
-const title = skip
-  ? `chart and image (skipped: ${skip})`
-  : unavailable
-    ? `chart and image (skipped: no Docker engine can run here: ${unavailable})`
-    : "chart and image";
+/** The tests that run the image: skipped, saying why, only where no Docker engine can run. */
+const withImage = it.skipIf(unavailable !== undefined);
+const IMAGE_SKIPPED = unavailable ? ` (skipped: no Docker engine can run here: ${unavailable})` : "";
 
-suite(title, () => {
+integrationSuite("chart and image", () => {
   const admin = () => inject("adminKubeconfig");
   const helmBin = cachedBinary("helm", "HELM_VERSION");
   let client: KubeClient;
@@ -103,7 +101,7 @@ suite(title, () => {
   }));
 
   beforeAll(async () => {
-    image = buildOperatorImage();
+    image = unavailable ? `inferops:${Date.now()}` : buildOperatorImage();
     dir = mkdtempSync(join(tmpdir(), "inferops-chart-"));
     chmodSync(dir, 0o755);
     client = await KubeClient.create(admin());
@@ -276,133 +274,146 @@ suite(title, () => {
 
     let first: Awaited<ReturnType<typeof startOperatorContainer>>;
 
-    it("the image, as the ServiceAccount, scales an InferenceService up and down", async () => {
-      expect(saKubeconfig).toBeDefined();
-      await client.apply(
-        pathFor(R.gpuNodePools, { name: POOL }),
-        gpuNodePool(POOL, { provider: { type: "static" } }),
-      );
-      await client.apply(pathFor(R.nodes, { name: NODE }), gpuNode(NODE, POOL, 8));
-      const second = SECOND_POOL;
-      await client.apply(
-        pathFor(R.gpuNodePools, { name: second }),
-        gpuNodePool(second, { provider: { type: "static" } }),
-      );
-      first = await startOperatorContainer("image-a");
-      await eventually(async () => expect(await first.leader()).toBe(1), { timeoutMs: 40_000 });
+    withImage(
+      `the image, as the ServiceAccount, scales an InferenceService up and down${IMAGE_SKIPPED}`,
+      async () => {
+        expect(saKubeconfig).toBeDefined();
+        await client.apply(
+          pathFor(R.gpuNodePools, { name: POOL }),
+          gpuNodePool(POOL, { provider: { type: "static" } }),
+        );
+        await client.apply(pathFor(R.nodes, { name: NODE }), gpuNode(NODE, POOL, 8));
+        const second = SECOND_POOL;
+        await client.apply(
+          pathFor(R.gpuNodePools, { name: second }),
+          gpuNodePool(second, { provider: { type: "static" } }),
+        );
+        first = await startOperatorContainer("image-a");
+        await eventually(async () => expect(await first.leader()).toBe(1), { timeoutMs: 40_000 });
 
-      const service = (accelerators: Record<string, unknown>[]) =>
-        inferenceService("llama", NS, {
-          accelerators,
-          scaling: { mode: "Manual", minReplicas: 1, maxReplicas: 4 },
+        const service = (accelerators: Record<string, unknown>[]) =>
+          inferenceService("llama", NS, {
+            accelerators,
+            scaling: { mode: "Manual", minReplicas: 1, maxReplicas: 4 },
+          });
+        await client.apply(
+          pathFor(R.inferenceServices, { namespace: NS, name: "llama" }),
+          service([{ pool: POOL }, { pool: second }]),
+        );
+        await eventually(async () => expect(await replicas(`llama-${POOL}`)).toBe(1));
+        await eventually(() => client.get(deployPath(`llama-${second}`)));
+        scale(3);
+        await eventually(async () => expect(await replicas(`llama-${POOL}`)).toBe(3));
+        scale(1);
+        await eventually(async () => expect(await replicas(`llama-${POOL}`)).toBe(1));
+        // A variant taken out of the spec: its Deployment goes.
+        await client.apply(
+          pathFor(R.inferenceServices, { namespace: NS, name: "llama" }),
+          service([{ pool: POOL }]),
+        );
+        await eventually(async () =>
+          expect(
+            await client.get(deployPath(`llama-${second}`)).then(
+              () => "present",
+              (e: { code?: string }) => e.code,
+            ),
+          ).toBe("NotFound"),
+        );
+        kubectl(admin(), ["wait", "-n", NS, "--for=condition=Ready", "--timeout=90s", "infsvc/llama"]);
+        expect(first.logs.join("")).not.toMatch(/forbidden/i);
+      },
+    );
+
+    withImage(
+      `SIGTERM to the leader's container hands the lease over before it would have expired${IMAGE_SKIPPED}`,
+      async () => {
+        expect(first).toBeDefined();
+        const standby = await startOperatorContainer("image-b");
+        expect(await standby.leader()).toBe(0);
+        const held = await client.get<Lease>(leasePath);
+        expect(held.spec.holderIdentity).toBe("image-a");
+        const stopped = await first.container.stop({ timeout: 30_000, remove: false });
+        const state = JSON.parse(
+          spawnSync("docker", ["inspect", "--format", "{{json .State}}", stopped.getId()], {
+            encoding: "utf8",
+          }).stdout,
+        ) as { ExitCode: number };
+        spawnSync("docker", ["rm", stopped.getId()]);
+        expect(state.ExitCode).toBe(0); // graceful: in-flight reconciles finished, the lease released
+        expect(first.logs.join("")).toContain("shutting down");
+        await eventually(async () => expect(await standby.leader()).toBe(1), { timeoutMs: 40_000 });
+        const lease = await client.get<Lease>(leasePath);
+        expect(lease.spec.holderIdentity).toBe("image-b");
+        // Taken over from a released lease: before the old holder's last renewal plus the lease duration.
+        const expiry = Date.parse(held.spec.renewTime!) + held.spec.leaseDurationSeconds! * 1000;
+        expect(Date.parse(lease.spec.acquireTime!)).toBeLessThan(expiry);
+        // The new leader acts.
+        scale(2);
+        await eventually(async () => expect(await replicas(`llama-${POOL}`)).toBe(2));
+      },
+    );
+
+    withImage(
+      `the ServiceAccount used every rule of its roles and nothing else; a request outside them is refused${IMAGE_SKIPPED}`,
+      async () => {
+        const user = `system:serviceaccount:${RELEASE_NS}:${SA}`;
+        // Outside the role: reading Secrets.
+        const refused = spawnSync(
+          "kubectl",
+          ["--kubeconfig", saKubeconfig, "get", "secrets", "-n", RELEASE_NS],
+          {
+            encoding: "utf8",
+          },
+        );
+        expect(refused.status).not.toBe(0);
+        expect(refused.stderr).toMatch(/forbidden/i);
+
+        type AuditEvent = {
+          stage: string;
+          verb: string;
+          user: { username: string };
+          objectRef?: { apiGroup?: string; resource?: string; subresource?: string; namespace?: string };
+          responseStatus?: { code?: number };
+        };
+        const key = (group: string, resource: string, verb: string) =>
+          `${group || "core"} ${resource} ${verb}`;
+        const events = await eventually(() => {
+          const lines = readFileSync(join(inject("clusterDir"), "logs", "audit.log"), "utf8")
+            .trim()
+            .split("\n");
+          const mine = lines
+            .map((l) => JSON.parse(l) as AuditEvent)
+            .filter(
+              (e) => e.user.username === user && e.stage === "ResponseComplete" && e.objectRef?.resource,
+            );
+          expect(mine.some((e) => e.objectRef?.resource === "secrets")).toBe(true);
+          return mine;
         });
-      await client.apply(
-        pathFor(R.inferenceServices, { namespace: NS, name: "llama" }),
-        service([{ pool: POOL }, { pool: second }]),
-      );
-      await eventually(async () => expect(await replicas(`llama-${POOL}`)).toBe(1));
-      await eventually(() => client.get(deployPath(`llama-${second}`)));
-      scale(3);
-      await eventually(async () => expect(await replicas(`llama-${POOL}`)).toBe(3));
-      scale(1);
-      await eventually(async () => expect(await replicas(`llama-${POOL}`)).toBe(1));
-      // A variant taken out of the spec: its Deployment goes.
-      await client.apply(
-        pathFor(R.inferenceServices, { namespace: NS, name: "llama" }),
-        service([{ pool: POOL }]),
-      );
-      await eventually(async () =>
-        expect(
-          await client.get(deployPath(`llama-${second}`)).then(
-            () => "present",
-            (e: { code?: string }) => e.code,
-          ),
-        ).toBe("NotFound"),
-      );
-      kubectl(admin(), ["wait", "-n", NS, "--for=condition=Ready", "--timeout=90s", "infsvc/llama"]);
-      expect(first.logs.join("")).not.toMatch(/forbidden/i);
-    });
-
-    it("SIGTERM to the leader's container hands the lease over before it would have expired", async () => {
-      expect(first).toBeDefined();
-      const standby = await startOperatorContainer("image-b");
-      expect(await standby.leader()).toBe(0);
-      const held = await client.get<Lease>(leasePath);
-      expect(held.spec.holderIdentity).toBe("image-a");
-      const stopped = await first.container.stop({ timeout: 30_000, remove: false });
-      const state = JSON.parse(
-        spawnSync("docker", ["inspect", "--format", "{{json .State}}", stopped.getId()], { encoding: "utf8" })
-          .stdout,
-      ) as { ExitCode: number };
-      spawnSync("docker", ["rm", stopped.getId()]);
-      expect(state.ExitCode).toBe(0); // graceful: in-flight reconciles finished, the lease released
-      expect(first.logs.join("")).toContain("shutting down");
-      await eventually(async () => expect(await standby.leader()).toBe(1), { timeoutMs: 40_000 });
-      const lease = await client.get<Lease>(leasePath);
-      expect(lease.spec.holderIdentity).toBe("image-b");
-      // Taken over from a released lease: before the old holder's last renewal plus the lease duration.
-      const expiry = Date.parse(held.spec.renewTime!) + held.spec.leaseDurationSeconds! * 1000;
-      expect(Date.parse(lease.spec.acquireTime!)).toBeLessThan(expiry);
-      // The new leader acts.
-      scale(2);
-      await eventually(async () => expect(await replicas(`llama-${POOL}`)).toBe(2));
-    });
-
-    it("the ServiceAccount used every rule of its roles and nothing else; a request outside them is refused", async () => {
-      const user = `system:serviceaccount:${RELEASE_NS}:${SA}`;
-      // Outside the role: reading Secrets.
-      const refused = spawnSync(
-        "kubectl",
-        ["--kubeconfig", saKubeconfig, "get", "secrets", "-n", RELEASE_NS],
-        {
-          encoding: "utf8",
-        },
-      );
-      expect(refused.status).not.toBe(0);
-      expect(refused.stderr).toMatch(/forbidden/i);
-
-      type AuditEvent = {
-        stage: string;
-        verb: string;
-        user: { username: string };
-        objectRef?: { apiGroup?: string; resource?: string; subresource?: string; namespace?: string };
-        responseStatus?: { code?: number };
-      };
-      const key = (group: string, resource: string, verb: string) => `${group || "core"} ${resource} ${verb}`;
-      const events = await eventually(() => {
-        const lines = readFileSync(join(inject("clusterDir"), "logs", "audit.log"), "utf8")
-          .trim()
-          .split("\n");
-        const mine = lines
-          .map((l) => JSON.parse(l) as AuditEvent)
-          .filter((e) => e.user.username === user && e.stage === "ResponseComplete" && e.objectRef?.resource);
-        expect(mine.some((e) => e.objectRef?.resource === "secrets")).toBe(true);
-        return mine;
-      });
-      const used = new Set<string>();
-      const denied = new Set<string>();
-      for (const e of events) {
-        const ref = e.objectRef!;
-        const resource = ref.subresource ? `${ref.resource}/${ref.subresource}` : ref.resource!;
-        const code = e.responseStatus?.code ?? 0;
-        if (code === 403) denied.add(key(ref.apiGroup ?? "", resource, e.verb));
-        else {
-          used.add(key(ref.apiGroup ?? "", resource, e.verb));
-          // Server-side apply that creates an object is authorised as create too.
-          if (e.verb === "patch" && code === 201) used.add(key(ref.apiGroup ?? "", resource, "create"));
+        const used = new Set<string>();
+        const denied = new Set<string>();
+        for (const e of events) {
+          const ref = e.objectRef!;
+          const resource = ref.subresource ? `${ref.resource}/${ref.subresource}` : ref.resource!;
+          const code = e.responseStatus?.code ?? 0;
+          if (code === 403) denied.add(key(ref.apiGroup ?? "", resource, e.verb));
+          else {
+            used.add(key(ref.apiGroup ?? "", resource, e.verb));
+            // Server-side apply that creates an object is authorised as create too.
+            if (e.verb === "patch" && code === 201) used.add(key(ref.apiGroup ?? "", resource, "create"));
+          }
         }
-      }
-      const granted = new Set<string>();
-      const manifest = helmOk(["get", "manifest", RELEASE, "-n", RELEASE_NS]);
-      for (const doc of parseAllDocuments(manifest).map((d) => d.toJS())) {
-        if (doc?.kind !== "ClusterRole" && doc?.kind !== "Role") continue;
-        for (const rule of doc.rules as { apiGroups: string[]; resources: string[]; verbs: string[] }[])
-          for (const g of rule.apiGroups)
-            for (const r of rule.resources) for (const v of rule.verbs) granted.add(key(g, r, v));
-      }
-      expect([...denied]).toEqual([key("", "secrets", "list")]);
-      expect([...used].sort()).toEqual([...granted].sort());
-    });
+        const granted = new Set<string>();
+        const manifest = helmOk(["get", "manifest", RELEASE, "-n", RELEASE_NS]);
+        for (const doc of parseAllDocuments(manifest).map((d) => d.toJS())) {
+          if (doc?.kind !== "ClusterRole" && doc?.kind !== "Role") continue;
+          for (const rule of doc.rules as { apiGroups: string[]; resources: string[]; verbs: string[] }[])
+            for (const g of rule.apiGroups)
+              for (const r of rule.resources) for (const v of rule.verbs) granted.add(key(g, r, v));
+        }
+        expect([...denied]).toEqual([key("", "secrets", "list")]);
+        expect([...used].sort()).toEqual([...granted].sort());
+      },
+    );
 
     it("helm upgrade with changed values leaves no orphan, and helm uninstall removes all but the CRDs", async () => {
       const objects = () =>
