@@ -69,7 +69,7 @@ integrationSuite("chart and image", () => {
     return [
       "--set",
       `image.repository=${repository}`,
-      "--set",
+      "--set-string", // a tag of digits is still a string
       `image.tag=${tag}`,
       "--set",
       "image.pullPolicy=Never",
@@ -101,7 +101,7 @@ integrationSuite("chart and image", () => {
   }));
 
   beforeAll(async () => {
-    image = unavailable ? `inferops:${Date.now()}` : buildOperatorImage();
+    image = unavailable ? "inferops:not-built" : buildOperatorImage();
     dir = mkdtempSync(join(tmpdir(), "inferops-chart-"));
     chmodSync(dir, 0o755);
     client = await KubeClient.create(admin());
@@ -128,6 +128,7 @@ integrationSuite("chart and image", () => {
       ["delete", "namespace", NS, RELEASE_NS, "--wait=false"],
       ["delete", "gpunodepools", POOL, SECOND_POOL],
       ["delete", "node", NODE],
+      ["delete", "capacitybudgets", NS],
     ])
       spawnSync("kubectl", ["--kubeconfig", admin(), ...args, "--ignore-not-found"]);
     for (const c of monitoringCrds)
@@ -320,6 +321,22 @@ integrationSuite("chart and image", () => {
           ).toBe("NotFound"),
         );
         kubectl(admin(), ["wait", "-n", NS, "--for=condition=Ready", "--timeout=90s", "infsvc/llama"]);
+        // A CapacityBudget over this namespace: the operator reports it (capacitybudgets/status).
+        await client.apply(pathFor(R.capacityBudgets, { name: NS }), {
+          apiVersion: "inferops.dev/v1alpha1",
+          kind: "CapacityBudget",
+          metadata: { name: NS },
+          spec: {
+            scope: { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": NS } } },
+            limits: { gpus: [{ type: "nvidia-h100-80gb", max: 8 }] },
+          },
+        });
+        await eventually(async () => {
+          const b = await client.get<{ status?: { used?: { gpus?: unknown[] } } }>(
+            pathFor(R.capacityBudgets, { name: NS }),
+          );
+          expect(b.status?.used?.gpus).toEqual([{ type: "nvidia-h100-80gb", count: 1 }]);
+        });
         expect(first.logs.join("")).not.toMatch(/forbidden/i);
       },
     );
