@@ -1,7 +1,8 @@
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { DOC, leaves, SCHEMA, VALUES, withFreshTable } from "./chart-docs.ts";
+import { DOC, leaves, ROOT, SCHEMA, VALUES, withFreshTable } from "./chart-docs.ts";
 
 /** Every path of a values object: a map or list is a leaf when the schema declares no properties under it. */
 function valuePaths(values: Record<string, unknown>, schemaLeaves: Set<string>, prefix = ""): string[] {
@@ -30,5 +31,16 @@ describe("the chart's values", () => {
   it("docs/operator.md's table is generated from the schema (run `node hack/chart-docs.ts`)", () => {
     const doc = readFileSync(DOC, "utf8");
     expect(doc).toBe(withFreshTable(doc));
+  });
+});
+
+describe("the chart's CRDs", () => {
+  it("are crds/'s, file for file (run `make crds`)", () => {
+    const dir = (d: string) =>
+      readdirSync(join(ROOT, d))
+        .filter((f) => f.endsWith(".yaml"))
+        .sort()
+        .map((f) => [f, readFileSync(join(ROOT, d, f), "utf8")]);
+    expect(dir(join("charts", "inferops", "crds"))).toEqual(dir("crds"));
   });
 });

@@ -5,7 +5,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
 
-const ROOT = join(import.meta.dirname, "..");
+export const ROOT = join(import.meta.dirname, "..");
 export const SCHEMA = join(ROOT, "charts", "inferops", "values.schema.json");
 export const VALUES = join(ROOT, "charts", "inferops", "values.yaml");
 export const DOC = join(ROOT, "docs", "operator.md");
