@@ -21,18 +21,19 @@ import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { gpuNodePoolSchema } from "../operator/src/apis/gpunodepool.ts";
 import { KubeClient, type KubeObject } from "../operator/src/kube/client.ts";
 import { pathFor, R } from "../operator/src/kube/resources.ts";
+import { kwokNode } from "../operator/src/nodepools/kwok.ts";
 import { percentile } from "../operator/src/serving/capacity.ts";
 import { LiveFleet } from "../operator/src/serving/live.ts";
 import { getProfile } from "../operator/src/serving/profiles.ts";
 import { mulberry32 } from "../operator/src/serving/workload.ts";
 import { buildTrace } from "../operator/src/simulation/trace.ts";
-import { clusterDown, clusterUp, installInferops, kubectl } from "../test/helpers/cluster.ts";
-import { ROOT } from "../test/helpers/fixtures.ts";
-import { gpuNode } from "../test/helpers/objects.ts";
-import { startOperatorProcess } from "../test/helpers/operator.ts";
-import { startPrometheus } from "../test/helpers/prometheus.ts";
+import { clusterDown, clusterUp, installInferops, kubectl } from "./lib/cluster.ts";
+import { startOperatorProcess } from "./lib/operator.ts";
+import { ROOT } from "./lib/paths.ts";
+import { startPrometheus } from "./lib/prometheus.ts";
 
 const { values } = parseArgs({
   options: {
@@ -156,7 +157,7 @@ async function main(): Promise<number> {
     await admin.apply(pathFor(R.gpuNodePools, { name: POOL }), pool);
     for (let i = 0; i < NODES; i++) {
       const name = `${POOL}-node-${i}`;
-      await admin.apply(pathFor(R.nodes, { name }), gpuNode(name, POOL, 1));
+      await admin.apply(pathFor(R.nodes, { name }), kwokNode(gpuNodePoolSchema.parse(pool), name));
     }
     log(`demo: GPUNodePool ${POOL} with ${NODES} kwok nodes of one L4 each`);
 

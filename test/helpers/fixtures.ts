@@ -3,7 +3,9 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseAllDocuments } from "yaml";
 
-export const ROOT = join(import.meta.dirname, "..", "..");
+import { ROOT } from "../../hack/lib/paths.ts";
+
+export { ROOT };
 export const EXAMPLES_DIR = join(ROOT, "examples");
 export const INVALID_DIR = join(ROOT, "test", "fixtures", "invalid");
 

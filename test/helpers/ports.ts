@@ -1,13 +1,2 @@
-import { createServer } from "node:net";
-
-/** A free loopback TCP port (the OS picks; closed again before return). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
+// Moved to hack/lib/ports.ts (the demo and bench use it too; hack/ never imports test/).
+export * from "../../hack/lib/ports.ts";

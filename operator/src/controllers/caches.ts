@@ -1,7 +1,8 @@
 // The caches controllers and the planner share: one request each, so equal requests share one informer.
+
+import { LABEL_MANAGED_BY, LABEL_POOL, MANAGED_BY } from "../apis/labels.ts";
 import type { CacheRequest } from "../kube/controller.ts";
 import { R } from "../kube/resources.ts";
-import { LABEL_MANAGED_BY, LABEL_POOL, MANAGED_BY } from "./inferenceservice/objects.ts";
 
 const managed = `${LABEL_MANAGED_BY}=${MANAGED_BY}`;
 

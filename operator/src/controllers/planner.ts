@@ -2,6 +2,7 @@
 // build the Snapshot from the caches, call plan(), keep the Plan for the reconciles, and wake them.
 import type { Logger } from "pino";
 import { inferenceServiceSchema } from "../apis/inferenceservice.ts";
+import { LABEL_SERVICE, LABEL_VARIANT } from "../apis/labels.ts";
 import type { KubeObject } from "../kube/client.ts";
 import { plan as planFn } from "../planning/plan.ts";
 import type { Plan, PlannerMemory, ServicePlan, Signals } from "../planning/types.ts";
@@ -11,7 +12,6 @@ import {
   serviceRef,
   toSignalsByService,
 } from "../signals/sources/types.ts";
-import { LABEL_SERVICE, LABEL_VARIANT } from "./inferenceservice/objects.ts";
 import { buildSnapshot, type World } from "./snapshot.ts";
 
 export interface PlannerDeps {

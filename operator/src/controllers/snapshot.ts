@@ -3,6 +3,14 @@ import { capacityBudgetSchema } from "../apis/capacitybudget.ts";
 import { type LabelSelector, selectorMatches } from "../apis/common.ts";
 import { type GPUNodePool, gpuNodePoolSchema } from "../apis/gpunodepool.ts";
 import { inferenceServiceSchema } from "../apis/inferenceservice.ts";
+import {
+  GPU_RESOURCE,
+  LABEL_MANAGED_BY,
+  LABEL_SERVICE,
+  LABEL_VARIANT,
+  MANAGED_BY,
+  poolNodeLabels,
+} from "../apis/labels.ts";
 import type { KubeObject } from "../kube/client.ts";
 import type {
   BudgetSnapshot,
@@ -12,13 +20,6 @@ import type {
   Signals,
   Snapshot,
 } from "../planning/types.ts";
-import {
-  LABEL_MANAGED_BY,
-  LABEL_SERVICE,
-  LABEL_VARIANT,
-  MANAGED_BY,
-  poolNodeLabels,
-} from "./inferenceservice/objects.ts";
 
 export interface World {
   services: readonly KubeObject[];
@@ -42,13 +43,13 @@ const nodeReady = (n: KubeObject) =>
 
 const gpusOf = (n: KubeObject) =>
   Number(
-    (n.status as { allocatable?: Record<string, string> } | undefined)?.allocatable?.["nvidia.com/gpu"] ?? 0,
+    (n.status as { allocatable?: Record<string, string> } | undefined)?.allocatable?.[GPU_RESOURCE] ?? 0,
   );
 
 function podGPUs(p: KubeObject): number {
   const containers =
     (p.spec as { containers?: { resources?: { requests?: Record<string, string> } }[] })?.containers ?? [];
-  return containers.reduce((s, c) => s + Number(c.resources?.requests?.["nvidia.com/gpu"] ?? 0), 0);
+  return containers.reduce((s, c) => s + Number(c.resources?.requests?.[GPU_RESOURCE] ?? 0), 0);
 }
 
 export function poolSnapshot(

@@ -6,7 +6,7 @@
 // A marked Machine the plan no longer removes is unmarked. A Machine that failed for want of resources
 // (status.failureReason InsufficientResources) makes a scale-up fail with InsufficientCapacity.
 
-import { poolNodeLabels } from "../controllers/inferenceservice/objects.ts";
+import { poolNodeLabels } from "../apis/labels.ts";
 import type { KubeApi, KubeObject } from "../kube/client.ts";
 import { isNotFound } from "../kube/errors.ts";
 import { pathFor, R } from "../kube/resources.ts";

@@ -5,12 +5,12 @@
 // spec.disruption to consolidationPolicy WhenEmpty with consolidateAfter Never, so Karpenter does not
 // remove nodes the plan keeps: scale-down is inferops', which deletes the chosen node's NodeClaim (Karpenter
 // then terminates the instance). Karpenter's other disruption (drift, expiry, budgets) stays the user's.
+import { GPU_RESOURCE } from "../apis/labels.ts";
 import type { KubeApi, KubeObject } from "../kube/client.ts";
 import { isNotFound } from "../kube/errors.ts";
 import { pathFor, R } from "../kube/resources.ts";
 import {
   type Driver,
-  GPU_RESOURCE,
   liveNodes,
   type NodeObject,
   type Pool,

@@ -12,18 +12,12 @@
 // on a node only when it first sees it.) A scale-down deletes the chosen Nodes, or forgets a node still
 // provisioning.
 import { randomBytes } from "node:crypto";
-import {
-  LABEL_MANAGED_BY,
-  LABEL_POOL,
-  MANAGED_BY,
-  poolNodeLabels,
-} from "../controllers/inferenceservice/objects.ts";
+import { GPU_RESOURCE, LABEL_MANAGED_BY, LABEL_POOL, MANAGED_BY, poolNodeLabels } from "../apis/labels.ts";
 import type { KubeApi, KubeObject } from "../kube/client.ts";
 import { isAlreadyExists, isNotFound } from "../kube/errors.ts";
 import { pathFor, R } from "../kube/resources.ts";
 import {
   type Driver,
-  GPU_RESOURCE,
   listNodes,
   liveNodes,
   type NodeObject,

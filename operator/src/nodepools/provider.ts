@@ -10,14 +10,10 @@
 // node of the pool, the pool has more nodes than it needs, and the node runs no pod (checked just before).
 // Each provider file implements a Driver: what it observes, and how it adds and removes nodes.
 import type { GPUNodePool, ProviderType } from "../apis/gpunodepool.ts";
+import { ANNOTATION_DRAINING, GPU_RESOURCE } from "../apis/labels.ts";
 import type { KubeApi, KubeObject } from "../kube/client.ts";
 import { ApiError, wrap } from "../kube/errors.ts";
 import { pathFor, R } from "../kube/resources.ts";
-
-/** The extended resource a GPU node advertises. */
-export const GPU_RESOURCE = "nvidia.com/gpu";
-/** Set on a node the GPUNodePool controller is draining: its value is when the drain began (RFC 3339). */
-export const ANNOTATION_DRAINING = "inferops.dev/draining";
 
 /**
  * registering: asked for, not yet a Ready node (a VM booting, a Machine provisioning, a NodeClaim launching);

@@ -1,7 +1,7 @@
 // static: nodes nobody scales. The pool's nodes are the Nodes that carry its nodeLabels; the provider reports
 // them and answers Unsupported when asked for a different number, so the planner learns the pool is fixed.
 
-import { poolNodeLabels } from "../controllers/inferenceservice/objects.ts";
+import { poolNodeLabels } from "../apis/labels.ts";
 import type { KubeApi } from "../kube/client.ts";
 import {
   type Driver,

@@ -2,7 +2,7 @@
 // for queue, running, token and arrival rates; the mean for KV-cache utilisation; a quantile (p95) of TTFT
 // and ITL from the pods' histogram increases merged. Pods whose newest reading is stale do not report:
 // missing, not zero. Pure.
-import type { Signals } from "../planning/types.ts";
+
 import {
   ACROSS_PODS,
   COUNTER_SIGNALS,
@@ -14,6 +14,7 @@ import {
 } from "./adapters/types.ts";
 import type { Sample } from "./prom-text.ts";
 import { hasAnySignal, type PodReading, readPod } from "./reading.ts";
+import type { Signals } from "./types.ts";
 import {
   counterRate,
   cumulativeBuckets,

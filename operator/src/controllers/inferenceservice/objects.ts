@@ -1,33 +1,22 @@
 // Pure: the Deployments and Service an InferenceService asks for, from its spec, the pools and the replicas.
 import { createHash } from "node:crypto";
-import type { GPUNodePool, GPUNodePoolSpec } from "../../apis/gpunodepool.ts";
+import type { GPUNodePool } from "../../apis/gpunodepool.ts";
 import type { Accelerator, InferenceService } from "../../apis/inferenceservice.ts";
+import {
+  ANNOTATION_HASH,
+  ANNOTATION_METRICS_PATH,
+  ANNOTATION_METRICS_PORT,
+  GPU_RESOURCE,
+  LABEL_MANAGED_BY,
+  LABEL_SERVICE,
+  LABEL_VARIANT,
+  MANAGED_BY,
+  poolNodeLabels,
+  variantLabels,
+} from "../../apis/labels.ts";
 import type { KubeObject } from "../../kube/client.ts";
 
-export const LABEL_MANAGED_BY = "app.kubernetes.io/managed-by";
-export const LABEL_SERVICE = "inferops.dev/service";
-export const LABEL_VARIANT = "inferops.dev/variant";
-export const LABEL_POOL = "inferops.dev/pool";
-export const ANNOTATION_HASH = "inferops.dev/applied-hash";
-export const ANNOTATION_METRICS_PORT = "inferops.dev/metrics-port";
-export const ANNOTATION_METRICS_PATH = "inferops.dev/metrics-path";
-export const MANAGED_BY = "inferops";
-export const GPU_RESOURCE = "nvidia.com/gpu";
-
 export const deploymentName = (svc: string, pool: string) => `${svc}-${pool}`;
-
-/** The labels every object and pod of a variant carries. */
-export function variantLabels(svc: string, pool: string): Record<string, string> {
-  return { [LABEL_MANAGED_BY]: MANAGED_BY, [LABEL_SERVICE]: svc, [LABEL_VARIANT]: pool };
-}
-
-/** The labels a pool's nodes carry, which a replica placed on the pool selects. */
-export function poolNodeLabels(pool: {
-  metadata: { name: string };
-  spec: GPUNodePoolSpec;
-}): Record<string, string> {
-  return pool.spec.nodeLabels ?? { [LABEL_POOL]: pool.metadata.name };
-}
 
 export function ownerRef(svc: InferenceService) {
   return {

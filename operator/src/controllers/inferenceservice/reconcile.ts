@@ -5,6 +5,7 @@ import type { Logger } from "pino";
 import { Reason } from "../../apis/conditions.ts";
 import { type GPUNodePool, gpuNodePoolSchema } from "../../apis/gpunodepool.ts";
 import { type InferenceService, inferenceServiceSchema } from "../../apis/inferenceservice.ts";
+import { LABEL_MANAGED_BY, LABEL_SERVICE, LABEL_VARIANT, MANAGED_BY } from "../../apis/labels.ts";
 import { formatErrors, toFieldErrors } from "../../apis/validate.ts";
 import type { KubeClient, KubeObject } from "../../kube/client.ts";
 import { isNotFound, TerminalError, wrap } from "../../kube/errors.ts";
@@ -15,16 +16,7 @@ import { pathFor, R } from "../../kube/resources.ts";
 import type { Metrics } from "../../metrics.ts";
 import { mergeConditions } from "../conditions.ts";
 import * as events from "./events.ts";
-import {
-  deploymentName,
-  desiredDeployment,
-  desiredService,
-  LABEL_MANAGED_BY,
-  LABEL_SERVICE,
-  LABEL_VARIANT,
-  MANAGED_BY,
-  upToDate,
-} from "./objects.ts";
+import { deploymentName, desiredDeployment, desiredService, upToDate } from "./objects.ts";
 import { computeStatus, type Decision, type DeploymentView, viewDeployment } from "./status.ts";
 
 export interface Caches {

@@ -3,10 +3,10 @@
 import { ConditionType, Reason } from "../../apis/conditions.ts";
 import type { GPUNodePool } from "../../apis/gpunodepool.ts";
 import type { InferenceService, InferenceServiceStatus } from "../../apis/inferenceservice.ts";
+import { LABEL_SERVICE } from "../../apis/labels.ts";
 import type { KubeObject } from "../../kube/client.ts";
 import type { Signals } from "../../planning/types.ts";
 import { type ConditionInput, mergeConditions } from "../conditions.ts";
-import { LABEL_SERVICE } from "./objects.ts";
 
 export interface DeploymentView {
   pool: string;

@@ -2,7 +2,7 @@
 // declarative data, so the same description drives both the pod scraper (which reads expositions) and the
 // Prometheus source (which writes PromQL).
 import type { ServerRuntime } from "../../apis/inferenceservice.ts";
-import type { Signals } from "../../planning/types.ts";
+import type { Signals } from "../types.ts";
 
 /** Runtimes with an adapter. `custom` has none: it relies on spec.metrics.queries. */
 export type AdapterServer = Exclude<ServerRuntime, "custom">;

@@ -1,8 +1,9 @@
 // A fake metric source for tests of the drivers: answers what it was told, per service key, and records
 // what it was asked. A service it knows nothing of says nothing (replicasReporting 0), as a real source
 // does for a service without series.
-import type { Signals } from "../../planning/types.ts";
+
 import type { SignalsError } from "../errors.ts";
+import type { Signals } from "../types.ts";
 import { type MetricSource, noSignals, type ServiceRef, type SignalsResult } from "./types.ts";
 
 export interface FakeSource extends MetricSource {

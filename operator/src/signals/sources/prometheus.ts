@@ -7,11 +7,11 @@
 // query, which is optional: when it fails, the histograms are missing and the rest stands.
 import { z } from "zod";
 import { SIGNAL_QUERIES, type SignalName } from "../../apis/inferenceservice.ts";
-import type { HistogramBuckets, Signals } from "../../planning/types.ts";
 import { adapterFor } from "../adapters/index.ts";
 import { HISTOGRAM_BUCKETS_FIELD, type ServerAdapter, SIGNAL_FIELD } from "../adapters/types.ts";
 import { isSignalsError, SignalsError, SignalsErrorCode } from "../errors.ts";
 import { parsePromFloat } from "../prom-text.ts";
+import type { HistogramBuckets, Signals } from "../types.ts";
 import { readableBuckets } from "../window.ts";
 import { fetchText, mapLimit } from "./http.ts";
 import {

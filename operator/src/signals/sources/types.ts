@@ -1,8 +1,8 @@
 // The metric source interface. A source reads the signals of many services at once (batched where it can)
 // and answers, per service key, either the Signals or the error that kept it from reading them.
 import type { InferenceServiceSpec, ServerRuntime } from "../../apis/inferenceservice.ts";
-import type { Signals } from "../../planning/types.ts";
 import type { SignalsError } from "../errors.ts";
+import type { Signals } from "../types.ts";
 
 export type MetricsSpec = InferenceServiceSpec["metrics"];
 export type SourceKind = MetricsSpec["source"];
