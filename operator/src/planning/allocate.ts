@@ -30,6 +30,7 @@ import {
   exceededLimits,
   limitsInForce,
   type ReplicaFootprint,
+  replicaFootprint,
   type Usage,
 } from "./budgets.ts";
 import type { BudgetPlan, BudgetSnapshot, PoolPlan, PoolSnapshot } from "./types.ts";
@@ -62,7 +63,7 @@ export function variantOptions(
       unusable.push({ pool: a.pool, why: `GPUNodePool ${a.pool} does not exist` });
       return;
     }
-    const { gpu, power, costPerNodeHour } = pool.spec;
+    const { gpu } = pool.spec;
     if (a.gpusPerReplica > gpu.count) {
       unusable.push({
         pool: a.pool,
@@ -70,7 +71,7 @@ export function variantOptions(
       });
       return;
     }
-    const costPerHour = (costPerNodeHour / gpu.count) * a.gpusPerReplica;
+    const footprint = replicaFootprint(pool.spec, a.gpusPerReplica);
     const tps = a.profile?.maxTokensPerSecond;
     options.push({
       pool: a.pool,
@@ -79,13 +80,8 @@ export function variantOptions(
       gpuType: gpu.type,
       tokensPerSecond: tps,
       slots: a.profile?.maxConcurrentRequests,
-      footprint: {
-        costPerHour,
-        powerWatts: power.busyWattsPerGPU * a.gpusPerReplica,
-        gpus: a.gpusPerReplica,
-        gpuType: gpu.type,
-      },
-      costPerMillionTokens: tps !== undefined ? (costPerHour / tps / 3600) * 1e6 : undefined,
+      footprint,
+      costPerMillionTokens: tps !== undefined ? (footprint.costPerHour / tps / 3600) * 1e6 : undefined,
     });
   });
   options.sort((x, y) => {

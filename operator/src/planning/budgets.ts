@@ -10,6 +10,7 @@
 // counts, so cutting is always progress.
 import type { BudgetWindow, CapacityBudgetSpec, Day, Limits } from "../apis/capacitybudget.ts";
 import { DAYS } from "../apis/capacitybudget.ts";
+import type { GPUNodePoolSpec } from "../apis/gpunodepool.ts";
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
 
@@ -67,6 +68,19 @@ export interface ReplicaFootprint {
   powerWatts: number;
   gpus: number;
   gpuType: string;
+}
+
+/** What one replica of `gpusPerReplica` GPUs on a pool costs and draws: the one place it is computed. */
+export function replicaFootprint(
+  pool: Pick<GPUNodePoolSpec, "gpu" | "power" | "costPerNodeHour">,
+  gpusPerReplica: number,
+): ReplicaFootprint {
+  return {
+    costPerHour: (pool.costPerNodeHour / pool.gpu.count) * gpusPerReplica,
+    powerWatts: pool.power.busyWattsPerGPU * gpusPerReplica,
+    gpus: gpusPerReplica,
+    gpuType: pool.gpu.type,
+  };
 }
 
 export interface Usage {

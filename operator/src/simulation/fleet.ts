@@ -12,7 +12,14 @@
 // A node being provisioned is never cancelled (cloud providers and Karpenter do not take a launch back).
 import type { GPUNodePoolSpec } from "../apis/gpunodepool.ts";
 import { nodesFor } from "../planning/allocate.ts";
-import { addUsage, emptyUsage, exceededLimits, limitsInForce, type Usage } from "../planning/budgets.ts";
+import {
+  addUsage,
+  emptyUsage,
+  exceededLimits,
+  limitsInForce,
+  replicaFootprint,
+  type Usage,
+} from "../planning/budgets.ts";
 import type { PoolSnapshot } from "../planning/types.ts";
 import type { ReplicaMetrics } from "../serving/metrics.ts";
 import { Replica } from "../serving/replica.ts";
@@ -516,16 +523,7 @@ export class Fleet {
     const usage: Usage = emptyUsage();
     for (const pod of this.#pods) {
       const spec = this.#pool(pod.pool).spec;
-      addUsage(
-        usage,
-        {
-          costPerHour: (spec.costPerNodeHour / spec.gpu.count) * pod.gpus,
-          powerWatts: spec.power.busyWattsPerGPU * pod.gpus,
-          gpus: pod.gpus,
-          gpuType: spec.gpu.type,
-        },
-        1,
-      );
+      addUsage(usage, replicaFootprint(spec, pod.gpus), 1);
     }
     const ns = this.scenario.service.namespace;
     return this.scenario.budgets.some(

@@ -1,6 +1,7 @@
 // A benchmark suite for one trace: the capacity of its request mix, the replicas each minute needs, the two
 // bounds, inferops and the baselines' sweeps, all run through the same simulator with the same warm start,
 // and the results in the benchmark's format. Used by `npm run bench` (bench/run.ts) and `inferops simulate`.
+import { replicaFootprint } from "../planning/budgets.ts";
 import { type Bound, clairvoyantBound, instantBound } from "./bounds.ts";
 import {
   type CapacityCurve,
@@ -413,7 +414,7 @@ export function assembleSuite(prepared: PreparedSuite, runs: readonly RunResult[
   const spec = poolSpec(scenario, pool);
   const boundCost = (b: Bound) => ({
     gpuHours: (b.replicaSeconds * gpus) / 3600,
-    costUsd: ((b.replicaSeconds / 3600) * gpus * spec.costPerNodeHour) / spec.gpu.count,
+    costUsd: (b.replicaSeconds / 3600) * replicaFootprint(spec, gpus).costPerHour,
   });
   const target = prepared.input.curve.attainment;
   const policies: Record<string, PolicyResult> = {};

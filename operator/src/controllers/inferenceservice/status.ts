@@ -5,6 +5,7 @@ import type { GPUNodePool } from "../../apis/gpunodepool.ts";
 import type { InferenceService, InferenceServiceStatus } from "../../apis/inferenceservice.ts";
 import { LABEL_SERVICE } from "../../apis/labels.ts";
 import type { KubeObject } from "../../kube/client.ts";
+import { replicaFootprint } from "../../planning/budgets.ts";
 import type { Signals } from "../../planning/types.ts";
 import { type ConditionInput, mergeConditions } from "../conditions.ts";
 
@@ -84,8 +85,9 @@ export function computeStatus(input: StatusInput): InferenceServiceStatus {
     const pool = pools.get(a.pool);
     const n = byPool.get(a.pool)?.replicas ?? 0;
     if (!pool || n === 0) continue;
-    cost += (n * a.gpusPerReplica * pool.spec.costPerNodeHour) / pool.spec.gpu.count;
-    power += n * a.gpusPerReplica * pool.spec.power.busyWattsPerGPU;
+    const replica = replicaFootprint(pool.spec, a.gpusPerReplica);
+    cost += n * replica.costPerHour;
+    power += n * replica.powerWatts;
   }
 
   const rollingOut = deployments.some((d) => !d.observed || d.updatedReplicas < d.replicas);
