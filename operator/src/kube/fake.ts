@@ -145,6 +145,16 @@ export class FakeKube implements KubeApi {
     return o ? (clone(o) as T) : undefined;
   }
 
+  /** Every stored object of a list path (`/api/v1/pods`: all namespaces), as an informer's list() gives them. */
+  peekAll<T extends KubeObject>(path: string): T[] {
+    const a = parse(path);
+    const prefix = `${a.base}/${a.plural}/${a.namespace === undefined ? "" : `${a.namespace}/`}`;
+    return [...this.#objects.entries()]
+      .filter(([k]) => k.startsWith(prefix))
+      .map(([, o]) => clone(o) as T)
+      .sort((x, y) => String(x.metadata?.name).localeCompare(String(y.metadata?.name)));
+  }
+
   async get<T extends KubeObject>(path: string): Promise<T> {
     this.#check("GET", path);
     const a = parse(path);
@@ -174,6 +184,7 @@ export class FakeKube implements KubeApi {
   async create<T extends KubeObject>(path: string, body: T): Promise<T> {
     this.#check("POST", path);
     const a = parse(path);
+    if (a.subresource === "eviction") return this.#evict(path, a) as T;
     const name = body.metadata?.name;
     if (!name)
       throw new ApiError(`POST ${path}: metadata.name is required`, { code: "Invalid", status: 422 });
@@ -185,6 +196,15 @@ export class FakeKube implements KubeApi {
     if (a.namespace && stored.metadata) stored.metadata.namespace = a.namespace;
     this.#objects.set(key, stored);
     return clone(stored) as T;
+  }
+
+  /** The Eviction API without PodDisruptionBudgets: the pod goes (a fault injector answers 429 for a PDB). */
+  #evict(path: string, a: Address): KubeObject {
+    const key = keyOf(a);
+    if (!this.#objects.has(key)) throw this.#notFound("POST", path);
+    this.writes.push({ verb: "create", path });
+    this.#objects.delete(key);
+    return { apiVersion: "v1", kind: "Status", status: "Success" } as KubeObject;
   }
 
   /** The stored object a write changes; Conflict when the body names another resourceVersion. */

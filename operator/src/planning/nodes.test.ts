@@ -1,0 +1,168 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { type NodePolicyInput, nodePolicy, type PolicyNode } from "./nodes.ts";
+
+const T0 = Date.UTC(2026, 0, 5, 12, 0, 0);
+const DELAY = 600_000;
+const TIMEOUT = 900_000;
+
+const node = (name: string, over: Partial<PolicyNode> = {}): PolicyNode => ({
+  name,
+  state: "ready",
+  ownedPods: 0,
+  otherPods: 0,
+  ...over,
+});
+
+const input = (over: Partial<NodePolicyInput>): NodePolicyInput => ({
+  target: 1,
+  nodes: [],
+  now: T0,
+  scaleDownDelayMs: DELAY,
+  drainTimeoutMs: TIMEOUT,
+  ...over,
+});
+
+describe("nodePolicy", () => {
+  it("does nothing when the pool has the nodes the plan wants", () => {
+    const out = nodePolicy(input({ target: 2, nodes: [node("a", { ownedPods: 1 }), node("b")] }));
+    expect(out).toEqual({ uncordon: [], drain: [], evict: [], remove: [] });
+  });
+
+  it("waits scaleDownDelaySeconds of surplus before choosing a node, and says when it ends", () => {
+    const nodes = [node("a", { ownedPods: 1 }), node("b")];
+    const first = nodePolicy(input({ nodes }));
+    expect(first.drain).toEqual([]);
+    expect(first.surplusSince).toBe(T0);
+    expect(first.requeueAfterMs).toBe(DELAY);
+    expect(first.waiting).toMatch(/delay ends in 600 s/);
+    const later = nodePolicy(input({ nodes, now: T0 + DELAY, surplusSince: first.surplusSince }));
+    expect(later.drain).toEqual(["b"]);
+    expect(later.remove).toEqual(["b"]);
+  });
+
+  it("forgets the surplus once the plan wants the nodes again", () => {
+    const out = nodePolicy(input({ target: 2, nodes: [node("a"), node("b")], surplusSince: T0 - DELAY }));
+    expect(out.surplusSince).toBeUndefined();
+    expect(out.drain).toEqual([]);
+  });
+
+  it("chooses never-registered, then not Ready, then empty, then the least busy nodes", () => {
+    const nodes = [
+      node("busy", { ownedPods: 3 }),
+      node("light", { ownedPods: 1 }),
+      node("empty"),
+      node("sick", { state: "notReady" }),
+      node("booting", { state: "registering" }),
+    ];
+    const order = [1, 2, 3, 4].map(
+      (k) => nodePolicy(input({ target: 5 - k, nodes, surplusSince: T0 - DELAY })).drain,
+    );
+    const removedBooting = nodePolicy(input({ target: 4, nodes, surplusSince: T0 - DELAY })).remove;
+    expect(removedBooting).toEqual(["booting"]);
+    expect(order[1]).toEqual(["sick"]);
+    expect(order[2]).toEqual(["sick", "empty"]);
+    expect(order[3]).toEqual(["sick", "empty", "light"]);
+  });
+
+  it("never chooses a node running pods inferops does not own, unless the pool allows evicting them", () => {
+    const nodes = [node("a", { ownedPods: 2 }), node("foreign", { otherPods: 1 })];
+    const kept = nodePolicy(input({ nodes, surplusSince: T0 - DELAY }));
+    expect(kept.drain).toEqual(["a"]);
+    const allowed = nodePolicy(input({ nodes, surplusSince: T0 - DELAY, evictOtherPods: true }));
+    expect(allowed.drain).toEqual(["foreign"]);
+    expect(allowed.evict).toEqual(["foreign"]);
+  });
+
+  it("evicts from a draining node until it is empty, then offers it for removal", () => {
+    const draining = node("a", { state: "draining", ownedPods: 2, drainingSince: T0 });
+    const busy = nodePolicy(input({ target: 1, nodes: [draining, node("b")], now: T0 + 1000 }));
+    expect(busy.evict).toEqual(["a"]);
+    expect(busy.remove).toEqual([]);
+    const drained = nodePolicy(input({ target: 1, nodes: [{ ...draining, ownedPods: 0 }, node("b")] }));
+    expect(drained.remove).toEqual(["a"]);
+  });
+
+  it("uncordons draining nodes the plan wants back, the busiest first, before any node is added", () => {
+    const nodes = [
+      node("a", { state: "draining", ownedPods: 0, drainingSince: T0 }),
+      node("b", { state: "draining", ownedPods: 2, drainingSince: T0 }),
+      node("c"),
+    ];
+    const out = nodePolicy(input({ target: 2, nodes }));
+    expect(out.uncordon.map((u) => u.name)).toEqual(["b"]);
+    expect(out.remove).toEqual(["a"]);
+  });
+
+  it("undoes a drain that does not finish within its timeout, and one that finds a foreign pod", () => {
+    const stuck = node("a", { state: "draining", ownedPods: 1, drainingSince: T0 - TIMEOUT });
+    const foreign = node("b", { state: "draining", otherPods: 1, drainingSince: T0 });
+    const out = nodePolicy(input({ target: 0, nodes: [stuck, foreign] }));
+    expect(out.uncordon.map((u) => u.name)).toEqual(["a", "b"]);
+    expect(out.uncordon[0]?.reason).toMatch(/did not finish/);
+    expect(out.uncordon[1]?.reason).toMatch(/does not own/);
+  });
+
+  it("leaves alone nodes someone else cordoned, and nodes being deleted", () => {
+    const nodes = [node("user", { state: "cordoned" }), node("gone", { state: "deleting" })];
+    const out = nodePolicy(input({ target: 0, nodes, surplusSince: T0 - DELAY }));
+    expect(out.drain).toEqual([]);
+    expect(out.waiting).toMatch(/cordoned by someone else/);
+  });
+});
+
+describe("nodePolicy properties", () => {
+  const arbNode = fc.record({
+    state: fc.constantFrom("registering", "ready", "notReady", "cordoned", "draining", "deleting" as const),
+    ownedPods: fc.nat(3),
+    otherPods: fc.constantFrom(0, 0, 0, 1),
+    drainingSince: fc.integer({ min: T0 - 2 * TIMEOUT, max: T0 }),
+  });
+  const arbInput = fc.record({
+    target: fc.nat(8),
+    nodes: fc.array(arbNode, { maxLength: 10 }),
+    surplusSince: fc.option(fc.integer({ min: T0 - 2 * DELAY, max: T0 }), { nil: undefined }),
+    evictOtherPods: fc.boolean(),
+  });
+  type Arb = typeof arbInput extends fc.Arbitrary<infer T> ? T : never;
+  const run = (i: Arb) =>
+    nodePolicy(
+      input({
+        ...i,
+        nodes: i.nodes.map((n, k) => ({ ...n, name: `n${k}` }) as PolicyNode),
+      }),
+    );
+
+  it("removes only nodes that run no pod, and never leaves fewer serving nodes than the target", () => {
+    fc.assert(
+      fc.property(arbInput, (i) => {
+        const out = run(i);
+        const byName = new Map(i.nodes.map((n, k) => [`n${k}`, n]));
+        for (const name of out.remove) {
+          const n = byName.get(name)!;
+          expect(n.ownedPods + n.otherPods === 0 || n.state === "registering").toBe(true);
+        }
+        const live = i.nodes.filter((n) => n.state !== "deleting");
+        const serving = live.filter((n) => n.state !== "draining").length + out.uncordon.length;
+        const leaving =
+          out.drain.length + out.remove.filter((r) => byName.get(r)?.state === "registering").length;
+        expect(serving - leaving).toBeGreaterThanOrEqual(Math.min(i.target, serving));
+      }),
+    );
+  });
+
+  it("chooses nothing while the scale-down delay runs", () => {
+    fc.assert(
+      fc.property(arbInput, (i) => {
+        const out = nodePolicy(
+          input({
+            ...i,
+            nodes: i.nodes.map((n, k) => ({ ...n, name: `n${k}` }) as PolicyNode),
+            surplusSince: T0 - DELAY + 1,
+          }),
+        );
+        expect(out.drain).toEqual([]);
+      }),
+    );
+  });
+});

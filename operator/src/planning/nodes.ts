@@ -1,0 +1,125 @@
+// PURE: the node policy of a GPUNodePool. Given the nodes the Plan wants and the nodes the pool has, which
+// draining node comes back, which node starts draining and which drained node may go. The GPUNodePool
+// controller carries the answer out through the pool's provider; the simulator can run the same function.
+//
+// Gentle scale-down: a pool holds more serving nodes than the plan wants for scaleDownDelaySeconds before
+// any node is chosen; the chosen nodes are those whose removal disturbs least (never registered, then
+// running fewest of inferops' pods, a node not Ready before a Ready one), never one running pods inferops does not own
+// (unless the pool allows evicting them); a chosen node is cordoned and drained, and offered for removal
+// only once no pod is left. A plan that wants nodes back uncordons draining nodes before any is added, and
+// a drain that does not finish within drainTimeoutMs is undone: nothing stays cordoned forever.
+
+/** A node of the pool as the policy sees it (the provider's PoolNode state and the pods bound to it). */
+export interface PolicyNode {
+  name: string;
+  state: "registering" | "ready" | "notReady" | "cordoned" | "draining" | "deleting";
+  /** Pods of inferops' InferenceServices running on it. */
+  ownedPods: number;
+  /** Other pods that stop a removal (DaemonSet and mirror pods excluded). */
+  otherPods: number;
+  /** For a draining node: when its drain began (ms since the epoch). */
+  drainingSince?: number;
+}
+
+export interface NodePolicyInput {
+  /** Nodes the plan wants, held within minNodes..maxNodes. */
+  target: number;
+  nodes: readonly PolicyNode[];
+  now: number;
+  scaleDownDelayMs: number;
+  /** Since when the pool has had more serving nodes than the target (the last answer's surplusSince). */
+  surplusSince?: number;
+  /** A drain that has not emptied its node after this long is undone. */
+  drainTimeoutMs: number;
+  /** Whether pods inferops does not own may be evicted (otherwise their nodes are never chosen). */
+  evictOtherPods?: boolean;
+}
+
+export interface NodePolicy {
+  /** Draining nodes to bring back, and why. */
+  uncordon: { name: string; reason: string }[];
+  /** Nodes to cordon and start draining now. */
+  drain: string[];
+  /** Draining nodes (those of `drain` included) that still run pods to evict. */
+  evict: string[];
+  /** Nodes the provider may remove now: drained, or never registered. */
+  remove: string[];
+  /** Keep for the next call: since when the pool has had a surplus, or undefined when it has none. */
+  surplusSince?: number;
+  /** When to look again: the delay ending, or a drain's timeout. */
+  requeueAfterMs?: number;
+  /** What the policy waits for, in a sentence (status messages). */
+  waiting?: string;
+}
+
+const busy = (n: PolicyNode) => n.ownedPods + n.otherPods;
+
+/** Lower is removed first: never registered, then fewest pods, a node not Ready before a Ready one. */
+function disruption(n: PolicyNode): number {
+  if (n.state === "registering") return -1;
+  return 2 * busy(n) + (n.state === "notReady" ? 0 : 1);
+}
+
+export function nodePolicy(input: NodePolicyInput): NodePolicy {
+  const { now, target } = input;
+  const live = input.nodes.filter((n) => n.state !== "deleting");
+  let draining = live.filter((n) => n.state === "draining");
+  const serving = live.filter((n) => n.state !== "draining");
+  const out: NodePolicy = { uncordon: [], drain: [], evict: [], remove: [] };
+  const soon: number[] = [];
+
+  // The plan wants more than the serving nodes: draining nodes come back first, the busiest first.
+  const deficit = target - serving.length;
+  if (deficit > 0 && draining.length > 0) {
+    const back = [...draining].sort((a, b) => busy(b) - busy(a)).slice(0, deficit);
+    for (const n of back)
+      out.uncordon.push({ name: n.name, reason: `the plan wants ${target} node(s) again` });
+    const names = new Set(back.map((n) => n.name));
+    draining = draining.filter((n) => !names.has(n.name));
+  }
+
+  // A drain that cannot finish (a PodDisruptionBudget, a pod that will not go) is undone after its timeout.
+  for (const n of draining) {
+    const since = n.drainingSince ?? now;
+    const stuck = busy(n) > 0 && now - since >= input.drainTimeoutMs;
+    if (stuck) {
+      out.uncordon.push({
+        name: n.name,
+        reason: `its drain did not finish within ${Math.round(input.drainTimeoutMs / 1000)} s (${busy(n)} pod(s) left)`,
+      });
+    } else if (n.otherPods > 0 && !input.evictOtherPods) {
+      out.uncordon.push({ name: n.name, reason: `it runs ${n.otherPods} pod(s) inferops does not own` });
+    } else if (busy(n) > 0) {
+      out.evict.push(n.name);
+      soon.push(since + input.drainTimeoutMs - now);
+    } else out.remove.push(n.name);
+  }
+
+  // More serving nodes than the plan wants, for scaleDownDelaySeconds: choose which go.
+  const surplus = serving.length - target;
+  if (surplus > 0) {
+    out.surplusSince = input.surplusSince ?? now;
+    const due = out.surplusSince + input.scaleDownDelayMs;
+    if (due > now) {
+      soon.push(due - now);
+      out.waiting = `${surplus} node(s) more than the plan wants; the scale-down delay ends in ${Math.ceil((due - now) / 1000)} s`;
+    } else {
+      const candidates = serving
+        .filter((n) => n.state !== "cordoned" && (input.evictOtherPods || n.otherPods === 0))
+        .sort((a, b) => disruption(a) - disruption(b) || a.name.localeCompare(b.name))
+        .slice(0, surplus);
+      for (const n of candidates) {
+        if (n.state === "registering") out.remove.push(n.name);
+        else {
+          out.drain.push(n.name);
+          if (busy(n) > 0) out.evict.push(n.name);
+          else out.remove.push(n.name);
+        }
+      }
+      if (candidates.length < surplus)
+        out.waiting = `${surplus - candidates.length} node(s) more than the plan wants run pods inferops does not own, or were cordoned by someone else: kept`;
+    }
+  }
+  if (soon.length) out.requeueAfterMs = Math.max(1000, Math.min(...soon));
+  return out;
+}
