@@ -48,6 +48,12 @@ export function createMetrics(registry = new Registry()) {
       labelNames: ["namespace", "service"] as const,
       registers: [registry],
     }),
+    recommendedReplicas: new Gauge({
+      name: "inferops_service_recommended_replicas",
+      help: "Replicas the decision engine would run per InferenceService, after bounds and budgets (in mode Recommend nothing is scaled to it).",
+      labelNames: ["namespace", "service"] as const,
+      registers: [registry],
+    }),
     isLeader: new Gauge({
       name: "inferops_leader",
       help: "1 when this instance holds the lease (or runs without leader election).",

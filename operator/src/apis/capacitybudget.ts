@@ -144,26 +144,68 @@ export const capacityBudgetSpecSchema = withRules(
 );
 export type CapacityBudgetSpec = z.output<typeof capacityBudgetSpecSchema>;
 
+const gpuCountSchema = z.strictObject({
+  type: text(63).min(1).describe("GPU type, as in GPUNodePool spec.gpu.type."),
+  count: z.int().min(0).describe("GPUs of this type."),
+});
+
+const limitsStatusSchema = z
+  .strictObject({
+    costPerHour: nonNegative().optional().describe("Most dollars per hour."),
+    powerWatts: nonNegative().optional().describe("Most watts."),
+    gpus: z
+      .array(gpuLimitSchema)
+      .max(32)
+      .optional()
+      .meta({ "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"] })
+      .describe("Most GPUs per type."),
+  })
+  .describe("The limits in force now: the base limits, or the active window's where it sets one.");
+
+export const POWER_SOURCES = ["Nominal"] as const;
+
 export const capacityBudgetStatusSchema = z
   .strictObject({
     observedGeneration: z.int().min(0).optional().describe("metadata.generation this status reflects."),
     activeWindow: text(63).optional().describe("Name of the window in force, if any."),
+    limits: limitsStatusSchema.optional(),
     used: z
       .strictObject({
-        costPerHour: nonNegative().optional().describe("Dollars per hour planned in scope."),
-        powerWatts: nonNegative().optional().describe("Watts planned in scope."),
-        gpus: z.array(gpuLimitSchema).max(32).optional().describe("GPUs planned per type."),
+        costPerHour: nonNegative().optional().describe("Dollars per hour of the GPUs planned in scope."),
+        powerWatts: nonNegative().optional().describe("Watts of the GPUs planned in scope."),
+        gpus: z
+          .array(gpuCountSchema)
+          .max(32)
+          .optional()
+          .meta({ "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"] })
+          .describe("GPUs planned per type."),
       })
       .optional()
-      .describe("What the planned state uses against the limits in force."),
-    limits: z
-      .strictObject({
-        costPerHour: nonNegative().optional(),
-        powerWatts: nonNegative().optional(),
-        gpus: z.array(gpuLimitSchema).max(32).optional(),
-      })
+      .describe("What the planned replicas in scope use, against status.limits."),
+    powerSource: z
+      .enum(POWER_SOURCES)
       .optional()
-      .describe("The limits in force now (the base limits or the active window's)."),
+      .describe(
+        "How used.powerWatts was counted. Nominal: the pool's busyWattsPerGPU for every GPU a planned replica requests.",
+      ),
+    services: z
+      .array(
+        z.strictObject({
+          namespace: text(63).describe("Namespace of the InferenceService."),
+          name: text(253).describe("Name of the InferenceService."),
+          mode: text(16).describe("Its scaling mode: Auto, Recommend or Manual."),
+          priority: z.int().min(0).max(1000).describe("Its priority."),
+          replicas: z
+            .int()
+            .min(0)
+            .describe(
+              "Replicas the budget counts: the planned ones (Auto, Manual), or those running (Recommend, which nobody scales).",
+            ),
+        }),
+      )
+      .max(1000)
+      .optional()
+      .describe("The InferenceServices in scope and the replicas each counts, highest priority first."),
     heldBack: z
       .array(
         z.strictObject({

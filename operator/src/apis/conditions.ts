@@ -9,8 +9,12 @@ export const ConditionType = {
   MetricsAvailable: "MetricsAvailable",
   /** Replicas are capped by maxReplicas, a pool limit or a budget. */
   ScalingLimited: "ScalingLimited",
-  /** A CapacityBudget binds: some services get less than they ask for. */
-  BudgetExceeded: "BudgetExceeded",
+  /** CapacityBudget: its limits in force hold some services below what they ask for. */
+  Binding: "Binding",
+  /** CapacityBudget: what nobody may cut (minimums, services in mode Recommend) alone exceeds a limit. */
+  Violated: "Violated",
+  /** InferenceService: a CapacityBudget holds it below what it asks for; the message names the budget. */
+  BudgetLimited: "BudgetLimited",
   /** Another autoscaler (an HPA, a KEDA ScaledObject) targets a Deployment we would manage. */
   Conflict: "Conflict",
   /** The spec cannot be acted on (unknown pool, bad template). */
@@ -32,7 +36,7 @@ export const Reason = {
   MetricsMissing: "MetricsMissing",
   MetricsStale: "MetricsStale",
   MetricsSourceError: "MetricsSourceError",
-  // ScalingLimited / BudgetExceeded
+  // ScalingLimited / Binding / Violated / BudgetLimited
   WithinBounds: "WithinBounds",
   AtMaxReplicas: "AtMaxReplicas",
   AtMinReplicas: "AtMinReplicas",
@@ -40,6 +44,12 @@ export const Reason = {
   BudgetBinding: "BudgetBinding",
   MinimumsExceedBudget: "MinimumsExceedBudget",
   WithinBudget: "WithinBudget",
+  /** What services in mode Recommend run (nobody scales it), with the minimums, exceeds a limit. */
+  UnscaledCapacityExceedsBudget: "UnscaledCapacityExceedsBudget",
+  /** A budget window's limits came into force (an event). */
+  BudgetWindowStarted: "BudgetWindowStarted",
+  /** A budget window ended: the base limits are in force again (an event). */
+  BudgetWindowEnded: "BudgetWindowEnded",
   // Conflict / Valid
   NoConflict: "NoConflict",
   HPAConflict: "HPAConflict",

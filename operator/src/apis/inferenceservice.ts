@@ -424,6 +424,17 @@ export const inferenceServiceStatusSchema = z
       })
       .optional()
       .describe("The last scaling decision and why."),
+    recommendation: z
+      .strictObject({
+        replicas: z
+          .int()
+          .min(0)
+          .describe("Replicas the decision engine would run, after bounds and budgets."),
+        reason: text(256).describe("CamelCase reason: which signal or limit decided."),
+        message: text(4096).describe("Detail."),
+      })
+      .optional()
+      .describe("Mode Recommend: what the decision engine would run, and why; nothing is scaled to it."),
     costPerHour: nonNegative().optional().describe("Dollars per hour of the GPUs the service holds."),
     powerWatts: nonNegative().optional().describe("Estimated power draw of the service's GPUs, watts."),
     conditions: conditionsSchema.optional(),

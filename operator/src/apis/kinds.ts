@@ -87,6 +87,14 @@ export const inferenceServiceKind: KindInfo = {
       description: "Scaling mode.",
       priority: 1,
     },
+    {
+      name: "Recommended",
+      type: "integer",
+      jsonPath: ".status.recommendation.replicas",
+      description: "Mode Recommend: replicas the decision engine would run.",
+      priority: 1,
+    },
+    { name: "W", type: "number", jsonPath: ".status.powerWatts", description: "Watts.", priority: 1 },
     age,
   ],
 };
@@ -152,6 +160,18 @@ export const capacityBudgetKind: KindInfo = {
     { name: "W-Used", type: "number", jsonPath: ".status.used.powerWatts", description: "Watts used." },
     { name: "W-Limit", type: "number", jsonPath: ".status.limits.powerWatts", description: "Watts limit." },
     { name: "Window", type: "string", jsonPath: ".status.activeWindow", description: "Window in force." },
+    {
+      name: "Binding",
+      type: "string",
+      jsonPath: '.status.conditions[?(@.type=="Binding")].status',
+      description: "The budget holds services back.",
+    },
+    {
+      name: "Violated",
+      type: "string",
+      jsonPath: '.status.conditions[?(@.type=="Violated")].status',
+      description: "What nobody may cut exceeds a limit.",
+    },
     age,
   ],
 };

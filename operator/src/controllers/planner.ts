@@ -5,7 +5,7 @@ import { inferenceServiceSchema } from "../apis/inferenceservice.ts";
 import { LABEL_SERVICE, LABEL_VARIANT } from "../apis/labels.ts";
 import type { KubeObject } from "../kube/client.ts";
 import { plan as planFn } from "../planning/plan.ts";
-import type { Plan, PlannerMemory, ServicePlan, Signals } from "../planning/types.ts";
+import type { Plan, PlannerMemory, ServicePlan, Signals, Snapshot } from "../planning/types.ts";
 import {
   type MetricSource,
   type PodTarget,
@@ -47,6 +47,7 @@ function readyPods(pods: readonly KubeObject[]): Map<string, PodTarget[]> {
 export class Planner {
   private memory: PlannerMemory = { services: {} };
   private current?: Plan;
+  private input?: { snapshot: Snapshot; nowMs: number };
   private byKey = new Map<string, ServicePlan>();
   private signals: ReturnType<typeof toSignalsByService> = new Map();
   private timer?: NodeJS.Timeout;
@@ -69,6 +70,11 @@ export class Planner {
 
   get plan(): Plan | undefined {
     return this.current;
+  }
+
+  /** The Snapshot and the time the latest plan was made from (the budget controller reports against them). */
+  get planned(): { snapshot: Snapshot; nowMs: number } | undefined {
+    return this.input;
   }
 
   /** One evaluation: signals, snapshot, plan. Never throws: a failed read means missing signals. */
@@ -96,6 +102,7 @@ export class Planner {
     const plan = planFn(snapshot, nowMs);
     this.memory = plan.memory;
     this.current = plan;
+    this.input = { snapshot, nowMs };
     this.byKey = new Map(plan.services.map((s) => [s.key, s]));
     this.deps.onPlan(plan);
     return plan;

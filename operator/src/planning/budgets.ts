@@ -132,3 +132,8 @@ export function describeLimit(u: Usage, limits: Limits, limit: string): string {
 function round2(x: number): number {
   return Math.round(x * 100) / 100;
 }
+
+/** Whether a service of this namespace is in the budget's scope (namespaces undefined: all of them). */
+export function inScope(budget: { namespaces?: readonly string[] }, namespace: string): boolean {
+  return budget.namespaces === undefined || budget.namespaces.includes(namespace);
+}

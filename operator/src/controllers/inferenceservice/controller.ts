@@ -9,14 +9,31 @@ import { type Decider, makeReconciler } from "./reconcile.ts";
 
 export const INFERENCE_SERVICE = "inferenceservice";
 
-/** Manual follows spec.replicas; Auto and Recommend follow the latest Plan, and hold until there is one. */
-export function planDecider(planner: Pick<Planner, "planFor" | "signalsFor">): Decider {
+/**
+ * Every mode follows the latest Plan, which decides Manual's spec.replicas too, within bounds, pools and
+ * budgets. Until a Plan covers the service, replicas hold. In Manual, a spec changed since the Plan was
+ * made gets fewer replicas at once, and more only once the next evaluation has checked pools and budgets.
+ */
+export function planDecider(planner: Pick<Planner, "planFor" | "signalsFor" | "plan" | "planned">): Decider {
   return (svc, { deployments, pools }) => {
-    if (svc.spec.scaling.mode === "Manual") return manualDecision(svc, deployments, pools);
     const key = `${svc.metadata.namespace}/${svc.metadata.name}`;
     const plan = planner.planFor(key);
     const signals = planner.signalsFor(key);
-    if (plan) return { ...planDecision(svc, plan, deployments, pools), ...(signals ? { signals } : {}) };
+    const budgets = planner.plan?.budgets ?? [];
+    if (svc.spec.scaling.mode === "Manual") {
+      const planned = planner.planned?.snapshot.services.find((s) => s.key === key);
+      if (plan && planned?.generation === (svc.metadata.generation ?? 0))
+        return planDecision(svc, plan, deployments, pools, budgets);
+      const manual = manualDecision(svc, deployments, pools);
+      const current = deployments.filter((d) => pools.has(d.pool)).reduce((n, d) => n + d.wanted, 0);
+      if (deployments.length > 0 && manual.total <= current) return manual;
+      return holdDecision(svc, deployments, pools, {
+        reason: Reason.Manual,
+        message: `${manual.message}: the next evaluation checks pools and budgets before adding replicas`,
+      });
+    }
+    if (plan)
+      return { ...planDecision(svc, plan, deployments, pools, budgets), ...(signals ? { signals } : {}) };
     return holdDecision(svc, deployments, pools, {
       reason: Reason.HoldingOnStaleMetrics,
       message: "not evaluated yet: replicas hold",
@@ -52,6 +69,7 @@ export function inferenceServiceController(planner: Planner): ControllerSpec {
     onDelete: (key, { metrics }) => {
       const { namespace = "", name } = parseKey(key);
       metrics.desiredReplicas.remove({ namespace, service: name });
+      metrics.recommendedReplicas.remove({ namespace, service: name });
     },
   };
 }

@@ -2,11 +2,12 @@
 // - Auto: the decision engine (the latest Plan). Until a Plan covers the service, replicas hold.
 // - Recommend: nobody scales: replicas hold where they are (minReplicas at creation); the Plan goes to status.
 // - Manual: spec.replicas, set by a human or by `kubectl scale` through the scale subresource (an HPA may
-//   target the InferenceService itself); minReplicas when unset.
+//   target the InferenceService itself); minReplicas when unset. The Plan decides it like the others
+//   (planning/decide.ts manual()), so bounds, pools and budgets apply; see controller.ts planDecider.
 import { Reason } from "../../apis/conditions.ts";
 import type { GPUNodePool } from "../../apis/gpunodepool.ts";
 import type { InferenceService } from "../../apis/inferenceservice.ts";
-import type { ServicePlan } from "../../planning/types.ts";
+import type { BudgetPlan, ServicePlan } from "../../planning/types.ts";
 import type { Decision, DeploymentView } from "./status.ts";
 
 const clamp = (n: number, svc: InferenceService) =>
@@ -66,17 +67,39 @@ export function holdDecision(
   return { perVariant: distribute(svc, total, currentByPool(deployments), pools), total, ...why };
 }
 
+/** The budgets of the Plan that hold this service back, named, with what each holds back. */
+export function budgetLimit(key: string, budgets: readonly BudgetPlan[]): Decision["budgetLimited"] {
+  const held = budgets.flatMap((b) =>
+    b.heldBack.filter((h) => h.key === key).map((h) => ({ budget: b.name, ...h })),
+  );
+  if (held.length === 0) return undefined;
+  return {
+    budgets: [...new Set(held.map((h) => h.budget))],
+    message: held
+      .map((h) => `CapacityBudget ${h.budget} holds back ${h.replicas} replicas (${h.limit})`)
+      .join("; "),
+  };
+}
+
 /** The decision engine's plan for the service, as the controller applies it. */
 export function planDecision(
   svc: InferenceService,
   plan: ServicePlan,
   deployments: DeploymentView[],
   pools: Map<string, GPUNodePool>,
+  budgets: readonly BudgetPlan[] = [],
 ): Decision {
+  const budgetLimited = budgetLimit(plan.key, budgets);
   const recommended = {
     recommended: plan.recommended.value,
     metrics: plan.metricsAvailable,
     limitedBy: plan.limitedBy,
+    recommendation: {
+      replicas: plan.replicas.value,
+      reason: plan.replicas.reason,
+      message: plan.replicas.message,
+    },
+    ...(budgetLimited ? { budgetLimited } : {}),
   };
   if (!plan.apply || svc.spec.scaling.mode === "Recommend") {
     const held = holdDecision(svc, deployments, pools, {

@@ -161,6 +161,8 @@ export function makeReconciler(deps: ReconcilerDeps) {
     }
 
     deps.metrics?.desiredReplicas.set({ namespace, service: name }, decision.total);
+    if (decision.recommendation)
+      deps.metrics?.recommendedReplicas.set({ namespace, service: name }, decision.recommendation.replicas);
 
     // Status, once, only if it changed.
     const nowIso = new Date(now()).toISOString();

@@ -50,6 +50,10 @@ export interface Decision {
   metrics?: { ok: boolean; reason: string; message: string };
   signals?: Signals;
   limitedBy?: { reason: string; message: string };
+  /** What the Plan would run (bounds and budgets applied); status shows it in mode Recommend. */
+  recommendation?: { replicas: number; reason: string; message: string };
+  /** The CapacityBudgets that hold the service back, and by how much. */
+  budgetLimited?: { budgets: string[]; message: string };
 }
 
 export interface StatusInput {
@@ -133,6 +137,16 @@ export function computeStatus(input: StatusInput): InferenceServiceStatus {
       ? { type: ConditionType.ScalingLimited, status: "True", ...decision.limitedBy }
       : { type: ConditionType.ScalingLimited, status: "False", reason: Reason.WithinBounds, message: "" },
   );
+  conditions.push(
+    decision.budgetLimited
+      ? {
+          type: ConditionType.BudgetLimited,
+          status: "True",
+          reason: Reason.BudgetBinding,
+          message: decision.budgetLimited.message,
+        }
+      : { type: ConditionType.BudgetLimited, status: "False", reason: Reason.WithinBudget, message: "" },
+  );
   const allReady = ready >= desired && !rollingOut && replicas === desired;
   conditions.push(
     unknownPools.length > 0
@@ -182,6 +196,9 @@ export function computeStatus(input: StatusInput): InferenceServiceStatus {
     lastDecision: sameDecision
       ? previous.lastDecision
       : { time: nowIso, replicas: desired, reason: decision.reason, message: decision.message },
+    ...(svc.spec.scaling.mode === "Recommend" && decision.recommendation
+      ? { recommendation: decision.recommendation }
+      : {}),
     costPerHour: round(cost),
     powerWatts: round(power),
     conditions: mergeConditions(previous?.conditions, conditions, generation, nowIso),

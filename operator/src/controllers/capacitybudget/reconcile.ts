@@ -1,0 +1,101 @@
+// The CapacityBudget reconcile: read the budget from the cache and the latest Plan, write status once and
+// only when it changed, and record the transitions as events. The planner applies budgets; this reports them.
+import { isDeepStrictEqual } from "node:util";
+import type { Logger } from "pino";
+import {
+  type CapacityBudget,
+  type CapacityBudgetStatus,
+  capacityBudgetSchema,
+} from "../../apis/capacitybudget.ts";
+import { formatErrors, toFieldErrors } from "../../apis/validate.ts";
+import type { KubeClient, KubeObject } from "../../kube/client.ts";
+import { isNotFound, TerminalError, wrap } from "../../kube/errors.ts";
+import type { EventRecorder } from "../../kube/events.ts";
+import type { ReconcileResult } from "../../kube/queue.ts";
+import { pathFor, R } from "../../kube/resources.ts";
+import type { Plan, Snapshot } from "../../planning/types.ts";
+import * as events from "./events.ts";
+import { computeBudgetStatus, invalidBudgetStatus } from "./status.ts";
+
+export interface BudgetReconcilerDeps {
+  client: Pick<KubeClient, "apply">;
+  /** The budgets' informer cache. */
+  budgets: { get(name: string): KubeObject | undefined };
+  events: Pick<EventRecorder, "record">;
+  log: Logger;
+  /** The latest Plan, with the Snapshot and time it was made from; undefined before the first. */
+  planned: () => { plan: Plan; snapshot: Snapshot; nowMs: number } | undefined;
+  now?: () => number;
+}
+
+/** JSON round-trip, so undefined fields and key order do not count as changes. */
+const normalise = (o: unknown) => JSON.parse(JSON.stringify(o ?? {}));
+
+export function makeBudgetReconciler(deps: BudgetReconcilerDeps) {
+  const now = deps.now ?? Date.now;
+  return async function reconcile(name: string): Promise<ReconcileResult | undefined> {
+    const raw = deps.budgets.get(name);
+    if (!raw || raw.metadata?.deletionTimestamp) return undefined;
+    const previous = raw.status as CapacityBudgetStatus | undefined;
+    const nowIso = new Date(now()).toISOString();
+
+    const parsed = capacityBudgetSchema.safeParse({ ...raw, status: undefined });
+    if (!parsed.success) {
+      // The API server admitted it (a time zone its CEL cannot check, an older CRD...), but the planner
+      // cannot use it: say so, naming the field, instead of dropping it silently.
+      const message = formatErrors(toFieldErrors(parsed.error));
+      const status = invalidBudgetStatus(previous, raw.metadata?.generation ?? 0, message, nowIso);
+      if (!isDeepStrictEqual(normalise(status), normalise(previous))) {
+        await writeStatus(deps.client, raw, status);
+        await deps.events.record(events.regarding(raw), events.invalid(name, message));
+      }
+      throw new TerminalError(`CapacityBudget ${name} does not validate: ${message}`);
+    }
+    const budget: CapacityBudget = { ...parsed.data, status: previous };
+    const planned = deps.planned();
+    const part = planned?.plan.budgets.find((b) => b.name === name);
+    // Created after the latest Plan: the next one (every interval) covers it and wakes this reconcile.
+    if (!planned || !part) return undefined;
+
+    const status = computeBudgetStatus({
+      budget,
+      plan: part,
+      services: new Map(planned.plan.services.map((s) => [s.key, s])),
+      snapshot: planned.snapshot,
+      nowMs: planned.nowMs,
+      nowIso,
+    });
+    if (isDeepStrictEqual(normalise(status), normalise(previous))) return undefined;
+    try {
+      await writeStatus(deps.client, raw, status);
+    } catch (err) {
+      await deps.events.record(events.regarding(raw), events.applyFailed(err));
+      throw err;
+    }
+    const log = deps.log.child({ name });
+    for (const e of events.transitions(previous, status)) {
+      log.info({ reason: e.reason }, e.note);
+      await deps.events.record(events.regarding(raw), e);
+    }
+    return undefined;
+  };
+}
+
+async function writeStatus(
+  client: Pick<KubeClient, "apply">,
+  raw: KubeObject,
+  status: CapacityBudgetStatus,
+): Promise<void> {
+  const name = raw.metadata?.name;
+  try {
+    await client.apply(pathFor(R.capacityBudgets, { name, subresource: "status" }), {
+      apiVersion: raw.apiVersion,
+      kind: raw.kind,
+      metadata: { name },
+      status,
+    });
+  } catch (err) {
+    if (isNotFound(err)) return; // deleted meanwhile
+    throw wrap(`writing status of CapacityBudget ${name}`, err);
+  }
+}
