@@ -1,51 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { Reason } from "../apis/conditions.ts";
-import type { Accelerator } from "../apis/inferenceservice.ts";
 import { allocate, nodesFor, type ServiceAsk, variantOptions } from "./allocate.ts";
+import { ask, h100, l40s, llama } from "./allocation-fixtures.ts";
 import { budget, pool, serviceSpec, T0 } from "./testkit.ts";
 import type { BudgetSnapshot, PoolSnapshot } from "./types.ts";
-
-// The example pools: H100 nodes of 8 at $98.32/h, L40S nodes of 4 at $10.49/h.
-const h100 = pool("h100", {
-  gpu: { type: "nvidia-h100", count: 8, memoryGiB: 80 },
-  costPerNodeHour: 98.32,
-  maxNodes: 2,
-});
-const l40s = pool("l40s", {
-  gpu: { type: "nvidia-l40s", count: 4, memoryGiB: 48 },
-  power: { busyWattsPerGPU: 350, idleWattsPerGPU: 35 },
-  costPerNodeHour: 10.49,
-  maxNodes: 2,
-});
-const llama: Accelerator[] = serviceSpec({
-  accelerators: [
-    { pool: "h100", gpusPerReplica: 1, profile: { maxTokensPerSecond: 5100, maxConcurrentRequests: 256 } },
-    { pool: "l40s", gpusPerReplica: 1, profile: { maxTokensPerSecond: 1200, maxConcurrentRequests: 128 } },
-  ],
-}).accelerators;
-
-function ask(
-  key: string,
-  {
-    accelerators = llama,
-    on = [h100, l40s],
-    ...over
-  }: Partial<ServiceAsk> & { accelerators?: Accelerator[]; on?: PoolSnapshot[] } = {},
-): ServiceAsk {
-  const pools = new Map(on.map((p) => [p.name, p]));
-  return {
-    key,
-    namespace: key.split("/")[0]!,
-    priority: 500,
-    minReplicas: 1,
-    desired: 1,
-    options: variantOptions(accelerators, pools).options,
-    pools: accelerators.map((a) => a.pool),
-    current: {},
-    fixed: false,
-    ...over,
-  };
-}
 
 function run(
   asks: ServiceAsk[],

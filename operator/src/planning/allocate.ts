@@ -241,7 +241,7 @@ function place(st: AskState, pools: Map<string, PoolState>, upTo: number): void 
 }
 
 /** An advisory split for a service nothing scales (mode Recommend): current stays, more on the best, fewer off the worst. */
-function advisorySplit(ask: ServiceAsk): Map<string, number> {
+export function advisorySplit(ask: ServiceAsk): Map<string, number> {
   const out = new Map(ask.options.map((o) => [o.pool, ask.current[o.pool] ?? 0]));
   let have = [...out.values()].reduce((a, b) => a + b, 0);
   for (let i = ask.options.length - 1; i >= 0 && have > ask.desired; i--) {
@@ -293,7 +293,14 @@ export function allocate(input: {
 
   const services = new Map<string, Placement>();
   for (const st of states) services.set(st.ask.key, placement(st));
-  return { services, pools: input.pools.map((p) => poolPlan(pools.get(p.name)!)), budgets };
+  return {
+    services,
+    pools: input.pools.map((p) => {
+      const st = pools.get(p.name)!;
+      return poolPlan(p, st.counts, st.refused);
+    }),
+    budgets,
+  };
 }
 
 function placement(st: AskState): Placement {
@@ -327,10 +334,20 @@ function placement(st: AskState): Placement {
   return { variants, total, limitedBy };
 }
 
-function poolPlan(pool: PoolState): PoolPlan {
-  const { spec } = pool.snap;
-  const needed = nodesFor(pool.counts, spec.gpu.count);
-  const gpus = [...pool.counts].reduce((s, [size, n]) => s + size * n, 0);
+/**
+ * A pool's nodes for the replicas placed on it (GPUs per replica -> replicas); `refused` when a placement
+ * wanted more than it holds, `note` says why when it is not maxNodes.
+ */
+export function poolPlan(
+  snap: PoolSnapshot,
+  counts: ReadonlyMap<number, number>,
+  refused: boolean,
+  note?: string,
+): PoolPlan {
+  const pool = { snap };
+  const { spec } = snap;
+  const needed = nodesFor(counts, spec.gpu.count);
+  const gpus = [...counts].reduce((s, [size, n]) => s + size * n, 0);
   const what = `${gpus} GPUs requested need ${needed} nodes of ${spec.gpu.count}`;
   if (spec.provider.type === "static") {
     return {
@@ -343,13 +360,13 @@ function poolPlan(pool: PoolState): PoolPlan {
     };
   }
   const wanted = Math.max(spec.minNodes, needed);
-  if (wanted > spec.maxNodes || pool.refused) {
+  if (wanted > spec.maxNodes || refused) {
     return {
       name: pool.snap.name,
       nodes: {
         value: Math.min(wanted, spec.maxNodes),
         reason: Reason.PoolAtMaxNodes,
-        message: `${what}; more replicas wanted the pool than maxNodes ${spec.maxNodes} holds`,
+        message: `${what}; ${note ?? `more replicas wanted the pool than maxNodes ${spec.maxNodes} holds`}`,
       },
     };
   }
@@ -448,17 +465,29 @@ function budgetPlan(c: {
   violated: Map<string, string>;
   heldBack: Map<string, { key: string; replicas: number; limit: string }>;
 }): BudgetPlan {
-  const usage = usageOf(c.scope);
+  return budgetResult(c.budget.name, usageOf(c.scope), [...c.heldBack.values()], c.window, [
+    ...c.violated.values(),
+  ]);
+}
+
+/** A budget's line in the Plan: what its scope uses, who was held back, and what minimums alone exceed. */
+export function budgetResult(
+  name: string,
+  usage: Usage,
+  heldBack: BudgetPlan["heldBack"],
+  window: string | undefined,
+  violated: readonly string[],
+): BudgetPlan {
   const plan: BudgetPlan = {
-    name: c.budget.name,
+    name,
     used: {
       costPerHour: usage.costPerHour,
       powerWatts: usage.powerWatts,
       gpus: Object.fromEntries(Object.entries(usage.gpus).filter(([, n]) => n > 0)),
     },
-    heldBack: [...c.heldBack.values()],
+    heldBack,
   };
-  if (c.window !== undefined) plan.activeWindow = c.window;
-  if (c.violated.size > 0) plan.violated = [...c.violated.values()].join("; ");
+  if (window !== undefined) plan.activeWindow = window;
+  if (violated.length > 0) plan.violated = violated.join("; ");
   return plan;
 }

@@ -7,10 +7,12 @@
 //                          behaviour: HPA tolerance, stabilization (scale-down window at least the lead
 //                          time), panic mode, rate policies (mode Auto only)
 //   mode Manual -> spec.replicas ?? minReplicas; bounds always.
-// Stage 2, across services (allocate.ts, budgets.ts): variants, pools, budgets.
-import { allocate, variantOptions } from "./allocate.ts";
+// Stage 2, across services (optimise.ts; allocate.ts, the greedy, as its fallback; budgets.ts): variants,
+// pools, budgets.
+import { variantOptions } from "./allocate.ts";
 import { pruneScaleEvents } from "./behavior.ts";
-import { decideService } from "./decide.ts";
+import { decideService, leadTimeSeconds } from "./decide.ts";
+import { optimise } from "./optimise.ts";
 import type { Decided, Plan, ServicePlan, Snapshot } from "./types.ts";
 
 export {
@@ -28,11 +30,12 @@ export function plan(snapshot: Snapshot, nowMs: number): Plan {
     const { options, unusable } = variantOptions(svc.spec.accelerators, pools);
     return decideService(svc, snapshot, pools, { options, unusable: unusable.map((u) => u.why) }, nowMs);
   });
-  const allocation = allocate({
+  const allocation = optimise({
     asks: firsts.map((f) => f.ask),
     pools: snapshot.pools,
     budgets: snapshot.budgets,
     nowMs,
+    leadSeconds: new Map(firsts.map((f) => [f.svc.key, leadTimeSeconds(f.svc, f.ask.options, pools)])),
   });
 
   const memory: Plan["memory"] = { services: {} };

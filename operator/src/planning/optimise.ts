@@ -1,0 +1,1028 @@
+// Stage 2 as an optimisation: replicas per (service, variant) and nodes per pool from a small mixed-integer
+// program solved with HiGHS (the `highs` package, WebAssembly), with the greedy (allocate.ts) as the
+// fallback that always returns a feasible plan. Same inputs and the same Allocation as the greedy.
+//
+// The objective, lexicographic (HiGHS' multi-objective mode, highest priority first):
+//   1. minimums: each priority, highest first, places as many of its services' minReplicas as the pools
+//      hold (budgets never cut a minimum: when minimums alone exceed a budget, the budget is violated);
+//   2. the rest: each priority, highest first, places as many replicas as pools and budgets allow (a
+//      higher priority is never cut for a lower one);
+//   3. cost: the lowest cost per token (the variant ranking of allocate.ts: $ per million tokens at the
+//      profile's capacity; unprofiled variants after, by $ per replica-hour), plus churn: a running replica
+//      that moves pays its model load time (MODEL_LOAD_SECONDS) over the time a plan is expected to hold
+//      (PLAN_HOLD_SECONDS), so it moves only when the new variant is at least CHURN_PENALTY cheaper.
+// Constraints:
+//   - a variant's pool holds its replicas on at most maxNodes nodes (static pools: the nodes they have); a
+//     replica never spans nodes. GPUs per replica that divide each other and the node pack exactly by GPU
+//     count; other sizes get nodes of their own per size (conservative), and the nodes a pool needs are
+//     then counted by first-fit decreasing (allocate.ts nodesFor);
+//   - a non-static pool grows for a service only when its provisioningSeconds fit within the service's lead
+//     time: otherwise only the nodes it has count for that service's replicas;
+//   - each CapacityBudget limit in force (dollars/hour, watts, GPUs per type, over the services in its
+//     scope) holds for what the plan adds above the minimums, as budgets.ts counts it.
+// Decomposition, so that 10,000 services stay fast: every service first gets its own optimum (closed form:
+// its cheapest variants, minus churn). Only the pools and budgets that this ideal exceeds bind; only the
+// services touching a binding pool or budget go into the program, the others keep their optimum (their
+// usage is a constant in the program's rows). A pool or budget the program then fills is added and the
+// program solved again (at most MAX_ROUNDS). Services with identical options, priority and budget scopes
+// are one class in the program, split back to services fairly (water-filling by share of what each asked).
+// Determinism: HiGHS is single-threaded here and stops at MAX_MIP_NODES (a count, not a clock); the time
+// limit is a safety net, and when it is hit the greedy's plan is used.
+import highsModule from "highs";
+import { Reason } from "../apis/conditions.ts";
+import {
+  type Allocation,
+  advisorySplit,
+  allocate,
+  budgetResult,
+  nodesFor,
+  type Placement,
+  poolPlan,
+  type ServiceAsk,
+  type VariantOption,
+} from "./allocate.ts";
+import { addUsage, describeLimit, emptyUsage, exceededLimits, limitsInForce, type Usage } from "./budgets.ts";
+import { DEFAULT_PROVISIONING_SECONDS, MODEL_LOAD_SECONDS } from "./decide.ts";
+import type { BudgetPlan, BudgetSnapshot, PoolSnapshot } from "./types.ts";
+
+// The package's types describe its CommonJS build; Node loads its ES module, whose default is the loader.
+const loadHighs = highsModule as unknown as typeof highsModule.default;
+const highs = await loadHighs();
+warmUp();
+
+/** How long a plan is expected to hold: a moved replica's load time is weighed against this. */
+export const PLAN_HOLD_SECONDS = 300;
+/** A running replica moves only to a variant at least this much cheaper per token (load time / hold). */
+export const CHURN_PENALTY = MODEL_LOAD_SECONDS / PLAN_HOLD_SECONDS;
+/** Branch-and-bound nodes per solve: the deterministic bound on the solver's work. */
+export const MAX_MIP_NODES = 500;
+/** Wall-clock safety net per solve; hitting it falls back to the greedy. */
+export const DEFAULT_TIME_LIMIT_SECONDS = 1;
+const MAX_ROUNDS = 3;
+const EPS = 1e-9;
+
+export interface OptimiseInput {
+  asks: readonly ServiceAsk[];
+  pools: readonly PoolSnapshot[];
+  budgets: readonly BudgetSnapshot[];
+  nowMs: number;
+  /** Lead time per service key (seconds); a pool grows for a service only within it. Absent: no limit. */
+  leadSeconds?: ReadonlyMap<string, number>;
+  timeLimitSeconds?: number;
+}
+
+export interface Optimised extends Allocation {
+  /** closedForm: nothing bound; highs: the program placed the coupled services; greedy: the fallback. */
+  solver: "closedForm" | "highs" | "greedy";
+  /** Why the greedy was used. */
+  fallback?: string;
+  /** Services that went into the program. */
+  coupled: number;
+}
+
+interface Opt {
+  o: VariantOption;
+  /** Per-replica weight of the cost objective. */
+  cost: number;
+  /** Whether the pool can add nodes for this service within its lead time. */
+  growable: boolean;
+}
+
+interface Svc {
+  ask: ServiceAsk;
+  opts: Opt[];
+  /** min(minReplicas, desired). */
+  min: number;
+  /** Replicas per option index (the result). */
+  x: number[];
+  /** Budgets (indices into Model.budgets) whose scope holds the service. */
+  scopes: number[];
+}
+
+interface Cap {
+  snap: PoolSnapshot;
+  perNode: number;
+  /** Most nodes: maxNodes, or the nodes it has when static. */
+  limit: number;
+  /** Nodes it has (bounded by maxNodes): all a service whose lead time is shorter than provisioning gets. */
+  existing: number;
+}
+
+interface Limit {
+  name: string;
+  max: number;
+  coef: (o: VariantOption) => number;
+}
+
+interface BudgetCtx {
+  snap: BudgetSnapshot;
+  window?: string;
+  limits: Limit[];
+  raw: ReturnType<typeof limitsInForce>["limits"];
+}
+
+/** One tiny solve at load, so that the first plan does not pay the WebAssembly's first-run cost. */
+function warmUp(): void {
+  const model = highs.createModel({
+    format: "lp",
+    data: "Maximize\n obj: x\nSubject To\n c: x <= 1\nGenerals\n x\nEnd",
+  });
+  try {
+    model.options.set({ output_flag: false });
+    model.run();
+  } finally {
+    model.dispose();
+  }
+}
+
+/** The optimiser: same input and result as allocate(), never less feasible. */
+export function optimise(input: OptimiseInput): Optimised {
+  try {
+    return solveAll(input);
+  } catch (err) {
+    return {
+      ...allocate(input),
+      solver: "greedy",
+      fallback: `optimiser failed: ${err instanceof Error ? err.message : String(err)}`,
+      coupled: 0,
+    };
+  }
+}
+
+function limitsOf(spec: ReturnType<typeof limitsInForce>["limits"]): Limit[] {
+  const out: Limit[] = [];
+  if (spec.costPerHour !== undefined)
+    out.push({ name: "costPerHour", max: spec.costPerHour, coef: (o) => o.footprint.costPerHour });
+  if (spec.powerWatts !== undefined)
+    out.push({ name: "powerWatts", max: spec.powerWatts, coef: (o) => o.footprint.powerWatts });
+  for (const g of spec.gpus ?? []) {
+    out.push({
+      name: `gpus/${g.type}`,
+      max: g.max,
+      coef: (o) => (o.footprint.gpuType === g.type ? o.footprint.gpus : 0),
+    });
+  }
+  return out;
+}
+
+/** Per-replica weights: $ per million tokens; unprofiled variants after every profiled one, by $/hour. */
+function weights(options: readonly VariantOption[]): number[] {
+  const profiled = options.filter((o) => o.costPerMillionTokens !== undefined);
+  const base = 1 + Math.max(0, ...profiled.map((o) => o.costPerMillionTokens!));
+  const maxHour = Math.max(EPS, ...options.map((o) => o.footprint.costPerHour));
+  return options.map((o) => o.costPerMillionTokens ?? base * (1 + o.footprint.costPerHour / maxHour));
+}
+
+/** The service's own optimum, ignoring everyone else: keep what is cheaper to keep, add on the cheapest. */
+function ideal(s: Svc): number[] {
+  const x = s.opts.map(() => 0);
+  const want = s.ask.desired;
+  let best = 0;
+  for (let i = 1; i < s.opts.length; i++) if (s.opts[i]!.cost < s.opts[best]!.cost) best = i;
+  const stays = s.opts
+    .map((p, i) => ({ i, cost: p.cost * (1 - CHURN_PENALTY), n: s.ask.current[p.o.pool] ?? 0 }))
+    .filter((st) => st.n > 0)
+    .sort((a, b) => a.cost - b.cost || a.i - b.i);
+  let placed = 0;
+  for (const st of stays) {
+    if (placed >= want || (s.opts.length > 0 && st.cost > s.opts[best]!.cost && st.i !== best)) break;
+    const k = Math.min(st.n, want - placed);
+    x[st.i]! += k;
+    placed += k;
+  }
+  if (placed < want && s.opts.length > 0) x[best]! += want - placed;
+  return x;
+}
+
+function solveAll(input: OptimiseInput): Optimised {
+  const caps = new Map<string, Cap>(
+    input.pools.map((p) => {
+      const isStatic = p.spec.provider.type === "static";
+      const existing = Math.min(p.nodes, p.spec.maxNodes);
+      return [
+        p.name,
+        { snap: p, perNode: p.spec.gpu.count, limit: isStatic ? existing : p.spec.maxNodes, existing },
+      ];
+    }),
+  );
+  const budgets: BudgetCtx[] = input.budgets.map((b) => {
+    const f = limitsInForce(b.spec, input.nowMs);
+    return { snap: b, ...(f.window ? { window: f.window } : {}), limits: limitsOf(f.limits), raw: f.limits };
+  });
+  const svcs: Svc[] = input.asks.map((ask) => {
+    const w = weights(ask.options);
+    const lead = input.leadSeconds?.get(ask.key);
+    const opts = ask.options.map((o, i): Opt => {
+      const cap = caps.get(o.pool)!;
+      const prov = cap.snap.spec.provisioningSeconds ?? DEFAULT_PROVISIONING_SECONDS;
+      const growable = cap.snap.spec.provider.type === "static" || lead === undefined || prov <= lead;
+      return { o, cost: w[i]!, growable };
+    });
+    const scopes: number[] = [];
+    budgets.forEach((b, j) => {
+      if (b.snap.namespaces === undefined || b.snap.namespaces.includes(ask.namespace)) scopes.push(j);
+    });
+    const s: Svc = { ask, opts, min: Math.min(ask.minReplicas, ask.desired), x: [], scopes };
+    s.x = ask.fixed ? opts.map((p) => ask.current[p.o.pool] ?? 0) : ideal(s);
+    return s;
+  });
+  const scaled = svcs.filter((s) => !s.ask.fixed);
+
+  // What binds the ideal.
+  const bindingPools = new Set<string>();
+  const bindingBudgets = new Set<number>();
+  for (const [name, cap] of caps) if (!poolHolds(cap, svcs)) bindingPools.add(name);
+  budgets.forEach((b, j) => {
+    if (b.limits.some((l) => usageOf(svcs, j, l) > l.max * (1 + EPS) + EPS)) bindingBudgets.add(j);
+  });
+
+  let coupled: Svc[] = [];
+  let solver: Optimised["solver"] = "closedForm";
+  for (let round = 0; round < MAX_ROUNDS; round++) {
+    const next = scaled.filter(
+      (s) => s.opts.some((p) => bindingPools.has(p.o.pool)) || s.scopes.some((j) => bindingBudgets.has(j)),
+    );
+    if (next.length === coupled.length) break;
+    coupled = next;
+    for (const s of coupled) s.x = ideal(s);
+    const inProgram = new Set(coupled);
+    const result = solveProgram(coupled, svcs, inProgram, caps, budgets, input.timeLimitSeconds);
+    if (typeof result === "string") {
+      return { ...allocate(input), solver: "greedy", fallback: result, coupled: coupled.length };
+    }
+    solver = "highs";
+    // A pool or budget the coupled services filled may now hold back someone: add it and solve again.
+    const grown = [...filled(coupled, svcs, caps, budgets)].filter((k) =>
+      typeof k === "string" ? !bindingPools.has(k) : !bindingBudgets.has(k),
+    );
+    if (grown.length === 0) break;
+    for (const k of grown) {
+      if (typeof k === "string") bindingPools.add(k);
+      else bindingBudgets.add(k);
+    }
+  }
+
+  const broken = verify(svcs, caps, budgets);
+  if (broken) return { ...allocate(input), solver: "greedy", fallback: broken, coupled: coupled.length };
+  const out = report(svcs, caps, budgets, input.pools);
+  if (solver === "highs") {
+    // The greedy is the incumbent: the program's packing of sizes that do not divide the node is
+    // conservative, and its classes and rounds are a decomposition, so where the greedy scores better, use it.
+    const greedy = allocate(input);
+    if (
+      compareObjective(objective(input.asks, out), objective(input.asks, greedy)) < 0 &&
+      withinLeadTimes(svcs, caps, greedy)
+    ) {
+      return {
+        ...greedy,
+        solver: "greedy",
+        fallback: "the greedy's plan scored better",
+        coupled: coupled.length,
+      };
+    }
+  }
+  return { ...out, solver, coupled: coupled.length };
+}
+
+/** Whether an allocation places on each pool no more for short-lead services than the pool has for them. */
+function withinLeadTimes(svcs: readonly Svc[], caps: ReadonlyMap<string, Cap>, a: Allocation): boolean {
+  const placed = svcs.map((s) => {
+    const p = a.services.get(s.ask.key)!;
+    const x = s.ask.fixed
+      ? s.x
+      : s.opts.map((o) => p.variants.find((v) => v.pool === o.o.pool)?.replicas ?? 0);
+    return { ...s, x };
+  });
+  for (const cap of caps.values()) {
+    if (gpusOf(countsOn(placed, cap.snap.name, (_, p) => !p.growable)) > shortLeadGPUs(cap, placed))
+      return false;
+  }
+  return true;
+}
+
+/** GPUs per replica -> replicas on the pool, over the given services. */
+function countsOn(
+  svcs: readonly Svc[],
+  pool: string,
+  only?: (s: Svc, p: Opt) => boolean,
+): Map<number, number> {
+  const counts = new Map<number, number>();
+  for (const s of svcs) {
+    s.opts.forEach((p, i) => {
+      if (p.o.pool !== pool || s.x[i] === 0 || (only && !only(s, p))) return;
+      counts.set(p.o.gpusPerReplica, (counts.get(p.o.gpusPerReplica) ?? 0) + s.x[i]!);
+    });
+  }
+  return counts;
+}
+
+function gpusOf(counts: ReadonlyMap<number, number>): number {
+  let n = 0;
+  for (const [size, k] of counts) n += size * k;
+  return n;
+}
+
+/**
+ * GPUs a pool offers the services whose lead time is shorter than its provisioning: those of the nodes it
+ * has, or at least those their replicas hold on it now (a replica that runs keeps its node).
+ */
+function shortLeadGPUs(cap: Cap, svcs: readonly Svc[]): number {
+  let held = 0;
+  for (const s of svcs) {
+    for (const p of s.opts) {
+      if (p.o.pool === cap.snap.name && !p.growable)
+        held += p.o.gpusPerReplica * (s.ask.current[p.o.pool] ?? 0);
+    }
+  }
+  return Math.max(cap.perNode * cap.existing, held);
+}
+
+/** Whether the pool holds what the services place on it (and the short-lead part fits its nodes). */
+function poolHolds(cap: Cap, svcs: readonly Svc[], extra?: { size: number; growable: boolean }): boolean {
+  const all = countsOn(svcs, cap.snap.name);
+  if (extra) all.set(extra.size, (all.get(extra.size) ?? 0) + 1);
+  if (nodesFor(all, cap.perNode) > cap.limit) return false;
+  const short = countsOn(svcs, cap.snap.name, (_, p) => !p.growable);
+  if (extra && !extra.growable) short.set(extra.size, (short.get(extra.size) ?? 0) + 1);
+  return short.size === 0 || gpusOf(short) <= shortLeadGPUs(cap, svcs);
+}
+
+function usageOf(svcs: readonly Svc[], budget: number, l: Limit, only?: (s: Svc) => boolean): number {
+  let u = 0;
+  for (const s of svcs) {
+    if (!s.scopes.includes(budget) || (only && !only(s))) continue;
+    s.opts.forEach((p, i) => {
+      if (s.x[i]! > 0) u += l.coef(p.o) * s.x[i]!;
+    });
+  }
+  return u;
+}
+
+/** The limit a budget holds the plan to: its own, or what the minimums alone use when they exceed it. */
+function effectiveMax(l: Limit, minimumsUse: number): number {
+  return Math.max(l.max, minimumsUse);
+}
+
+/** Minimums' use of a limit: services nobody scales as they run, the others at min(minReplicas, desired). */
+function minimumsUse(svcs: readonly Svc[], budget: number, l: Limit): number {
+  let u = 0;
+  for (const s of svcs) {
+    if (!s.scopes.includes(budget)) continue;
+    if (s.ask.fixed) {
+      s.opts.forEach((p, i) => {
+        u += l.coef(p.o) * s.x[i]!;
+      });
+      continue;
+    }
+    // The minimum sits where the plan put replicas, cheapest against this limit first.
+    let left = Math.min(
+      s.min,
+      s.x.reduce((a, b) => a + b, 0),
+    );
+    const order = s.opts.map((p, i) => ({ c: l.coef(p.o), i })).sort((a, b) => a.c - b.c || a.i - b.i);
+    for (const { c, i } of order) {
+      const k = Math.min(left, s.x[i]!);
+      u += c * k;
+      left -= k;
+    }
+  }
+  return u;
+}
+
+/** Pools and budgets the coupled services left no room in, while a coupled service is short. */
+function filled(
+  coupled: readonly Svc[],
+  svcs: readonly Svc[],
+  caps: ReadonlyMap<string, Cap>,
+  budgets: readonly BudgetCtx[],
+): Set<string | number> {
+  const out = new Set<string | number>();
+  for (const s of coupled) {
+    if (total(s) >= s.ask.desired) continue;
+    for (const b of blockers(s, svcs, caps, budgets)) out.add(b.key);
+  }
+  return out;
+}
+
+function total(s: Svc): number {
+  return s.x.reduce((a, b) => a + b, 0);
+}
+
+interface Blocker {
+  key: string | number;
+  kind: "pool" | "lead" | "budget";
+  text: string;
+  budget?: string;
+  limit?: string;
+}
+
+/** What stops one more replica of the service on each of its variants. */
+function blockers(
+  s: Svc,
+  svcs: readonly Svc[],
+  caps: ReadonlyMap<string, Cap>,
+  budgets: readonly BudgetCtx[],
+): Blocker[] {
+  const out = new Map<string, Blocker>();
+  for (const p of s.opts) {
+    const cap = caps.get(p.o.pool)!;
+    const all = countsOn(svcs, cap.snap.name);
+    all.set(p.o.gpusPerReplica, (all.get(p.o.gpusPerReplica) ?? 0) + 1);
+    if (nodesFor(all, cap.perNode) > cap.limit) {
+      out.set(`pool ${cap.snap.name}`, {
+        key: cap.snap.name,
+        kind: "pool",
+        text:
+          cap.snap.spec.provider.type === "static"
+            ? `GPUNodePool ${cap.snap.name} is static and full at its ${cap.limit} nodes`
+            : `GPUNodePool ${cap.snap.name} is full at maxNodes ${cap.limit}`,
+      });
+    } else if (!poolHolds(cap, svcs, { size: p.o.gpusPerReplica, growable: p.growable })) {
+      const prov = cap.snap.spec.provisioningSeconds ?? DEFAULT_PROVISIONING_SECONDS;
+      out.set(`lead ${cap.snap.name}`, {
+        key: cap.snap.name,
+        kind: "lead",
+        text: `GPUNodePool ${cap.snap.name} cannot add nodes within the lead time (provisioningSeconds ${prov}): only its ${cap.existing} nodes count, and they are full`,
+      });
+    }
+    for (const j of s.scopes) {
+      const b = budgets[j]!;
+      for (const l of b.limits) {
+        const c = l.coef(p.o);
+        if (c <= 0) continue;
+        const max = effectiveMax(l, minimumsUse(svcs, j, l));
+        if (usageOf(svcs, j, l) + c > max * (1 + EPS) + EPS) {
+          out.set(`budget ${b.snap.name} ${l.name}`, {
+            key: j,
+            kind: "budget",
+            budget: b.snap.name,
+            limit: l.name,
+            text: `${b.snap.name} ${l.name} (${describeLimit(usageFor(svcs, j), b.raw, l.name)})`,
+          });
+        }
+      }
+    }
+  }
+  return [...out.values()];
+}
+
+function usageFor(svcs: readonly Svc[], budget: number): Usage {
+  const u = emptyUsage();
+  for (const s of svcs) {
+    if (s.scopes.includes(budget)) for (const [i, p] of s.opts.entries()) addUsage(u, p.o.footprint, s.x[i]!);
+  }
+  return u;
+}
+
+/** Everything the plan promises, checked once more on the final numbers: undefined when it holds. */
+function verify(
+  svcs: readonly Svc[],
+  caps: ReadonlyMap<string, Cap>,
+  budgets: readonly BudgetCtx[],
+): string | undefined {
+  for (const s of svcs) {
+    if (s.ask.fixed) continue;
+    if (s.x.some((k) => !Number.isInteger(k) || k < 0)) return `non-integral replicas for ${s.ask.key}`;
+    if (total(s) > s.ask.desired) return `${s.ask.key} placed above what it asked`;
+  }
+  for (const cap of caps.values()) {
+    const fixedOnly = countsOn(svcs, cap.snap.name, (s) => s.ask.fixed);
+    const all = countsOn(svcs, cap.snap.name);
+    const need = nodesFor(all, cap.perNode);
+    if (need > cap.limit && need > nodesFor(fixedOnly, cap.perNode)) {
+      return `GPUNodePool ${cap.snap.name} would need ${need} nodes, more than ${cap.limit}`;
+    }
+  }
+  for (const [j, b] of budgets.entries()) {
+    for (const l of b.limits) {
+      const max = effectiveMax(l, minimumsUse(svcs, j, l));
+      if (usageOf(svcs, j, l) > max * (1 + 1e-7) + 1e-7)
+        return `CapacityBudget ${b.snap.name} ${l.name} exceeded`;
+    }
+  }
+  return undefined;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The program.
+
+interface Klass {
+  members: Svc[];
+  priority: number;
+  opts: Opt[];
+  scopes: number[];
+  want: number;
+  min: number;
+  current: number[];
+}
+
+/** Services with the same priority, options (pool, size, weight, growability) and budget scopes. */
+function classes(coupled: readonly Svc[]): Klass[] {
+  const by = new Map<string, Klass>();
+  for (const s of coupled) {
+    const sig = `${s.ask.priority}|${s.opts.map((p) => `${p.o.pool}:${p.o.gpusPerReplica}:${p.cost}:${p.o.footprint.costPerHour}:${p.o.footprint.powerWatts}:${p.growable ? 1 : 0}`).join(",")}|${s.scopes.join(",")}`;
+    let k = by.get(sig);
+    if (!k) {
+      k = {
+        members: [],
+        priority: s.ask.priority,
+        opts: s.opts,
+        scopes: s.scopes,
+        want: 0,
+        min: 0,
+        current: s.opts.map(() => 0),
+      };
+      by.set(sig, k);
+    }
+    k.members.push(s);
+    k.want += s.ask.desired;
+    k.min += s.min;
+    s.opts.forEach((p, i) => {
+      k.current[i]! += s.ask.current[p.o.pool] ?? 0;
+    });
+  }
+  return [...by.values()];
+}
+
+/** Sparse rows, built one at a time. */
+class Rows {
+  starts: number[] = [0];
+  indices: number[] = [];
+  values: number[] = [];
+  lower: number[] = [];
+  upper: number[] = [];
+  add(entries: [number, number][], lo: number, hi: number): void {
+    const merged = new Map<number, number>();
+    for (const [c, v] of entries) merged.set(c, (merged.get(c) ?? 0) + v);
+    for (const [c, v] of [...merged].sort((a, b) => a[0] - b[0])) {
+      if (v === 0) continue;
+      this.indices.push(c);
+      this.values.push(v);
+    }
+    this.starts.push(this.indices.length);
+    this.lower.push(lo);
+    this.upper.push(hi);
+  }
+}
+
+interface Column {
+  cost: number;
+  lower: number;
+  upper: number;
+  integer: boolean;
+}
+
+/**
+ * Solves the coupled services in two programs (minimums, then the rest) and writes their replicas into
+ * `s.x`. Returns an error string when HiGHS gives no usable answer.
+ */
+function solveProgram(
+  coupled: readonly Svc[],
+  svcs: readonly Svc[],
+  inProgram: ReadonlySet<Svc>,
+  caps: ReadonlyMap<string, Cap>,
+  budgets: readonly BudgetCtx[],
+  timeLimit = DEFAULT_TIME_LIMIT_SECONDS,
+): string | undefined {
+  const ks = classes(coupled);
+  const outside = svcs.filter((s) => !inProgram.has(s));
+  // Sizes that do not divide each other are packed by GPU count and replicas per node first; when first-fit
+  // decreasing cannot pack that, again with nodes of their own per size.
+  let error: string | undefined;
+  for (const packing of ["relaxed", "separate"] as const) {
+    // Phase 1: minimums, pools only.
+    const mins = solvePhase(ks, outside, svcs, caps, budgets, timeLimit, undefined, packing);
+    if (typeof mins === "string") return mins;
+    // Phase 2: the rest, with the minimums as lower bounds and the budgets.
+    const full = solvePhase(ks, outside, svcs, caps, budgets, timeLimit, mins, packing);
+    if (typeof full === "string") return full;
+    for (const [i, k] of ks.entries()) split(k, full[i]!, mins[i]!);
+    error = overCommitted(coupled, svcs, caps);
+    if (!error) return undefined;
+  }
+  return error;
+}
+
+/** A pool whose nodes the coupled services' replicas would over-commit, if any. */
+function overCommitted(
+  coupled: readonly Svc[],
+  svcs: readonly Svc[],
+  caps: ReadonlyMap<string, Cap>,
+): string | undefined {
+  const pools = new Set(coupled.flatMap((s) => s.opts.map((p) => p.o.pool)));
+  for (const name of pools) {
+    const cap = caps.get(name)!;
+    const need = nodesFor(countsOn(svcs, name), cap.perNode);
+    const others = nodesFor(
+      countsOn(svcs, name, (s) => !coupled.includes(s)),
+      cap.perNode,
+    );
+    if (need > cap.limit && need > others) {
+      return `GPUNodePool ${name} would need ${need} nodes, more than ${cap.limit}`;
+    }
+  }
+  return undefined;
+}
+
+function solvePhase(
+  ks: readonly Klass[],
+  outside: readonly Svc[],
+  all: readonly Svc[],
+  caps: ReadonlyMap<string, Cap>,
+  budgets: readonly BudgetCtx[],
+  timeLimit: number,
+  mins: number[][] | undefined,
+  packing: "relaxed" | "separate",
+): number[][] | string {
+  const cols: Column[] = [];
+  const rows = new Rows();
+  // What the minimums of phase 1 use of each budget limit.
+  const minsUse = (j: number, l: Limit) =>
+    minimumsUse(outside, j, l) +
+    ks.reduce(
+      (u, k, ki) =>
+        k.scopes.includes(j) && mins ? u + k.opts.reduce((a, p, i) => a + l.coef(p.o) * mins[ki]![i]!, 0) : u,
+      0,
+    );
+  // Phase 2 keeps each class's minimums placed; where they may sit moves, except under a budget that the
+  // minimums alone exceed (there they stay as phase 1 put them, and nothing above them counts against it).
+  const pinned = ks.map((k) =>
+    k.scopes.some((j) => budgets[j]!.limits.some((l) => minsUse(j, l) > l.max * (1 + EPS) + EPS)),
+  );
+  const x: number[][] = ks.map((k, ki) =>
+    k.opts.map((p, i) => {
+      cols.push({
+        cost: p.cost,
+        lower: mins && pinned[ki] ? mins[ki]![i]! : 0,
+        upper: mins ? k.want : k.min,
+        integer: true,
+      });
+      return cols.length - 1;
+    }),
+  );
+  // Each class places at most what its services ask (phase 1: their minimums).
+  ks.forEach((k, ki) => {
+    rows.add(
+      x[ki]!.map((c) => [c, 1]),
+      mins ? mins[ki]!.reduce((a, b) => a + b, 0) : -highs.infinity,
+      mins ? k.want : k.min,
+    );
+  });
+  // Churn: z >= current - x, weighted by the load time over the plan's hold.
+  ks.forEach((k, ki) => {
+    k.opts.forEach((p, i) => {
+      if (k.current[i]! <= 0) return;
+      cols.push({ cost: p.cost * CHURN_PENALTY, lower: 0, upper: highs.infinity, integer: false });
+      rows.add(
+        [
+          [x[ki]![i]!, 1],
+          [cols.length - 1, 1],
+        ],
+        k.current[i]!,
+        highs.infinity,
+      );
+    });
+  });
+  // Pools touched by the program.
+  const touched = new Map<string, [number, number, Opt][]>();
+  ks.forEach((k, ki) => {
+    k.opts.forEach((p, i) => {
+      const list = touched.get(p.o.pool) ?? [];
+      list.push([ki, x[ki]![i]!, p]);
+      touched.set(p.o.pool, list);
+    });
+  });
+  for (const [name, list] of [...touched].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))) {
+    const cap = caps.get(name)!;
+    const C = cap.perNode;
+    const fixed = countsOn(outside, name);
+    const sizes = [...new Set([...fixed.keys(), ...list.map(([, , p]) => p.o.gpusPerReplica)])].sort(
+      (a, b) => a - b,
+    );
+    const chain = sizes.every((g, i) => C % g === 0 && (i === 0 || g % sizes[i - 1]! === 0));
+    if (chain || packing === "relaxed") {
+      // Sizes that divide each other and the node pack exactly by GPU count.
+      rows.add(
+        list.map(([, c, p]) => [c, p.o.gpusPerReplica]),
+        -highs.infinity,
+        Math.max(0, C * cap.limit - gpusOf(fixed)),
+      );
+    }
+    if (!chain && packing === "relaxed") {
+      // Otherwise also: at most floor(C / g) replicas of g GPUs per node, and one replica of more than half
+      // a node per node.
+      for (const g of sizes) {
+        const of = list.filter(([, , p]) => p.o.gpusPerReplica === g);
+        if (of.length > 0) {
+          rows.add(
+            of.map(([, c]) => [c, 1]),
+            -highs.infinity,
+            Math.max(0, Math.floor(C / g) * cap.limit - (fixed.get(g) ?? 0)),
+          );
+        }
+      }
+      const big = list.filter(([, , p]) => 2 * p.o.gpusPerReplica > C);
+      if (big.length > 0) {
+        const fixedBig = [...fixed].reduce((n, [g, k]) => n + (2 * g > C ? k : 0), 0);
+        rows.add(
+          big.map(([, c]) => [c, 1]),
+          -highs.infinity,
+          Math.max(0, cap.limit - fixedBig),
+        );
+      }
+    } else if (!chain) {
+      // Nodes per size (conservative): y_g nodes hold floor(C / g) replicas of g GPUs each.
+      const ys: number[] = [];
+      for (const g of sizes) {
+        cols.push({ cost: 0, lower: 0, upper: cap.limit, integer: true });
+        const y = cols.length - 1;
+        ys.push(y);
+        rows.add(
+          [
+            ...list.filter(([, , p]) => p.o.gpusPerReplica === g).map(([, c]): [number, number] => [c, 1]),
+            [y, -Math.floor(C / g)],
+          ],
+          -highs.infinity,
+          -(fixed.get(g) ?? 0),
+        );
+      }
+      const fixedNodes = [...fixed].reduce((n, [g, k]) => n + Math.ceil(k / Math.floor(C / g)), 0);
+      rows.add(
+        ys.map((y) => [y, 1]),
+        -highs.infinity,
+        Math.max(cap.limit, fixedNodes),
+      );
+    }
+    // Services whose lead time is shorter than the pool's provisioning get only the nodes it has.
+    const short = list.filter(([, , p]) => !p.growable);
+    if (short.length > 0) {
+      rows.add(
+        short.map(([, c, p]) => [c, p.o.gpusPerReplica]),
+        -highs.infinity,
+        Math.max(0, shortLeadGPUs(cap, all) - gpusOf(countsOn(outside, name, (_, q) => !q.growable))),
+      );
+    }
+  }
+  // Budgets (phase 2): what the plan adds above the minimums stays within each limit in force.
+  if (mins) {
+    budgets.forEach((b, j) => {
+      const inScope = ks.map((k, ki) => [k, ki] as const).filter(([k]) => k.scopes.includes(j));
+      if (inScope.length === 0) return;
+      for (const l of b.limits) {
+        const entries: [number, number][] = [];
+        for (const [k, ki] of inScope) {
+          k.opts.forEach((p, i) => {
+            const c = l.coef(p.o);
+            if (c > 0) entries.push([x[ki]![i]!, c]);
+          });
+        }
+        if (entries.length === 0) continue;
+        const max = effectiveMax(l, minsUse(j, l));
+        rows.add(entries, -highs.infinity, Math.max(0, max - usageOf(outside, j, l)) * (1 + EPS) + EPS);
+      }
+    });
+  }
+
+  // Objectives: per priority, highest first, place the most; then the cheapest.
+  const priorities = [...new Set(ks.map((k) => k.priority))].sort((a, b) => b - a);
+  const n = cols.length;
+  const objectives = priorities.map((prio, t) => {
+    const coefficients = new Float64Array(n);
+    ks.forEach((k, ki) => {
+      if (k.priority === prio) for (const c of x[ki]!) coefficients[c] = 1;
+    });
+    return {
+      weight: -1,
+      offset: 0,
+      coefficients,
+      absoluteTolerance: 0.5,
+      relativeTolerance: 0,
+      priority: priorities.length + 1 - t,
+    };
+  });
+  objectives.push({
+    weight: 1,
+    offset: 0,
+    coefficients: Float64Array.from(cols, (c) => c.cost),
+    absoluteTolerance: 0,
+    relativeTolerance: 0,
+    priority: 0,
+  });
+
+  const model = highs.createModel({
+    numCols: n,
+    numRows: rows.lower.length,
+    colCost: new Float64Array(n),
+    colLower: Float64Array.from(cols, (c) => c.lower),
+    colUpper: Float64Array.from(cols, (c) => c.upper),
+    rowLower: Float64Array.from(rows.lower),
+    rowUpper: Float64Array.from(rows.upper),
+    matrix: {
+      format: "csr",
+      numRows: rows.lower.length,
+      numCols: n,
+      starts: Int32Array.from(rows.starts),
+      indices: Int32Array.from(rows.indices),
+      values: Float64Array.from(rows.values),
+    },
+    integrality: Int32Array.from(cols, (c) => (c.integer ? 1 : 0)),
+  });
+  try {
+    model.options.set({
+      output_flag: false,
+      blend_multi_objectives: false,
+      time_limit: timeLimit,
+      mip_max_nodes: MAX_MIP_NODES,
+      random_seed: 0,
+    });
+    model.passLinearObjectives(objectives);
+    model.run();
+    const status = model.getModelStatus();
+    const S = highs.constants.modelStatus;
+    if (status === S.timeLimit) return "the optimiser hit its time limit";
+    if (status !== S.optimal && status !== S.solutionLimit && status !== S.iterationLimit) {
+      return `HiGHS ended with model status ${status}`;
+    }
+    const values = model.getSolution().colValue;
+    return x.map((cs) => cs.map((c) => Math.round(values[c]!)));
+  } finally {
+    model.dispose();
+  }
+}
+
+/** Shares of a class's replicas among its services: water-filling by the share of what each asked. */
+function shares(members: readonly Svc[], total: number, cap: (s: Svc) => number): number[] {
+  const caps = members.map(cap);
+  const sum = caps.reduce((a, b) => a + b, 0);
+  if (total >= sum) return caps;
+  // The largest fraction f with sum floor(f * cap) <= total, then one more each by lowest share, then key.
+  let lo = 0;
+  let hi = 1;
+  for (let i = 0; i < 40; i++) {
+    const mid = (lo + hi) / 2;
+    if (caps.reduce((a, c) => a + Math.floor(mid * c), 0) <= total) lo = mid;
+    else hi = mid;
+  }
+  const out = caps.map((c) => Math.floor(lo * c));
+  let left = total - out.reduce((a, b) => a + b, 0);
+  const order = members
+    .map((_, i) => i)
+    .filter((i) => out[i]! < caps[i]!)
+    .sort(
+      (a, b) =>
+        out[a]! / caps[a]! - out[b]! / caps[b]! || (members[a]!.ask.key < members[b]!.ask.key ? -1 : 1),
+    );
+  for (const i of order) {
+    if (left <= 0) break;
+    out[i]!++;
+    left--;
+  }
+  return out;
+}
+
+/** Splits a class's replicas per variant back onto its services: minimums first, fairly, then where they run. */
+function split(k: Klass, xs: number[], mins: number[]): void {
+  const members = [...k.members].sort((a, b) => (a.ask.key < b.ask.key ? -1 : 1));
+  const placed = xs.reduce((a, b) => a + b, 0);
+  const minPlaced = Math.min(
+    placed,
+    mins.reduce((a, b) => a + b, 0),
+  );
+  const base = shares(members, minPlaced, (s) => s.min);
+  const extra = shares(members, placed - minPlaced, (s) => s.ask.desired - s.min);
+  const target = members.map((_, i) => base[i]! + extra[i]!);
+  const left = [...xs];
+  for (const s of members) s.x = s.opts.map(() => 0);
+  // Where they run first, then the class's remaining replicas by variant order.
+  members.forEach((s, m) => {
+    s.opts.forEach((p, i) => {
+      const keep = Math.min(s.ask.current[p.o.pool] ?? 0, left[i]!, target[m]! - total(s));
+      s.x[i]! += keep;
+      left[i]! -= keep;
+    });
+  });
+  members.forEach((s, m) => {
+    s.opts.forEach((_, i) => {
+      const put = Math.min(left[i]!, target[m]! - total(s));
+      s.x[i]! += put;
+      left[i]! -= put;
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The result, with its reasons.
+
+function report(
+  svcs: readonly Svc[],
+  caps: ReadonlyMap<string, Cap>,
+  budgets: readonly BudgetCtx[],
+  pools: readonly PoolSnapshot[],
+): Allocation {
+  const services = new Map<string, Placement>();
+  const heldBack = budgets.map(() => [] as BudgetPlan["heldBack"]);
+  const refused = new Set<string>();
+  const leadNotes = new Map<string, string>();
+  for (const s of svcs) {
+    const { ask } = s;
+    if (ask.fixed) {
+      const split = advisorySplit(ask);
+      const variants = ask.pools.map((pool) => ({ pool, replicas: split.get(pool) ?? 0 }));
+      services.set(ask.key, { variants, total: variants.reduce((a, v) => a + v.replicas, 0) });
+      continue;
+    }
+    const byPool = new Map(s.opts.map((p, i) => [p.o.pool, s.x[i]!]));
+    const variants = ask.pools.map((pool) => ({ pool, replicas: byPool.get(pool) ?? 0 }));
+    const placed = total(s);
+    const out: Placement = { variants, total: placed };
+    const short = ask.desired - placed;
+    if (s.opts.length === 0 && ask.desired > 0) {
+      out.limitedBy = {
+        reason: Reason.NoUsableVariant,
+        message: `no variant can be placed: ${(ask.unusable ?? []).join("; ") || "spec.accelerators names no usable GPUNodePool"}`,
+      };
+    } else if (short > 0) {
+      const bs = blockers(s, svcs, caps, budgets);
+      const budget = bs.filter((b) => b.kind === "budget");
+      const pool = bs.filter((b) => b.kind !== "budget");
+      for (const b of pool) {
+        refused.add(String(b.key));
+        if (b.kind === "lead") leadNotes.set(String(b.key), b.text);
+      }
+      const below = placed < ask.minReplicas ? ` (below minReplicas ${ask.minReplicas})` : "";
+      const poolText = pool.map((b) => b.text).join("; ");
+      if (budget.length > 0) {
+        const first = budget[0]!;
+        heldBack[first.key as number]!.push({ key: ask.key, replicas: short, limit: first.limit! });
+        out.limitedBy = {
+          reason: Reason.BudgetBinding,
+          message: `${short} replicas held back by CapacityBudget: ${budget.map((b) => b.text).join("; ")}${poolText ? `; ${poolText}` : ""}${below}`,
+        };
+      } else {
+        out.limitedBy = {
+          reason: Reason.PoolAtMaxNodes,
+          message: `${short} of ${ask.desired} replicas do not fit: ${poolText || `GPUNodePools ${s.opts.map((p) => p.o.pool).join(", ")} are full`}${below}`,
+        };
+      }
+    }
+    services.set(ask.key, out);
+  }
+
+  const budgetPlans = budgets.map((b, j): BudgetPlan => {
+    const usage = usageFor(svcs, j);
+    const violated: string[] = [];
+    for (const l of b.limits) {
+      const mins = minimumsUse(svcs, j, l);
+      if (exceededLimits(usage, b.raw).includes(l.name) && mins > l.max * (1 + EPS) + EPS) {
+        violated.push(
+          `${l.name}: minimums alone use ${describeLimit(usage, b.raw, l.name)}` +
+            (svcs.some((s) => s.ask.fixed && s.scopes.includes(j))
+              ? " (services in mode Recommend count as they run)"
+              : ""),
+        );
+      }
+    }
+    return budgetResult(b.snap.name, usage, heldBack[j]!, b.window, violated);
+  });
+
+  return {
+    services,
+    pools: pools.map((p) => poolPlan(p, countsOn(svcs, p.name), refused.has(p.name), leadNotes.get(p.name))),
+    budgets: budgetPlans,
+  };
+}
+
+/**
+ * The objective an allocation scores, for comparing plans (tests, benchmark): per priority, highest first,
+ * the minimums placed; then per priority the replicas placed; then minus the cost per token with churn.
+ * Larger is better, compared element by element (compareObjective).
+ */
+export function objective(asks: readonly ServiceAsk[], a: Allocation): number[] {
+  const scaled = asks.filter((s) => !s.fixed);
+  const priorities = [...new Set(scaled.map((s) => s.priority))].sort((x, y) => y - x);
+  const mins = priorities.map(() => 0);
+  const placed = priorities.map(() => 0);
+  let cost = 0;
+  for (const ask of scaled) {
+    const p = a.services.get(ask.key)!;
+    const t = priorities.indexOf(ask.priority);
+    mins[t]! += Math.min(p.total, ask.minReplicas, ask.desired);
+    placed[t]! += p.total;
+    const w = weights(ask.options);
+    ask.options.forEach((o, i) => {
+      const x = p.variants.find((v) => v.pool === o.pool)?.replicas ?? 0;
+      cost += w[i]! * x + w[i]! * CHURN_PENALTY * Math.max(0, (ask.current[o.pool] ?? 0) - x);
+    });
+  }
+  return [...mins, ...placed, -cost];
+}
+
+/** -1, 0 or 1 as objective `a` is worse than, as good as or better than `b` (cost within 1e-6). */
+export function compareObjective(a: readonly number[], b: readonly number[]): number {
+  for (let i = 0; i < a.length; i++) {
+    const last = i === a.length - 1;
+    const d = a[i]! - b[i]!;
+    if (last ? Math.abs(d) > 1e-6 * Math.max(1, Math.abs(b[i]!)) : d !== 0) return Math.sign(d);
+  }
+  return 0;
+}
