@@ -110,9 +110,16 @@ export const capacityBudgetSpecSchema = withRules(
         }),
       ).describe("Which InferenceServices the budget covers."),
       limits: limitsSchema,
-      timeZone: text(64)
+      timeZone: withRules(text(64), [
+        {
+          // The API server loads the zone (Go's time zone database) as the operator does (ICU): a zone it
+          // cannot load fails the rule. Go also takes "Local" (the server's own zone), which ICU does not.
+          cel: "self != 'Local' && timestamp('2000-01-01T00:00:00Z').getHours(self) >= 0",
+          check: isTimeZone,
+          message: "timeZone must be an IANA time zone such as UTC or Europe/Paris",
+        },
+      ])
         .default("UTC")
-        .refine(isTimeZone, "timeZone must be an IANA time zone such as UTC or Europe/Paris")
         .describe("IANA time zone the windows are read in."),
       windows: z
         .array(windowSchema)

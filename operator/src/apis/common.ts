@@ -73,19 +73,70 @@ export const nonNegative = () => z.number().min(0);
 export const positive = () => z.number().gt(0);
 export const seconds = (min: number, max: number) => z.int().min(min).max(max);
 
-export const labelMap = z
-  .record(text(317), text(63))
-  .describe("Kubernetes labels: keys are at most 317 characters (prefix/name), values at most 63.");
+// Kubernetes' qualified names (label and taint keys) and label values, as apimachinery validates them:
+// an optional DNS-subdomain prefix of at most 253 characters and '/', then a name of at most 63 characters
+// (alphanumerics, '-', '_', '.', starting and ending alphanumeric); a value is empty or such a name. The
+// same expressions run in zod (JavaScript) and in CEL (RE2): `[.]` instead of an escaped dot.
+const DNS_SUBDOMAIN_LABEL = "[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?";
+const QUALIFIED_NAME = "[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?";
+const LABEL_KEY_RE = `^(${DNS_SUBDOMAIN_LABEL}([.]${DNS_SUBDOMAIN_LABEL})*/)?${QUALIFIED_NAME}$`;
+const LABEL_VALUE_RE = `^(${QUALIFIED_NAME})?$`;
+const LABEL_KEY_RULE =
+  "a label key is an optional DNS-subdomain prefix of at most 253 characters and '/', then a name of at most 63 characters: letters, digits, '-', '_' and '.', starting and ending with a letter or digit (nvidia.com/gpu.product)";
+const LABEL_VALUE_RULE =
+  "a label value is empty or at most 63 characters: letters, digits, '-', '_' and '.', starting and ending with a letter or digit";
 
-export const taintSchema = z
-  .strictObject({
+/** Whether a string is a Kubernetes label key (also what a taint key must be). */
+export function isLabelKey(k: string): boolean {
+  return new RegExp(LABEL_KEY_RE).test(k) && (!k.includes("/") || k.indexOf("/") <= 253);
+}
+export const isLabelValue = (v: string): boolean => new RegExp(LABEL_VALUE_RE).test(v);
+const celLabelKey = (k: string) =>
+  `${k}.matches('${LABEL_KEY_RE}') && (!${k}.contains('/') || ${k}.indexOf('/') <= 253)`;
+
+/** Kubernetes labels, keys and values checked as the API server checks them on Nodes and pods. */
+export const labelMap = withRules(
+  z
+    .record(text(317), text(63))
+    .meta({ maxProperties: 64 })
+    .refine((m) => Object.keys(m).length <= 64, "at most 64 labels"),
+  [
+    {
+      cel: `self.all(k, ${celLabelKey("k")})`,
+      check: (m) => Object.keys(m).every(isLabelKey),
+      message: `every key must be a Kubernetes label key: ${LABEL_KEY_RULE}`,
+    },
+    {
+      cel: `self.all(k, self[k].matches('${LABEL_VALUE_RE}'))`,
+      check: (m) => Object.values(m).every(isLabelValue),
+      message: `every value must be a Kubernetes label value: ${LABEL_VALUE_RULE}`,
+    },
+  ],
+).describe("Kubernetes labels: keys are at most 317 characters (prefix/name), values at most 63.");
+
+export const taintSchema = withRules(
+  z.strictObject({
     key: text(317).min(1).describe("Taint key, for example nvidia.com/gpu."),
     value: text(63).optional().describe("Taint value."),
     effect: z
       .enum(["NoSchedule", "PreferNoSchedule", "NoExecute"])
       .describe("Taint effect: NoSchedule, PreferNoSchedule or NoExecute."),
-  })
-  .describe("A taint the pool's nodes carry; replicas placed on the pool get a matching toleration.");
+  }),
+  [
+    {
+      cel: celLabelKey("self.key"),
+      check: (t) => isLabelKey(t.key),
+      message: `a taint key must be a Kubernetes label key: ${LABEL_KEY_RULE}`,
+      field: ".key",
+    },
+    {
+      cel: `!has(self.value) || self.value.matches('${LABEL_VALUE_RE}')`,
+      check: (t) => t.value === undefined || isLabelValue(t.value),
+      message: `a taint value must be a Kubernetes label value: ${LABEL_VALUE_RULE}`,
+      field: ".value",
+    },
+  ],
+).describe("A taint the pool's nodes carry; replicas placed on the pool get a matching toleration.");
 export type Taint = z.output<typeof taintSchema>;
 
 const labelSelectorRequirement = z.strictObject({

@@ -363,6 +363,13 @@ export const inferenceServiceSpecSchema = withRules(
       message: "replicas must lie within scaling.minReplicas and scaling.maxReplicas",
       field: ".replicas",
     },
+    {
+      cel: "self.metrics.source != 'podScrape' || !has(self.scaling.scaleToZero) || !has(self.scaling.scaleToZero.activationQuery)",
+      check: (s) => s.metrics.source !== "podScrape" || s.scaling.scaleToZero?.activationQuery === undefined,
+      message:
+        "scaling.scaleToZero.activationQuery is PromQL and needs metrics.source prometheus: the podScrape source reads only the service's pods, and while none runs the service could never wake",
+      field: ".scaling.scaleToZero.activationQuery",
+    },
   ],
 );
 export type InferenceServiceSpec = z.output<typeof inferenceServiceSpecSchema>;

@@ -28,7 +28,7 @@ describe("serviceRef", () => {
       "team",
       "llama",
       spec(
-        { source: "podScrape", port: 9000 },
+        { source: "prometheus", port: 9000 },
         {
           scaling: {
             minReplicas: 0,
@@ -43,7 +43,7 @@ describe("serviceRef", () => {
       namespace: "team",
       name: "llama",
       server: "vllm",
-      metrics: { source: "podScrape", port: 9000, path: "/metrics" },
+      metrics: { source: "prometheus", port: 9000, path: "/metrics" },
       activationQuery: "sum(gw_queue)",
       pods: [{ name: "p", ip: "10.0.0.1", variant: "h100" }],
     });
