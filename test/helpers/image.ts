@@ -54,8 +54,12 @@ export function buildOperatorImage(): string {
     ROOT,
   ]);
   if (!build.ok) throw new Error(build.error);
-  // The image the tag pointed to before, when the sources changed: removed, so rebuilds do not pile up.
-  if (previous && previous !== build.stdout.trim()) run("docker", ["image", "rm", previous]);
+  // The image the tag pointed to before, when the sources changed and nothing else names it: removed, so
+  // rebuilds do not pile up (an image a user tagged, such as make image's inferops:dev, stays).
+  if (previous && previous !== build.stdout.trim()) {
+    const tags = run("docker", ["image", "inspect", "--format", "{{len .RepoTags}}", previous]).stdout.trim();
+    if (tags === "0") run("docker", ["image", "rm", previous]);
+  }
   return OPERATOR_IMAGE;
 }
 
