@@ -4,7 +4,8 @@
 #   hack/docker.sh up     when `docker info` answers, prints "reused"; otherwise starts Debian's dockerd with no
 #                         bridge network and no iptables rules (containers use the host network only) and
 #                         prints "started <pid>". Needs root and dockerd (hack/system-deps.sh installs docker.io).
-#   hack/docker.sh down   stops the dockerd this script started (by the pid it recorded), and nothing else.
+#   hack/docker.sh down   stops the dockerd this script started (by the pid it recorded), and nothing else;
+#                         while containers still run on it (another run's), it is left running.
 #   hack/docker.sh check  exit 0 when an engine answers, else prints why not and exits 1.
 #
 # Its pid file and log live under ${INFEROPS_CACHE:-~/.cache/inferops}/docker/; images stay in dockerd's
@@ -65,6 +66,11 @@ cmd_down() {
   local pid
   if ! pid="$(our_pid)"; then
     log "no dockerd started by this script is running"
+    return 0
+  fi
+  # Another run on this machine may be using it (it reused the engine this script started): leave it then.
+  if [[ -n "$(docker ps -q 2>/dev/null)" ]]; then
+    log "containers still run on dockerd ${pid}: left running (stop it later with $0 down)"
     return 0
   fi
   kill -TERM "${pid}"
