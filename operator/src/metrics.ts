@@ -54,6 +54,24 @@ export function createMetrics(registry = new Registry()) {
       labelNames: ["namespace", "service"] as const,
       registers: [registry],
     }),
+    budgetUsedRatio: new Gauge({
+      name: "inferops_budget_used_ratio",
+      help: "What the planned replicas in a CapacityBudget's scope use over each limit in force (limit: costPerHour, powerWatts, gpus/<type>).",
+      labelNames: ["budget", "limit"] as const,
+      registers: [registry],
+    }),
+    budgetHeldBackReplicas: new Gauge({
+      name: "inferops_budget_held_back_replicas",
+      help: "Replicas a CapacityBudget holds back, summed over the services in its scope.",
+      labelNames: ["budget"] as const,
+      registers: [registry],
+    }),
+    budgetViolated: new Gauge({
+      name: "inferops_budget_violated",
+      help: "1 when what no one may cut (minimums, services in mode Recommend) exceeds a limit of the CapacityBudget.",
+      labelNames: ["budget"] as const,
+      registers: [registry],
+    }),
     isLeader: new Gauge({
       name: "inferops_leader",
       help: "1 when this instance holds the lease (or runs without leader election).",

@@ -4,6 +4,7 @@ import { isTerminal } from "../../kube/errors.ts";
 import type { EventSpec } from "../../kube/events.ts";
 import { FakeKube } from "../../kube/fake.ts";
 import { pathFor, R } from "../../kube/resources.ts";
+import { createMetrics } from "../../metrics.ts";
 import { plan } from "../../planning/plan.ts";
 import { budget, service, serviceSpec, snapshot, T0 } from "../../planning/testkit.ts";
 import { makeBudgetReconciler } from "./reconcile.ts";
@@ -36,7 +37,8 @@ function setup(spec: unknown = SPEC) {
   };
   // The informer's cache, read from the fake server as a watch would have delivered it.
   let cached: Awaited<ReturnType<FakeKube["get"]>> | undefined;
-  const reconcile = makeBudgetReconciler({
+  const metrics = createMetrics();
+  const { reconcile, forget } = makeBudgetReconciler({
     client: kube,
     budgets: { get: () => cached },
     events: {
@@ -46,6 +48,7 @@ function setup(spec: unknown = SPEC) {
       },
     },
     log,
+    metrics,
     planned: () => planned,
     now: () => T0,
   });
@@ -55,6 +58,8 @@ function setup(spec: unknown = SPEC) {
   return {
     kube,
     recorded,
+    metrics,
+    forget,
     reconcile: async () => {
       await sync();
       return reconcile("shared");
@@ -81,6 +86,17 @@ describe("CapacityBudget reconcile", () => {
     await t.reconcile();
     expect(statusWrites()).toHaveLength(1);
     expect(t.recorded).toHaveLength(1);
+  });
+
+  it("exports used over limit, replicas held back and violated per budget, and forgets a deleted budget", async () => {
+    const t = setup();
+    await t.reconcile();
+    const text = await t.metrics.registry.metrics();
+    expect(text).toContain('inferops_budget_used_ratio{budget="shared",limit="powerWatts"} 1');
+    expect(text).toContain('inferops_budget_held_back_replicas{budget="shared"} 3');
+    expect(text).toContain('inferops_budget_violated{budget="shared"} 0');
+    t.forget("shared");
+    expect(await t.metrics.registry.metrics()).not.toContain('budget="shared"');
   });
 
   it("writes nothing before the first Plan", async () => {

@@ -13,9 +13,10 @@ import { isNotFound, TerminalError, wrap } from "../../kube/errors.ts";
 import type { EventRecorder } from "../../kube/events.ts";
 import type { ReconcileResult } from "../../kube/queue.ts";
 import { pathFor, R } from "../../kube/resources.ts";
+import type { Metrics } from "../../metrics.ts";
 import type { Plan, Snapshot } from "../../planning/types.ts";
 import * as events from "./events.ts";
-import { computeBudgetStatus, invalidBudgetStatus } from "./status.ts";
+import { budgetGauges, computeBudgetStatus, invalidBudgetStatus } from "./status.ts";
 
 export interface BudgetReconcilerDeps {
   client: Pick<KubeClient, "apply">;
@@ -25,6 +26,7 @@ export interface BudgetReconcilerDeps {
   log: Logger;
   /** The latest Plan, with the Snapshot and time it was made from; undefined before the first. */
   planned: () => { plan: Plan; snapshot: Snapshot; nowMs: number } | undefined;
+  metrics?: Pick<Metrics, "budgetUsedRatio" | "budgetHeldBackReplicas" | "budgetViolated">;
   now?: () => number;
 }
 
@@ -33,9 +35,31 @@ const normalise = (o: unknown) => JSON.parse(JSON.stringify(o ?? {}));
 
 export function makeBudgetReconciler(deps: BudgetReconcilerDeps) {
   const now = deps.now ?? Date.now;
-  return async function reconcile(name: string): Promise<ReconcileResult | undefined> {
+  /** The limit labels each budget's ratio series has, so a limit no longer in force loses its series. */
+  const series = new Map<string, string[]>();
+  const forget = (name: string) => {
+    for (const limit of series.get(name) ?? []) deps.metrics?.budgetUsedRatio.remove({ budget: name, limit });
+    deps.metrics?.budgetHeldBackReplicas.remove({ budget: name });
+    deps.metrics?.budgetViolated.remove({ budget: name });
+    series.delete(name);
+  };
+  const record = (name: string, status: CapacityBudgetStatus) => {
+    if (!deps.metrics) return;
+    const g = budgetGauges(status);
+    const limits = g.usedRatio.map((r) => r.limit);
+    for (const limit of series.get(name) ?? [])
+      if (!limits.includes(limit)) deps.metrics.budgetUsedRatio.remove({ budget: name, limit });
+    for (const r of g.usedRatio) deps.metrics.budgetUsedRatio.set({ budget: name, limit: r.limit }, r.value);
+    deps.metrics.budgetHeldBackReplicas.set({ budget: name }, g.heldBack);
+    deps.metrics.budgetViolated.set({ budget: name }, g.violated);
+    series.set(name, limits);
+  };
+  const reconcile = async function reconcile(name: string): Promise<ReconcileResult | undefined> {
     const raw = deps.budgets.get(name);
-    if (!raw || raw.metadata?.deletionTimestamp) return undefined;
+    if (!raw || raw.metadata?.deletionTimestamp) {
+      forget(name);
+      return undefined;
+    }
     const previous = raw.status as CapacityBudgetStatus | undefined;
     const nowIso = new Date(now()).toISOString();
 
@@ -44,6 +68,7 @@ export function makeBudgetReconciler(deps: BudgetReconcilerDeps) {
       // The API server admitted it (a time zone its CEL cannot check, an older CRD...), but the planner
       // cannot use it: say so, naming the field, instead of dropping it silently.
       const message = formatErrors(toFieldErrors(parsed.error));
+      forget(name);
       const status = invalidBudgetStatus(previous, raw.metadata?.generation ?? 0, message, nowIso);
       if (!isDeepStrictEqual(normalise(status), normalise(previous))) {
         await writeStatus(deps.client, raw, status);
@@ -65,6 +90,7 @@ export function makeBudgetReconciler(deps: BudgetReconcilerDeps) {
       nowMs: planned.nowMs,
       nowIso,
     });
+    record(name, status);
     if (isDeepStrictEqual(normalise(status), normalise(previous))) return undefined;
     try {
       await writeStatus(deps.client, raw, status);
@@ -79,6 +105,7 @@ export function makeBudgetReconciler(deps: BudgetReconcilerDeps) {
     }
     return undefined;
   };
+  return { reconcile, forget };
 }
 
 async function writeStatus(

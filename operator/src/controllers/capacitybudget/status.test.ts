@@ -4,7 +4,7 @@ import { plan } from "../../planning/plan.ts";
 import { budget, load, service, serviceSpec, snapshot, T0 } from "../../planning/testkit.ts";
 import type { Snapshot } from "../../planning/types.ts";
 import { transitions } from "./events.ts";
-import { computeBudgetStatus, invalidBudgetStatus } from "./status.ts";
+import { budgetGauges, computeBudgetStatus, invalidBudgetStatus } from "./status.ts";
 
 const NOW_ISO = "2026-01-01T00:00:00Z";
 
@@ -180,5 +180,19 @@ describe("invalidBudgetStatus", () => {
       observedGeneration: 2,
     });
     expect(cond(s, "Ready")).toMatchObject({ status: "False", reason: "InvalidSpec" });
+  });
+});
+
+describe("budgetGauges", () => {
+  it("gives used over limit for each limit in force, held back replicas and violated", () => {
+    const { status } = fleet({ limits: { powerWatts: 3500, gpus: [{ type: "nvidia-h100", max: 10 }] } });
+    expect(budgetGauges(status)).toEqual({
+      usedRatio: [
+        { limit: "powerWatts", value: 1 },
+        { limit: "gpus/nvidia-h100", value: 0.5 },
+      ],
+      heldBack: 3,
+      violated: 0,
+    });
   });
 });

@@ -165,3 +165,29 @@ export function invalidBudgetStatus(
   );
   return { observedGeneration: generation, conditions };
 }
+
+/** The budget's metric samples: used over limit per limit in force, replicas held back, violated. */
+export function budgetGauges(status: CapacityBudgetStatus): {
+  usedRatio: { limit: string; value: number }[];
+  heldBack: number;
+  violated: number;
+} {
+  const { limits, used } = status;
+  const ratio = (u: number | undefined, l: number) => (l > 0 ? (u ?? 0) / l : (u ?? 0) > 0 ? Infinity : 0);
+  const usedRatio: { limit: string; value: number }[] = [];
+  if (limits?.costPerHour !== undefined)
+    usedRatio.push({ limit: "costPerHour", value: ratio(used?.costPerHour, limits.costPerHour) });
+  if (limits?.powerWatts !== undefined)
+    usedRatio.push({ limit: "powerWatts", value: ratio(used?.powerWatts, limits.powerWatts) });
+  for (const g of limits?.gpus ?? [])
+    usedRatio.push({
+      limit: `gpus/${g.type}`,
+      value: ratio(used?.gpus?.find((u) => u.type === g.type)?.count, g.max),
+    });
+  const violated = status.conditions?.find((c) => c.type === ConditionType.Violated)?.status === "True";
+  return {
+    usedRatio,
+    heldBack: (status.heldBack ?? []).reduce((n, h) => n + h.replicas, 0),
+    violated: violated ? 1 : 0,
+  };
+}
