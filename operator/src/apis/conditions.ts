@@ -19,6 +19,12 @@ export const ConditionType = {
   Conflict: "Conflict",
   /** The spec cannot be acted on (unknown pool, bad template). */
   Valid: "Valid",
+  /** GPUNodePool: nodes are being added, or drained and removed. */
+  Scaling: "Scaling",
+  /** GPUNodePool: the plan wants more nodes than maxNodes allows. */
+  AtMaxNodes: "AtMaxNodes",
+  /** GPUNodePool: the provider failed or stalls; the reason says how, the operator backs off. */
+  ProviderFailing: "ProviderFailing",
 } as const;
 export type ConditionType = (typeof ConditionType)[keyof typeof ConditionType];
 
@@ -95,5 +101,31 @@ export const Reason = {
   StaticPool: "StaticPool",
   /** None of the service's variants names a known GPUNodePool that fits a replica. */
   NoUsableVariant: "NoUsableVariant",
+  // GPUNodePool (controllers/gpunodepool): conditions and events
+  /** The pool has the nodes the plan wants, all Ready. */
+  NodesReady: "NodesReady",
+  /** Some of the nodes the plan wants are provisioning or not Ready. */
+  NodesNotReady: "NodesNotReady",
+  /** No plan yet for the pool: nothing is added or removed. */
+  AwaitingPlan: "AwaitingPlan",
+  /** The provider answered as asked. */
+  ProviderHealthy: "ProviderHealthy",
+  /** The provider's object (MachineDeployment, Karpenter NodePool) does not exist. */
+  ProviderNotFound: "ProviderNotFound",
+  /** The provider cannot get more nodes now. */
+  InsufficientCapacity: "InsufficientCapacity",
+  /** The provider cannot do what was asked (a static pool asked to change). */
+  ProviderUnsupported: "ProviderUnsupported",
+  /** The provider failed otherwise (the message says how). */
+  ProviderError: "ProviderError",
+  /** A node asked for did not register within twice provisioningSeconds plus a minute. */
+  ProvisioningStalled: "ProvisioningStalled",
+  /** Events: nodes asked for, a node cordoned to be drained, brought back, removed; an eviction held back. */
+  NodesRequested: "NodesRequested",
+  NodeCordoned: "NodeCordoned",
+  NodeUncordoned: "NodeUncordoned",
+  NodeRemoved: "NodeRemoved",
+  EvictionBlocked: "EvictionBlocked",
+  ProviderRecovered: "ProviderRecovered",
 } as const;
 export type Reason = (typeof Reason)[keyof typeof Reason];

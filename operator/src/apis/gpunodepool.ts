@@ -125,6 +125,12 @@ export const gpuNodePoolSpecSchema = withRules(
         .default(600)
         .describe("How long a node must be empty before it is cordoned, drained and removed."),
       provider: providerSchema,
+      drainUnmanagedPods: z
+        .boolean()
+        .optional()
+        .describe(
+          "Whether scale-down may drain nodes that run pods inferops does not own (DaemonSets aside). Default false: such nodes are kept.",
+        ),
     })
     .describe("Desired state of a GPUNodePool."),
   [
@@ -142,12 +148,25 @@ export const gpuNodePoolStatusSchema = z
   .strictObject({
     observedGeneration: z.int().min(0).optional().describe("metadata.generation this status reflects."),
     nodes: z.int().min(0).optional().describe("Nodes in the pool, including those provisioning."),
-    readyNodes: z.int().min(0).optional().describe("Nodes Ready."),
-    desiredNodes: z.int().min(0).optional().describe("Nodes the operator wants."),
+    registeredNodes: z.int().min(0).optional().describe("Nodes whose Node object exists (registered)."),
+    readyNodes: z.int().min(0).optional().describe("Nodes Ready and schedulable."),
+    drainingNodes: z
+      .int()
+      .min(0)
+      .optional()
+      .describe("Nodes cordoned and drained by the operator, to be removed."),
+    desiredNodes: z.int().min(0).optional().describe("Nodes the latest plan wants."),
     allocatableGPUs: z.int().min(0).optional().describe("GPUs allocatable on Ready nodes."),
-    usedGPUs: z.int().min(0).optional().describe("GPUs requested by scheduled pods."),
-    costPerHour: nonNegative().optional().describe("Dollars per hour of the pool's nodes."),
-    powerWatts: nonNegative().optional().describe("Estimated draw of the pool's GPUs, watts."),
+    usedGPUs: z.int().min(0).optional().describe("GPUs requested by pods running on the pool's nodes."),
+    freeGPUs: z.int().min(0).optional().describe("GPUs allocatable on Ready nodes and not requested."),
+    costPerHour: nonNegative()
+      .optional()
+      .describe("Dollars per hour of the pool's nodes, provisioning ones included."),
+    powerWatts: nonNegative()
+      .optional()
+      .describe(
+        "Nominal draw of the pool's GPUs now, watts: busy watts per GPU in use, idle watts per other GPU.",
+      ),
     conditions: conditionsSchema.optional(),
   })
   .describe("Observed state of a GPUNodePool.");

@@ -119,6 +119,19 @@ export const gpuNodePoolKind: KindInfo = {
     },
     { name: "Ready", type: "integer", jsonPath: ".status.readyNodes", description: "Ready nodes." },
     {
+      name: "Desired",
+      type: "integer",
+      jsonPath: ".status.desiredNodes",
+      description: "Nodes the latest plan wants.",
+    },
+    {
+      name: "Draining",
+      type: "integer",
+      jsonPath: ".status.drainingNodes",
+      description: "Nodes being drained to be removed.",
+      priority: 1,
+    },
+    {
       name: "GPUs-Used",
       type: "integer",
       jsonPath: ".status.usedGPUs",
@@ -131,6 +144,14 @@ export const gpuNodePoolKind: KindInfo = {
       description: "GPUs allocatable on Ready nodes.",
     },
     { name: "$/h", type: "number", jsonPath: ".status.costPerHour", description: "Dollars per hour." },
+    { name: "W", type: "number", jsonPath: ".status.powerWatts", description: "Watts now.", priority: 1 },
+    {
+      name: "Provider-Failing",
+      type: "string",
+      jsonPath: '.status.conditions[?(@.type=="ProviderFailing")].status',
+      description: "The provider fails or stalls.",
+      priority: 1,
+    },
     age,
   ],
 };

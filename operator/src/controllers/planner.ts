@@ -77,6 +77,11 @@ export class Planner {
     return this.input;
   }
 
+  /** The latest plan with the Snapshot and time it was made from, for controllers that report against it. */
+  latest(): { plan: Plan; snapshot: Snapshot; nowMs: number } | undefined {
+    return this.current && this.input ? { plan: this.current, ...this.input } : undefined;
+  }
+
   /** One evaluation: signals, snapshot, plan. Never throws: a failed read means missing signals. */
   async tick(): Promise<Plan> {
     const nowMs = (this.deps.now ?? Date.now)();

@@ -35,7 +35,7 @@ describe("nodePolicy", () => {
     expect(first.drain).toEqual([]);
     expect(first.surplusSince).toBe(T0);
     expect(first.requeueAfterMs).toBe(DELAY);
-    expect(first.waiting).toMatch(/delay ends in 600 s/);
+    expect(first.waiting).toMatch(/lasted scaleDownDelaySeconds \(600 s\)/);
     const later = nodePolicy(input({ nodes, now: T0 + DELAY, surplusSince: first.surplusSince }));
     expect(later.drain).toEqual(["b"]);
     expect(later.remove).toEqual(["b"]);

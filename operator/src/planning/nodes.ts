@@ -102,7 +102,8 @@ export function nodePolicy(input: NodePolicyInput): NodePolicy {
     const due = out.surplusSince + input.scaleDownDelayMs;
     if (due > now) {
       soon.push(due - now);
-      out.waiting = `${surplus} node(s) more than the plan wants; the scale-down delay ends in ${Math.ceil((due - now) / 1000)} s`;
+      // No countdown in the sentence: it becomes a status message, which must not change every reconcile.
+      out.waiting = `${surplus} node(s) more than the plan wants; nodes are chosen to drain once that has lasted scaleDownDelaySeconds (${Math.round(input.scaleDownDelayMs / 1000)} s)`;
     } else {
       const candidates = serving
         .filter((n) => n.state !== "cordoned" && (input.evictOtherPods || n.otherPods === 0))

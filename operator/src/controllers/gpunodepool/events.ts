@@ -1,0 +1,68 @@
+// Events of the GPUNodePool controller: one function each, so wording stays in one place. A pool is
+// cluster-scoped: its events go to the default namespace (kubectl get events -n default).
+import { Reason } from "../../apis/conditions.ts";
+import type { KubeObject } from "../../kube/client.ts";
+import type { EventSpec, Regarding } from "../../kube/events.ts";
+
+export const regarding = (pool: KubeObject): Regarding => ({
+  apiVersion: pool.apiVersion ?? "inferops.dev/v1alpha1",
+  kind: pool.kind ?? "GPUNodePool",
+  name: pool.metadata?.name ?? "",
+  uid: pool.metadata?.uid,
+});
+
+export const nodesRequested = (added: number, target: number, why: string): EventSpec => ({
+  type: "Normal",
+  reason: Reason.NodesRequested,
+  action: "ScaleUp",
+  note: `asked the provider for ${added} node(s), ${target} in all: ${why}`,
+});
+
+export const nodeCordoned = (node: string, why: string): EventSpec => ({
+  type: "Normal",
+  reason: Reason.NodeCordoned,
+  action: "Cordon",
+  note: `cordoned node ${node} to drain and remove it: ${why}`,
+});
+
+export const nodeUncordoned = (node: string, why: string): EventSpec => ({
+  type: "Normal",
+  reason: Reason.NodeUncordoned,
+  action: "Uncordon",
+  note: `uncordoned node ${node}: ${why}`,
+});
+
+export const nodeRemoved = (node: string): EventSpec => ({
+  type: "Normal",
+  reason: Reason.NodeRemoved,
+  action: "ScaleDown",
+  note: `removed node ${node}, drained`,
+});
+
+export const evictionBlocked = (node: string, pods: string[]): EventSpec => ({
+  type: "Warning",
+  reason: Reason.EvictionBlocked,
+  action: "Drain",
+  note: `draining node ${node}: a PodDisruptionBudget holds ${pods.join(", ")}; retrying`,
+});
+
+export const providerFailing = (reason: string, message: string, retryInMs: number): EventSpec => ({
+  type: "Warning",
+  reason,
+  action: "Scale",
+  note: `${message}; next attempt in ${Math.round(retryInMs / 1000)} s`,
+});
+
+export const providerRecovered = (): EventSpec => ({
+  type: "Normal",
+  reason: Reason.ProviderRecovered,
+  action: "Scale",
+  note: "the provider answers again",
+});
+
+export const statusFailed = (err: unknown): EventSpec => ({
+  type: "Warning",
+  reason: "ApplyFailed",
+  action: "Apply",
+  note: `writing status failed: ${err instanceof Error ? err.message : String(err)}`,
+});

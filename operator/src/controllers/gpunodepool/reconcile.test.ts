@@ -1,0 +1,334 @@
+import pino from "pino";
+import { describe, expect, it } from "vitest";
+import { ConditionType, Reason } from "../../apis/conditions.ts";
+import type { GPUNodePoolStatus } from "../../apis/gpunodepool.ts";
+import { ANNOTATION_DRAINING, LABEL_MANAGED_BY, MANAGED_BY } from "../../apis/labels.ts";
+import type { KubeObject } from "../../kube/client.ts";
+import type { EventSpec } from "../../kube/events.ts";
+import { FakeKube } from "../../kube/fake.ts";
+import { pathFor, R } from "../../kube/resources.ts";
+import { FakeCloud } from "../../nodepools/fake.ts";
+import { nodeProviders } from "../../nodepools/index.ts";
+import { kwokNode } from "../../nodepools/kwok.ts";
+import { type NodeProvider, ProviderError } from "../../nodepools/provider.ts";
+import { T0, testPool } from "../../nodepools/testing.ts";
+import type { Plan, Snapshot } from "../../planning/types.ts";
+import { makePoolReconciler } from "./reconcile.ts";
+
+const log = pino({ level: "silent" });
+const NAME = "gpu";
+const POOL_PATH = pathFor(R.gpuNodePools, { name: NAME });
+const DELAY_S = 60;
+
+function setup(opts: { provider?: NodeProvider; spec?: Record<string, unknown> } = {}) {
+  let t = T0;
+  const now = () => t;
+  const kube = new FakeKube({ now });
+  const pool = testPool(NAME, { scaleDownDelaySeconds: DELAY_S, provisioningSeconds: 30, ...opts.spec });
+  kube.seed(POOL_PATH, { apiVersion: "inferops.dev/v1alpha1", kind: "GPUNodePool", ...pool });
+  const stored = () => kube.peek<KubeObject>(POOL_PATH)!;
+  let wanted: number | undefined;
+  let planSpec = stored().spec as Record<string, unknown>;
+  const recorded: EventSpec[] = [];
+  const providers = nodeProviders({ client: kube, now });
+  const build = () =>
+    makePoolReconciler({
+      client: kube,
+      pools: { get: () => stored() },
+      pods: {
+        list: () =>
+          kube.peekAll(pathFor(R.pods)).filter((p) => p.metadata?.labels?.[LABEL_MANAGED_BY] === MANAGED_BY),
+      },
+      providers: (type) => opts.provider ?? providers[type],
+      events: {
+        record: async (_r, e) => {
+          recorded.push(e);
+          return true;
+        },
+      },
+      log,
+      now,
+      drainTimeoutMs: 300_000,
+      planned: () =>
+        wanted === undefined
+          ? undefined
+          : {
+              plan: {
+                services: [],
+                budgets: [],
+                memory: { services: {} },
+                pools: [
+                  { name: NAME, nodes: { value: wanted, reason: Reason.NodesForReplicas, message: "test" } },
+                ],
+              } as Plan,
+              snapshot: { pools: [{ name: NAME, spec: planSpec }] } as unknown as Snapshot,
+              nowMs: t,
+            },
+    });
+  let reconcile = build();
+  const nodes = () => kube.peekAll<KubeObject & { spec?: { unschedulable?: boolean } }>(pathFor(R.nodes));
+  return {
+    kube,
+    recorded,
+    nodes,
+    status: () => stored().status as GPUNodePoolStatus,
+    condition: (type: string) =>
+      (stored().status as GPUNodePoolStatus).conditions?.find((c) => c.type === type),
+    want: (n: number | undefined) => {
+      wanted = n;
+    },
+    stalePlanSpec: () => {
+      planSpec = { ...planSpec, maxNodes: 99 };
+    },
+    advance: (ms: number) => {
+      t += ms;
+    },
+    reconcile: () => reconcile(NAME),
+    /** A new operator process: the reconciler's memory is gone. */
+    restart: () => {
+      reconcile = build();
+    },
+    /** A registered node of the pool, as the kwok provider creates it. */
+    addNode: (name: string) => {
+      const node = kwokNode(pool, name);
+      return kube.seed(pathFor(R.nodes, { name }), {
+        ...node,
+        status: { ...node.status, conditions: [{ type: "Ready", status: "True" }] },
+      });
+    },
+    addPod: (name: string, node: string, ours = true) =>
+      kube.seed(pathFor(R.pods, { namespace: "team", name }), {
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name, namespace: "team", labels: ours ? { [LABEL_MANAGED_BY]: MANAGED_BY } : {} },
+        spec: {
+          nodeName: node,
+          containers: [{ name: "c", resources: { requests: { "nvidia.com/gpu": "2" } } }],
+        },
+        status: { phase: "Running" },
+      }),
+  };
+}
+
+describe("GPUNodePool reconcile", () => {
+  it("does nothing to the nodes before the first plan, and says so", async () => {
+    const w = setup();
+    w.addNode("gpu-a");
+    await w.reconcile();
+    expect(w.kube.writes.map((x) => x.path)).toEqual([`${POOL_PATH}/status`]);
+    expect(w.condition(ConditionType.Ready)?.reason).toBe(Reason.AwaitingPlan);
+    expect(w.status()).toMatchObject({ nodes: 1, registeredNodes: 1, costPerHour: 98.32 });
+  });
+
+  it("asks the provider for the plan's nodes once, and reports them registering, then Ready", async () => {
+    const w = setup();
+    w.want(2);
+    await w.reconcile();
+    expect(w.recorded.map((e) => e.reason)).toEqual([Reason.NodesRequested]);
+    expect(w.status()).toMatchObject({ desiredNodes: 2, nodes: 2, registeredNodes: 0, readyNodes: 0 });
+    expect(w.condition(ConditionType.Scaling)).toMatchObject({ status: "True", reason: Reason.ScalingUp });
+    expect(w.condition(ConditionType.Ready)?.status).toBe("False");
+
+    // Asked again before they register: nothing more is asked for.
+    await w.reconcile();
+    expect(w.recorded).toHaveLength(1);
+
+    w.advance(30_000);
+    await w.reconcile();
+    expect(w.nodes()).toHaveLength(2);
+    expect(w.status()).toMatchObject({ nodes: 2, registeredNodes: 2 });
+  });
+
+  it("writes nothing in a steady state", async () => {
+    const w = setup();
+    w.addNode("gpu-a");
+    w.addPod("p", "gpu-a");
+    w.want(1);
+    await w.reconcile();
+    const writes = w.kube.writes.length;
+    await w.reconcile();
+    await w.reconcile();
+    expect(w.kube.writes.length).toBe(writes);
+    expect(w.status()).toMatchObject({ usedGPUs: 2, allocatableGPUs: 8, freeGPUs: 6, desiredNodes: 1 });
+  });
+
+  it("waits scaleDownDelaySeconds, then cordons the empty node and removes it, keeping the busy one", async () => {
+    const w = setup();
+    w.addNode("gpu-a");
+    w.addNode("gpu-b");
+    w.addPod("p", "gpu-a");
+    w.want(1);
+    await w.reconcile();
+    expect(w.nodes()).toHaveLength(2);
+    expect(w.condition(ConditionType.Scaling)).toMatchObject({ reason: Reason.ScalingDown });
+    expect(w.condition(ConditionType.Scaling)?.message).toMatch(/lasted scaleDownDelaySeconds \(60 s\)/);
+
+    w.advance(DELAY_S * 1000);
+    await w.reconcile();
+    expect(w.nodes().map((n) => n.metadata?.name)).toEqual(["gpu-a"]);
+    expect(w.recorded.map((e) => e.reason)).toEqual([Reason.NodeCordoned, Reason.NodeRemoved]);
+    const cordon = w.kube.writes.find((x) => x.verb === "patch" && x.path.endsWith("/nodes/gpu-b"));
+    expect(cordon?.body).toMatchObject({ spec: { unschedulable: true } });
+  });
+
+  it("drains a busy node through the Eviction API and deletes it only once it is empty", async () => {
+    const w = setup();
+    w.addNode("gpu-a");
+    w.addNode("gpu-b");
+    w.addPod("p1", "gpu-a");
+    w.addPod("p2", "gpu-a");
+    w.addPod("p3", "gpu-b");
+    w.want(1);
+    await w.reconcile();
+    w.advance(DELAY_S * 1000);
+    const res = await w.reconcile();
+    // gpu-b runs fewer pods: it goes; its pod is evicted, the node stays until the next look.
+    expect(w.kube.writes.some((x) => x.path.endsWith("/pods/p3/eviction"))).toBe(true);
+    expect(w.nodes().map((n) => n.metadata?.name)).toEqual(["gpu-a", "gpu-b"]);
+    expect(w.nodes()[1]?.metadata?.annotations?.[ANNOTATION_DRAINING]).toBeDefined();
+    expect(w.status().drainingNodes).toBe(1);
+    expect(res?.requeueAfterMs).toBeGreaterThan(0);
+    w.advance(5000);
+    await w.reconcile();
+    expect(w.nodes().map((n) => n.metadata?.name)).toEqual(["gpu-a"]);
+  });
+
+  it("never drains a node running pods inferops does not own", async () => {
+    const w = setup();
+    w.addNode("gpu-a");
+    w.addNode("gpu-b");
+    w.addPod("p1", "gpu-a");
+    w.addPod("theirs", "gpu-b", false);
+    w.want(1);
+    await w.reconcile();
+    w.advance(DELAY_S * 1000);
+    await w.reconcile();
+    expect(w.kube.writes.some((x) => x.path.endsWith("/pods/theirs/eviction"))).toBe(false);
+    expect(w.kube.writes.some((x) => x.path.endsWith("/nodes/gpu-b"))).toBe(false);
+  });
+
+  it("restarted with a node left cordoned: finishes its removal when the plan still drops it", async () => {
+    const w = setup();
+    w.addNode("gpu-a");
+    w.addNode("gpu-b");
+    w.want(1);
+    await w.reconcile();
+    w.advance(DELAY_S * 1000);
+    // The operator cordoned gpu-b and died before the delete.
+    w.kube.seed(pathFor(R.nodes, { name: "gpu-b" }), {
+      ...w.nodes()[1]!,
+      metadata: {
+        ...w.nodes()[1]!.metadata,
+        annotations: { [ANNOTATION_DRAINING]: new Date(T0).toISOString() },
+      },
+      spec: { unschedulable: true },
+    });
+    w.restart();
+    await w.reconcile();
+    expect(w.nodes().map((n) => n.metadata?.name)).toEqual(["gpu-a"]);
+  });
+
+  it("restarted with a node left cordoned: uncordons it when the plan wants it back", async () => {
+    const w = setup();
+    w.addNode("gpu-a");
+    const b = w.addNode("gpu-b");
+    w.kube.seed(pathFor(R.nodes, { name: "gpu-b" }), {
+      ...b,
+      metadata: { ...b.metadata, annotations: { [ANNOTATION_DRAINING]: new Date(T0).toISOString() } },
+      spec: { ...b.spec, unschedulable: true },
+    });
+    w.want(2);
+    await w.reconcile();
+    const node = w.nodes().find((n) => n.metadata?.name === "gpu-b");
+    expect(node?.spec?.unschedulable).toBe(false);
+    expect(node?.metadata?.annotations?.[ANNOTATION_DRAINING]).toBeUndefined();
+    expect(w.recorded.map((e) => e.reason)).toEqual([Reason.NodeUncordoned]);
+    // No node was asked for: the one brought back was enough.
+    expect(w.kube.peek<KubeObject>(POOL_PATH)?.metadata?.annotations).toBeUndefined();
+  });
+
+  it("does not act on a plan made for another spec of the pool", async () => {
+    const w = setup();
+    w.want(3);
+    w.stalePlanSpec();
+    await w.reconcile();
+    expect(w.recorded).toEqual([]);
+    expect(w.status().nodes).toBe(0);
+  });
+
+  it("backs off a failing provider, with a condition and an event, and recovers", async () => {
+    let calls = 0;
+    let failing = true;
+    const provider: NodeProvider = {
+      type: "kwok",
+      observe: async () => [],
+      scale: async () => {
+        calls++;
+        if (failing) throw new ProviderError("InsufficientCapacity", "the cloud is out of GPUs");
+        return { outcome: "unchanged", message: "", target: 1, added: 0, removed: [], kept: [] };
+      },
+    };
+    const w = setup({ provider });
+    w.want(1);
+    const first = await w.reconcile();
+    expect(calls).toBe(1);
+    expect(first?.requeueAfterMs).toBe(5000);
+    expect(w.condition(ConditionType.ProviderFailing)).toMatchObject({
+      status: "True",
+      reason: Reason.InsufficientCapacity,
+    });
+    expect(w.condition(ConditionType.Ready)?.status).toBe("False");
+    expect(w.recorded.map((e) => e.reason)).toEqual([Reason.InsufficientCapacity]);
+    // Woken again within the backoff (a new plan): the provider is not called.
+    w.advance(1000);
+    await w.reconcile();
+    expect(calls).toBe(1);
+    w.advance(4000);
+    const second = await w.reconcile();
+    expect(calls).toBe(2);
+    expect(second?.requeueAfterMs).toBe(10_000);
+    failing = false;
+    w.advance(10_000);
+    await w.reconcile();
+    expect(w.condition(ConditionType.ProviderFailing)).toMatchObject({ status: "False" });
+    expect(w.recorded.at(-1)?.reason).toBe(Reason.ProviderRecovered);
+  });
+
+  it("does not observe a failing provider again while it backs off, however often it is woken", async () => {
+    let observed = 0;
+    const provider: NodeProvider = {
+      type: "kwok",
+      observe: async () => {
+        observed++;
+        throw new ProviderError("NotFound", "MachineDeployment team/missing not found");
+      },
+      scale: async () => {
+        throw new Error("not reached");
+      },
+    };
+    const w = setup({ provider });
+    w.want(1);
+    for (let i = 0; i < 3; i++) await w.reconcile();
+    expect(observed).toBe(1);
+    expect(w.condition(ConditionType.ProviderFailing)).toMatchObject({ reason: Reason.ProviderNotFound });
+    expect(w.recorded.map((e) => e.note)).toEqual([
+      "MachineDeployment team/missing not found; next attempt in 5 s",
+    ]);
+    w.advance(5000);
+    await w.reconcile();
+    expect(observed).toBe(2);
+    expect(w.recorded.at(-1)?.note).toMatch(/next attempt in 10 s/);
+  });
+
+  it("asks a cloud that runs out of nodes for no more than it can give", async () => {
+    const cloud = new FakeCloud({ now: () => T0, capacity: 2 });
+    const w = setup({ provider: cloud.provider() });
+    w.want(5);
+    for (let i = 0; i < 10; i++) {
+      await w.reconcile();
+      w.advance(60_000);
+    }
+    expect(cloud.nodes(NAME)).toHaveLength(2);
+    expect(w.condition(ConditionType.ProviderFailing)?.reason).toBe(Reason.InsufficientCapacity);
+  });
+});

@@ -1,0 +1,346 @@
+// The GPUNodePool reconcile: carry out the latest plan's nodes for the pool through its provider, level-
+// triggered. Read the pool (cache), its nodes (the provider) and the pods on them; ask the pure node policy
+// (planning/nodes.ts) which draining node comes back, which node is cordoned and drained and which drained
+// node goes; do that (merge patches of the node, the Eviction API, provider.scale()); write status once when
+// it changed; record an event for every node asked for, cordoned, uncordoned and removed.
+//
+// Crash safety: a node chosen for removal carries inferops.dev/draining=<when the drain began> while it is
+// cordoned. A restarted operator reads it back as a draining node and finishes the drain, or uncordons it
+// when the plan wants it again or its drain timed out: nothing stays cordoned forever.
+// A failing provider is not called again before its backoff (5 s doubling to 5 min) has passed; the
+// provider counts nodes it was asked for, so asking again never adds twice.
+import { isDeepStrictEqual } from "node:util";
+import type { Logger } from "pino";
+import { Reason } from "../../apis/conditions.ts";
+import { type GPUNodePool, type GPUNodePoolStatus, gpuNodePoolSchema } from "../../apis/gpunodepool.ts";
+import { ANNOTATION_DRAINING, GPU_RESOURCE, LABEL_MANAGED_BY, MANAGED_BY } from "../../apis/labels.ts";
+import { formatErrors, toFieldErrors } from "../../apis/validate.ts";
+import type { KubeApi, KubeObject } from "../../kube/client.ts";
+import { isNotFound, TerminalError, wrap } from "../../kube/errors.ts";
+import type { EventRecorder } from "../../kube/events.ts";
+import { evictPod } from "../../kube/eviction.ts";
+import type { ReconcileResult } from "../../kube/queue.ts";
+import { pathFor, R } from "../../kube/resources.ts";
+import { applyStatus } from "../../kube/status.ts";
+import {
+  isInsufficientCapacity,
+  isProviderNotFound,
+  isUnsupported,
+  type NodeProvider,
+  type PoolNode,
+  ProviderError,
+} from "../../nodepools/provider.ts";
+import { nodePolicy, type PolicyNode } from "../../planning/nodes.ts";
+import type { Plan, Snapshot } from "../../planning/types.ts";
+import * as events from "./events.ts";
+import { computePoolStatus, type ProviderHealth } from "./status.ts";
+
+/** A drain that has not emptied its node after this long is undone (the node is uncordoned). */
+export const DRAIN_TIMEOUT_MS = 15 * 60_000;
+const BACKOFF_BASE_MS = 5_000;
+const BACKOFF_MAX_MS = 5 * 60_000;
+/** While pods are being evicted, look again this soon. */
+const DRAIN_POLL_MS = 5_000;
+
+export interface PoolReconcilerDeps {
+  client: Pick<KubeApi, "list" | "get" | "patch" | "create" | "apply">;
+  pools: { get(name: string): KubeObject | undefined };
+  /** inferops' pods (the managed-by label), for the GPUs in use. */
+  pods: { list(): readonly KubeObject[] };
+  providers: (type: GPUNodePool["spec"]["provider"]["type"]) => NodeProvider;
+  events: Pick<EventRecorder, "record">;
+  log: Logger;
+  /** The latest Plan, with the Snapshot and time it was made from; undefined before the first. */
+  planned: () => { plan: Plan; snapshot: Snapshot; nowMs: number } | undefined;
+  now?: () => number;
+  drainTimeoutMs?: number;
+}
+
+interface PoolMemory {
+  surplusSince?: number;
+  failures: number;
+  retryAt?: number;
+  failing?: { reason: string; message: string };
+  /** What the provider showed last: status while it backs off. */
+  nodes?: PoolNode[];
+}
+
+interface PodFields {
+  spec?: { nodeName?: string; containers?: { resources?: { requests?: Record<string, string> } }[] };
+  status?: { phase?: string };
+}
+type Pod = KubeObject & PodFields;
+
+const terminal = (p: Pod) => p.status?.phase === "Succeeded" || p.status?.phase === "Failed";
+/** DaemonSet and mirror pods go with their node: they neither block a removal nor are evicted. */
+const goesWithNode = (p: Pod) =>
+  p.metadata?.annotations?.["kubernetes.io/config.mirror"] !== undefined ||
+  (p.metadata?.ownerReferences ?? []).some((o) => o.kind === "DaemonSet");
+const owned = (p: Pod) => p.metadata?.labels?.[LABEL_MANAGED_BY] === MANAGED_BY;
+const gpusOf = (p: Pod) =>
+  (p.spec?.containers ?? []).reduce((s, c) => s + Number(c.resources?.requests?.[GPU_RESOURCE] ?? 0), 0);
+
+function failureOf(err: unknown): { reason: string; message: string } {
+  const message = err instanceof Error ? err.message : String(err);
+  if (isProviderNotFound(err)) return { reason: Reason.ProviderNotFound, message };
+  if (isInsufficientCapacity(err)) return { reason: Reason.InsufficientCapacity, message };
+  if (isUnsupported(err)) return { reason: Reason.ProviderUnsupported, message };
+  return { reason: Reason.ProviderError, message };
+}
+
+export function makePoolReconciler(deps: PoolReconcilerDeps) {
+  const now = deps.now ?? Date.now;
+  const drainTimeoutMs = deps.drainTimeoutMs ?? DRAIN_TIMEOUT_MS;
+  const memory = new Map<string, PoolMemory>();
+
+  async function podsOn(node: string): Promise<Pod[]> {
+    const list = await deps.client.list<Pod>(pathFor(R.pods), { fieldSelector: `spec.nodeName=${node}` });
+    return list.items.filter((p) => !terminal(p) && !goesWithNode(p));
+  }
+
+  async function drainingSince(node: string): Promise<number | undefined> {
+    try {
+      const n = await deps.client.get(pathFor(R.nodes, { name: node }));
+      const at = n.metadata?.annotations?.[ANNOTATION_DRAINING];
+      return at ? Date.parse(at) : undefined;
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async function patchNode(node: string, draining: string | null): Promise<void> {
+    try {
+      await deps.client.patch(pathFor(R.nodes, { name: node }), {
+        metadata: { annotations: { [ANNOTATION_DRAINING]: draining } },
+        spec: { unschedulable: draining !== null },
+      } as KubeObject);
+    } catch (err) {
+      if (isNotFound(err)) return;
+      throw wrap(`${draining === null ? "uncordoning" : "cordoning"} node ${node}`, err);
+    }
+  }
+
+  return async function reconcile(name: string): Promise<ReconcileResult | undefined> {
+    const raw = deps.pools.get(name);
+    if (!raw || raw.metadata?.deletionTimestamp) {
+      memory.delete(name);
+      return undefined;
+    }
+    const log = deps.log.child({ name });
+    const about = events.regarding(raw);
+    const previous = raw.status as GPUNodePoolStatus | undefined;
+    const nowMs = now();
+    const nowIso = new Date(nowMs).toISOString();
+    const parsed = gpuNodePoolSchema.safeParse({ ...raw, status: undefined });
+    if (!parsed.success)
+      throw new TerminalError(
+        `GPUNodePool ${name} does not validate: ${formatErrors(toFieldErrors(parsed.error))}`,
+      );
+    const pool = parsed.data;
+    const spec = pool.spec;
+    const generation = pool.metadata.generation ?? 0;
+    const mem = memory.get(name) ?? { failures: 0 };
+    memory.set(name, mem);
+    const provider = deps.providers(spec.provider.type);
+
+    const fail = async (err: unknown): Promise<PoolNode[]> => {
+      if (!(err instanceof ProviderError) && !(err instanceof Error)) throw err;
+      mem.failures++;
+      const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** (mem.failures - 1));
+      mem.retryAt = nowMs + delay;
+      mem.failing = failureOf(err);
+      log.warn({ err, retryInMs: delay }, "node provider failed");
+      await deps.events.record(about, events.providerFailing(mem.failing.reason, mem.failing.message, delay));
+      return [];
+    };
+
+    // While it backs off, the provider is not called at all (its last answer stands for status): wakes by
+    // plans and by this controller's own status writes must not turn into attempts.
+    const backingOff = mem.retryAt !== undefined && nowMs < mem.retryAt;
+    let nodes: PoolNode[] = mem.nodes ?? [];
+    if (!backingOff) {
+      try {
+        nodes = await provider.observe(pool);
+      } catch (err) {
+        nodes = await fail(err);
+      }
+    }
+
+    // Backing off now, or since observe() just failed.
+    const waiting = mem.retryAt !== undefined && nowMs < mem.retryAt;
+    const planned = deps.planned();
+    const poolPlan = planned?.plan.pools.find((p) => p.name === name);
+    const planSpec = planned?.snapshot.pools.find((p) => p.name === name)?.spec;
+    let activity: { scaling: "up" | "down"; message: string } | undefined;
+    let requeueAfterMs: number | undefined;
+    const mayAct =
+      planned !== undefined &&
+      poolPlan !== undefined &&
+      spec.provider.type !== "static" &&
+      !waiting &&
+      // A plan made for another spec of the pool waits for the next one.
+      isDeepStrictEqual(planSpec, spec);
+
+    if (waiting) requeueAfterMs = (mem.retryAt ?? nowMs) - nowMs;
+    if (mayAct && planned && poolPlan) {
+      const target = Math.min(spec.maxNodes, Math.max(spec.minNodes, poolPlan.nodes.value));
+      const acted = await act(target, poolPlan.nodes.message, planned.nowMs);
+      activity = acted.activity;
+      requeueAfterMs = acted.requeueAfterMs;
+      if (acted.nodes) nodes = acted.nodes;
+    }
+
+    async function act(target: number, why: string, madeAt: number) {
+      const live = nodes.filter((n) => n.state !== "deleting");
+      const needPods = live.length > target || live.some((n) => n.state === "draining");
+      const policyNodes: PolicyNode[] = [];
+      const podsByNode = new Map<string, Pod[]>();
+      for (const n of nodes) {
+        let ownedPods = 0;
+        let otherPods = 0;
+        if (needPods && n.state !== "registering" && n.state !== "deleting") {
+          const pods = await podsOn(n.name);
+          podsByNode.set(n.name, pods);
+          ownedPods = pods.filter(owned).length;
+          otherPods = pods.length - ownedPods;
+        }
+        policyNodes.push({
+          name: n.name,
+          state: n.state,
+          ownedPods,
+          otherPods,
+          ...(n.state === "draining" ? { drainingSince: await drainingSince(n.name) } : {}),
+        });
+      }
+      const decision = nodePolicy({
+        target,
+        nodes: policyNodes,
+        now: nowMs,
+        scaleDownDelayMs: spec.scaleDownDelaySeconds * 1000,
+        surplusSince: mem.surplusSince,
+        drainTimeoutMs,
+        evictOtherPods: spec.drainUnmanagedPods ?? false,
+      });
+      mem.surplusSince = decision.surplusSince;
+
+      for (const u of decision.uncordon) {
+        await patchNode(u.name, null);
+        log.info({ node: u.name }, `uncordoned: ${u.reason}`);
+        await deps.events.record(about, events.nodeUncordoned(u.name, u.reason));
+      }
+      for (const node of decision.drain) {
+        await patchNode(node, nowIso);
+        log.info({ node }, "cordoned to drain and remove");
+        await deps.events.record(
+          about,
+          events.nodeCordoned(node, `the plan wants ${target} node(s) (${why})`),
+        );
+      }
+      for (const node of decision.evict) {
+        const blocked: string[] = [];
+        for (const p of podsByNode.get(node) ?? []) {
+          if (p.metadata?.deletionTimestamp) continue;
+          const ref = { namespace: p.metadata?.namespace ?? "", name: p.metadata?.name ?? "" };
+          const outcome = await evictPod(deps.client, { ...ref, uid: p.metadata?.uid });
+          if (outcome === "blocked") blocked.push(`${ref.namespace}/${ref.name}`);
+        }
+        if (blocked.length) await deps.events.record(about, events.evictionBlocked(node, blocked));
+      }
+
+      let result: Awaited<ReturnType<NodeProvider["scale"]>> | undefined;
+      try {
+        result = await provider.scale(pool, {
+          target,
+          removable: decision.remove,
+          plan: { generation, madeAt },
+        });
+        if (mem.failing) {
+          await deps.events.record(about, events.providerRecovered());
+          log.info("node provider recovered");
+        }
+        mem.failures = 0;
+        mem.retryAt = undefined;
+        mem.failing = undefined;
+      } catch (err) {
+        await fail(err);
+      }
+      if (result?.added) await deps.events.record(about, events.nodesRequested(result.added, target, why));
+      for (const node of result?.removed ?? []) {
+        log.info({ node }, "removed");
+        await deps.events.record(about, events.nodeRemoved(node));
+      }
+      if (result?.outcome === "acted" || decision.uncordon.length || decision.drain.length)
+        log.info({ target, message: result?.message }, "pool scaled");
+
+      const after = result?.outcome === "acted" || decision.drain.length || decision.uncordon.length;
+      const observed = after ? await provider.observe(pool).catch(() => undefined) : undefined;
+      const liveAfter = (observed ?? nodes).filter((n) => n.state !== "deleting");
+      const serving = liveAfter.filter((n) => n.state !== "draining");
+      const activityNow =
+        liveAfter.some((n) => n.state === "registering") || serving.length < target
+          ? { scaling: "up" as const, message: `${liveAfter.length} node(s), the plan wants ${target}` }
+          : liveAfter.length > target
+            ? {
+                scaling: "down" as const,
+                message: decision.waiting ?? `${liveAfter.length} node(s), the plan wants ${target}`,
+              }
+            : undefined;
+      const waits = [
+        decision.requeueAfterMs,
+        result?.requeueAfterMs,
+        decision.evict.length ? DRAIN_POLL_MS : undefined,
+        mem.retryAt !== undefined ? mem.retryAt - nowMs : undefined,
+      ].filter((x): x is number => x !== undefined);
+      return {
+        activity: activityNow,
+        requeueAfterMs: waits.length ? Math.max(0, Math.min(...waits)) : undefined,
+        nodes: observed,
+      };
+    }
+
+    mem.nodes = nodes;
+    const health: ProviderHealth = {
+      ...(mem.failing ? { failing: mem.failing } : {}),
+      ...stalled(nodes, spec.provisioningSeconds * 1000, nowMs),
+    };
+    const names = new Set(nodes.map((n) => n.name));
+    const usedGPUs = (deps.pods.list() as Pod[])
+      .filter((p) => names.has(p.spec?.nodeName ?? "") && !terminal(p))
+      .reduce((s, p) => s + gpusOf(p), 0);
+    const status = computePoolStatus({
+      spec,
+      generation,
+      previous,
+      nodes,
+      usedGPUs,
+      plan: poolPlan,
+      health,
+      activity,
+      nowIso,
+    });
+    if (!isDeepStrictEqual(normalise(status), normalise(previous))) {
+      try {
+        await applyStatus(deps.client, R.gpuNodePools, raw, status);
+      } catch (err) {
+        await deps.events.record(about, events.statusFailed(err));
+        throw err;
+      }
+    }
+    return requeueAfterMs !== undefined ? { requeueAfterMs } : undefined;
+  };
+}
+
+/** A node asked for that has not registered within twice provisioningSeconds plus a minute. */
+function stalled(nodes: readonly PoolNode[], provisioningMs: number, nowMs: number): ProviderHealth {
+  const late = nodes.filter(
+    (n) => n.state === "registering" && nowMs - n.createdAt > 2 * provisioningMs + 60_000,
+  );
+  if (!late.length) return {};
+  return {
+    stalled: `${late.length} node(s) asked for have not registered after ${Math.round((2 * provisioningMs + 60_000) / 1000)} s (${late.map((n) => n.name).join(", ")}); no more are asked for while they count`,
+  };
+}
+
+/** JSON round-trip, so undefined fields and key order do not count as changes. */
+const normalise = (o: unknown) => JSON.parse(JSON.stringify(o ?? {}));

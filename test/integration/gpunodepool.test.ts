@@ -1,0 +1,233 @@
+// The GPUNodePool controller in the operator process, on the real control plane with kwok nodes: demand
+// rises and the pool grows (pods wait for the new nodes and schedule once they register); demand falls and a
+// node is cordoned, drained through the Eviction API (a PodDisruptionBudget holds it) and deleted; an
+// operator killed while a node is cordoned finishes the removal, or undoes it when the plan wants the node
+// back; a provider that fails backs off with a condition. As the operator's identity (deploy/rbac.yaml).
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { ANNOTATION_DRAINING } from "../../operator/src/apis/labels.ts";
+import { KubeClient, type KubeObject } from "../../operator/src/kube/client.ts";
+import { pathFor, R } from "../../operator/src/kube/resources.ts";
+import { kubectl } from "../helpers/cluster.ts";
+import { eventually } from "../helpers/eventually.ts";
+import { gpuNodePool, inferenceService } from "../helpers/objects.ts";
+import { type OperatorProcess, startOperatorProcess } from "../helpers/operator.ts";
+import { integrationSuite } from "../helpers/suite.ts";
+
+type Node = KubeObject & { spec?: { unschedulable?: boolean } };
+type Pod = KubeObject & { spec?: { nodeName?: string }; status?: { phase?: string } };
+type PoolStatus = {
+  nodes?: number;
+  registeredNodes?: number;
+  readyNodes?: number;
+  drainingNodes?: number;
+  desiredNodes?: number;
+  costPerHour?: number;
+  conditions?: { type: string; status: string; reason: string; message: string }[];
+};
+
+integrationSuite("GPUNodePool controller", () => {
+  const NS = "it-gpupool";
+  const POOL = "it-grow";
+  let admin: KubeClient;
+  let operator: OperatorProcess;
+  const admCfg = () => inject("adminKubeconfig");
+  const start = () =>
+    startOperatorProcess({ kubeconfig: inject("operatorKubeconfig"), identity: "op-pool", interval: "1s" });
+
+  const nodes = async (pool = POOL) =>
+    (await admin.list<Node>(pathFor(R.nodes), { labelSelector: `inferops.dev/pool=${pool}` })).items;
+  const pods = async () =>
+    (
+      await admin.list<Pod>(pathFor(R.pods, { namespace: NS }), {
+        labelSelector: "inferops.dev/service=llama",
+      })
+    ).items.filter((p) => !p.metadata?.deletionTimestamp);
+  const status = async (pool = POOL) =>
+    ((await admin.get(pathFor(R.gpuNodePools, { name: pool }))).status ?? {}) as PoolStatus;
+  const condition = async (type: string, pool = POOL) =>
+    (await status(pool)).conditions?.find((c) => c.type === type);
+  const reasons = async () =>
+    (
+      await admin.list<KubeObject & { reason?: string; regarding?: { name?: string } }>(
+        pathFor(R.events, { namespace: "default" }),
+      )
+    ).items
+      .filter((e) => e.regarding?.name === POOL)
+      .map((e) => e.reason);
+  const scale = (n: number) => kubectl(admCfg(), ["scale", "-n", NS, "infsvc/llama", `--replicas=${n}`]);
+  const cordonAsTheOperatorWould = (name: string) =>
+    admin.patch(pathFor(R.nodes, { name }), {
+      metadata: { annotations: { [ANNOTATION_DRAINING]: new Date().toISOString() } },
+      spec: { unschedulable: true },
+    } as KubeObject);
+
+  beforeAll(async () => {
+    admin = await KubeClient.create(admCfg());
+    kubectl(admCfg(), ["create", "namespace", NS]);
+    // Nodes of 2 L4 GPUs that take 3 s to boot; an empty-enough node goes after 3 s of surplus.
+    await admin.apply(
+      pathFor(R.gpuNodePools, { name: POOL }),
+      gpuNodePool(POOL, {
+        gpu: { type: "nvidia-l4", count: 2, memoryGiB: 24 },
+        costPerNodeHour: 1.6,
+        maxNodes: 3,
+        provisioningSeconds: 3,
+        scaleDownDelaySeconds: 3,
+      }),
+    );
+    operator = await start();
+  });
+
+  afterAll(async () => {
+    await operator?.stop();
+    kubectl(admCfg(), ["delete", "namespace", NS, "--wait=false"]);
+    kubectl(admCfg(), ["delete", "gpunodepools", POOL, "it-broken", "--ignore-not-found"]);
+    kubectl(admCfg(), ["delete", "nodes", "-l", `inferops.dev/pool in (${POOL},it-broken)`, "--wait=false"]);
+    await admin?.close();
+  });
+
+  describe("node lifecycle", () => {
+    it("demand rises: the pool grows, and pending pods schedule once the new nodes register", async () => {
+      await admin.apply(
+        pathFor(R.inferenceServices, { namespace: NS, name: "llama" }),
+        inferenceService("llama", NS, {
+          accelerators: [{ pool: POOL, gpusPerReplica: 1 }],
+          scaling: { mode: "Manual", minReplicas: 1, maxReplicas: 6 },
+          replicas: 3,
+        }),
+      );
+      // The plan wants 2 nodes; none exists yet: the pods wait.
+      await eventually(async () => {
+        expect(await status()).toMatchObject({ desiredNodes: 2, nodes: 2, registeredNodes: 0 });
+        expect(await condition("Scaling")).toMatchObject({ status: "True", reason: "ScalingUp" });
+        const early = await pods();
+        expect(early).toHaveLength(3);
+        expect(early.every((p) => !p.spec?.nodeName)).toBe(true);
+      });
+      // They register after provisioningSeconds, and the pods run on them.
+      await eventually(async () => {
+        const running = await pods();
+        expect(running).toHaveLength(3);
+        expect(running.every((p) => p.status?.phase === "Running")).toBe(true);
+      });
+      expect(await nodes()).toHaveLength(2);
+      await eventually(async () => {
+        expect(await status()).toMatchObject({
+          nodes: 2,
+          registeredNodes: 2,
+          readyNodes: 2,
+          costPerHour: 3.2,
+        });
+        expect(await condition("Ready")).toMatchObject({ status: "True" });
+      });
+      expect(await reasons()).toContain("NodesRequested");
+      // kubectl shows the pool's columns.
+      const table = kubectl(admCfg(), ["get", "gpupool", POOL]);
+      expect(table).toMatch(/DESIRED/);
+    });
+
+    it("demand falls: a node is cordoned, drained through the Eviction API (PDB respected) and deleted; an operator killed meanwhile finishes it", async () => {
+      // A PodDisruptionBudget that holds every pod: the drain waits for it.
+      kubectl(admCfg(), [
+        "create",
+        "poddisruptionbudget",
+        "llama",
+        "-n",
+        NS,
+        "--selector=inferops.dev/service=llama",
+        "--min-available=2",
+      ]);
+      scale(2);
+      // Both nodes keep a pod (the ReplicaSet removes one of the two on the same node); the plan wants one.
+      await eventually(async () => expect(await status()).toMatchObject({ desiredNodes: 1 }));
+      const draining = await eventually(async () => {
+        const cordoned = (await nodes()).filter((n) => n.spec?.unschedulable);
+        expect(cordoned).toHaveLength(1);
+        expect(cordoned[0]?.metadata?.annotations?.[ANNOTATION_DRAINING]).toBeDefined();
+        return cordoned[0]!.metadata!.name!;
+      });
+      await eventually(async () => expect(await reasons()).toContain("EvictionBlocked"));
+      expect(await nodes()).toHaveLength(2);
+
+      // Killed while the node is cordoned; restarted, it resumes the drain.
+      await operator.stop("SIGKILL");
+      operator = await start();
+      kubectl(admCfg(), ["delete", "poddisruptionbudget", "llama", "-n", NS]);
+      await eventually(async () => {
+        const left = await nodes();
+        expect(left.map((n) => n.metadata?.name)).not.toContain(draining);
+        expect(left).toHaveLength(1);
+      });
+      await eventually(async () => {
+        const running = await pods();
+        expect(running).toHaveLength(2);
+        expect(running.every((p) => p.status?.phase === "Running")).toBe(true);
+      });
+      expect(await reasons()).toEqual(expect.arrayContaining(["NodeCordoned", "NodeRemoved"]));
+      await eventually(async () => expect(await status()).toMatchObject({ nodes: 1, drainingNodes: 0 }));
+    });
+
+    it("an operator killed between cordon and delete undoes the cordon when the plan wants the node back", async () => {
+      scale(4);
+      await eventually(async () => {
+        const running = await pods();
+        expect(running.filter((p) => p.status?.phase === "Running")).toHaveLength(4);
+      });
+      await operator.stop("SIGKILL");
+      const [victim] = await nodes();
+      await cordonAsTheOperatorWould(victim!.metadata!.name!);
+      operator = await start();
+      await eventually(async () => {
+        const node = (await nodes()).find((n) => n.metadata?.name === victim!.metadata!.name);
+        expect(node?.spec?.unschedulable).toBeFalsy();
+        expect(node?.metadata?.annotations?.[ANNOTATION_DRAINING]).toBeUndefined();
+      });
+      expect(await reasons()).toContain("NodeUncordoned");
+      expect(await nodes()).toHaveLength(2);
+    });
+  });
+
+  describe("a failing provider", () => {
+    it("backs off with the ProviderFailing condition and an event, and asks for nothing", async () => {
+      // A clusterAPI pool whose MachineDeployment does not exist.
+      await admin.apply(
+        pathFor(R.gpuNodePools, { name: "it-broken" }),
+        gpuNodePool("it-broken", {
+          minNodes: 1,
+          provider: {
+            type: "clusterAPI",
+            clusterAPI: { machineDeployment: { namespace: NS, name: "missing" } },
+          },
+        }),
+      );
+      await eventually(async () => {
+        const failing = await condition("ProviderFailing", "it-broken");
+        expect(failing).toMatchObject({ status: "True" });
+        expect(failing?.message).toMatch(/missing/);
+        expect(await condition("Ready", "it-broken")).toMatchObject({ status: "False" });
+      });
+      // Plans come every second, but the provider is asked again only after a backoff that doubles.
+      const failures = async () =>
+        (
+          await admin.list<KubeObject & { note?: string; eventTime?: string; regarding?: { name?: string } }>(
+            pathFor(R.events, { namespace: "default" }),
+          )
+        ).items.filter((e) => e.regarding?.name === "it-broken" && e.note?.includes("next attempt"));
+      const notes = async () => (await failures()).map((e) => e.note ?? "");
+      await eventually(
+        async () => {
+          const seen = await notes();
+          expect(seen.some((n) => n.includes("next attempt in 5 s"))).toBe(true);
+          expect(seen.some((n) => n.includes("next attempt in 10 s"))).toBe(true);
+        },
+        { timeoutMs: 30_000 },
+      );
+      expect((await notes()).filter((n) => n.includes("next attempt in 5 s"))).toHaveLength(1);
+      // The second attempt waited out the first backoff (woken every second meanwhile).
+      const seen = await failures();
+      const at = (text: string) => Date.parse(seen.find((e) => e.note?.includes(text))?.eventTime ?? "");
+      expect(at("next attempt in 10 s") - at("next attempt in 5 s")).toBeGreaterThanOrEqual(4000);
+      expect(await nodes("it-broken")).toEqual([]);
+    });
+  });
+});
