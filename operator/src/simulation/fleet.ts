@@ -20,7 +20,6 @@ import {
   replicaFootprint,
   type Usage,
 } from "../planning/budgets.ts";
-import type { PoolSnapshot } from "../planning/types.ts";
 import type { ReplicaMetrics } from "../serving/metrics.ts";
 import { Replica } from "../serving/replica.ts";
 import type { ServingProfile } from "../serving/types.ts";
@@ -191,19 +190,9 @@ export class Fleet {
     return [...this.#pools.keys()];
   }
 
-  /** The planner's view of a pool. */
-  poolSnapshot(name: string): PoolSnapshot {
-    const p = this.#pool(name);
-    const alive = p.nodes;
-    const ready = alive.filter((n) => n.ready);
-    return {
-      name,
-      spec: p.spec,
-      nodes: alive.length,
-      readyNodes: ready.length,
-      allocatableGPUs: ready.length * p.spec.gpu.count,
-      usedGPUs: alive.reduce((s, n) => s + (p.spec.gpu.count - n.freeGpus), 0),
-    };
+  /** A pool's nodes (provisioning ones included), oldest first. */
+  nodesOf(pool: string): readonly Node[] {
+    return this.#pool(pool).nodes;
   }
 
   nodeCount(pool?: string): number {

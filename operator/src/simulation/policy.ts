@@ -2,7 +2,7 @@
 // inferops, nodes) per pool. inferops, the baselines (static, HPA, KEDA, Knative KPA) and the bounds' replayed
 // schedules all implement it; the event loop (simulate.ts) calls observe() every sampleSeconds and decide()
 // every intervalSeconds, the first decision one interval after the start.
-import type { PoolSnapshot } from "../planning/types.ts";
+import type { World } from "../controllers/snapshot.ts";
 import type { ReplicaMetrics } from "../serving/metrics.ts";
 import type { PodState } from "./fleet.ts";
 import type { Scenario } from "./scenario.ts";
@@ -41,8 +41,8 @@ export interface FleetView {
   readyInFlight(): readonly number[];
   /** Requests the router holds because no replica is ready. */
   heldRequests(): number;
-  /** The planner's view of a pool. */
-  pool(name: string): PoolSnapshot;
+  /** The fleet as the operator's informers would hold it (Kubernetes objects), for the operator's builder. */
+  world(): World;
 }
 
 export interface Decision {

@@ -11,6 +11,7 @@ import { Fleet, type FleetOverrides, type Pod } from "./fleet.ts";
 import type { Family, FleetView, Params, Policy } from "./policy.ts";
 import { primaryPool, type Scenario } from "./scenario.ts";
 import type { Trace } from "./trace.ts";
+import { fleetWorld } from "./world.ts";
 
 export interface RunOptions {
   /** Replicas ready at t = 0 (the warm start: the fleet sized for the trace's first minute). */
@@ -103,7 +104,7 @@ function view(fleet: Fleet, primary: string, clock: { t: number }, startMs: numb
       fleet.readyMetrics(clock.t).map(({ pod, metrics }) => ({ pod: podView(pod), metrics })),
     readyInFlight: () => fleet.routable.map((p) => fleet.inFlight(p, clock.t)),
     heldRequests: () => fleet.heldRequests,
-    pool: (name) => fleet.poolSnapshot(name),
+    world: () => fleetWorld(fleet),
   };
 }
 

@@ -1,10 +1,13 @@
 // inferops: the shipped decision engine, plan() from planning/plan.ts, imported and called exactly as the
-// operator's planning loop calls it (controllers/planner.ts): every evaluation interval, a Snapshot built from
-// the fleet (the service's spec as applied, its variants' replicas and ready replicas, the signals as the
-// pod-scrape source reads them, the pools' nodes, the budgets) and the planner's memory from the last call;
+// operator's planning loop calls it (controllers/planner.ts): every evaluation interval, a Snapshot built by
+// the operator's own builder (controllers/snapshot.ts) from the fleet as its informers would hold it
+// (simulation/world.ts: the service, its Deployments, the pools' Nodes and pods, the budgets), with the
+// signals as the pod-scrape source reads them and the planner's memory from the last call;
 // the Plan's replicas per variant and nodes per pool are applied to the fleet. Mode Recommend applies nothing.
+
+import { buildSnapshot } from "../../controllers/snapshot.ts";
 import { plan } from "../../planning/plan.ts";
-import type { PlannerMemory, Signals, Snapshot } from "../../planning/types.ts";
+import type { PlannerMemory, Signals } from "../../planning/types.ts";
 import type { Policy } from "../policy.ts";
 import type { Scenario } from "../scenario.ts";
 import { PodScraper } from "../signals.ts";
@@ -36,31 +39,13 @@ export function inferopsPolicy(scenario: Scenario): Policy {
       signals = scraper.scrape(pods, view.nowMs);
     },
     decide(view) {
-      const snapshot: Snapshot = {
-        intervalMs,
-        services: [
-          {
-            key,
-            namespace,
-            name,
-            generation: 1,
-            spec,
-            variants: spec.accelerators.map((a) => ({
-              pool: a.pool,
-              replicas: view.desired(a.pool),
-              readyReplicas: view.ready(a.pool),
-            })),
-            ...(signals ? { signals } : {}),
-          },
-        ],
-        pools: scenario.pools.map((p) => view.pool(p.name)),
-        budgets: scenario.budgets.map((b) => ({
-          name: b.name,
-          spec: b.spec,
-          ...(b.namespaces ? { namespaces: b.namespaces } : {}),
-        })),
+      // The operator's own builder, from the objects its informers would hold (simulation/world.ts).
+      const snapshot = buildSnapshot(
+        view.world(),
+        new Map(signals ? [[key, { signals }]] : []),
         memory,
-      };
+        intervalMs,
+      );
       const out = plan(snapshot, view.nowMs);
       memory = out.memory;
       const svc = out.services[0]!;

@@ -1,0 +1,108 @@
+// The simulated fleet as the operator's informers would hold it: the InferenceService, its pools and
+// budgets, one Deployment per variant, the pools' Nodes and the pods bound to them, and the Namespaces. The
+// inferops policy builds its Snapshot from this World through the operator's own builder
+// (controllers/snapshot.ts buildSnapshot), so the benchmark plans from exactly what the operator would see.
+import { API_VERSION } from "../apis/common.ts";
+import { GPU_RESOURCE, poolNodeLabels, variantLabels } from "../apis/labels.ts";
+import type { World } from "../controllers/snapshot.ts";
+import type { KubeObject } from "../kube/client.ts";
+import type { Fleet } from "./fleet.ts";
+
+/** The label the API server sets on every Namespace: its name. */
+const NAMESPACE_NAME = "kubernetes.io/metadata.name";
+
+const nodeName = (pool: string, id: number) => `${pool}-node-${id}`;
+
+/**
+ * The fleet's objects now. A budget whose scope the scenario resolved to namespaces selects exactly those,
+ * through the name label every Namespace carries.
+ */
+export function fleetWorld(fleet: Fleet): World {
+  const { service, pools, budgets } = fleet.scenario;
+  const namespaces = new Set([service.namespace, ...budgets.flatMap((b) => b.namespaces ?? [])]);
+  const nodes: KubeObject[] = [];
+  for (const p of pools) {
+    for (const n of fleet.nodesOf(p.name)) {
+      const allocatable = { [GPU_RESOURCE]: String(p.spec.gpu.count) };
+      nodes.push({
+        apiVersion: "v1",
+        kind: "Node",
+        metadata: { name: nodeName(p.name, n.id), labels: poolNodeLabels({ metadata: p, spec: p.spec }) },
+        status: {
+          capacity: allocatable,
+          allocatable,
+          conditions: [{ type: "Ready", status: n.ready ? "True" : "False" }],
+        },
+      });
+    }
+  }
+  const pods: KubeObject[] = fleet.pods.flatMap((pod) =>
+    pod.node
+      ? [
+          {
+            apiVersion: "v1",
+            kind: "Pod",
+            metadata: {
+              name: `${service.name}-${pod.pool}-${pod.id}`,
+              namespace: service.namespace,
+              labels: variantLabels(service.name, pod.pool),
+            },
+            spec: {
+              nodeName: nodeName(pod.node.pool, pod.node.id),
+              containers: [{ resources: { requests: { [GPU_RESOURCE]: String(pod.gpus) } } }],
+            },
+            status: { phase: "Running" },
+          },
+        ]
+      : [],
+  );
+  return {
+    services: [
+      {
+        apiVersion: API_VERSION,
+        kind: "InferenceService",
+        metadata: { name: service.name, namespace: service.namespace, generation: 1 },
+        spec: service.spec,
+      },
+    ],
+    pools: pools.map((p) => ({
+      apiVersion: API_VERSION,
+      kind: "GPUNodePool",
+      metadata: { name: p.name, generation: 1 },
+      spec: p.spec,
+    })),
+    budgets: budgets.map((b) => ({
+      apiVersion: API_VERSION,
+      kind: "CapacityBudget",
+      metadata: { name: b.name, generation: 1 },
+      spec: b.namespaces
+        ? {
+            ...b.spec,
+            scope: {
+              namespaceSelector: {
+                matchExpressions: [{ key: NAMESPACE_NAME, operator: "In", values: b.namespaces }],
+              },
+            },
+          }
+        : b.spec,
+    })),
+    deployments: service.spec.accelerators.map((a) => ({
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      metadata: {
+        name: `${service.name}-${a.pool}`,
+        namespace: service.namespace,
+        labels: variantLabels(service.name, a.pool),
+      },
+      spec: { replicas: fleet.desired(a.pool) },
+      status: { readyReplicas: fleet.readyCount(a.pool) },
+    })),
+    nodes,
+    pods,
+    namespaces: [...namespaces].map((name) => ({
+      apiVersion: "v1",
+      kind: "Namespace",
+      metadata: { name, labels: { [NAMESPACE_NAME]: name } },
+    })),
+  };
+}
