@@ -59,6 +59,11 @@ export const MAX_MIP_NODES = 500;
 /** Wall-clock safety net per solve; hitting it falls back to the greedy. */
 export const DEFAULT_TIME_LIMIT_SECONDS = 1;
 const MAX_ROUNDS = 3;
+/**
+ * Most classes of coupled services one program takes: beyond it HiGHS does not finish within a plan's
+ * budget (benchmark: 8,000 classes hit the time limit), so the greedy places them at once.
+ */
+export const MAX_PROGRAM_CLASSES = 400;
 const EPS = 1e-9;
 
 export interface OptimiseInput {
@@ -246,6 +251,15 @@ function solveAll(input: OptimiseInput): Optimised {
     coupled = next;
     for (const s of coupled) s.x = ideal(s);
     const inProgram = new Set(coupled);
+    const size = classes(coupled).length;
+    if (size > MAX_PROGRAM_CLASSES) {
+      return {
+        ...allocate(input),
+        solver: "greedy",
+        fallback: `${coupled.length} coupled services in ${size} classes, more than the program takes (${MAX_PROGRAM_CLASSES})`,
+        coupled: coupled.length,
+      };
+    }
     const result = solveProgram(coupled, svcs, inProgram, caps, budgets, input.timeLimitSeconds);
     if (typeof result === "string") {
       return { ...allocate(input), solver: "greedy", fallback: result, coupled: coupled.length };
@@ -397,9 +411,10 @@ function filled(
   budgets: readonly BudgetCtx[],
 ): Set<string | number> {
   const out = new Set<string | number>();
+  const memo = new Map<string, unknown>();
   for (const s of coupled) {
     if (total(s) >= s.ask.desired) continue;
-    for (const b of blockers(s, svcs, caps, budgets)) out.add(b.key);
+    for (const b of blockers(s, svcs, caps, budgets, memo)) out.add(b.key);
   }
   return out;
 }
@@ -416,17 +431,24 @@ interface Blocker {
   limit?: string;
 }
 
+/** Memoised within one state of the plan (the caller makes a new memo after any change). */
+function cached<T>(memo: Map<string, unknown>, key: string, f: () => T): T {
+  if (!memo.has(key)) memo.set(key, f());
+  return memo.get(key) as T;
+}
+
 /** What stops one more replica of the service on each of its variants. */
 function blockers(
   s: Svc,
   svcs: readonly Svc[],
   caps: ReadonlyMap<string, Cap>,
   budgets: readonly BudgetCtx[],
+  memo: Map<string, unknown>,
 ): Blocker[] {
   const out = new Map<string, Blocker>();
   for (const p of s.opts) {
     const cap = caps.get(p.o.pool)!;
-    const all = countsOn(svcs, cap.snap.name);
+    const all = new Map(cached(memo, `counts ${cap.snap.name}`, () => countsOn(svcs, cap.snap.name)));
     all.set(p.o.gpusPerReplica, (all.get(p.o.gpusPerReplica) ?? 0) + 1);
     if (nodesFor(all, cap.perNode) > cap.limit) {
       out.set(`pool ${cap.snap.name}`, {
@@ -437,7 +459,12 @@ function blockers(
             ? `GPUNodePool ${cap.snap.name} is static and full at its ${cap.limit} nodes`
             : `GPUNodePool ${cap.snap.name} is full at maxNodes ${cap.limit}`,
       });
-    } else if (!poolHolds(cap, svcs, { size: p.o.gpusPerReplica, growable: p.growable })) {
+    } else if (
+      !p.growable &&
+      !cached(memo, `lead ${cap.snap.name} ${p.o.gpusPerReplica}`, () =>
+        poolHolds(cap, svcs, { size: p.o.gpusPerReplica, growable: false }),
+      )
+    ) {
       const prov = cap.snap.spec.provisioningSeconds ?? DEFAULT_PROVISIONING_SECONDS;
       out.set(`lead ${cap.snap.name}`, {
         key: cap.snap.name,
@@ -450,14 +477,21 @@ function blockers(
       for (const l of b.limits) {
         const c = l.coef(p.o);
         if (c <= 0) continue;
-        const max = effectiveMax(l, minimumsUse(svcs, j, l));
-        if (usageOf(svcs, j, l) + c > max * (1 + EPS) + EPS) {
+        const max = effectiveMax(
+          l,
+          cached(memo, `mins ${j} ${l.name}`, () => minimumsUse(svcs, j, l)),
+        );
+        if (cached(memo, `use ${j} ${l.name}`, () => usageOf(svcs, j, l)) + c > max * (1 + EPS) + EPS) {
           out.set(`budget ${b.snap.name} ${l.name}`, {
             key: j,
             kind: "budget",
             budget: b.snap.name,
             limit: l.name,
-            text: `${b.snap.name} ${l.name} (${describeLimit(usageFor(svcs, j), b.raw, l.name)})`,
+            text: `${b.snap.name} ${l.name} (${describeLimit(
+              cached(memo, `usage ${j}`, () => usageFor(svcs, j)),
+              b.raw,
+              l.name,
+            )})`,
           });
         }
       }
@@ -613,8 +647,9 @@ function overCommitted(
   for (const name of pools) {
     const cap = caps.get(name)!;
     const need = nodesFor(countsOn(svcs, name), cap.perNode);
+    const inside = new Set(coupled);
     const others = nodesFor(
-      countsOn(svcs, name, (s) => !coupled.includes(s)),
+      countsOn(svcs, name, (s) => !inside.has(s)),
       cap.perNode,
     );
     if (need > cap.limit && need > others) {
@@ -923,6 +958,7 @@ function report(
   const heldBack = budgets.map(() => [] as BudgetPlan["heldBack"]);
   const refused = new Set<string>();
   const leadNotes = new Map<string, string>();
+  const memo = new Map<string, unknown>();
   for (const s of svcs) {
     const { ask } = s;
     if (ask.fixed) {
@@ -942,7 +978,7 @@ function report(
         message: `no variant can be placed: ${(ask.unusable ?? []).join("; ") || "spec.accelerators names no usable GPUNodePool"}`,
       };
     } else if (short > 0) {
-      const bs = blockers(s, svcs, caps, budgets);
+      const bs = blockers(s, svcs, caps, budgets, memo);
       const budget = bs.filter((b) => b.kind === "budget");
       const pool = bs.filter((b) => b.kind !== "budget");
       for (const b of pool) {
