@@ -31,9 +31,21 @@ function setup(opts: { provider?: NodeProvider; spec?: Record<string, unknown> }
   let planSpec = stored().spec as Record<string, unknown>;
   const recorded: EventSpec[] = [];
   const providers = nodeProviders({ client: kube, now });
+  /** The lists the reconciler asks for (path and field selector). */
+  const lists: string[] = [];
+  const client = {
+    get: kube.get.bind(kube),
+    patch: kube.patch.bind(kube),
+    create: kube.create.bind(kube),
+    apply: kube.apply.bind(kube),
+    list: ((path, query) => {
+      lists.push(`${path}?${query?.fieldSelector ?? ""}`);
+      return kube.list(path, query);
+    }) as FakeKube["list"],
+  };
   const build = () =>
     makePoolReconciler({
-      client: kube,
+      client,
       pools: { get: () => stored() },
       pods: {
         list: () =>
@@ -69,6 +81,7 @@ function setup(opts: { provider?: NodeProvider; spec?: Record<string, unknown> }
   const nodes = () => kube.peekAll<KubeObject & { spec?: { unschedulable?: boolean } }>(pathFor(R.nodes));
   return {
     kube,
+    lists,
     recorded,
     nodes,
     status: () => stored().status as GPUNodePoolStatus,
@@ -162,6 +175,11 @@ describe("GPUNodePool reconcile", () => {
     expect(w.nodes()).toHaveLength(2);
     expect(w.condition(ConditionType.Scaling)).toMatchObject({ reason: Reason.ScalingDown });
     expect(w.condition(ConditionType.Scaling)?.message).toMatch(/lasted scaleDownDelaySeconds \(60 s\)/);
+
+    // While the delay runs, no pod list is asked of the API server.
+    const podLists = () => w.lists.filter((l) => l.startsWith("/api/v1/pods")).length;
+    await w.reconcile();
+    expect(podLists()).toBe(0);
 
     w.advance(DELAY_S * 1000);
     await w.reconcile();

@@ -30,13 +30,11 @@ import {
   type PoolNode,
   ProviderError,
 } from "../../nodepools/provider.ts";
-import { nodePolicy, type PolicyNode } from "../../planning/nodes.ts";
+import { DRAIN_TIMEOUT_MS, nodePolicy, type PolicyNode } from "../../planning/nodes.ts";
 import type { Plan, Snapshot } from "../../planning/types.ts";
 import * as events from "./events.ts";
 import { computePoolStatus, type ProviderHealth } from "./status.ts";
 
-/** A drain that has not emptied its node after this long is undone (the node is uncordoned). */
-export const DRAIN_TIMEOUT_MS = 15 * 60_000;
 const BACKOFF_BASE_MS = 5_000;
 const BACKOFF_MAX_MS = 5 * 60_000;
 /** While pods are being evicted, look again this soon. */
@@ -193,7 +191,13 @@ export function makePoolReconciler(deps: PoolReconcilerDeps) {
 
     async function act(target: number, why: string, madeAt: number) {
       const live = nodes.filter((n) => n.state !== "deleting");
-      const needPods = live.length > target || live.some((n) => n.state === "draining");
+      // Pods are read node by node only when the policy weighs them: a drain under way, or a surplus whose
+      // delay has run out (while it runs, no node is chosen, and the API server is spared the lists).
+      const delayMs = spec.scaleDownDelaySeconds * 1000;
+      const choosing =
+        live.length > target &&
+        (delayMs === 0 || (mem.surplusSince !== undefined && nowMs - mem.surplusSince >= delayMs));
+      const needPods = choosing || live.some((n) => n.state === "draining");
       const policyNodes: PolicyNode[] = [];
       const podsByNode = new Map<string, Pod[]>();
       for (const n of nodes) {
@@ -217,7 +221,7 @@ export function makePoolReconciler(deps: PoolReconcilerDeps) {
         target,
         nodes: policyNodes,
         now: nowMs,
-        scaleDownDelayMs: spec.scaleDownDelaySeconds * 1000,
+        scaleDownDelayMs: delayMs,
         surplusSince: mem.surplusSince,
         drainTimeoutMs,
         evictOtherPods: spec.drainUnmanagedPods ?? false,
