@@ -52,6 +52,9 @@ export interface NodePolicy {
   waiting?: string;
 }
 
+/** How long a drain may take before it is undone (a PodDisruptionBudget that never allows the eviction). */
+export const DRAIN_TIMEOUT_MS = 15 * 60_000;
+
 const busy = (n: PolicyNode) => n.ownedPods + n.otherPods;
 
 /** Lower is removed first: never registered, then fewest pods, a node not Ready before a Ready one. */

@@ -8,8 +8,10 @@
 // Scale-down removes pods the way a ReplicaSet does: pending first, then loading, then ready ones, the most
 // recently ready first. Nodes follow their pool: as many as the pods need (first-fit decreasing over their
 // GPUs, planning/allocate.ts nodesFor), at least minNodes, at most maxNodes, and at least what the policy
-// asks for the pool; a node that is not needed is removed once it has been empty for scaleDownDelaySeconds.
-// A node being provisioned is never cancelled (cloud providers and Karpenter do not take a launch back).
+// asks for the pool. Which node drains and goes is the operator's own node policy (planning/nodes.ts), as
+// the GPUNodePool controller runs it: after scaleDownDelaySeconds of surplus the least disruptive nodes
+// (one still provisioning first, as the kwok provider forgets it, then the fewest pods) are cordoned, their
+// pods evicted (a ReplicaSet replaces each with a pending pod), and removed once empty.
 import type { GPUNodePoolSpec } from "../apis/gpunodepool.ts";
 import { nodesFor } from "../planning/allocate.ts";
 import {
@@ -20,6 +22,7 @@ import {
   replicaFootprint,
   type Usage,
 } from "../planning/budgets.ts";
+import { DRAIN_TIMEOUT_MS, nodePolicy } from "../planning/nodes.ts";
 import type { ReplicaMetrics } from "../serving/metrics.ts";
 import { Replica } from "../serving/replica.ts";
 import type { ServingProfile } from "../serving/types.ts";
@@ -51,8 +54,8 @@ export interface Node {
   ready: boolean;
   freeGpus: number;
   pods: number;
-  /** Since when the node holds no pod (Ready nodes only). */
-  emptySince?: number;
+  /** Cordoned and draining since (ms on the fleet's clock), as the node policy chose it. */
+  drainingSince?: number;
   removedAt?: number;
   /** Billing closed (at the end of the billed period). */
   billed?: boolean;
@@ -74,6 +77,8 @@ interface PoolState {
   nodes: Node[];
   /** Nodes the policy asked for (inferops' plan), when it did. */
   policyNodes?: number;
+  /** The node policy's memory: since when the pool has had more serving nodes than its target (ms). */
+  surplusSince?: number;
   provisioningSeconds: number;
   scaleDownDelaySeconds: number;
   loadSeconds: number;
@@ -249,7 +254,6 @@ export class Fleet {
       for (const n of p.nodes) {
         if (!n.ready && n.readyAt <= t) {
           n.ready = true;
-          n.emptySince = n.pods === 0 ? n.readyAt : undefined;
           this.#changed = true;
         }
       }
@@ -286,20 +290,14 @@ export class Fleet {
     for (let i = 0; i < replicas; i++) this.#pods.push(this.#newPod(pool, t0));
     const nodes = Math.min(p.spec.maxNodes, Math.max(p.spec.minNodes, this.#nodesNeeded(p)));
     for (let i = 0; i < nodes; i++) this.#addNode(p, t0, 0);
-    for (const n of p.nodes) {
-      n.ready = true;
-      n.emptySince = t0;
-    }
+    for (const n of p.nodes) n.ready = true;
     this.#schedule(t0);
     for (const pod of this.#pods) if (pod.state === "loading") this.#makeReady(pod, t0);
     // Other pools start at their minNodes, Ready.
     for (const other of this.#pools.values()) {
       if (other === p) continue;
       for (let i = 0; i < other.spec.minNodes; i++) this.#addNode(other, t0, 0);
-      for (const n of other.nodes) {
-        n.ready = true;
-        n.emptySince = t0;
-      }
+      for (const n of other.nodes) n.ready = true;
     }
     this.#wakes.clear();
   }
@@ -359,11 +357,11 @@ export class Fleet {
       this.#finishDrain(pod, t);
       return;
     }
-    this.#release(pod, t);
+    this.#release(pod);
   }
 
-  /** A pod leaves: its GPUs are freed; its node starts its empty timer when it has no pod left. */
-  #release(pod: Pod, t: number): void {
+  /** A pod leaves: its GPUs are freed. */
+  #release(pod: Pod): void {
     const i = this.#pods.indexOf(pod);
     if (i >= 0) this.#pods.splice(i, 1);
     this.#draining.delete(pod);
@@ -371,10 +369,6 @@ export class Fleet {
     if (node) {
       node.freeGpus += pod.gpus;
       node.pods--;
-      if (node.pods === 0 && node.ready) {
-        node.emptySince = t;
-        this.#wakeAt(t + this.#pool(node.pool).scaleDownDelaySeconds);
-      }
       pod.node = undefined;
     }
     this.#changed = true;
@@ -386,7 +380,7 @@ export class Fleet {
     server.advanceTo(t);
     this.#collect(server);
     if (server.inFlight > 0) return false;
-    this.#release(pod, t);
+    this.#release(pod);
     return true;
   }
 
@@ -402,11 +396,10 @@ export class Fleet {
     for (const pod of this.#pods) {
       if (pod.state !== "pending") continue;
       const p = this.#pool(pod.pool);
-      const node = p.nodes.find((n) => n.ready && n.freeGpus >= pod.gpus);
+      const node = p.nodes.find((n) => n.ready && n.drainingSince === undefined && n.freeGpus >= pod.gpus);
       if (!node) continue;
       node.freeGpus -= pod.gpus;
       node.pods++;
-      node.emptySince = undefined;
       pod.node = node;
       pod.state = "loading";
       pod.readyAt = t + p.loadSeconds;
@@ -439,36 +432,65 @@ export class Fleet {
     this.#changed = true;
   }
 
-  /** Adds nodes up to what is needed; removes nodes empty for scaleDownDelaySeconds beyond it. */
+  /**
+   * The pools' nodes, as the GPUNodePool controller keeps them: the target is what the pods need (the
+   * plan's replicas, pending ones included), at least minNodes and the nodes the policy asked for, at most
+   * maxNodes; the operator's own node policy (planning/nodes.ts) says which node drains and which goes, and
+   * the provider adds nodes up to the target.
+   */
   #reconcileNodes(t: number): void {
+    const now = Math.round(t * 1000);
     for (const p of this.#pools.values()) {
-      const static_ = p.spec.provider.type === "static";
-      const needed = Math.min(
+      if (p.spec.provider.type === "static") continue;
+      const target = Math.min(
         p.spec.maxNodes,
         Math.max(p.spec.minNodes, this.#nodesNeeded(p), p.policyNodes ?? 0),
       );
-      if (!static_ && p.nodes.length < needed) {
-        // Pods already bound hold their nodes; only nodes for pods without room are added.
-        const add = needed - p.nodes.length;
-        for (let i = 0; i < add; i++) this.#addNode(p, t, p.provisioningSeconds);
-      }
-      let excess = p.nodes.length - needed;
-      if (static_ || excess <= 0) continue;
-      // Newest empty nodes go first.
-      for (let i = p.nodes.length - 1; i >= 0 && excess > 0; i--) {
-        const n = p.nodes[i]!;
-        if (!n.ready || n.pods > 0 || n.emptySince === undefined) continue;
-        if (t - n.emptySince + 1e-9 < p.scaleDownDelaySeconds) {
-          this.#wakeAt(n.emptySince + p.scaleDownDelaySeconds);
-          continue;
-        }
+      const byName = new Map(p.nodes.map((n) => [String(n.id), n]));
+      const decision = nodePolicy({
+        target,
+        nodes: p.nodes.map((n) => ({
+          name: String(n.id),
+          state: n.drainingSince !== undefined ? "draining" : n.ready ? "ready" : "registering",
+          ownedPods: n.pods,
+          otherPods: 0,
+          ...(n.drainingSince !== undefined ? { drainingSince: n.drainingSince } : {}),
+        })),
+        now,
+        scaleDownDelayMs: p.scaleDownDelaySeconds * 1000,
+        ...(p.surplusSince !== undefined ? { surplusSince: p.surplusSince } : {}),
+        drainTimeoutMs: DRAIN_TIMEOUT_MS,
+      });
+      p.surplusSince = decision.surplusSince;
+      for (const u of decision.uncordon) byName.get(u.name)!.drainingSince = undefined;
+      for (const name of decision.drain) byName.get(name)!.drainingSince = now;
+      for (const name of decision.evict) this.#evict(byName.get(name)!, t);
+      for (const name of decision.remove) {
+        const n = byName.get(name)!;
+        if (n.pods > 0) continue; // the provider deletes only an empty node
         this.#bill(n, t);
         n.removedAt = t;
-        p.nodes.splice(i, 1);
-        excess--;
+        p.nodes.splice(p.nodes.indexOf(n), 1);
         this.#changed = true;
       }
+      // The provider scales to the target: nodes on their way count, draining ones do not.
+      const serving = p.nodes.filter((n) => n.drainingSince === undefined).length;
+      for (let i = serving; i < target; i++) this.#addNode(p, t, p.provisioningSeconds);
+      if (decision.requeueAfterMs !== undefined) this.#wakeAt((now + decision.requeueAfterMs) / 1000);
     }
+  }
+
+  /**
+   * Evicts the pods of a draining node, as the Eviction API does: a ready pod drains its requests and goes,
+   * a loading one goes at once, and the Deployment's ReplicaSet makes a pending pod for each.
+   */
+  #evict(node: Node, t: number): void {
+    const victims = this.#pods.filter((pod) => pod.node === node && pod.state !== "draining");
+    for (const pod of victims) {
+      this.#remove(pod, t);
+      this.#pods.push(this.#newPod(pod.pool, t));
+    }
+    if (victims.length > 0) this.#changed = true;
   }
 
   #bill(n: Node, end: number): void {
