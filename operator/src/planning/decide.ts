@@ -364,7 +364,7 @@ function behave(st: Standing, rec: Recommended, mem: ServiceMemory): Decided {
   const history = pruneRecommendations(mem.recommendations, nowMs, Math.max(upWindow, downWindow));
   mem.recommendations = [...history, [nowMs, rec.raw.value]];
   mem.minutePeaks = recordPeak(mem.minutePeaks, nowMs, rec.raw.value);
-  if (scaling.mode === "Manual") return manual(st);
+  if (scaling.mode === "Manual") return manualReplicas(st.svc.spec);
   if (rec.toZero) return rec.raw;
   const b = applyBehavior({
     behavior: scaling.behavior,
@@ -391,10 +391,13 @@ function behave(st: Standing, rec: Recommended, mem: ServiceMemory): Decided {
   return behaved;
 }
 
-/** Mode Manual: spec.replicas (or minReplicas), within bounds. The one place Manual is decided. */
-function manual(st: Standing): Decided {
-  const { minReplicas: min, maxReplicas: max } = st.svc.spec.scaling;
-  const asked = st.svc.spec.replicas;
+/**
+ * Mode Manual: spec.replicas (or minReplicas), within bounds. The one place Manual is decided: plan() and
+ * the InferenceService controller (between a kubectl scale and the next Plan) both call it.
+ */
+export function manualReplicas(spec: Pick<ServiceSnapshot["spec"], "replicas" | "scaling">): Decided {
+  const { minReplicas: min, maxReplicas: max } = spec.scaling;
+  const asked = spec.replicas;
   const value = Math.min(max, Math.max(min, asked ?? min));
   return {
     value,
@@ -446,7 +449,7 @@ function hold(st: Standing, mem: ServiceMemory): { recommended: Decided; target:
   };
   // The idle timer restarts: unknown is not idle.
   mem.lastDemandMs = nowMs;
-  if (mode === "Manual") return { recommended, target: manual(st) };
+  if (mode === "Manual") return { recommended, target: manualReplicas(st.svc.spec) };
   if (held === current) return { recommended, target: recommended };
   return {
     recommended,

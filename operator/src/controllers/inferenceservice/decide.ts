@@ -3,10 +3,11 @@
 // - Recommend: nobody scales: replicas hold where they are (minReplicas at creation); the Plan goes to status.
 // - Manual: spec.replicas, set by a human or by `kubectl scale` through the scale subresource (an HPA may
 //   target the InferenceService itself); minReplicas when unset. The Plan decides it like the others
-//   (planning/decide.ts manual()), so bounds, pools and budgets apply; see controller.ts planDecider.
+//   (planning/decide.ts manualReplicas()), so bounds, pools and budgets apply; see controller.ts planDecider.
 import { Reason } from "../../apis/conditions.ts";
 import type { GPUNodePool } from "../../apis/gpunodepool.ts";
 import type { InferenceService } from "../../apis/inferenceservice.ts";
+import { manualReplicas } from "../../planning/decide.ts";
 import type { BudgetPlan, ServicePlan } from "../../planning/types.ts";
 import type { Decision, DeploymentView } from "./status.ts";
 
@@ -43,16 +44,8 @@ export function manualDecision(
   deployments: DeploymentView[],
   pools: Map<string, GPUNodePool>,
 ): Decision {
-  const total = clamp(svc.spec.replicas ?? svc.spec.scaling.minReplicas, svc);
-  return {
-    perVariant: distribute(svc, total, currentByPool(deployments), pools),
-    total,
-    reason: Reason.Manual,
-    message:
-      svc.spec.replicas === undefined
-        ? `mode Manual and spec.replicas unset: minReplicas ${total}`
-        : `mode Manual: spec.replicas ${svc.spec.replicas}`,
-  };
+  const { value: total, reason, message } = manualReplicas(svc.spec);
+  return { perVariant: distribute(svc, total, currentByPool(deployments), pools), total, reason, message };
 }
 
 /** Replicas stay as they are (minReplicas when nothing runs yet), within bounds. */
