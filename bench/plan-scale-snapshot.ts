@@ -19,6 +19,14 @@ const TYPES = [
   { type: "nvidia-h100", perGPU: 6.0, watts: 700, tps: 5000 },
 ];
 
+function familyPools(seed: number, family: number, pools: number): Set<number> {
+  const rand = mulberry32(seed * 1000 + family + 1);
+  const k = 2 + Math.floor(rand() * 2);
+  const chosen = new Set<number>();
+  while (chosen.size < Math.min(k, pools)) chosen.add(Math.floor(rand() * pools));
+  return chosen;
+}
+
 export function scaleSnapshot(size: {
   services: number;
   nodes: number;
@@ -57,9 +65,8 @@ export function scaleSnapshot(size: {
   for (let i = 0; i < size.services; i++) {
     const family = i % 50;
     const scale = 0.5 + (family % 10) / 10;
-    const k = 2 + Math.floor(rand() * 2);
-    const chosen = new Set<number>();
-    while (chosen.size < k) chosen.add(Math.floor(rand() * size.pools));
+    // A model family runs on the same 2 or 3 pools everywhere (its chart's accelerators list).
+    const chosen = familyPools(size.seed, family, size.pools);
     const accelerators: Accelerator[] = [];
     for (const p of [...chosen].sort((a, b) => a - b)) {
       const t = TYPES[p % TYPES.length]!;

@@ -251,7 +251,8 @@ function solveAll(input: OptimiseInput): Optimised {
     coupled = next;
     for (const s of coupled) s.x = ideal(s);
     const inProgram = new Set(coupled);
-    const size = classes(coupled).length;
+    const ks = classes(coupled);
+    const size = ks.length;
     if (size > MAX_PROGRAM_CLASSES) {
       return {
         ...allocate(input),
@@ -260,7 +261,7 @@ function solveAll(input: OptimiseInput): Optimised {
         coupled: coupled.length,
       };
     }
-    const result = solveProgram(coupled, svcs, inProgram, caps, budgets, input.timeLimitSeconds);
+    const result = solveProgram(ks, coupled, svcs, inProgram, caps, budgets, input.timeLimitSeconds);
     if (typeof result === "string") {
       return { ...allocate(input), solver: "greedy", fallback: result, coupled: coupled.length };
     }
@@ -312,6 +313,27 @@ function withinLeadTimes(svcs: readonly Svc[], caps: ReadonlyMap<string, Cap>, a
       return false;
   }
   return true;
+}
+
+/** countsOn for every pool at once: pool -> GPUs per replica -> replicas. */
+function countsByPool(
+  svcs: readonly Svc[],
+  only?: (s: Svc, p: Opt) => boolean,
+): Map<string, Map<number, number>> {
+  const out = new Map<string, Map<number, number>>();
+  for (const s of svcs) {
+    for (const [i, p] of s.opts.entries()) {
+      const k = s.x[i]!;
+      if (k === 0 || (only && !only(s, p))) continue;
+      let counts = out.get(p.o.pool);
+      if (!counts) {
+        counts = new Map();
+        out.set(p.o.pool, counts);
+      }
+      counts.set(p.o.gpusPerReplica, (counts.get(p.o.gpusPerReplica) ?? 0) + k);
+    }
+  }
+  return out;
 }
 
 /** GPUs per replica -> replicas on the pool, over the given services. */
@@ -611,6 +633,7 @@ interface Column {
  * `s.x`. Returns an error string when HiGHS gives no usable answer.
  */
 function solveProgram(
+  ks: readonly Klass[],
   coupled: readonly Svc[],
   svcs: readonly Svc[],
   inProgram: ReadonlySet<Svc>,
@@ -618,7 +641,6 @@ function solveProgram(
   budgets: readonly BudgetCtx[],
   timeLimit = DEFAULT_TIME_LIMIT_SECONDS,
 ): string | undefined {
-  const ks = classes(coupled);
   const outside = svcs.filter((s) => !inProgram.has(s));
   // Sizes that do not divide each other are packed by GPU count and replicas per node first; when first-fit
   // decreasing cannot pack that, again with nodes of their own per size.
@@ -644,15 +666,13 @@ function overCommitted(
   caps: ReadonlyMap<string, Cap>,
 ): string | undefined {
   const pools = new Set(coupled.flatMap((s) => s.opts.map((p) => p.o.pool)));
+  const inside = new Set(coupled);
+  const all = countsByPool(svcs);
+  const others = countsByPool(svcs, (s) => !inside.has(s));
   for (const name of pools) {
     const cap = caps.get(name)!;
-    const need = nodesFor(countsOn(svcs, name), cap.perNode);
-    const inside = new Set(coupled);
-    const others = nodesFor(
-      countsOn(svcs, name, (s) => !inside.has(s)),
-      cap.perNode,
-    );
-    if (need > cap.limit && need > others) {
+    const need = nodesFor(all.get(name) ?? new Map(), cap.perNode);
+    if (need > cap.limit && need > nodesFor(others.get(name) ?? new Map(), cap.perNode)) {
       return `GPUNodePool ${name} would need ${need} nodes, more than ${cap.limit}`;
     }
   }
@@ -671,8 +691,12 @@ function solvePhase(
 ): number[][] | string {
   const cols: Column[] = [];
   const rows = new Rows();
+  const outsideCounts = countsByPool(outside);
+  const outsideShort = countsByPool(outside, (_, q) => !q.growable);
+  const memo = new Map<string, unknown>();
   // What the minimums of phase 1 use of each budget limit.
-  const minsUse = (j: number, l: Limit) =>
+  const minsUse = (j: number, l: Limit) => cached(memo, `mins ${j} ${l.name}`, () => minsUseOf(j, l));
+  const minsUseOf = (j: number, l: Limit) =>
     minimumsUse(outside, j, l) +
     ks.reduce(
       (u, k, ki) =>
@@ -730,7 +754,7 @@ function solvePhase(
   for (const [name, list] of [...touched].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))) {
     const cap = caps.get(name)!;
     const C = cap.perNode;
-    const fixed = countsOn(outside, name);
+    const fixed = outsideCounts.get(name) ?? new Map<number, number>();
     const sizes = [...new Set([...fixed.keys(), ...list.map(([, , p]) => p.o.gpusPerReplica)])].sort(
       (a, b) => a - b,
     );
@@ -794,7 +818,7 @@ function solvePhase(
       rows.add(
         short.map(([, c, p]) => [c, p.o.gpusPerReplica]),
         -highs.infinity,
-        Math.max(0, shortLeadGPUs(cap, all) - gpusOf(countsOn(outside, name, (_, q) => !q.growable))),
+        Math.max(0, shortLeadGPUs(cap, all) - gpusOf(outsideShort.get(name) ?? new Map())),
       );
     }
   }
