@@ -72,6 +72,36 @@ export function createMetrics(registry = new Registry()) {
       labelNames: ["budget"] as const,
       registers: [registry],
     }),
+    poolNodes: new Gauge({
+      name: "inferops_pool_nodes",
+      help: "Nodes of a GPUNodePool by state: desired (the plan), current (provisioning included), registered, ready, draining.",
+      labelNames: ["pool", "state"] as const,
+      registers: [registry],
+    }),
+    poolCost: new Gauge({
+      name: "inferops_pool_cost_dollars_per_hour",
+      help: "Dollars per hour of a GPUNodePool's nodes, provisioning ones included.",
+      labelNames: ["pool"] as const,
+      registers: [registry],
+    }),
+    poolPower: new Gauge({
+      name: "inferops_pool_power_watts",
+      help: "Nominal draw of a GPUNodePool's GPUs now, watts.",
+      labelNames: ["pool"] as const,
+      registers: [registry],
+    }),
+    poolProviderFailing: new Gauge({
+      name: "inferops_pool_provider_failing",
+      help: "1 while a GPUNodePool's provider fails or stalls (its ProviderFailing condition is True).",
+      labelNames: ["pool"] as const,
+      registers: [registry],
+    }),
+    poolNodeOperations: new Counter({
+      name: "inferops_pool_node_operations_total",
+      help: "Node operations of the GPUNodePool controller: requested, cordoned, uncordoned, removed, evicted (pods).",
+      labelNames: ["pool", "operation"] as const,
+      registers: [registry],
+    }),
     isLeader: new Gauge({
       name: "inferops_leader",
       help: "1 when this instance holds the lease (or runs without leader election).",

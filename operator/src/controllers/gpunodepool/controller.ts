@@ -4,7 +4,7 @@ import type { ControllerSpec } from "../../kube/controller.ts";
 import { nodeProviders } from "../../nodepools/index.ts";
 import { CACHE } from "../caches.ts";
 import type { Planner } from "../planner.ts";
-import { makePoolReconciler } from "./reconcile.ts";
+import { forgetPoolMetrics, makePoolReconciler } from "./reconcile.ts";
 
 export const GPU_NODE_POOL = "gpunodepool";
 
@@ -14,7 +14,7 @@ export function gpuNodePoolController(planner: Pick<Planner, "latest">): Control
     for: CACHE.pools,
     reads: [CACHE.pods],
     afterPlan: true,
-    reconciler: ({ client, caches, events, log }) => {
+    reconciler: ({ client, caches, events, log, metrics }) => {
       const providers = nodeProviders({ client });
       return makePoolReconciler({
         client,
@@ -24,7 +24,10 @@ export function gpuNodePoolController(planner: Pick<Planner, "latest">): Control
         events,
         log,
         planned: () => planner.latest(),
+        metrics,
       });
     },
+    // A deleted pool's metric series go with it.
+    onDelete: (name, { metrics }) => forgetPoolMetrics(metrics, name),
   };
 }

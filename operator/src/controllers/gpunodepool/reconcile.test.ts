@@ -7,20 +7,21 @@ import type { KubeObject } from "../../kube/client.ts";
 import type { EventSpec } from "../../kube/events.ts";
 import { FakeKube } from "../../kube/fake.ts";
 import { pathFor, R } from "../../kube/resources.ts";
+import { createMetrics, type Metrics } from "../../metrics.ts";
 import { FakeCloud } from "../../nodepools/fake.ts";
 import { nodeProviders } from "../../nodepools/index.ts";
 import { kwokNode } from "../../nodepools/kwok.ts";
 import { type NodeProvider, ProviderError } from "../../nodepools/provider.ts";
 import { T0, testPool } from "../../nodepools/testing.ts";
 import type { Plan, Snapshot } from "../../planning/types.ts";
-import { makePoolReconciler } from "./reconcile.ts";
+import { forgetPoolMetrics, makePoolReconciler } from "./reconcile.ts";
 
 const log = pino({ level: "silent" });
 const NAME = "gpu";
 const POOL_PATH = pathFor(R.gpuNodePools, { name: NAME });
 const DELAY_S = 60;
 
-function setup(opts: { provider?: NodeProvider; spec?: Record<string, unknown> } = {}) {
+function setup(opts: { provider?: NodeProvider; spec?: Record<string, unknown>; metrics?: Metrics } = {}) {
   let t = T0;
   const now = () => t;
   const kube = new FakeKube({ now });
@@ -61,6 +62,7 @@ function setup(opts: { provider?: NodeProvider; spec?: Record<string, unknown> }
       log,
       now,
       drainTimeoutMs: 300_000,
+      ...(opts.metrics ? { metrics: opts.metrics } : {}),
       planned: () =>
         wanted === undefined
           ? undefined
@@ -348,5 +350,27 @@ describe("GPUNodePool reconcile", () => {
     }
     expect(cloud.nodes(NAME)).toHaveLength(2);
     expect(w.condition(ConditionType.ProviderFailing)?.reason).toBe(Reason.InsufficientCapacity);
+  });
+
+  it("exports the pool's nodes, cost, power, provider health and node operations, and drops them with the pool", async () => {
+    const metrics = createMetrics();
+    const w = setup({ metrics });
+    w.want(2);
+    await w.reconcile();
+    const value = async (name: string, labels: Record<string, string>) =>
+      (await metrics.registry.getSingleMetric(name)?.get())?.values.find((v) =>
+        Object.entries(labels).every(([k, x]) => v.labels[k] === x),
+      )?.value;
+    expect(await value("inferops_pool_nodes", { pool: NAME, state: "desired" })).toBe(2);
+    expect(await value("inferops_pool_nodes", { pool: NAME, state: "current" })).toBe(2);
+    expect(await value("inferops_pool_nodes", { pool: NAME, state: "registered" })).toBe(0);
+    expect(await value("inferops_pool_cost_dollars_per_hour", { pool: NAME })).toBeCloseTo(196.64);
+    expect(await value("inferops_pool_provider_failing", { pool: NAME })).toBe(0);
+    expect(await value("inferops_pool_node_operations_total", { pool: NAME, operation: "requested" })).toBe(
+      2,
+    );
+    forgetPoolMetrics(metrics, NAME);
+    expect(await value("inferops_pool_nodes", { pool: NAME, state: "desired" })).toBeUndefined();
+    expect(await value("inferops_pool_node_operations_total", { pool: NAME })).toBeUndefined();
   });
 });

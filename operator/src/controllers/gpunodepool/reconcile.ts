@@ -11,7 +11,7 @@
 // provider counts nodes it was asked for, so asking again never adds twice.
 import { isDeepStrictEqual } from "node:util";
 import type { Logger } from "pino";
-import { Reason } from "../../apis/conditions.ts";
+import { ConditionType, Reason } from "../../apis/conditions.ts";
 import { type GPUNodePool, type GPUNodePoolStatus, gpuNodePoolSchema } from "../../apis/gpunodepool.ts";
 import { ANNOTATION_DRAINING, GPU_RESOURCE, LABEL_MANAGED_BY, MANAGED_BY } from "../../apis/labels.ts";
 import { formatErrors, toFieldErrors } from "../../apis/validate.ts";
@@ -22,6 +22,7 @@ import { evictPod } from "../../kube/eviction.ts";
 import type { ReconcileResult } from "../../kube/queue.ts";
 import { pathFor, R } from "../../kube/resources.ts";
 import { applyStatus } from "../../kube/status.ts";
+import type { Metrics } from "../../metrics.ts";
 import {
   isInsufficientCapacity,
   isProviderNotFound,
@@ -52,6 +53,24 @@ export interface PoolReconcilerDeps {
   planned: () => { plan: Plan; snapshot: Snapshot; nowMs: number } | undefined;
   now?: () => number;
   drainTimeoutMs?: number;
+  metrics?: PoolMetrics;
+}
+
+export type PoolMetrics = Pick<
+  Metrics,
+  "poolNodes" | "poolCost" | "poolPower" | "poolProviderFailing" | "poolNodeOperations"
+>;
+
+const NODE_STATES = ["desired", "current", "registered", "ready", "draining"] as const;
+
+/** Drops a deleted pool's series. */
+export function forgetPoolMetrics(metrics: PoolMetrics, pool: string): void {
+  for (const state of NODE_STATES) metrics.poolNodes.remove({ pool, state });
+  metrics.poolCost.remove({ pool });
+  metrics.poolPower.remove({ pool });
+  metrics.poolProviderFailing.remove({ pool });
+  for (const operation of ["requested", "cordoned", "uncordoned", "removed", "evicted"])
+    metrics.poolNodeOperations.remove({ pool, operation });
 }
 
 interface PoolMemory {
@@ -123,6 +142,7 @@ export function makePoolReconciler(deps: PoolReconcilerDeps) {
     const raw = deps.pools.get(name);
     if (!raw || raw.metadata?.deletionTimestamp) {
       memory.delete(name);
+      if (deps.metrics) forgetPoolMetrics(deps.metrics, name);
       return undefined;
     }
     const log = deps.log.child({ name });
@@ -228,13 +248,18 @@ export function makePoolReconciler(deps: PoolReconcilerDeps) {
       });
       mem.surplusSince = decision.surplusSince;
 
+      const count = (operation: string, n = 1) => {
+        if (n > 0) deps.metrics?.poolNodeOperations.inc({ pool: name, operation }, n);
+      };
       for (const u of decision.uncordon) {
         await patchNode(u.name, null);
+        count("uncordoned");
         log.info({ node: u.name }, `uncordoned: ${u.reason}`);
         await deps.events.record(about, events.nodeUncordoned(u.name, u.reason));
       }
       for (const node of decision.drain) {
         await patchNode(node, nowIso);
+        count("cordoned");
         log.info({ node }, "cordoned to drain and remove");
         await deps.events.record(
           about,
@@ -248,6 +273,7 @@ export function makePoolReconciler(deps: PoolReconcilerDeps) {
           const ref = { namespace: p.metadata?.namespace ?? "", name: p.metadata?.name ?? "" };
           const outcome = await evictPod(deps.client, { ...ref, uid: p.metadata?.uid });
           if (outcome === "blocked") blocked.push(`${ref.namespace}/${ref.name}`);
+          if (outcome === "evicted") count("evicted");
         }
         if (blocked.length) await deps.events.record(about, events.evictionBlocked(node, blocked));
       }
@@ -269,6 +295,8 @@ export function makePoolReconciler(deps: PoolReconcilerDeps) {
       } catch (err) {
         await fail(err);
       }
+      count("requested", result?.added ?? 0);
+      count("removed", result?.removed.length ?? 0);
       if (result?.added) await deps.events.record(about, events.nodesRequested(result.added, target, why));
       for (const node of result?.removed ?? []) {
         log.info({ node }, "removed");
@@ -323,6 +351,7 @@ export function makePoolReconciler(deps: PoolReconcilerDeps) {
       activity,
       nowIso,
     });
+    if (deps.metrics) exportPool(deps.metrics, name, status);
     if (!isDeepStrictEqual(normalise(status), normalise(previous))) {
       try {
         await applyStatus(deps.client, R.gpuNodePools, raw, status);
@@ -333,6 +362,26 @@ export function makePoolReconciler(deps: PoolReconcilerDeps) {
     }
     return requeueAfterMs !== undefined ? { requeueAfterMs } : undefined;
   };
+}
+
+/** The pool's gauges, from its status. */
+function exportPool(m: PoolMetrics, pool: string, status: GPUNodePoolStatus): void {
+  const values = {
+    desired: status.desiredNodes,
+    current: status.nodes,
+    registered: status.registeredNodes,
+    ready: status.readyNodes,
+    draining: status.drainingNodes,
+  };
+  for (const state of NODE_STATES) {
+    const v = values[state];
+    if (v === undefined) m.poolNodes.remove({ pool, state });
+    else m.poolNodes.set({ pool, state }, v);
+  }
+  m.poolCost.set({ pool }, status.costPerHour ?? 0);
+  m.poolPower.set({ pool }, status.powerWatts ?? 0);
+  const failing = status.conditions?.find((c) => c.type === ConditionType.ProviderFailing);
+  m.poolProviderFailing.set({ pool }, failing?.status === "True" ? 1 : 0);
 }
 
 /** A node asked for that has not registered within twice provisioningSeconds plus a minute. */
