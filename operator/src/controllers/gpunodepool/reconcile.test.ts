@@ -340,6 +340,36 @@ describe("GPUNodePool reconcile", () => {
     expect(w.recorded.at(-1)?.note).toMatch(/next attempt in 10 s/);
   });
 
+  it("a static pool whose nodes cannot be read reports it, keeps the nodes it last saw, and recovers", async () => {
+    let fail = false;
+    const provider: NodeProvider = {
+      type: "static",
+      observe: async () => {
+        if (fail) throw new Error("listing the nodes of pool gpu: connection refused");
+        return [{ name: "gpu-a", state: "ready", gpus: 8, createdAt: T0 }];
+      },
+      scale: async () => {
+        throw new Error("a static pool is never scaled");
+      },
+    };
+    const w = setup({ provider, spec: { provider: { type: "static" } } });
+    w.want(1);
+    await w.reconcile();
+    fail = true;
+    w.advance(1000);
+    await w.reconcile();
+    expect(w.condition(ConditionType.ProviderFailing)).toMatchObject({
+      status: "True",
+      reason: Reason.ProviderError,
+    });
+    expect(w.status().nodes).toBe(1);
+    fail = false;
+    w.advance(5000);
+    await w.reconcile();
+    expect(w.condition(ConditionType.ProviderFailing)?.status).toBe("False");
+    expect(w.recorded.at(-1)?.reason).toBe(Reason.ProviderRecovered);
+  });
+
   it("asks a cloud that runs out of nodes for no more than it can give", async () => {
     const cloud = new FakeCloud({ now: () => T0, capacity: 2 });
     const w = setup({ provider: cloud.provider() });

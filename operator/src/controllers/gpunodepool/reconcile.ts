@@ -29,7 +29,6 @@ import {
   isUnsupported,
   type NodeProvider,
   type PoolNode,
-  ProviderError,
 } from "../../nodepools/provider.ts";
 import { DRAIN_TIMEOUT_MS, nodePolicy, type PolicyNode } from "../../planning/nodes.ts";
 import type { Plan, Snapshot } from "../../planning/types.ts";
@@ -162,26 +161,35 @@ export function makePoolReconciler(deps: PoolReconcilerDeps) {
     memory.set(name, mem);
     const provider = deps.providers(spec.provider.type);
 
-    const fail = async (err: unknown): Promise<PoolNode[]> => {
-      if (!(err instanceof ProviderError) && !(err instanceof Error)) throw err;
+    const fail = async (err: unknown): Promise<void> => {
       mem.failures++;
       const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** (mem.failures - 1));
       mem.retryAt = nowMs + delay;
       mem.failing = failureOf(err);
       log.warn({ err, retryInMs: delay }, "node provider failed");
       await deps.events.record(about, events.providerFailing(mem.failing.reason, mem.failing.message, delay));
-      return [];
+    };
+    const recovered = async () => {
+      if (mem.failing) {
+        await deps.events.record(about, events.providerRecovered());
+        log.info("node provider recovered");
+      }
+      mem.failures = 0;
+      mem.retryAt = undefined;
+      mem.failing = undefined;
     };
 
     // While it backs off, the provider is not called at all (its last answer stands for status): wakes by
     // plans and by this controller's own status writes must not turn into attempts.
     const backingOff = mem.retryAt !== undefined && nowMs < mem.retryAt;
     let nodes: PoolNode[] = mem.nodes ?? [];
+    let observed = false;
     if (!backingOff) {
       try {
         nodes = await provider.observe(pool);
+        observed = true;
       } catch (err) {
-        nodes = await fail(err);
+        await fail(err);
       }
     }
 
@@ -200,6 +208,8 @@ export function makePoolReconciler(deps: PoolReconcilerDeps) {
       // A plan made for another spec of the pool waits for the next one.
       isDeepStrictEqual(planSpec, spec);
 
+    // Nothing more to ask of the provider than what it just answered: it recovered.
+    if (observed && !mayAct) await recovered();
     if (waiting) requeueAfterMs = (mem.retryAt ?? nowMs) - nowMs;
     if (mayAct && planned && poolPlan) {
       const target = Math.min(spec.maxNodes, Math.max(spec.minNodes, poolPlan.nodes.value));
@@ -285,13 +295,7 @@ export function makePoolReconciler(deps: PoolReconcilerDeps) {
           removable: decision.remove,
           plan: { generation, madeAt },
         });
-        if (mem.failing) {
-          await deps.events.record(about, events.providerRecovered());
-          log.info("node provider recovered");
-        }
-        mem.failures = 0;
-        mem.retryAt = undefined;
-        mem.failing = undefined;
+        await recovered();
       } catch (err) {
         await fail(err);
       }
