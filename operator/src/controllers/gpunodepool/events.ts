@@ -11,6 +11,13 @@ export const regarding = (pool: KubeObject): Regarding => ({
   uid: pool.metadata?.uid,
 });
 
+export const invalid = (name: string, message: string): EventSpec => ({
+  type: "Warning",
+  reason: Reason.InvalidSpec,
+  action: "Validate",
+  note: `GPUNodePool ${name} cannot be used, its nodes are left as they are: ${message}`,
+});
+
 export const nodesRequested = (added: number, target: number, why: string): EventSpec => ({
   type: "Normal",
   reason: Reason.NodesRequested,

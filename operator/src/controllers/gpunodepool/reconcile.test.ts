@@ -267,6 +267,25 @@ describe("GPUNodePool reconcile", () => {
     expect(w.kube.peek<KubeObject>(POOL_PATH)?.metadata?.annotations).toBeUndefined();
   });
 
+  it("reports a pool it cannot use, naming the field, with an event, and leaves its nodes alone", async () => {
+    const w = setup();
+    w.addNode("gpu-a");
+    const stored = w.kube.peek<KubeObject>(POOL_PATH)!;
+    w.kube.seed(POOL_PATH, { ...stored, spec: { ...(stored.spec as object), maxNodes: -1 } });
+    w.want(3);
+    await expect(w.reconcile()).rejects.toThrow(/spec.maxNodes/);
+    expect(w.condition(ConditionType.Valid)).toMatchObject({ status: "False", reason: Reason.InvalidSpec });
+    expect(w.condition(ConditionType.Valid)?.message).toMatch(/spec.maxNodes/);
+    expect(w.condition(ConditionType.Ready)?.status).toBe("False");
+    expect(w.recorded.map((e) => e.reason)).toEqual([Reason.InvalidSpec]);
+    expect(w.nodes()).toHaveLength(1);
+    // Again: nothing new to write or say.
+    const writes = w.kube.writes.length;
+    await expect(w.reconcile()).rejects.toThrow();
+    expect(w.kube.writes.length).toBe(writes);
+    expect(w.recorded).toHaveLength(1);
+  });
+
   it("does not act on a plan made for another spec of the pool", async () => {
     const w = setup();
     w.want(3);

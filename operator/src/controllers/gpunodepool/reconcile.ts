@@ -33,7 +33,7 @@ import {
 import { DRAIN_TIMEOUT_MS, nodePolicy, type PolicyNode } from "../../planning/nodes.ts";
 import type { Plan, Snapshot } from "../../planning/types.ts";
 import * as events from "./events.ts";
-import { computePoolStatus, type ProviderHealth } from "./status.ts";
+import { computePoolStatus, invalidPoolStatus, type ProviderHealth } from "./status.ts";
 
 const BACKOFF_BASE_MS = 5_000;
 const BACKOFF_MAX_MS = 5 * 60_000;
@@ -150,10 +150,17 @@ export function makePoolReconciler(deps: PoolReconcilerDeps) {
     const nowMs = now();
     const nowIso = new Date(nowMs).toISOString();
     const parsed = gpuNodePoolSchema.safeParse({ ...raw, status: undefined });
-    if (!parsed.success)
-      throw new TerminalError(
-        `GPUNodePool ${name} does not validate: ${formatErrors(toFieldErrors(parsed.error))}`,
-      );
+    if (!parsed.success) {
+      // Admitted by the API server (an object stored under an older CRD) but not usable: say so, naming the
+      // field, instead of leaving the pool silently alone.
+      const message = formatErrors(toFieldErrors(parsed.error));
+      const status = invalidPoolStatus(previous, raw.metadata?.generation ?? 0, message, nowIso);
+      if (!isDeepStrictEqual(normalise(status), normalise(previous))) {
+        await applyStatus(deps.client, R.gpuNodePools, raw, status);
+        await deps.events.record(about, events.invalid(name, message));
+      }
+      throw new TerminalError(`GPUNodePool ${name} does not validate: ${message}`);
+    }
     const pool = parsed.data;
     const spec = pool.spec;
     const generation = pool.metadata.generation ?? 0;

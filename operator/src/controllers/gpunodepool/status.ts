@@ -146,6 +146,29 @@ function readyCondition(
   };
 }
 
+/** The status of a pool the operator cannot use: Valid and Ready False, naming the field; nothing is scaled. */
+export function invalidPoolStatus(
+  previous: GPUNodePoolStatus | undefined,
+  generation: number,
+  message: string,
+  nowIso: string,
+): GPUNodePoolStatus {
+  const conditions: ConditionInput[] = [
+    { type: ConditionType.Valid, status: "False", reason: Reason.InvalidSpec, message },
+    {
+      type: ConditionType.Ready,
+      status: "False",
+      reason: Reason.InvalidSpec,
+      message: `the spec cannot be used, its nodes are left as they are: ${message}`,
+    },
+  ];
+  return {
+    ...previous,
+    observedGeneration: generation,
+    conditions: mergeConditions(previous?.conditions, conditions, generation, nowIso),
+  };
+}
+
 const round = (x: number, digits: number) => Math.round(x * 10 ** digits) / 10 ** digits;
 
 export const conditionOf = (status: GPUNodePoolStatus | undefined, type: string): Condition | undefined =>
