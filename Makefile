@@ -67,9 +67,25 @@ unit: deps ## Unit tests only (no cluster).
 bench-quick: deps ## The autoscaling benchmark's quick subset (about 20 s; results to a temporary folder).
 	npm run bench -- --quick
 
+# `make test` runs two vitest processes at once, each with its own local control plane (its own global setup):
+# the wall-clock group, integration files that mostly wait on real time (minutes of traffic or of learned
+# headroom), one file at a time; and the main group, the unit tests and the other integration files (one
+# integration file at a time). Each cluster runs one file's operators at a time, and the waiting overlaps the
+# CPU-heavy work. docs/development.md (Integration tests) has the figures.
+WALLCLOCK_TESTS := test/integration/headroom.test.ts test/integration/demo.test.ts
+vitest_report = --reporter=default --reporter=json --outputFile.json=$(TMP)/vitest-$(1).json
+
 test: check system-deps controlplane bench-quick ## Everything: checks, the quick benchmark, unit and integration tests. Ends with `N passed, N failed`.
 	@mkdir -p $(TMP)
-	@rm -f $(TMP)/vitest.json
-	npx vitest run --reporter=default --reporter=json --outputFile.json=$(TMP)/vitest.json || true
-	@node hack/test-summary.ts $(TMP)/vitest.json | tee $(TMP)/summary.txt
+	@rm -f $(TMP)/vitest.json $(TMP)/vitest-*.json $(TMP)/vitest-*.log
+	@echo "wall-clock group (output in $(TMP)/vitest-wallclock.log, printed when it ends): $(WALLCLOCK_TESTS)"
+	node_modules/.bin/vitest run --project integration $(WALLCLOCK_TESTS) $(call vitest_report,wallclock) \
+	  >$(TMP)/vitest-wallclock.log 2>&1 & wallclock=$$!; \
+	  trap 'kill $$wallclock 2>/dev/null; exit 130' INT TERM; \
+	  node_modules/.bin/vitest run --project unit --project integration $(addprefix --exclude ,$(WALLCLOCK_TESTS)) \
+	    $(call vitest_report,main) || true; \
+	  echo "main group done; waiting for the wall-clock group"; \
+	  wait $$wallclock || true; \
+	  cat $(TMP)/vitest-wallclock.log
+	@node hack/test-summary.ts $(TMP)/vitest-main.json $(TMP)/vitest-wallclock.json | tee $(TMP)/summary.txt
 	@grep -q ' 0 failed' $(TMP)/summary.txt

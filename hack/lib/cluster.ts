@@ -15,10 +15,17 @@ export interface Cluster {
 }
 
 export function clusterUp(dir = mkdtempSync(join(tmpdir(), "inferops-cluster-"))): Cluster {
-  const out = execFileSync(CLUSTER_SH, ["up", dir], {
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "inherit"],
-  });
+  const up = () =>
+    execFileSync(CLUSTER_SH, ["up", dir], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+  let out: string;
+  try {
+    out = up();
+  } catch {
+    // Clusters starting at the same moment (make test's groups) can pick the same free port before either binds
+    // it. `up` then stops what it started; once more, it keeps the ports still free and picks new ones for the rest.
+    console.error(`[cluster] up failed in ${dir}; trying once more`);
+    out = up();
+  }
   const adminKubeconfig = out.trim().split("\n").at(-1)!;
   const info = JSON.parse(readFileSync(join(dir, "cluster.json"), "utf8")) as { apiserverUrl?: string };
   return {
