@@ -2,8 +2,10 @@
 //
 // What runs, all real except the GPUs:
 // - the local control plane (hack/controlplane: etcd, kube-apiserver, controller-manager, scheduler, kwok),
-//   with the three CRDs, a GPUNodePool of L4 nodes and kwok nodes for it (the demo creates the nodes
-//   itself: pool providers that add and remove nodes are not built yet);
+//   with the three CRDs, a GPUNodePool of L4 nodes (provider kwok) that starts with two nodes: the
+//   operator's GPUNodePool controller adds the nodes the plan needs; a second, lower-priority service
+//   (`batch`, mode Manual, 3 replicas, no traffic) and a CapacityBudget of five nodes' dollars per hour over
+//   the namespace, which starts binding as llama grows: batch loses replicas, llama keeps its own;
 // - the operator (`inferops operator`), reading signals from a real Prometheus;
 // - the model servers: kwok runs the operator's pods but nothing in them serves, so the serving model runs
 //   in wall-clock time as their vLLM (serving/live.ts): one replica per ready pod, least-outstanding
@@ -12,8 +14,10 @@
 //   low, ramps up over half the run and holds (--duration sets the whole run; scaling down waits for the
 //   scale-down window, so a run that should show it needs to drop the load for longer than that).
 //
-// Every 10 s it prints the load, the replicas the operator asked for and has ready, the p95 TTFT and the
-// operator's last decision with its reason. The last line is a JSON summary (what the end-to-end test reads).
+// Every 10 s it prints the load, llama's replicas asked for and ready, its p95 TTFT and how many requests met
+// the SLO, batch's ready replicas, the pool's nodes (ready / wanted), dollars per hour and kilowatts (from the
+// GPUNodePool's status), and llama's last decision with its reason; a line when the budget starts or stops
+// binding. The last line is a JSON summary (what the end-to-end test reads).
 //
 //   node hack/demo.ts [--duration 300] [--keep]     (--keep: keep it all running after the summary, until Ctrl-C)
 import { mkdtempSync, renameSync, writeFileSync } from "node:fs";
@@ -51,6 +55,13 @@ const NS = "demo";
 const SVC = "llama";
 const POOL = "l4";
 const NODES = 8;
+/** Nodes the pool has when the demo starts; the GPUNodePool controller adds the rest as the plan asks. */
+const START_NODES = 2;
+/** A lower-priority service in mode Manual that asks for 3 replicas and gets what the budget leaves. */
+const BATCH = "batch";
+const BATCH_REPLICAS = 3;
+/** Dollars per hour of the demo namespace's budget: five L4 nodes' worth. */
+const BUDGET_DOLLARS_PER_HOUR = 4.1;
 const PROFILE = getProfile("llama-3.1-8b-fp8/l4");
 const TRACE = join(ROOT, "..", "shared", "traces", "azure-llm-2023-conv.csv");
 
@@ -74,8 +85,9 @@ const pool = {
     gpu: { type: "nvidia-l4", count: 1, memoryGiB: 24 },
     power: { busyWattsPerGPU: 72, idleWattsPerGPU: 16 },
     costPerNodeHour: 0.8048,
+    minNodes: 1,
     maxNodes: NODES,
-    // The nodes exist already: what is left of the lead time is the model's load.
+    // kwok nodes register at once: what is left of the lead time is the model's load.
     provisioningSeconds: 0,
     nodeLabels: { "inferops.dev/pool": POOL },
     nodeTaints: [{ key: "nvidia.com/gpu", value: "true", effect: "NoSchedule" }],
@@ -112,6 +124,33 @@ const service = {
       targets: { ttftSeconds: 2, itlSeconds: 0.1 },
     },
     metrics: { source: "prometheus" },
+    priority: 900,
+  },
+};
+
+/** Batch work on the same pool: mode Manual, lower priority, no traffic of its own. */
+const batch = {
+  apiVersion: "inferops.dev/v1alpha1",
+  kind: "InferenceService",
+  metadata: { name: BATCH, namespace: NS },
+  spec: {
+    model: service.spec.model,
+    template: service.spec.template,
+    accelerators: [{ pool: POOL, gpusPerReplica: 1 }],
+    replicas: BATCH_REPLICAS,
+    scaling: { mode: "Manual", minReplicas: 1, maxReplicas: NODES },
+    priority: 100,
+  },
+};
+
+/** The namespace's GPU spend: binds once llama and batch together want more than five nodes. */
+const budget = {
+  apiVersion: "inferops.dev/v1alpha1",
+  kind: "CapacityBudget",
+  metadata: { name: NS },
+  spec: {
+    scope: { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": NS } } },
+    limits: { costPerHour: BUDGET_DOLLARS_PER_HOUR },
   },
 };
 
@@ -120,6 +159,15 @@ type Svc = KubeObject & {
     desiredReplicas?: number;
     readyReplicas?: number;
     lastDecision?: { reason?: string; message?: string };
+  };
+};
+type Pool = KubeObject & {
+  status?: { readyNodes?: number; desiredNodes?: number; costPerHour?: number; powerWatts?: number };
+};
+type Budget = KubeObject & {
+  status?: {
+    conditions?: { type: string; status: string; message?: string }[];
+    heldBack?: { name: string; replicas: number; limit: string }[];
   };
 };
 type Pod = KubeObject & {
@@ -155,11 +203,15 @@ async function main(): Promise<number> {
     const admin = await KubeClient.create(cfg);
     stops.push(() => admin.close());
     await admin.apply(pathFor(R.gpuNodePools, { name: POOL }), pool);
-    for (let i = 0; i < NODES; i++) {
+    for (let i = 0; i < START_NODES; i++) {
       const name = `${POOL}-node-${i}`;
       await admin.apply(pathFor(R.nodes, { name }), kwokNode(gpuNodePoolSchema.parse(pool), name));
     }
-    log(`demo: GPUNodePool ${POOL} with ${NODES} kwok nodes of one L4 each`);
+    log(
+      `demo: GPUNodePool ${POOL} (kwok) with ${START_NODES} nodes of one L4 each, up to ${NODES}: the operator adds and removes the rest`,
+    );
+    await admin.apply(pathFor(R.capacityBudgets, { name: NS }), budget);
+    log(`demo: CapacityBudget ${NS}: $${BUDGET_DOLLARS_PER_HOUR}/h for namespace ${NS}`);
 
     // The model servers: the serving model in wall-clock time, one replica per ready pod.
     const t0 = performance.now();
@@ -209,8 +261,12 @@ async function main(): Promise<number> {
     });
     stops.push(() => operator.stop());
     log("demo: operator started (interval 10 s)");
+    await admin.apply(pathFor(R.inferenceServices, { namespace: NS, name: BATCH }), batch);
+    log(
+      `demo: InferenceService ${NS}/${BATCH} (Manual, ${BATCH_REPLICAS} replicas, priority 100) applied; no traffic`,
+    );
     await admin.apply(pathFor(R.inferenceServices, { namespace: NS, name: SVC }), service);
-    log(`demo: InferenceService ${NS}/${SVC} applied; traffic for ${DURATION} s`);
+    log(`demo: InferenceService ${NS}/${SVC} (Auto, priority 900) applied; traffic for ${DURATION} s`);
 
     // Which pods are ready: the operator's pods that kwok runs.
     const watchPods = async () => {
@@ -253,9 +309,14 @@ async function main(): Promise<number> {
     let maxDesired = 0;
     const reasons = new Set<string>();
     log("");
-    log("     t   load     replicas       p95 TTFT  within   decision");
-    log("   (s)  (req/s)  desired/ready  (s)       SLO");
+    log(
+      "     t   load     llama          p95 TTFT  within   batch   l4 nodes  l4 pool       llama's decision",
+    );
+    log("   (s)  (req/s)  desired/ready  (s)       SLO      ready   ready/want  $/h    kW");
     let last: Svc["status"];
+    let maxNodes = 0;
+    let budgetBinding = false;
+    let budgetBound = false;
     for (let tick = 10; tick <= DURATION; tick += 10) {
       await new Promise((r) => setTimeout(r, Math.max(0, (start + tick - now()) * 1000)));
       const window = fleet.takeFinished();
@@ -274,12 +335,33 @@ async function main(): Promise<number> {
       maxDesired = Math.max(maxDesired, desired);
       const d = last?.lastDecision;
       if (d?.reason) reasons.add(d.reason);
+      const [batchPods, poolNow, budgetNow] = await Promise.all([
+        admin.list<Pod>(pathFor(R.pods, { namespace: NS }), {
+          labelSelector: `inferops.dev/service=${BATCH}`,
+        }),
+        admin.get<Pool>(pathFor(R.gpuNodePools, { name: POOL })),
+        admin.get<Budget>(pathFor(R.capacityBudgets, { name: NS })),
+      ]);
+      const batchReady = batchPods.items.filter((p) =>
+        p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"),
+      ).length;
+      const ps = poolNow.status ?? {};
+      maxNodes = Math.max(maxNodes, ps.readyNodes ?? 0);
+      const binding = budgetNow.status?.conditions?.find((c) => c.type === "Binding");
+      if ((binding?.status === "True") !== budgetBinding) {
+        budgetBinding = binding?.status === "True";
+        if (budgetBinding) budgetBound = true;
+        const held = (budgetNow.status?.heldBack ?? []).map((h) => `${h.name} -${h.replicas} (${h.limit})`);
+        log(
+          `        budget ${NS} ${budgetBinding ? "starts binding" : "stops binding"}${held.length ? `: held back ${held.join(", ")}` : ""}${binding?.message ? `; ${binding.message}` : ""}`,
+        );
+      }
       const w95 = percentile(
         window.map((r) => r.ttft),
         95,
       );
       log(
-        `${String(tick).padStart(6)}  ${rateAt(tick).toFixed(1).padStart(5)}  ${String(desired).padStart(7)}/${String(ready).padEnd(6)}  ${Number.isNaN(w95) ? "   -  " : w95.toFixed(2).padStart(6)}  ${`${windowMet}/${window.length}`.padStart(7)}   ${d?.reason ?? "-"}: ${(d?.message ?? "").slice(0, 110)}`,
+        `${String(tick).padStart(6)}  ${rateAt(tick).toFixed(1).padStart(5)}  ${String(desired).padStart(7)}/${String(ready).padEnd(6)}  ${Number.isNaN(w95) ? "   -  " : w95.toFixed(2).padStart(6)}  ${`${windowMet}/${window.length}`.padStart(7)}  ${String(batchReady).padStart(6)}   ${`${ps.readyNodes ?? "-"}/${ps.desiredNodes ?? "-"}`.padStart(8)}  ${(ps.costPerHour ?? 0).toFixed(2).padStart(5)} ${((ps.powerWatts ?? 0) / 1000).toFixed(2).padStart(5)}   ${d?.reason ?? "-"}: ${(d?.message ?? "").slice(0, 80)}`,
       );
     }
     const stats = fleet.stats();
@@ -295,10 +377,12 @@ async function main(): Promise<number> {
       finalReady: stats.pods,
       reasons: [...reasons].sort(),
       lost: stats.lost,
+      maxNodes,
+      budgetBound,
     };
     log("");
     log(
-      `demo: ${summary.finished} of ${summary.requests} requests finished, ${(summary.sloAttainment * 100).toFixed(1)}% within TTFT 2 s and ITL 100 ms; replicas peaked at ${maxReady} ready, ended at ${summary.finalReady}`,
+      `demo: ${summary.finished} of ${summary.requests} requests finished, ${(summary.sloAttainment * 100).toFixed(1)}% within TTFT 2 s and ITL 100 ms; replicas peaked at ${maxReady} ready, ended at ${summary.finalReady}; the l4 pool peaked at ${maxNodes} ready nodes; the budget ${budgetBound ? "bound (batch held back for llama)" : "never bound"}`,
     );
     log(JSON.stringify(summary));
     if (values.keep) {

@@ -13,6 +13,7 @@ interface Summary {
   maxDesired: number;
   reasons: string[];
   lost: number;
+  maxNodes: number;
 }
 
 describe("make demo", () => {
@@ -37,6 +38,9 @@ describe("make demo", () => {
     expect(
       summary.reasons.some((r) => ["TokenThroughput", "QueueDepth", "Forecast", "LatencySLO"].includes(r)),
     ).toBe(true);
+    // The pool starts with two nodes; batch's three replicas and llama's first need four: the GPUNodePool
+    // controller adds them.
+    expect(summary.maxNodes).toBeGreaterThan(2);
     // The status table, one row per 10 s.
     expect(lines.filter((l) => /^\s+\d+\s+\d+\.\d\s+\d+\/\d+/.test(l))).toHaveLength(9);
   }, 240_000);
