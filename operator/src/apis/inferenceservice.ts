@@ -384,7 +384,11 @@ const signalsStatus = z
       .describe("Replicas whose queue holds waiting requests: only they hold the backlog."),
     runningRequests: nonNegative().optional().describe("Requests being served across replicas."),
     tokensPerSecond: nonNegative().optional().describe("Prompt plus generated tokens per second."),
-    arrivalRate: nonNegative().optional().describe("Requests arriving per second."),
+    arrivalRate: nonNegative()
+      .optional()
+      .describe(
+        "Requests per second by the servers' request counter: arrivals for TGI and custom queries, completions for vLLM, SGLang and Triton (the planner adds the growth of the requests in the servers to those; docs/tuning.md, Queue view).",
+      ),
     kvCacheUtilization: nonNegative().optional().describe("Mean KV-cache usage across replicas, 0 to 1."),
     ttftSeconds: nonNegative().optional().describe("Time to first token, p95, seconds."),
     itlSeconds: nonNegative().optional().describe("Inter-token latency, p95, seconds."),
