@@ -50,8 +50,6 @@ export function inferenceServiceController(planner: Planner): ControllerSpec {
       { ...CACHE.pools, map: (_pool, caches) => allKeys(caches, CACHE.services) },
       { ...CACHE.hpas, map: (hpa, caches) => allKeys(caches, CACHE.services, hpa.metadata?.namespace) },
     ],
-    // Read, not watched: which pods a scale-down removes (deletion.ts).
-    reads: [CACHE.pods, CACHE.nodes],
     afterPlan: true,
     reconciler: ({ client, caches, events, log, metrics }) =>
       makeReconciler({
@@ -62,8 +60,6 @@ export function inferenceServiceController(planner: Planner): ControllerSpec {
           deployments: caches.informer(CACHE.deployments),
           k8sServices: caches.informer(CACHE.k8sServices),
           hpas: caches.informer(CACHE.hpas),
-          pods: caches.informer(CACHE.pods),
-          nodes: caches.informer(CACHE.nodes),
         },
         events,
         log,
