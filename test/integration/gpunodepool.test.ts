@@ -163,7 +163,9 @@ integrationSuite("GPUNodePool controller", () => {
         expect(running).toHaveLength(2);
         expect(running.every((p) => p.status?.phase === "Running")).toBe(true);
       });
-      expect(await reasons()).toEqual(expect.arrayContaining(["NodeCordoned", "NodeRemoved"]));
+      await eventually(async () =>
+        expect(await reasons()).toEqual(expect.arrayContaining(["NodeCordoned", "NodeRemoved"])),
+      );
       await eventually(async () => expect(await status()).toMatchObject({ nodes: 1, drainingNodes: 0 }));
     });
 
@@ -182,7 +184,8 @@ integrationSuite("GPUNodePool controller", () => {
         expect(node?.spec?.unschedulable).toBeFalsy();
         expect(node?.metadata?.annotations?.[ANNOTATION_DRAINING]).toBeUndefined();
       });
-      expect(await reasons()).toContain("NodeUncordoned");
+      // Events are recorded after the change they report: wait for it too.
+      await eventually(async () => expect(await reasons()).toContain("NodeUncordoned"));
       expect(await nodes()).toHaveLength(2);
     });
   });
