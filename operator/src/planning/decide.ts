@@ -277,8 +277,6 @@ interface Recommended {
   reactive: number;
   /** Scale to zero decided: behaviour does not apply. */
   toZero: boolean;
-  /** The fleet is short now (Observation.short): the scale-up window is skipped. */
-  short: boolean;
 }
 
 /** Step 2: the replicas the signals ask for, then scale to zero. */
@@ -305,7 +303,7 @@ function recommendStep(st: Standing, obs: Observation, mem: ServiceMemory): Reco
   const raw: Decided = { value: rec.replicas, reason: rec.reason, message: rec.message };
   const stz =
     scaling.scaleToZero?.enabled === true && scaling.minReplicas === 0 ? scaling.scaleToZero : undefined;
-  if (!stz) return { raw, reactive: rec.reactive, toZero: false, short: obs.short };
+  if (!stz) return { raw, reactive: rec.reactive, toZero: false };
   const idleFor = (nowMs - (mem.lastDemandMs ?? nowMs)) / 1000;
   const s = obs.signals;
   if (!obs.demand && idleFor >= stz.idleSeconds) {
@@ -317,7 +315,6 @@ function recommendStep(st: Standing, obs: Observation, mem: ServiceMemory): Reco
       },
       reactive: rec.reactive,
       toZero: true,
-      short: obs.short,
     };
   }
   if (!obs.demand && current === 0) {
@@ -325,10 +322,9 @@ function recommendStep(st: Standing, obs: Observation, mem: ServiceMemory): Reco
       raw: { value: 0, reason: Reason.ScaledToZero, message: "scaled to zero and no demand" },
       reactive: rec.reactive,
       toZero: true,
-      short: obs.short,
     };
   }
-  if (raw.value >= 1) return { raw, reactive: rec.reactive, toZero: false, short: obs.short };
+  if (raw.value >= 1) return { raw, reactive: rec.reactive, toZero: false };
   const woken: Decided = obs.demand
     ? {
         value: 1,
@@ -343,11 +339,11 @@ function recommendStep(st: Standing, obs: Observation, mem: ServiceMemory): Reco
         reason: Reason.IdleTimerRunning,
         message: `no demand for ${round(idleFor, 1)}s; scale to zero after idleSeconds ${stz.idleSeconds}`,
       };
-  return { raw: woken, reactive: rec.reactive, toZero: false, short: obs.short };
+  return { raw: woken, reactive: rec.reactive, toZero: false };
 }
 
 /** Step 3: what behaviour allows now (panic, stabilization, rate policies), or spec.replicas in Manual. */
-function behave(st: Standing, rec: Recommended, mem: ServiceMemory): Decided {
+function behave(st: Standing, rec: Recommended, mem: ServiceMemory, short: boolean): Decided {
   const { svc, current, ready, nowMs, lead } = st;
   const { scaling } = svc.spec;
   if (rec.reactive > 0 && rec.reactive >= PANIC_THRESHOLD * ready) {
@@ -375,7 +371,7 @@ function behave(st: Standing, rec: Recommended, mem: ServiceMemory): Decided {
     scaleEvents: mem.scaleEvents,
     // Nor is waking from zero (the recommendations while at zero were all zero), nor a fleet short now: a
     // growing backlog confirms the ask, the window is there for a noisy sample.
-    upWindowSeconds: seeded || current === 0 || rec.short ? 0 : upWindow,
+    upWindowSeconds: seeded || current === 0 || short ? 0 : upWindow,
     downWindowSeconds: downWindow,
     panic,
     rateLimits: scaling.mode === "Auto",
@@ -485,7 +481,7 @@ export function decideService(
     const obs = observe(st, mem);
     const rec = recommendStep(st, obs, mem);
     recommended = rec.raw;
-    const b = bound(st, rec.toZero ? undefined : rec.raw, behave(st, rec, mem));
+    const b = bound(st, rec.toZero ? undefined : rec.raw, behave(st, rec, mem, obs.short));
     target = b.target;
     boundsLimit = b.limit;
   }
