@@ -20,6 +20,7 @@ import {
   ProviderError,
   poolNodeOf,
   providerError,
+  requiredRef,
   selectorOf,
   timeOf,
 } from "./provider.ts";
@@ -45,13 +46,11 @@ export class ClusterAPIProvider implements Driver {
   }
 
   #ref(pool: Pool): { namespace: string; name: string } {
-    const ref = pool.spec.provider.clusterAPI?.machineDeployment;
-    if (!ref)
-      throw new ProviderError(
-        "NotFound",
-        `pool ${pool.metadata.name}: provider.clusterAPI.machineDeployment is not set`,
-      );
-    return ref;
+    return requiredRef(
+      pool,
+      "provider.clusterAPI.machineDeployment",
+      pool.spec.provider.clusterAPI?.machineDeployment,
+    );
   }
 
   async #scale(pool: Pool): Promise<Scale> {

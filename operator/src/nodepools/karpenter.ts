@@ -15,9 +15,9 @@ import {
   type NodeObject,
   type Pool,
   type PoolNode,
-  ProviderError,
   poolNodeOf,
   providerError,
+  requiredRef,
   timeOf,
 } from "./provider.ts";
 
@@ -43,13 +43,7 @@ export class KarpenterProvider implements Driver {
   }
 
   #name(pool: Pool): string {
-    const name = pool.spec.provider.karpenter?.nodePool;
-    if (!name)
-      throw new ProviderError(
-        "NotFound",
-        `pool ${pool.metadata.name}: provider.karpenter.nodePool is not set`,
-      );
-    return name;
+    return requiredRef(pool, "provider.karpenter.nodePool", pool.spec.provider.karpenter?.nodePool);
   }
 
   async #nodePool(pool: Pool): Promise<NodePool> {

@@ -123,6 +123,13 @@ export const isUnsupported = (err: unknown): boolean => hasCode(err, "Unsupporte
 /** Someone else changed the object in between; the next reconcile reads it again. */
 export const isProviderConflict = (err: unknown): boolean => hasCode(err, "Conflict");
 
+/** The provider's object named in the pool's spec, or NotFound naming the field that is not set. */
+export function requiredRef<T>(pool: Pool, field: string, value: T | undefined): T {
+  if (value === undefined || value === "")
+    throw new ProviderError("NotFound", `pool ${pool.metadata.name}: ${field} is not set`);
+  return value;
+}
+
 /** An API error met while `doing`: NotFound and Conflict become ProviderErrors; the rest is wrapped. */
 export function providerError(doing: string, err: unknown): Error {
   if (err instanceof ProviderError) return err;
