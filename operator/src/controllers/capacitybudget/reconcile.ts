@@ -9,10 +9,11 @@ import {
 } from "../../apis/capacitybudget.ts";
 import { formatErrors, toFieldErrors } from "../../apis/validate.ts";
 import type { KubeClient, KubeObject } from "../../kube/client.ts";
-import { isNotFound, TerminalError, wrap } from "../../kube/errors.ts";
+import { TerminalError } from "../../kube/errors.ts";
 import type { EventRecorder } from "../../kube/events.ts";
 import type { ReconcileResult } from "../../kube/queue.ts";
-import { pathFor, R } from "../../kube/resources.ts";
+import { R } from "../../kube/resources.ts";
+import { applyStatus } from "../../kube/status.ts";
 import type { Metrics } from "../../metrics.ts";
 import type { Plan, Snapshot } from "../../planning/types.ts";
 import * as events from "./events.ts";
@@ -71,7 +72,7 @@ export function makeBudgetReconciler(deps: BudgetReconcilerDeps) {
       forget(name);
       const status = invalidBudgetStatus(previous, raw.metadata?.generation ?? 0, message, nowIso);
       if (!isDeepStrictEqual(normalise(status), normalise(previous))) {
-        await writeStatus(deps.client, raw, status);
+        await applyStatus(deps.client, R.capacityBudgets, raw, status);
         await deps.events.record(events.regarding(raw), events.invalid(name, message));
       }
       throw new TerminalError(`CapacityBudget ${name} does not validate: ${message}`);
@@ -93,7 +94,7 @@ export function makeBudgetReconciler(deps: BudgetReconcilerDeps) {
     record(name, status);
     if (isDeepStrictEqual(normalise(status), normalise(previous))) return undefined;
     try {
-      await writeStatus(deps.client, raw, status);
+      await applyStatus(deps.client, R.capacityBudgets, raw, status);
     } catch (err) {
       await deps.events.record(events.regarding(raw), events.applyFailed(err));
       throw err;
@@ -106,23 +107,4 @@ export function makeBudgetReconciler(deps: BudgetReconcilerDeps) {
     return undefined;
   };
   return { reconcile, forget };
-}
-
-async function writeStatus(
-  client: Pick<KubeClient, "apply">,
-  raw: KubeObject,
-  status: CapacityBudgetStatus,
-): Promise<void> {
-  const name = raw.metadata?.name;
-  try {
-    await client.apply(pathFor(R.capacityBudgets, { name, subresource: "status" }), {
-      apiVersion: raw.apiVersion,
-      kind: raw.kind,
-      metadata: { name },
-      status,
-    });
-  } catch (err) {
-    if (isNotFound(err)) return; // deleted meanwhile
-    throw wrap(`writing status of CapacityBudget ${name}`, err);
-  }
 }

@@ -13,6 +13,7 @@ import type { EventRecorder } from "../../kube/events.ts";
 import type { Informer } from "../../kube/informer.ts";
 import type { ReconcileResult } from "../../kube/queue.ts";
 import { pathFor, R } from "../../kube/resources.ts";
+import { applyStatus } from "../../kube/status.ts";
 import type { Metrics } from "../../metrics.ts";
 import { mergeConditions } from "../conditions.ts";
 import * as events from "./events.ts";
@@ -176,7 +177,7 @@ export function makeReconciler(deps: ReconcilerDeps) {
       nowIso,
     });
     if (!isDeepStrictEqual(normalise(status), normalise(svc.status ?? {}))) {
-      await applyStatus(deps.client, svc, status);
+      await applyStatus(deps.client, R.inferenceServices, svc, status);
       for (const e of events.transitions(svc, svc.status, status))
         await deps.events.record(events.regarding(svc), e);
     }
@@ -187,21 +188,6 @@ export function makeReconciler(deps: ReconcilerDeps) {
 
 /** JSON round-trip, so undefined fields and key order do not count as changes. */
 const normalise = (o: unknown) => JSON.parse(JSON.stringify(o));
-
-async function applyStatus(client: KubeClient, svc: InferenceService, status: unknown): Promise<void> {
-  const { namespace, name } = svc.metadata;
-  try {
-    await client.apply(pathFor(R.inferenceServices, { namespace, name, subresource: "status" }), {
-      apiVersion: svc.apiVersion,
-      kind: svc.kind,
-      metadata: { name, namespace },
-      status,
-    });
-  } catch (err) {
-    if (isNotFound(err)) return; // deleted meanwhile
-    throw wrap(`writing status of InferenceService ${namespace}/${name}`, err);
-  }
-}
 
 async function writeInvalidStatus(deps: ReconcilerDeps, raw: KubeObject, message: string, now: () => number) {
   const status = (raw.status ?? {}) as { conditions?: never[] };
