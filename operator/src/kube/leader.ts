@@ -31,6 +31,7 @@ export class LeaderElector {
   private leading = false;
   private stopped = false;
   private timer?: NodeJS.Timeout;
+  private inflight: Promise<void> = Promise.resolve();
   private lastRenewMs = 0;
   private observed?: { holder?: string; renewTime?: string; atMs: number };
   private readonly leaseMs: number;
@@ -63,31 +64,49 @@ export class LeaderElector {
 
   start(): void {
     this.stopped = false;
-    void this.tick();
+    this.schedule(0);
   }
 
   /** Stops campaigning; a leader gives the lease up so a successor need not wait for expiry. */
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
-    if (!this.leading) return;
+    // A renewal in flight would otherwise land between our read and our release and make the release
+    // conflict (the successor then waits out the whole lease).
+    await this.inflight;
+    // A renewal that completed after the stop may hold the lease without having led; release() reads the
+    // lease and gives it up only if it names us.
     this.setLeading(false);
-    try {
-      const lease = await this.client.get<Lease>(this.path());
-      if (lease.spec?.holderIdentity === this.opts.identity) {
-        await this.client.replace(this.path(), {
-          ...lease,
-          spec: {
-            ...lease.spec,
-            holderIdentity: "",
-            leaseDurationSeconds: 1,
-            renewTime: microTime(Date.now()),
-          },
-        });
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.release();
+        return;
+      } catch (err) {
+        if (isConflict(err) && attempt < 3) continue;
+        this.log.warn({ err }, "releasing the lease failed; a successor waits for it to expire");
+        return;
       }
-    } catch (err) {
-      this.log.warn({ err }, "releasing the lease failed; a successor waits for it to expire");
     }
+  }
+
+  private async release(): Promise<void> {
+    const lease = await this.client.get<Lease>(this.path());
+    if (lease.spec?.holderIdentity !== this.opts.identity) return;
+    await this.client.replace(this.path(), {
+      ...lease,
+      spec: {
+        ...lease.spec,
+        holderIdentity: "",
+        leaseDurationSeconds: 1,
+        renewTime: microTime(Date.now()),
+      },
+    });
+  }
+
+  private schedule(delayMs: number): void {
+    this.timer = setTimeout(() => {
+      this.inflight = this.tick();
+    }, delayMs);
   }
 
   private path(name?: string): string {
@@ -98,6 +117,7 @@ export class LeaderElector {
     if (this.stopped) return;
     try {
       const ok = await this.tryAcquireOrRenew();
+      if (this.stopped) return;
       if (ok) this.lastRenewMs = Date.now();
       if (ok && !this.leading) this.setLeading(true);
     } catch (err) {
@@ -110,9 +130,7 @@ export class LeaderElector {
       );
       this.setLeading(false);
     }
-    if (!this.stopped) {
-      this.timer = setTimeout(() => void this.tick(), this.retryMs);
-    }
+    if (!this.stopped) this.schedule(this.retryMs);
   }
 
   private setLeading(leading: boolean): void {
