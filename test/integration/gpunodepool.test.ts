@@ -1,8 +1,9 @@
 // The GPUNodePool controller in the operator process, on the real control plane with kwok nodes: demand
-// rises and the pool grows (pods wait for the new nodes and schedule once they register); demand falls and a
-// node is cordoned, drained through the Eviction API (a PodDisruptionBudget holds it) and deleted; an
-// operator killed while a node is cordoned finishes the removal, or undoes it when the plan wants the node
-// back; a provider that fails backs off with a condition. As the operator's identity (deploy/rbac.yaml).
+// rises and the pool grows (pods wait for the new nodes and schedule once they register); demand falls and
+// the replica alone on its node goes first (pod-deletion-cost), so that node empties and is removed; with two
+// busy nodes and demand for one, a node is cordoned, drained through the Eviction API (a PodDisruptionBudget
+// holds it) and deleted; an operator killed while a node is cordoned finishes the removal, or undoes it when
+// the plan wants the node back; a provider that fails backs off with a condition. As the operator's identity.
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { ANNOTATION_DRAINING } from "../../operator/src/apis/labels.ts";
 import { KubeClient, type KubeObject } from "../../operator/src/kube/client.ts";
@@ -36,10 +37,10 @@ integrationSuite("GPUNodePool controller", () => {
 
   const nodes = async (pool = POOL) =>
     (await admin.list<Node>(pathFor(R.nodes), { labelSelector: `inferops.dev/pool=${pool}` })).items;
-  const pods = async () =>
+  const pods = async (service = "llama") =>
     (
       await admin.list<Pod>(pathFor(R.pods, { namespace: NS }), {
-        labelSelector: "inferops.dev/service=llama",
+        labelSelector: `inferops.dev/service=${service}`,
       })
     ).items.filter((p) => !p.metadata?.deletionTimestamp);
   const status = async (pool = POOL) =>
@@ -126,7 +127,47 @@ integrationSuite("GPUNodePool controller", () => {
       expect(table).toMatch(/DESIRED/);
     });
 
-    it("demand falls: a node is cordoned, drained through the Eviction API (PDB respected) and deleted; an operator killed meanwhile finishes it", async () => {
+    it("demand falls: the replica alone on its node goes first, and the emptied node is removed without evicting anything", async () => {
+      // Three pods on two nodes of two GPUs: two share a node, one is alone. The InferenceService controller
+      // sets pod-deletion-cost before it lowers replicas, so the ReplicaSet removes the lone pod (its own
+      // ranking would take one of the pair, the node with more of its pods, and leave both nodes busy).
+      const before = await pods();
+      const perNode = new Map<string, number>();
+      for (const p of before) perNode.set(p.spec!.nodeName!, (perNode.get(p.spec!.nodeName!) ?? 0) + 1);
+      const lone = [...perNode].find(([, n]) => n === 1)?.[0];
+      expect(lone).toBeDefined();
+      scale(2);
+      await eventually(async () => {
+        const left = await nodes();
+        expect(left.map((n) => n.metadata?.name)).not.toContain(lone);
+        expect(left).toHaveLength(1);
+      });
+      await eventually(async () => {
+        const running = await pods();
+        expect(running).toHaveLength(2);
+        expect(new Set(running.map((p) => p.spec?.nodeName)).size).toBe(1);
+        expect(running.every((p) => p.status?.phase === "Running")).toBe(true);
+      });
+      expect(await reasons()).not.toContain("EvictionBlocked");
+      await eventually(async () => expect(await status()).toMatchObject({ nodes: 1, drainingNodes: 0 }));
+    });
+
+    it("demand falls on two busy nodes: one is cordoned, drained through the Eviction API (PDB respected) and deleted; an operator killed meanwhile finishes it", async () => {
+      // A second service takes a GPU the pair leaves no room for: the pool grows to two busy nodes.
+      await admin.apply(
+        pathFor(R.inferenceServices, { namespace: NS, name: "mistral" }),
+        inferenceService("mistral", NS, {
+          accelerators: [{ pool: POOL, gpusPerReplica: 1 }],
+          scaling: { mode: "Manual", minReplicas: 1, maxReplicas: 2 },
+          replicas: 1,
+        }),
+      );
+      await eventually(async () => {
+        const running = await pods("mistral");
+        expect(running).toHaveLength(1);
+        expect(running[0]?.status?.phase).toBe("Running");
+      });
+      expect(await nodes()).toHaveLength(2);
       // A PodDisruptionBudget that holds every pod: the drain waits for it.
       kubectl(admCfg(), [
         "create",
@@ -134,11 +175,11 @@ integrationSuite("GPUNodePool controller", () => {
         "llama",
         "-n",
         NS,
-        "--selector=inferops.dev/service=llama",
+        "--selector=inferops.dev/service in (llama,mistral)",
         "--min-available=2",
       ]);
-      scale(2);
-      // Both nodes keep a pod (the ReplicaSet removes one of the two on the same node); the plan wants one.
+      // llama's pair shares a node, so it loses one of them: one pod per node, and the plan wants one node.
+      scale(1);
       await eventually(async () => expect(await status()).toMatchObject({ desiredNodes: 1 }));
       const draining = await eventually(async () => {
         const cordoned = (await nodes()).filter((n) => n.spec?.unschedulable);
@@ -158,8 +199,9 @@ integrationSuite("GPUNodePool controller", () => {
         expect(left.map((n) => n.metadata?.name)).not.toContain(draining);
         expect(left).toHaveLength(1);
       });
+      // The evicted pod is recreated on the node that stays.
       await eventually(async () => {
-        const running = await pods();
+        const running = [...(await pods()), ...(await pods("mistral"))];
         expect(running).toHaveLength(2);
         expect(running.every((p) => p.status?.phase === "Running")).toBe(true);
       });
@@ -167,6 +209,8 @@ integrationSuite("GPUNodePool controller", () => {
         expect(await reasons()).toEqual(expect.arrayContaining(["NodeCordoned", "NodeRemoved"])),
       );
       await eventually(async () => expect(await status()).toMatchObject({ nodes: 1, drainingNodes: 0 }));
+      kubectl(admCfg(), ["delete", "-n", NS, "infsvc/mistral"]);
+      await eventually(async () => expect(await pods("mistral")).toHaveLength(0));
     });
 
     it("an operator killed between cordon and delete undoes the cordon when the plan wants the node back", async () => {

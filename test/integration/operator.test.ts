@@ -165,6 +165,53 @@ integrationSuite("operator", () => {
       );
     });
 
+    it("ranks pods by pod-deletion-cost before a scale-down, so the pod alone on its node goes", async () => {
+      type Pod = KubeObject & {
+        spec?: { nodeName?: string };
+        metadata: { annotations?: Record<string, string> };
+      };
+      const list = async () =>
+        (
+          await admin.list<Pod>(pathFor(R.pods, { namespace: NS }), {
+            labelSelector: "inferops.dev/service=rank",
+          })
+        ).items.filter((p) => !p.metadata.deletionTimestamp);
+      await admin.apply(
+        svcPath("rank"),
+        service("rank", { scaling: { mode: "Manual", minReplicas: 1, maxReplicas: 6 } }),
+      );
+      kubectl(admCfg(), ["scale", "-n", NS, "infsvc/rank", "--replicas=3"]);
+      await eventually(async () => {
+        const pods = await list();
+        const ready = pods.filter((p) =>
+          (p.status as { conditions?: { type: string; status: string }[] } | undefined)?.conditions?.some(
+            (c) => c.type === "Ready" && c.status === "True",
+          ),
+        );
+        expect(ready).toHaveLength(3);
+      });
+      const before = await list();
+      const perNode = new Map<string, number>();
+      for (const p of await admin
+        .list<Pod>(pathFor(R.pods, {}), { labelSelector: "app.kubernetes.io/managed-by=inferops" })
+        .then((l) => l.items)) {
+        const n = p.spec?.nodeName;
+        if (n && !p.metadata.deletionTimestamp) perNode.set(n, (perNode.get(n) ?? 0) + 1);
+      }
+      const alone = before.filter((p) => perNode.get(p.spec!.nodeName!) === 1).map((p) => p.metadata.name);
+      kubectl(admCfg(), ["scale", "-n", NS, "infsvc/rank", "--replicas=2"]);
+      await eventually(async () => expect(await list()).toHaveLength(2));
+      const after = await list();
+      // Every pod was ranked (the annotation the ReplicaSet reads), by how many of inferops' pods share its node.
+      for (const p of after) {
+        expect(p.metadata.annotations?.["controller.kubernetes.io/pod-deletion-cost"]).toBe(
+          String(100 * (perNode.get(p.spec!.nodeName!) ?? 0)),
+        );
+      }
+      // A pod alone on its node (if the scheduler left one alone) was the one removed.
+      if (alone.length === 1) expect(after.map((p) => p.metadata.name)).not.toContain(alone[0]);
+    });
+
     it("removes the Deployment of a variant taken out of the spec", async () => {
       const second = "it-op-l40s";
       await admin.apply(pathFor(R.gpuNodePools, { name: second }), pool(second));

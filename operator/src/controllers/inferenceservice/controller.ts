@@ -50,6 +50,8 @@ export function inferenceServiceController(planner: Planner): ControllerSpec {
       { ...CACHE.pools, map: (_pool, caches) => allKeys(caches, CACHE.services) },
       { ...CACHE.hpas, map: (hpa, caches) => allKeys(caches, CACHE.services, hpa.metadata?.namespace) },
     ],
+    // Read, not watched: which pods a scale-down removes (deletion.ts).
+    reads: [CACHE.pods, CACHE.nodes],
     afterPlan: true,
     reconciler: ({ client, caches, events, log, metrics }) =>
       makeReconciler({
@@ -60,6 +62,8 @@ export function inferenceServiceController(planner: Planner): ControllerSpec {
           deployments: caches.informer(CACHE.deployments),
           k8sServices: caches.informer(CACHE.k8sServices),
           hpas: caches.informer(CACHE.hpas),
+          pods: caches.informer(CACHE.pods),
+          nodes: caches.informer(CACHE.nodes),
         },
         events,
         log,

@@ -5,7 +5,13 @@ import type { Logger } from "pino";
 import { Reason } from "../../apis/conditions.ts";
 import { type GPUNodePool, gpuNodePoolSchema } from "../../apis/gpunodepool.ts";
 import { type InferenceService, inferenceServiceSchema } from "../../apis/inferenceservice.ts";
-import { LABEL_MANAGED_BY, LABEL_SERVICE, LABEL_VARIANT, MANAGED_BY } from "../../apis/labels.ts";
+import {
+  ANNOTATION_DRAINING,
+  LABEL_MANAGED_BY,
+  LABEL_SERVICE,
+  LABEL_VARIANT,
+  MANAGED_BY,
+} from "../../apis/labels.ts";
 import { formatErrors, toFieldErrors } from "../../apis/validate.ts";
 import type { KubeClient, KubeObject } from "../../kube/client.ts";
 import { isNotFound, TerminalError, wrap } from "../../kube/errors.ts";
@@ -16,6 +22,7 @@ import { pathFor, R } from "../../kube/resources.ts";
 import { applyStatus } from "../../kube/status.ts";
 import type { Metrics } from "../../metrics.ts";
 import { mergeConditions } from "../conditions.ts";
+import { deletionCosts, POD_DELETION_COST } from "./deletion.ts";
 import * as events from "./events.ts";
 import { deploymentName, desiredDeployment, desiredService, upToDate } from "./objects.ts";
 import { computeStatus, type Decision, type DeploymentView, viewDeployment } from "./status.ts";
@@ -26,6 +33,9 @@ export interface Caches {
   deployments: Informer;
   k8sServices: Informer;
   hpas: Informer;
+  /** inferops' pods and the pools' nodes: to rank which pods a scale-down removes (deletion.ts). */
+  pods?: Informer;
+  nodes?: Informer;
 }
 
 /** Decides replicas per variant for one service; the decision engine plugs in here. */
@@ -114,6 +124,9 @@ export function makeReconciler(deps: ReconcilerDeps) {
       const replicas = conflicted ? (liveReplicas ?? 0) : (decision.perVariant.get(accel.pool) ?? 0);
       const desired = desiredDeployment(svc, accel, pool, replicas);
       if (upToDate(live, desired)) continue;
+      if (live && liveReplicas !== undefined && replicas < liveReplicas) {
+        await rankForRemoval(deps, namespace, name, accel.pool, log);
+      }
       try {
         await deps.client.apply(pathFor(R.deployments, { namespace, name: dname }), desired);
       } catch (err) {
@@ -215,4 +228,44 @@ async function writeInvalidStatus(deps: ReconcilerDeps, raw: KubeObject, message
       status: { observedGeneration: generation, conditions },
     },
   );
+}
+
+/**
+ * Before a scale-down: sets each of the variant's pods' pod-deletion-cost (deletion.ts) so that the
+ * ReplicaSet removes the pods whose nodes empty first. A pod that cannot be annotated is logged and left:
+ * the scale-down goes on with the ReplicaSet's own order.
+ */
+async function rankForRemoval(
+  deps: ReconcilerDeps,
+  namespace: string,
+  service: string,
+  variant: string,
+  log: Logger,
+): Promise<void> {
+  const { pods, nodes } = deps.caches;
+  if (!pods || !nodes) return;
+  const all = pods.list();
+  const mine = all.filter(
+    (p) =>
+      p.metadata?.namespace === namespace &&
+      p.metadata?.labels?.[LABEL_SERVICE] === service &&
+      p.metadata?.labels?.[LABEL_VARIANT] === variant,
+  );
+  const draining = new Set(
+    nodes
+      .list()
+      .filter((n) => n.metadata?.annotations?.[ANNOTATION_DRAINING] !== undefined)
+      .map((n) => n.metadata?.name ?? ""),
+  );
+  for (const [pod, cost] of deletionCosts(mine, all, draining)) {
+    const current = mine.find((p) => p.metadata?.name === pod)?.metadata?.annotations?.[POD_DELETION_COST];
+    if (current === String(cost)) continue;
+    try {
+      await deps.client.patch(pathFor(R.pods, { namespace, name: pod }), {
+        metadata: { annotations: { [POD_DELETION_COST]: String(cost) } },
+      });
+    } catch (err) {
+      log.warn({ err, pod }, "could not set pod-deletion-cost; the ReplicaSet chooses which pod goes");
+    }
+  }
 }
