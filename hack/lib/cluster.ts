@@ -3,6 +3,8 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { parseAllDocuments, stringify } from "yaml";
+import { cachedBinary } from "./binaries.ts";
 import { ROOT } from "./paths.ts";
 
 export const CLUSTER_SH = join(ROOT, "hack", "controlplane", "cluster.sh");
@@ -47,7 +49,65 @@ export function kubectl(kubeconfig: string, args: string[], input?: string): str
   return res.stdout;
 }
 
-/** Installs what the operator needs on a cluster: the three CRDs (waited until Established) and its RBAC. */
+/** The user the suites, the demo and the benchmarks run the operator as: the local control plane's client
+ * certificate (hack/controlplane/cluster.sh), impersonated on k3s (test/helpers/k3s.ts). */
+export const OPERATOR_USER = "inferops-operator";
+
+interface RbacObject {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
+  rules?: unknown[];
+}
+
+/**
+ * The operator's RBAC for OPERATOR_USER, from the Helm chart (charts/inferops/templates/rbac.yaml, the one
+ * source of the operator's rules): the chart's ClusterRole as rendered, bound to the user instead of the
+ * chart's ServiceAccount; the chart's leader-election Role, whose rules become a ClusterRole, because these
+ * runs keep their Lease in whatever namespace they are given (`--namespace`).
+ */
+export function operatorRbac(): RbacObject[] {
+  const args = [
+    "template",
+    OPERATOR_USER,
+    join(ROOT, "charts", "inferops"),
+    "--namespace",
+    "inferops-system",
+  ];
+  const res = spawnSync(
+    cachedBinary("helm", "HELM_VERSION"),
+    [...args, "--show-only", "templates/rbac.yaml"],
+    {
+      encoding: "utf8",
+    },
+  );
+  if (res.status !== 0)
+    throw new Error(
+      `helm ${args.join(" ")}: ${(res.stderr || res.error?.message || "").trim()} (make controlplane builds helm)`,
+    );
+  const rendered = parseAllDocuments(res.stdout)
+    .map((d) => d.toJS() as RbacObject | null)
+    .filter((o): o is RbacObject => o !== null);
+  const role = rendered.find((o) => o.kind === "ClusterRole");
+  const leaderElection = rendered.find((o) => o.kind === "Role");
+  if (!role || !leaderElection)
+    throw new Error("the chart rendered no ClusterRole or no leader-election Role");
+  const { namespace: _, ...leaderMeta } = leaderElection.metadata;
+  const roles = [role, { ...leaderElection, kind: "ClusterRole", metadata: leaderMeta }];
+  return roles.flatMap((r) => [
+    r,
+    {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "ClusterRoleBinding",
+      metadata: r.metadata,
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: r.metadata.name },
+      subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "User", name: OPERATOR_USER }],
+    },
+  ]);
+}
+
+/** Installs what the operator needs on a cluster: the three CRDs (waited until Established) and its RBAC for
+ * OPERATOR_USER (operatorRbac). */
 export function installInferops(kubeconfig: string): void {
   kubectl(kubeconfig, ["apply", "--server-side", "-f", join(ROOT, "crds")]);
   kubectl(kubeconfig, [
@@ -58,5 +118,11 @@ export function installInferops(kubeconfig: string): void {
     "-l",
     "app.kubernetes.io/part-of=inferops",
   ]);
-  kubectl(kubeconfig, ["apply", "--server-side", "-f", join(ROOT, "deploy", "rbac.yaml")]);
+  kubectl(
+    kubeconfig,
+    ["apply", "--server-side", "-f", "-"],
+    operatorRbac()
+      .map((o) => stringify(o))
+      .join("---\n"),
+  );
 }

@@ -66,6 +66,12 @@ export function createMetrics(registry = new Registry()) {
       labelNames: ["budget"] as const,
       registers: [registry],
     }),
+    budgetBinding: new Gauge({
+      name: "inferops_budget_binding",
+      help: "1 while a CapacityBudget's Binding condition is True: it holds back replicas that services in its scope ask for.",
+      labelNames: ["budget"] as const,
+      registers: [registry],
+    }),
     budgetViolated: new Gauge({
       name: "inferops_budget_violated",
       help: "1 when what no one may cut (minimums, services in mode Recommend) exceeds a limit of the CapacityBudget.",

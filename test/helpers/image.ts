@@ -1,10 +1,11 @@
 // The operator image for the chart suite, built once per run: a Docker engine (hack/docker.sh starts one when
 // none answers), the local base image (hack/base-image.sh), then the repository's Dockerfile on it. Also the
-// path of the cached helm binary (hack/controlplane/build.sh).
+// path of the cached helm binary (hack/lib/binaries.ts).
 import { spawnSync } from "node:child_process";
-import { homedir } from "node:os";
 import { join } from "node:path";
 import { ROOT } from "./fixtures.ts";
+
+export { cachedBinary } from "../../hack/lib/binaries.ts";
 
 export const OPERATOR_IMAGE = "inferops:test";
 
@@ -61,18 +62,4 @@ export function buildOperatorImage(): string {
     if (tags === "0") run("docker", ["image", "rm", previous]);
   }
   return OPERATOR_IMAGE;
-}
-
-/** A binary built by hack/controlplane/build.sh at the version pinned in versions.env. */
-export function cachedBinary(
-  component: "helm" | "kwok",
-  versionVar: "HELM_VERSION" | "KWOK_VERSION",
-): string {
-  const versions = join(ROOT, "hack", "controlplane", "versions.env");
-  const version = spawnSync("bash", ["-c", `source ${versions} && echo $${versionVar}`], {
-    encoding: "utf8",
-  }).stdout.trim();
-  const cache =
-    process.env.INFEROPS_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "inferops");
-  return join(cache, "bin", `${component}-${version}`, component);
 }

@@ -1,4 +1,5 @@
-// The node providers on the real API server, as the operator's identity (so deploy/rbac.yaml is proved too):
+// The node providers on the real API server, as the operator's identity (so the chart's ClusterRole, which the
+// global setup binds to it, is proved too):
 // kwok nodes created in a cloud's shape and registering after provisioningSeconds, scale-down deleting the
 // chosen node; clusterAPI and karpenter steered through minimal structural CRDs of the real kinds
 // (test/fixtures/crds/), with the tests playing the part of Cluster API's and Karpenter's controllers.

@@ -88,12 +88,13 @@ describe("CapacityBudget reconcile", () => {
     expect(t.recorded).toHaveLength(1);
   });
 
-  it("exports used over limit, replicas held back and violated per budget, and forgets a deleted budget", async () => {
+  it("exports used over limit, replicas held back, binding and violated per budget, and forgets a deleted budget", async () => {
     const t = setup();
     await t.reconcile();
     const text = await t.metrics.registry.metrics();
     expect(text).toContain('inferops_budget_used_ratio{budget="shared",limit="powerWatts"} 1');
     expect(text).toContain('inferops_budget_held_back_replicas{budget="shared"} 3');
+    expect(text).toContain('inferops_budget_binding{budget="shared"} 1');
     expect(text).toContain('inferops_budget_violated{budget="shared"} 0');
     t.forget("shared");
     expect(await t.metrics.registry.metrics()).not.toContain('budget="shared"');

@@ -27,7 +27,7 @@ export interface BudgetReconcilerDeps {
   log: Logger;
   /** The latest Plan, with the Snapshot and time it was made from; undefined before the first. */
   planned: () => { plan: Plan; snapshot: Snapshot; nowMs: number } | undefined;
-  metrics?: Pick<Metrics, "budgetUsedRatio" | "budgetHeldBackReplicas" | "budgetViolated">;
+  metrics?: Pick<Metrics, "budgetUsedRatio" | "budgetHeldBackReplicas" | "budgetBinding" | "budgetViolated">;
   now?: () => number;
 }
 
@@ -41,6 +41,7 @@ export function makeBudgetReconciler(deps: BudgetReconcilerDeps) {
   const forget = (name: string) => {
     for (const limit of series.get(name) ?? []) deps.metrics?.budgetUsedRatio.remove({ budget: name, limit });
     deps.metrics?.budgetHeldBackReplicas.remove({ budget: name });
+    deps.metrics?.budgetBinding.remove({ budget: name });
     deps.metrics?.budgetViolated.remove({ budget: name });
     series.delete(name);
   };
@@ -52,6 +53,7 @@ export function makeBudgetReconciler(deps: BudgetReconcilerDeps) {
       if (!limits.includes(limit)) deps.metrics.budgetUsedRatio.remove({ budget: name, limit });
     for (const r of g.usedRatio) deps.metrics.budgetUsedRatio.set({ budget: name, limit: r.limit }, r.value);
     deps.metrics.budgetHeldBackReplicas.set({ budget: name }, g.heldBack);
+    deps.metrics.budgetBinding.set({ budget: name }, g.binding);
     deps.metrics.budgetViolated.set({ budget: name }, g.violated);
     series.set(name, limits);
   };

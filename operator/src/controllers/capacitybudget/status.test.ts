@@ -184,7 +184,7 @@ describe("invalidBudgetStatus", () => {
 });
 
 describe("budgetGauges", () => {
-  it("gives used over limit for each limit in force, held back replicas and violated", () => {
+  it("gives used over limit for each limit in force, held back replicas, binding and violated", () => {
     const { status } = fleet({ limits: { powerWatts: 3500, gpus: [{ type: "nvidia-h100", max: 10 }] } });
     expect(budgetGauges(status)).toEqual({
       usedRatio: [
@@ -192,7 +192,13 @@ describe("budgetGauges", () => {
         { limit: "gpus/nvidia-h100", value: 0.5 },
       ],
       heldBack: 3,
+      binding: 1,
       violated: 0,
     });
+  });
+
+  it("gives binding 0 when every service in scope gets what it asks for", () => {
+    const { status } = fleet({ limits: { gpus: [{ type: "nvidia-h100", max: 10 }] } });
+    expect(budgetGauges(status)).toMatchObject({ heldBack: 0, binding: 0, violated: 0 });
   });
 });

@@ -166,10 +166,11 @@ export function invalidBudgetStatus(
   return { observedGeneration: generation, conditions };
 }
 
-/** The budget's metric samples: used over limit per limit in force, replicas held back, violated. */
+/** The budget's metric samples: used over limit per limit in force, replicas held back, binding, violated. */
 export function budgetGauges(status: CapacityBudgetStatus): {
   usedRatio: { limit: string; value: number }[];
   heldBack: number;
+  binding: number;
   violated: number;
 } {
   const { limits, used } = status;
@@ -184,10 +185,11 @@ export function budgetGauges(status: CapacityBudgetStatus): {
       limit: `gpus/${g.type}`,
       value: ratio(used?.gpus?.find((u) => u.type === g.type)?.count, g.max),
     });
-  const violated = status.conditions?.find((c) => c.type === ConditionType.Violated)?.status === "True";
+  const isTrue = (type: string) => status.conditions?.find((c) => c.type === type)?.status === "True";
   return {
     usedRatio,
     heldBack: (status.heldBack ?? []).reduce((n, h) => n + h.replicas, 0),
-    violated: violated ? 1 : 0,
+    binding: isTrue(ConditionType.Binding) ? 1 : 0,
+    violated: isTrue(ConditionType.Violated) ? 1 : 0,
   };
 }
