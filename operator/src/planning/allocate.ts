@@ -25,9 +25,10 @@ import type { Accelerator } from "../apis/inferenceservice.ts";
 import {
   addUsage,
   countsAgainst,
-  describeLimit,
+  describeUse,
   emptyUsage,
-  exceededLimits,
+  exceedsLimit,
+  limitNames,
   limitsInForce,
   type ReplicaFootprint,
   replicaFootprint,
@@ -182,7 +183,8 @@ interface PoolState {
 
 interface AskState {
   ask: ServiceAsk;
-  placed: Map<string, number>;
+  /** Replicas placed per option (ask.options' order). */
+  placed: number[];
   total: number;
   /** Replicas refused for want of pool room. */
   short: number;
@@ -211,33 +213,35 @@ function room(pool: PoolState, size: number, want: number): number {
   return lo;
 }
 
-function put(st: AskState, pool: PoolState, option: VariantOption, k: number): void {
+function put(st: AskState, pool: PoolState, i: number, k: number): void {
   if (k <= 0) return;
+  const option = st.ask.options[i]!;
   pool.counts.set(option.gpusPerReplica, (pool.counts.get(option.gpusPerReplica) ?? 0) + k);
-  st.placed.set(option.pool, (st.placed.get(option.pool) ?? 0) + k);
+  st.placed[i]! += k;
   st.total += k;
 }
 
-function take(st: AskState, pool: PoolState, option: VariantOption): void {
+function take(st: AskState, pool: PoolState, i: number): void {
+  const option = st.ask.options[i]!;
   pool.counts.set(option.gpusPerReplica, (pool.counts.get(option.gpusPerReplica) ?? 0) - 1);
-  st.placed.set(option.pool, (st.placed.get(option.pool) ?? 0) - 1);
+  st.placed[i]! -= 1;
   st.total -= 1;
 }
 
 /** Places up to `upTo` replicas in all: first where replicas run now, then on the best variants with room. */
 function place(st: AskState, pools: Map<string, PoolState>, upTo: number): void {
   const { ask } = st;
-  for (const o of ask.options) {
+  ask.options.forEach((o, i) => {
     const pool = pools.get(o.pool)!;
-    const stay = Math.min((ask.current[o.pool] ?? 0) - (st.placed.get(o.pool) ?? 0), upTo - st.total);
-    put(st, pool, o, room(pool, o.gpusPerReplica, stay));
-  }
-  for (const o of ask.options) {
+    const stay = Math.min((ask.current[o.pool] ?? 0) - st.placed[i]!, upTo - st.total);
+    put(st, pool, i, room(pool, o.gpusPerReplica, stay));
+  });
+  ask.options.forEach((o, i) => {
     const pool = pools.get(o.pool)!;
     const k = room(pool, o.gpusPerReplica, upTo - st.total);
     if (k < upTo - st.total) pool.refused = true;
-    put(st, pool, o, k);
-  }
+    put(st, pool, i, k);
+  });
 }
 
 /** An advisory split for a service nothing scales (mode Recommend): current stays, more on the best, fewer off the worst. */
@@ -277,12 +281,21 @@ export function allocate(input: {
     ]),
   );
   const states = input.asks.map(
-    (ask): AskState => ({ ask, placed: new Map(), total: 0, short: 0, cuts: new Map(), cutMessages: [] }),
+    (ask): AskState => ({
+      ask,
+      placed: ask.options.map(() => 0),
+      total: 0,
+      short: 0,
+      cuts: new Map(),
+      cutMessages: [],
+    }),
   );
 
   // Services nobody scales hold what they hold: it occupies pools and counts against budgets.
   for (const st of states.filter((s) => s.ask.fixed)) {
-    for (const o of st.ask.options) put(st, pools.get(o.pool)!, o, st.ask.current[o.pool] ?? 0);
+    st.ask.options.forEach((o, i) => {
+      put(st, pools.get(o.pool)!, i, st.ask.current[o.pool] ?? 0);
+    });
   }
   const scaled = states.filter((s) => !s.ask.fixed).sort(byPriority);
   for (const st of scaled) place(st, pools, Math.min(st.ask.minReplicas, st.ask.desired));
@@ -305,7 +318,7 @@ export function allocate(input: {
 
 function placement(st: AskState): Placement {
   const { ask } = st;
-  const split = ask.fixed ? advisorySplit(ask) : st.placed;
+  const split = ask.fixed ? advisorySplit(ask) : new Map(ask.options.map((o, i) => [o.pool, st.placed[i]!]));
   const variants = ask.pools.map((pool) => ({ pool, replicas: split.get(pool) ?? 0 }));
   const total = variants.reduce((s, v) => s + v.replicas, 0);
   if (ask.fixed) return { variants, total };
@@ -318,7 +331,7 @@ function placement(st: AskState): Placement {
   } else if (st.short > 0) {
     limitedBy = {
       reason: Reason.PoolAtMaxNodes,
-      message: `${st.short} of ${ask.desired} replicas do not fit: GPUNodePools ${ask.options.map((o) => o.pool).join(", ")} are at maxNodes${total < ask.minReplicas ? ` (below minReplicas ${ask.minReplicas})` : ""}`,
+      message: `${st.short} of ${ask.desired} replicas do not fit: GPUNodePools ${ask.options.map((o) => o.pool).join(", ")} are full (at maxNodes, static, or unable to add nodes now: see their GPUNodePools)${total < ask.minReplicas ? ` (below minReplicas ${ask.minReplicas})` : ""}`,
     };
   }
   if (st.cuts.size > 0) {
@@ -382,13 +395,63 @@ export function poolPlan(
 function usageOf(states: readonly AskState[]): Usage {
   const u = emptyUsage();
   for (const st of states) {
-    for (const o of st.ask.options) addUsage(u, o.footprint, st.placed.get(o.pool) ?? 0);
+    st.ask.options.forEach((o, i) => {
+      addUsage(u, o.footprint, st.placed[i]!);
+    });
   }
   return u;
 }
 
 function inScope(b: BudgetSnapshot, st: AskState): boolean {
   return b.namespaces === undefined || b.namespaces.includes(st.ask.namespace);
+}
+
+/** What the states use of one named limit: usageOf(states)'s figure for it, summed in the same order. */
+function limitUsed(states: readonly AskState[], limit: string): number {
+  let u = 0;
+  if (limit === "costPerHour" || limit === "powerWatts") {
+    const cost = limit === "costPerHour";
+    for (const st of states) {
+      const { options } = st.ask;
+      for (let i = 0; i < options.length; i++) {
+        const f = options[i]!.footprint;
+        u += (cost ? f.costPerHour : f.powerWatts) * st.placed[i]!;
+      }
+    }
+    return u;
+  }
+  const type = limit.slice("gpus/".length);
+  for (const st of states) {
+    const { options } = st.ask;
+    for (let i = 0; i < options.length; i++) {
+      const f = options[i]!.footprint;
+      if (f.gpuType === type) u += f.gpus * st.placed[i]!;
+    }
+  }
+  return u;
+}
+
+/**
+ * Whom a budget cuts next for a limit: the lowest-priority service in scope above its minReplicas with a
+ * replica that counts against the limit; then the largest share of what it asked, the most replicas, the key.
+ */
+function victimFor(scope: readonly AskState[], limit: string): AskState | undefined {
+  let best: AskState | undefined;
+  for (const st of scope) {
+    if (st.ask.fixed || st.total <= st.ask.minReplicas) continue;
+    if (best && !(cutBefore(st, best) < 0)) continue;
+    if (st.ask.options.some((o, i) => st.placed[i]! > 0 && countsAgainst(o.footprint, limit))) best = st;
+  }
+  return best;
+}
+
+function cutBefore(a: AskState, b: AskState): number {
+  return (
+    a.ask.priority - b.ask.priority ||
+    b.total / b.ask.desired - a.total / a.ask.desired ||
+    b.total - a.total ||
+    (a.ask.key < b.ask.key ? -1 : a.ask.key > b.ask.key ? 1 : 0)
+  );
 }
 
 /** Cuts replicas until every budget's limits in force hold, or only minimums are left (then: violated). */
@@ -410,40 +473,36 @@ function enforceBudgets(
   for (;;) {
     let acted = false;
     for (const c of ctx) {
-      const usage = usageOf(c.scope);
-      const limit = exceededLimits(usage, c.limits).find((l) => !c.violated.has(l));
+      // The first limit in force that the scope exceeds and that is not already reported violated.
+      let limit: string | undefined;
+      let use = 0;
+      for (const l of limitNames(c.limits)) {
+        if (c.violated.has(l)) continue;
+        use = limitUsed(c.scope, l);
+        if (exceedsLimit(use, c.limits, l)) {
+          limit = l;
+          break;
+        }
+      }
       if (limit === undefined) continue;
       acted = true;
-      const victim = c.scope
-        .filter(
-          (st) =>
-            !st.ask.fixed &&
-            st.total > st.ask.minReplicas &&
-            st.ask.options.some((o) => (st.placed.get(o.pool) ?? 0) > 0 && countsAgainst(o.footprint, limit)),
-        )
-        .sort(
-          (a, b) =>
-            a.ask.priority - b.ask.priority ||
-            b.total / b.ask.desired - a.total / a.ask.desired ||
-            b.total - a.total ||
-            (a.ask.key < b.ask.key ? -1 : a.ask.key > b.ask.key ? 1 : 0),
-        )[0];
+      const victim = victimFor(c.scope, limit);
       if (!victim) {
         c.violated.set(
           limit,
-          `${limit}: minimums alone use ${describeLimit(usage, c.limits, limit)}` +
+          `${limit}: minimums alone use ${describeUse(use, c.limits, limit)}` +
             (c.scope.some((st) => st.ask.fixed) ? " (services in mode Recommend count as they run)" : ""),
         );
         break;
       }
-      const option = [...victim.ask.options]
-        .reverse()
-        .find((o) => (victim.placed.get(o.pool) ?? 0) > 0 && countsAgainst(o.footprint, limit))!;
-      take(victim, pools.get(option.pool)!, option);
+      const i = victim.ask.options.findLastIndex(
+        (o, j) => victim.placed[j]! > 0 && countsAgainst(o.footprint, limit),
+      );
+      take(victim, pools.get(victim.ask.options[i]!.pool)!, i);
       const id = `${c.budget.name}\u0000${limit}`;
       const n = (victim.cuts.get(id) ?? 0) + 1;
       victim.cuts.set(id, n);
-      const message = `${c.budget.name} ${limit} (${describeLimit(usageOf(c.scope), c.limits, limit)})`;
+      const message = `${c.budget.name} ${limit} (${describeUse(limitUsed(c.scope, limit), c.limits, limit)})`;
       victim.cutMessages = [
         ...victim.cutMessages.filter((m) => !m.startsWith(`${c.budget.name} ${limit} `)),
         message,

@@ -102,15 +102,35 @@ export function addUsage(u: Usage, f: ReplicaFootprint, replicas: number): void 
 /** Relative slack for floating-point sums ($/h and watts are sums of fractions). */
 const EPS = 1e-9;
 
-/** Limit names as the status reports them: costPerHour, powerWatts, gpus/<type>. */
-export function exceededLimits(u: Usage, limits: Limits): string[] {
+/** The limits in force by name, as the status reports them: costPerHour, powerWatts, gpus/<type>. */
+export function limitNames(limits: Limits): string[] {
   const out: string[] = [];
-  if (limits.costPerHour !== undefined && u.costPerHour > limits.costPerHour * (1 + EPS) + EPS)
-    out.push("costPerHour");
-  if (limits.powerWatts !== undefined && u.powerWatts > limits.powerWatts * (1 + EPS) + EPS)
-    out.push("powerWatts");
-  for (const g of limits.gpus ?? []) if ((u.gpus[g.type] ?? 0) > g.max) out.push(`gpus/${g.type}`);
+  if (limits.costPerHour !== undefined) out.push("costPerHour");
+  if (limits.powerWatts !== undefined) out.push("powerWatts");
+  for (const g of limits.gpus ?? []) out.push(`gpus/${g.type}`);
   return out;
+}
+
+/** What `u` uses of the named limit. */
+export function limitUse(u: Usage, limit: string): number {
+  if (limit === "costPerHour") return u.costPerHour;
+  if (limit === "powerWatts") return u.powerWatts;
+  return u.gpus[limit.slice("gpus/".length)] ?? 0;
+}
+
+/** Whether `used` of the named limit exceeds it ($/h and watts with EPS slack, GPUs exactly). */
+export function exceedsLimit(used: number, limits: Limits, limit: string): boolean {
+  if (limit === "costPerHour")
+    return limits.costPerHour !== undefined && used > limits.costPerHour * (1 + EPS) + EPS;
+  if (limit === "powerWatts")
+    return limits.powerWatts !== undefined && used > limits.powerWatts * (1 + EPS) + EPS;
+  const max = limits.gpus?.find((g) => `gpus/${g.type}` === limit)?.max;
+  return max !== undefined && used > max;
+}
+
+/** The limits in force that `u` exceeds, by name. */
+export function exceededLimits(u: Usage, limits: Limits): string[] {
+  return limitNames(limits).filter((l) => exceedsLimit(limitUse(u, l), limits, l));
 }
 
 /** Whether a replica with this footprint counts against the named limit. */
@@ -122,11 +142,16 @@ export function countsAgainst(f: ReplicaFootprint, limit: string): boolean {
 
 /** Usage and limit of one named limit, for messages. */
 export function describeLimit(u: Usage, limits: Limits, limit: string): string {
-  if (limit === "costPerHour") return `$${round2(u.costPerHour)}/h against $${limits.costPerHour}/h`;
-  if (limit === "powerWatts") return `${round2(u.powerWatts)} W against ${limits.powerWatts} W`;
+  return describeUse(limitUse(u, limit), limits, limit);
+}
+
+/** `used` of one named limit and the limit, for messages. */
+export function describeUse(used: number, limits: Limits, limit: string): string {
+  if (limit === "costPerHour") return `$${round2(used)}/h against $${limits.costPerHour}/h`;
+  if (limit === "powerWatts") return `${round2(used)} W against ${limits.powerWatts} W`;
   const type = limit.slice("gpus/".length);
   const max = limits.gpus?.find((g) => g.type === type)?.max;
-  return `${u.gpus[type] ?? 0} ${type} GPUs against ${max}`;
+  return `${used} ${type} GPUs against ${max}`;
 }
 
 function round2(x: number): number {
