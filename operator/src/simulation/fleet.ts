@@ -1,7 +1,9 @@
 // The simulated cluster: GPU node pools with nodes that take provisioningSeconds to become Ready, model-server
 // pods that are scheduled onto free GPUs, load the model for modelLoadSeconds and then serve (a serving-model
 // Replica each), a router that sends every request to the ready replica with the least outstanding work, and
-// the meters: node-hours billed from provisioning start, busy and idle power, CapacityBudget usage.
+// the meters: node-hours billed from provisioning start, busy and idle power, CapacityBudget usage. With other
+// services in the scenario (Scenario.otherServices), each request belongs to one service and is routed among
+// that service's ready replicas only (each service has pools of its own).
 //
 // Lifecycle of a pod: pending (no free GPU on a Ready node) -> loading (bound; the model loads) -> ready
 // (routable) -> draining (removed by a scale-down: no new requests, in-flight ones finish) -> gone.
@@ -18,6 +20,7 @@ import {
   addUsage,
   emptyUsage,
   exceededLimits,
+  inScope,
   limitsInForce,
   replicaFootprint,
   type Usage,
@@ -26,13 +29,15 @@ import { DRAIN_TIMEOUT_MS, nodePolicy } from "../planning/nodes.ts";
 import type { ReplicaMetrics } from "../serving/metrics.ts";
 import { Replica } from "../serving/replica.ts";
 import type { ServingProfile } from "../serving/types.ts";
-import { contextTokensOf, type Scenario, servedProfile } from "./scenario.ts";
+import { contextTokensOf, type Scenario, servedProfile, serviceOfPool, servicesOf } from "./scenario.ts";
 
 export type PodState = "pending" | "loading" | "ready" | "draining";
 
 export interface Pod {
   id: number;
   pool: string;
+  /** The service whose replica it is: its index in servicesOf(scenario) (0: the scenario's service). */
+  service: number;
   state: PodState;
   gpus: number;
   createdAt: number;
@@ -101,14 +106,19 @@ export class Fleet {
   readonly #pods: Pod[] = [];
   /** Ready pods (routable), in the order they became ready. */
   #routable: Pod[] = [];
+  /** The same, per service. */
+  readonly #routableOf: Pod[][];
+  /** The service of each pool. */
+  readonly #serviceOf: Map<string, number>;
+  /** The service of each request, by trace index (all 0 with one service). */
+  readonly #requestService: Uint8Array | undefined;
   readonly #draining = new Set<Pod>();
   readonly #deletion: "notReadyFirst" | "readyFirst";
   #nextPod = 0;
   #nextNode = 0;
   #rr = 0;
-  /** Requests the router holds while no replica is ready: trace indices, FIFO. */
-  #held: number[] = [];
-  #heldHead = 0;
+  /** Requests the router holds while none of their service's replicas is ready: trace indices, FIFO per service. */
+  readonly #held: { queue: number[]; head: number }[];
   /** Lifecycle times to wake up at (node ready, pod ready, empty-node removal). */
   readonly #wakes = new Set<number>();
   readonly arrivals: Float64Array;
@@ -120,15 +130,17 @@ export class Fleet {
   /** Billing: node-seconds and dollars over [0, billUntil]. */
   #billUntil: number;
   gpuSeconds = 0;
+  /** The same per pool. */
+  readonly gpuSecondsByPool = new Map<string, number>();
   costUsd = 0;
   /** Set when a pod or node changed since the last call to takeChanged(). */
   #changed = true;
-  /** The longest request any pool's servers accept (prompt + output tokens). */
-  readonly #context: number;
+  /** The longest request any of a service's pools' servers accept (prompt + output tokens), per service. */
+  readonly #context: number[];
 
   constructor(
     scenario: Scenario,
-    requests: { arrivals: Float64Array; prompt: Int32Array; output: Int32Array },
+    requests: { arrivals: Float64Array; prompt: Int32Array; output: Int32Array; service?: Uint8Array },
     options: { billUntil: number; overrides?: FleetOverrides },
   ) {
     this.scenario = scenario;
@@ -144,11 +156,17 @@ export class Fleet {
     this.#billUntil = options.billUntil;
     const o = options.overrides ?? {};
     this.#deletion = o.deletion ?? "notReadyFirst";
-    let context = 0;
+    const services = servicesOf(scenario);
+    this.#serviceOf = serviceOfPool(scenario);
+    this.#requestService = requests.service;
+    this.#routableOf = services.map(() => []);
+    this.#held = services.map(() => ({ queue: [], head: 0 }));
+    const context = services.map(() => 0);
     for (const p of scenario.pools) {
       const profile = servedProfile(scenario, p.name);
-      if (profile) context = Math.max(context, contextTokensOf(scenario, p.name));
-      const acc = scenario.service.spec.accelerators.find((a) => a.pool === p.name);
+      const svc = this.#serviceOf.get(p.name) ?? 0;
+      if (profile) context[svc] = Math.max(context[svc]!, contextTokensOf(scenario, p.name));
+      const acc = services[svc]!.spec.accelerators.find((a) => a.pool === p.name);
       this.#pools.set(p.name, {
         name: p.name,
         spec: p.spec,
@@ -175,7 +193,7 @@ export class Fleet {
   }
 
   get heldRequests(): number {
-    return this.#held.length - this.#heldHead;
+    return this.#held.reduce((n, h) => n + h.queue.length - h.head, 0);
   }
 
   /** Pods a Deployment counts as its replicas (not draining). */
@@ -274,28 +292,36 @@ export class Fleet {
     if (!profile) throw new RangeError(`fleet: pool ${pod.pool} has no serving profile`);
     pod.state = "ready";
     pod.readySince = at;
-    pod.server = new Replica(profile, at, { modelName: this.scenario.service.spec.model.name });
+    pod.server = new Replica(profile, at, {
+      modelName: servicesOf(this.scenario)[pod.service]!.spec.model.name,
+    });
     this.#routable.push(pod);
+    this.#routableOf[pod.service]!.push(pod);
     this.#changed = true;
   }
 
   // ---- initial state ----
 
   /**
-   * Warm start: `replicas` ready pods on `pool` at t0, on Ready nodes (billing counts from 0 only). The pool
-   * holds at most maxNodes: pods beyond them stay pending, as in a cluster.
+   * Warm start: `replicas` ready pods on `pool` at t0 (and on each of `others`' pools, for the other
+   * services), on Ready nodes (billing counts from 0 only). A pool holds at most maxNodes: pods beyond them
+   * stay pending, as in a cluster.
    */
-  warmStart(pool: string, replicas: number, t0 = 0): void {
-    const p = this.#pool(pool);
-    for (let i = 0; i < replicas; i++) this.#pods.push(this.#newPod(pool, t0));
-    const nodes = Math.min(p.spec.maxNodes, Math.max(p.spec.minNodes, this.#nodesNeeded(p)));
-    for (let i = 0; i < nodes; i++) this.#addNode(p, t0, 0);
-    for (const n of p.nodes) n.ready = true;
+  warmStart(pool: string, replicas: number, t0 = 0, others: { pool: string; replicas: number }[] = []): void {
+    const started = new Set<PoolState>();
+    for (const start of [{ pool, replicas }, ...others]) {
+      const p = this.#pool(start.pool);
+      started.add(p);
+      for (let i = 0; i < start.replicas; i++) this.#pods.push(this.#newPod(start.pool, t0));
+      const nodes = Math.min(p.spec.maxNodes, Math.max(p.spec.minNodes, this.#nodesNeeded(p)));
+      for (let i = 0; i < nodes; i++) this.#addNode(p, t0, 0);
+      for (const n of p.nodes) n.ready = true;
+    }
     this.#schedule(t0);
     for (const pod of this.#pods) if (pod.state === "loading") this.#makeReady(pod, t0);
     // Other pools start at their minNodes, Ready.
     for (const other of this.#pools.values()) {
-      if (other === p) continue;
+      if (started.has(other)) continue;
       for (let i = 0; i < other.spec.minNodes; i++) this.#addNode(other, t0, 0);
       for (const n of other.nodes) n.ready = true;
     }
@@ -306,7 +332,14 @@ export class Fleet {
 
   #newPod(pool: string, t: number): Pod {
     const p = this.#pool(pool);
-    return { id: this.#nextPod++, pool, state: "pending", gpus: p.gpusPerReplica, createdAt: t };
+    return {
+      id: this.#nextPod++,
+      pool,
+      service: this.#serviceOf.get(pool) ?? 0,
+      state: "pending",
+      gpus: p.gpusPerReplica,
+      createdAt: t,
+    };
   }
 
   /** Sets the replicas of a pool's Deployment: adds pending pods or removes pods (draining ready ones). */
@@ -353,6 +386,7 @@ export class Fleet {
     if (pod.state === "ready") {
       pod.state = "draining";
       this.#routable = this.#routable.filter((x) => x !== pod);
+      this.#routableOf[pod.service] = this.#routableOf[pod.service]!.filter((x) => x !== pod);
       this.#draining.add(pod);
       this.#finishDrain(pod, t);
       return;
@@ -502,6 +536,10 @@ export class Fleet {
     if (to <= from) return;
     const hours = (to - from) / 3600;
     this.gpuSeconds += (to - from) * p.spec.gpu.count;
+    this.gpuSecondsByPool.set(
+      n.pool,
+      (this.gpuSecondsByPool.get(n.pool) ?? 0) + (to - from) * p.spec.gpu.count,
+    );
     this.costUsd += hours * p.spec.costPerNodeHour;
   }
 
@@ -528,20 +566,21 @@ export class Fleet {
     return w;
   }
 
-  /** True when the pods' usage exceeds a limit in force of any budget whose scope holds the service. */
+  /**
+   * True when the usage of the pods of the services in a budget's scope exceeds a limit it has in force
+   * (budgets.ts accounting: every pod that exists, pending and draining ones included, counts).
+   */
   overBudget(nowMs: number): boolean {
     if (this.scenario.budgets.length === 0) return false;
-    const usage: Usage = emptyUsage();
-    for (const pod of this.#pods) {
-      const spec = this.#pool(pod.pool).spec;
-      addUsage(usage, replicaFootprint(spec, pod.gpus), 1);
-    }
-    const ns = this.scenario.service.namespace;
-    return this.scenario.budgets.some(
-      (b) =>
-        (b.namespaces === undefined || b.namespaces.includes(ns)) &&
-        exceededLimits(usage, limitsInForce(b.spec, nowMs).limits).length > 0,
-    );
+    const namespaces = servicesOf(this.scenario).map((s) => s.namespace);
+    return this.scenario.budgets.some((b) => {
+      const usage: Usage = emptyUsage();
+      for (const pod of this.#pods) {
+        if (!inScope(b, namespaces[pod.service]!)) continue;
+        addUsage(usage, replicaFootprint(this.#pool(pod.pool).spec, pod.gpus), 1);
+      }
+      return exceededLimits(usage, limitsInForce(b.spec, nowMs).limits).length > 0;
+    });
   }
 
   // ---- requests ----
@@ -551,14 +590,15 @@ export class Fleet {
    * ready. A request longer than every server's context is refused at once, as vLLM answers it with 400.
    */
   route(i: number, t: number): void {
-    if (this.prompt[i]! + this.output[i]! > this.#context) {
+    const svc = this.#requestService?.[i] ?? 0;
+    if (this.prompt[i]! + this.output[i]! > this.#context[svc]!) {
       this.outcomes.refused[i] = 1;
       this.refused++;
       return;
     }
-    const r = this.#routable;
+    const r = this.#routableOf[svc]!;
     if (r.length === 0) {
-      this.#held.push(i);
+      this.#held[svc]!.queue.push(i);
       return;
     }
     const n = r.length;
@@ -591,15 +631,17 @@ export class Fleet {
     }
   }
 
-  /** Sends the requests held by the router, oldest first, once replicas are ready. */
+  /** Sends the requests held by the router, oldest first, once their service's replicas are ready. */
   #dispatchHeld(t: number): void {
-    while (this.#heldHead < this.#held.length && this.#routable.length > 0) {
-      this.route(this.#held[this.#heldHead++]!, t);
-    }
-    if (this.#heldHead === this.#held.length) {
-      this.#held = [];
-      this.#heldHead = 0;
-    }
+    this.#held.forEach((held, svc) => {
+      while (held.head < held.queue.length && this.#routableOf[svc]!.length > 0) {
+        this.route(held.queue[held.head++]!, t);
+      }
+      if (held.head === held.queue.length) {
+        held.queue = [];
+        held.head = 0;
+      }
+    });
   }
 
   #collect(server: Replica): void {

@@ -1,6 +1,7 @@
 // What is simulated: one InferenceService (its spec as the user would apply it), the GPUNodePools it may run
-// on, the CapacityBudgets in force, and the serving profile that plays each variant's replicas. Plain data,
-// so it crosses worker_threads unchanged.
+// on, the CapacityBudgets in force, and the serving profile that plays each variant's replicas; optionally
+// other InferenceServices sharing the fleet and its budgets (each on pools of its own, with its own trace).
+// Plain data, so it crosses worker_threads unchanged.
 import type { CapacityBudgetSpec } from "../apis/capacitybudget.ts";
 import type { GPUNodePoolSpec } from "../apis/gpunodepool.ts";
 import type { Accelerator, InferenceServiceSpec } from "../apis/inferenceservice.ts";
@@ -17,8 +18,20 @@ export interface Slo {
 
 export const DEFAULT_SLO: Slo = { ttftSeconds: 2, itlSeconds: 0.1 };
 
+export interface ScenarioService {
+  namespace: string;
+  name: string;
+  spec: InferenceServiceSpec;
+}
+
 export interface Scenario {
-  service: { namespace: string; name: string; spec: InferenceServiceSpec };
+  service: ScenarioService;
+  /**
+   * Other InferenceServices on the same fleet, planned together with `service` (priorities, shared
+   * budgets) and each fed its own trace (RunOptions.otherTraces). Each runs on pools no other service
+   * names, so that a pool's replicas are one service's. Only the inferops policy scales them.
+   */
+  otherServices?: ScenarioService[];
   pools: { name: string; spec: GPUNodePoolSpec }[];
   budgets: { name: string; spec: CapacityBudgetSpec; namespaces?: string[] }[];
   /** The simulated replica of each variant, by pool name. */
@@ -32,6 +45,31 @@ export interface Scenario {
    * exceeds it is refused, as vLLM answers it with HTTP 400.
    */
   contextTokens?: number;
+}
+
+/** Every simulated service: `service` first, then `otherServices`. */
+export function servicesOf(scenario: Pick<Scenario, "service" | "otherServices">): ScenarioService[] {
+  return [scenario.service, ...(scenario.otherServices ?? [])];
+}
+
+/**
+ * The index (in servicesOf) of the service each pool serves. Throws when two services name one pool: the
+ * simulated fleet keeps a pool's replicas as one Deployment's.
+ */
+export function serviceOfPool(scenario: Pick<Scenario, "service" | "otherServices">): Map<string, number> {
+  const out = new Map<string, number>();
+  servicesOf(scenario).forEach((svc, i) => {
+    for (const a of svc.spec.accelerators) {
+      const other = out.get(a.pool);
+      if (other !== undefined && other !== i) {
+        throw new ScenarioError(
+          `GPUNodePool ${a.pool} is named by two simulated services; give each service pools of its own`,
+        );
+      }
+      out.set(a.pool, i);
+    }
+  });
+  return out;
 }
 
 /** A scenario that cannot be simulated: says what to change. */

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { createPolicy } from "./policies/index.ts";
 import type { Policy } from "./policy.ts";
+import type { Scenario } from "./scenario.ts";
 import { simulate } from "./simulate.ts";
 import { syntheticTrace, testScenario } from "./testing.ts";
 
@@ -149,5 +150,73 @@ describe("the simulator", () => {
     expect(r.timeline[0]).toMatchObject({ desired: 5, ready: 2, nodes: 2 });
     expect(Math.max(...r.timeline.map((p) => p.nodes))).toBe(2);
     expect(r.gpuHours).toBeCloseTo((2 * 900) / 3600, 6);
+  });
+});
+
+describe("several services on one fleet", () => {
+  const hiTrace = syntheticTrace(900, () => 6, { seed: 1 });
+  const loTrace = syntheticTrace(900, () => 6, { seed: 2 });
+  /** "hi" (priority 900) and "lo" (priority 100), each on an L4 pool of its own, sharing `budget` if given. */
+  function pair(budget?: Record<string, unknown>): Scenario {
+    const one = testScenario({ budgets: budget ? [{ name: "shared", spec: budget }] : [] });
+    const service = (name: string, priority: number) => ({
+      namespace: name,
+      name,
+      spec: {
+        ...one.service.spec,
+        priority,
+        accelerators: one.service.spec.accelerators.map((a) => ({ ...a, pool: `l4-${name}` })),
+      },
+    });
+    const pool = one.pools[0]!;
+    return {
+      ...one,
+      service: service("hi", 900),
+      otherServices: [service("lo", 100)],
+      pools: [
+        { name: "l4-hi", spec: pool.spec },
+        { name: "l4-lo", spec: pool.spec },
+      ],
+      profiles: { "l4-hi": one.profiles.l4!, "l4-lo": one.profiles.l4! },
+    };
+  }
+  const run = (sc: Scenario, warm: [number, number] = [3, 3]) =>
+    simulate(hiTrace, sc, createPolicy({ family: "inferops" }, sc), {
+      warmReplicas: warm[0],
+      otherTraces: [loTrace],
+      otherWarmReplicas: [warm[1]],
+    });
+
+  it("scores each service on its own requests, served by its own replicas", () => {
+    const r = run(pair());
+    expect(r.requests).toBe(hiTrace.arrivals.length);
+    expect(r.otherServices).toEqual([
+      expect.objectContaining({ key: "lo/lo", requests: loTrace.arrivals.length, unserved: 0 }),
+    ]);
+    expect(r.unserved).toBe(0);
+    expect(r.sloAttainment).toBeGreaterThan(0.95);
+    expect(r.otherServices![0]!.sloAttainment).toBeGreaterThan(0.95);
+    expect(r.gpuHoursByPool!["l4-hi"]).toBeGreaterThan(0);
+    expect(r.gpuHoursByPool!["l4-lo"]).toBeGreaterThan(0);
+  });
+
+  it("meters a shared budget over both: never over it, the lower priority held back, the higher kept", () => {
+    const free = run(pair());
+    // Four L4 replicas' busy power for both (the pair wants about six), from a warm start within it.
+    const held = run(pair({ limits: { powerWatts: 4 * 72 } }), [3, 1]);
+    expect(held.budgetViolationSeconds).toBe(0);
+    expect(held.gpuHoursByPool!["l4-lo"]).toBeLessThan(free.gpuHoursByPool!["l4-lo"]! * 0.75);
+    expect(held.gpuHoursByPool!["l4-hi"]).toBeGreaterThanOrEqual(free.gpuHoursByPool!["l4-hi"]! * 0.95);
+    expect(held.sloAttainment).toBeGreaterThan(0.95);
+    expect(held.otherServices![0]!.sloAttainment).toBeLessThan(free.otherServices![0]!.sloAttainment);
+  });
+
+  it("refuses two services on one pool and a missing trace", () => {
+    const sc = pair();
+    const shared = { ...sc, otherServices: [{ ...sc.otherServices![0]!, spec: sc.service.spec }] };
+    expect(() => run(shared)).toThrow(/named by two simulated services/);
+    expect(() =>
+      simulate(hiTrace, sc, createPolicy({ family: "inferops" }, sc), { warmReplicas: 1 }),
+    ).toThrow(/need as many traces/);
   });
 });

@@ -7,9 +7,13 @@
 // metered), the policy's observation and decision ticks, then the arrivals at that instant. Decisions stop at
 // the end of the trace; the fleet then finishes what it holds (at most `drainSeconds`). Billing and power are
 // metered over the trace's duration [0, T] only, the same window for every policy.
+//
+// Several services (Scenario.otherServices, each with its trace in RunOptions.otherTraces) share one fleet,
+// its meters and its budgets; each is scored on its own requests (RunResult: the scenario's service;
+// RunResult.otherServices: the others).
 import { Fleet, type FleetOverrides, type Pod } from "./fleet.ts";
 import type { Family, FleetView, Params, Policy } from "./policy.ts";
-import { primaryPool, type Scenario } from "./scenario.ts";
+import { primaryPool, type Scenario, ScenarioError } from "./scenario.ts";
 import type { Trace } from "./trace.ts";
 import { fleetWorld } from "./world.ts";
 
@@ -35,21 +39,14 @@ export interface RunOptions {
   detailedMeans?: boolean;
   /** Also count scored requests and SLO misses per window of this many seconds, by arrival (RunResult.windows). */
   windowSeconds?: number;
+  /** The trace of each of Scenario.otherServices, in order (same start as the main trace). */
+  otherTraces?: Trace[];
+  /** Replicas of each of Scenario.otherServices ready at t = 0, on its primary pool (default 1 each). */
+  otherWarmReplicas?: number[];
 }
 
-export interface TimelinePoint {
-  t: number;
-  /** Replicas the Deployments ask for. */
-  desired: number;
-  ready: number;
-  nodes: number;
-  powerW: number;
-}
-
-export interface RunResult {
-  name: string;
-  family: Family;
-  params: Params;
+/** How one service's requests fared. */
+export interface Score {
   /**
    * Requests scored: those arriving from `scoreFrom` on that the servers accepted. A request longer than the
    * servers' context is refused (vLLM answers 400): it is counted in `refused`, not here.
@@ -65,7 +62,31 @@ export interface RunResult {
   ttftP50: number;
   ttftP95: number;
   ttftP99: number;
+}
+
+/** One of Scenario.otherServices' score. */
+export interface ServiceScore extends Score {
+  /** namespace/name */
+  key: string;
+}
+
+export interface TimelinePoint {
+  t: number;
+  /** Replicas the Deployments ask for. */
+  desired: number;
+  ready: number;
+  nodes: number;
+  powerW: number;
+}
+
+/** A run: the scenario's service's score (Score), and the fleet's. */
+export interface RunResult extends Score {
+  name: string;
+  family: Family;
+  params: Params;
   gpuHours: number;
+  /** With more than one pool: GPU-hours billed per pool. */
+  gpuHoursByPool?: Record<string, number>;
   costUsd: number;
   energyKWh: number;
   peakPowerW: number;
@@ -77,6 +98,42 @@ export interface RunResult {
   reasons?: Record<string, number>;
   /** With RunOptions.windowSeconds: scored requests and those missing the SLO, per window of arrival. */
   windows?: { seconds: number; requests: number[]; misses: number[] };
+  /** With Scenario.otherServices: each other service's own score (the fields above score the main one). */
+  otherServices?: ServiceScore[];
+}
+
+interface Requests {
+  arrivals: Float64Array;
+  prompt: Int32Array;
+  output: Int32Array;
+  /** The service of each request (index in servicesOf), when there are several. */
+  service?: Uint8Array;
+}
+
+/** The main trace's requests and the other services', merged in arrival order, each tagged with its service. */
+function mergeServices(trace: Trace, others: readonly Trace[]): Trace & { service?: Uint8Array } {
+  if (others.length === 0) return trace;
+  if (others.length > 254) throw new ScenarioError("at most 255 simulated services");
+  const all = [trace, ...others];
+  const n = all.reduce((s, t) => s + t.arrivals.length, 0);
+  const order: [number, number][] = [];
+  all.forEach((t, svc) => {
+    for (let k = 0; k < t.arrivals.length; k++) order.push([svc, k]);
+  });
+  order.sort((a, b) => all[a[0]]!.arrivals[a[1]]! - all[b[0]]!.arrivals[b[1]]! || a[0] - b[0] || a[1] - b[1]);
+  const arrivals = new Float64Array(n);
+  const prompt = new Int32Array(n);
+  const output = new Int32Array(n);
+  const service = new Uint8Array(n);
+  order.forEach(([svc, k], i) => {
+    const t = all[svc]!;
+    arrivals[i] = t.arrivals[k]!;
+    prompt[i] = t.prompt[k]!;
+    output[i] = t.output[k]!;
+    service[i] = svc;
+  });
+  const durationSeconds = Math.max(...all.map((t) => t.durationSeconds));
+  return { ...trace, durationSeconds, arrivals, prompt, output, service };
 }
 
 /** Nearest-rank percentile of sorted values. */
@@ -110,15 +167,9 @@ function view(fleet: Fleet, primary: string, clock: { t: number }, startMs: numb
 
 /** The trace's requests preceded by its last `seconds` shifted before t = 0 (indices [0, preroll) are those). */
 function withPreroll(
-  trace: Trace,
+  trace: Trace & { service?: Uint8Array },
   seconds: number,
-): {
-  arrivals: Float64Array;
-  prompt: Int32Array;
-  output: Int32Array;
-  preroll: number;
-  prerollSeconds: number;
-} {
+): Requests & { preroll: number; prerollSeconds: number } {
   const T = trace.durationSeconds;
   const s = Math.min(seconds, T);
   if (!(s > 0))
@@ -126,6 +177,7 @@ function withPreroll(
       arrivals: trace.arrivals,
       prompt: trace.prompt,
       output: trace.output,
+      ...(trace.service ? { service: trace.service } : {}),
       preroll: 0,
       prerollSeconds: 0,
     };
@@ -144,11 +196,22 @@ function withPreroll(
   arrivals.set(trace.arrivals, m);
   prompt.set(trace.prompt, m);
   output.set(trace.output, m);
-  return { arrivals, prompt, output, preroll: m, prerollSeconds: s };
+  if (!trace.service) return { arrivals, prompt, output, preroll: m, prerollSeconds: s };
+  const service = new Uint8Array(n);
+  service.set(trace.service.subarray(first), 0);
+  service.set(trace.service, m);
+  return { arrivals, prompt, output, service, preroll: m, prerollSeconds: s };
 }
 
-/** Replays `trace` through the fleet under `policy`. */
-export function simulate(trace: Trace, scenario: Scenario, policy: Policy, options: RunOptions): RunResult {
+/** Replays `trace` (and the other services' traces) through the fleet under `policy`. */
+export function simulate(main: Trace, scenario: Scenario, policy: Policy, options: RunOptions): RunResult {
+  const others = scenario.otherServices ?? [];
+  if ((options.otherTraces ?? []).length !== others.length) {
+    throw new ScenarioError(
+      `${others.length} other services need as many traces (RunOptions.otherTraces), got ${(options.otherTraces ?? []).length}`,
+    );
+  }
+  const trace = mergeServices(main, options.otherTraces ?? []);
   const T = trace.durationSeconds;
   const dt = options.sampleSeconds ?? 1;
   const timelineEvery = options.timelineSeconds ?? 60;
@@ -161,7 +224,15 @@ export function simulate(trace: Trace, scenario: Scenario, policy: Policy, optio
     ...(options.overrides ? { overrides: options.overrides } : {}),
   });
   const primary = primaryPool(scenario);
-  fleet.warmStart(primary, policy.initialReplicas?.(options.warmReplicas) ?? options.warmReplicas, t0);
+  fleet.warmStart(
+    primary,
+    policy.initialReplicas?.(options.warmReplicas) ?? options.warmReplicas,
+    t0,
+    others.map((service, i) => ({
+      pool: primaryPool({ ...scenario, service }),
+      replicas: options.otherWarmReplicas?.[i] ?? 1,
+    })),
+  );
   const clock = { t: t0 };
   const v = view(fleet, primary, clock, trace.startMs);
   const totalDesired = () => fleet.poolNames().reduce((s, p) => s + fleet.desired(p), 0);
@@ -255,66 +326,83 @@ export function simulate(trace: Trace, scenario: Scenario, policy: Policy, optio
   fleet.closeBilling();
   if (lastPowerT < T) energyJ += power * (T - lastPowerT);
 
-  // Score (pre-roll requests are not scored).
+  // Score (pre-roll requests are not scored), each service on its own requests.
   const from = options.scoreFrom ?? 0;
   const { ttft, itl } = fleet.outcomes;
   const slo = scenario.slo;
   const { refused } = fleet.outcomes;
-  let scored = 0;
-  let met = 0;
-  let unserved = 0;
-  let refusedScored = 0;
-  for (let k = pre; k < n; k++) {
-    if (arrivals[k]! < from) continue;
-    if (refused[k] === 1) refusedScored++;
-    else scored++;
-  }
-  const ttfts = new Float64Array(scored);
-  let j = 0;
+  const serviceOf = requests.service;
   const runEnd = Math.max(end, T);
-  const ws = options.windowSeconds;
-  const windows =
-    ws === undefined
-      ? undefined
-      : (() => {
-          const count = Math.max(1, Math.ceil(T / ws));
-          return {
-            seconds: ws,
-            requests: new Array<number>(count).fill(0),
-            misses: new Array<number>(count).fill(0),
-          };
-        })();
-  for (let k = pre; k < n; k++) {
-    if (arrivals[k]! < from || refused[k] === 1) continue;
-    const f = ttft[k]!;
-    const w = windows ? Math.min(windows.requests.length - 1, Math.floor(arrivals[k]! / windows.seconds)) : 0;
-    if (windows) windows.requests[w]!++;
-    if (Number.isNaN(f)) {
-      unserved++;
-      ttfts[j++] = runEnd - arrivals[k]!;
-      if (windows) windows.misses[w]!++;
-      continue;
+  const scoreOf = (svc: number, ws: number | undefined) => {
+    const mine = (k: number) => arrivals[k]! >= from && (serviceOf?.[k] ?? 0) === svc;
+    let scored = 0;
+    let met = 0;
+    let unserved = 0;
+    let refusedScored = 0;
+    for (let k = pre; k < n; k++) {
+      if (!mine(k)) continue;
+      if (refused[k] === 1) refusedScored++;
+      else scored++;
     }
-    ttfts[j++] = f;
-    if (f <= slo.ttftSeconds && itl[k]! <= slo.itlSeconds) met++;
-    else if (windows) windows.misses[w]!++;
-  }
-  ttfts.sort();
+    const ttfts = new Float64Array(scored);
+    let j = 0;
+    const windows =
+      ws === undefined
+        ? undefined
+        : (() => {
+            const count = Math.max(1, Math.ceil(T / ws));
+            return {
+              seconds: ws,
+              requests: new Array<number>(count).fill(0),
+              misses: new Array<number>(count).fill(0),
+            };
+          })();
+    for (let k = pre; k < n; k++) {
+      if (!mine(k) || refused[k] === 1) continue;
+      const f = ttft[k]!;
+      const w = windows
+        ? Math.min(windows.requests.length - 1, Math.floor(arrivals[k]! / windows.seconds))
+        : 0;
+      if (windows) windows.requests[w]!++;
+      if (Number.isNaN(f)) {
+        unserved++;
+        ttfts[j++] = runEnd - arrivals[k]!;
+        if (windows) windows.misses[w]!++;
+        continue;
+      }
+      ttfts[j++] = f;
+      if (f <= slo.ttftSeconds && itl[k]! <= slo.itlSeconds) met++;
+      else if (windows) windows.misses[w]!++;
+    }
+    ttfts.sort();
+    const score: Score = {
+      requests: scored,
+      refused: refusedScored,
+      sloMet: met,
+      sloAttainment: scored > 0 ? met / scored : 1,
+      unserved,
+      ttftP50: percentile(ttfts, 50),
+      ttftP95: percentile(ttfts, 95),
+      ttftP99: percentile(ttfts, 99),
+    };
+    return { score, windows };
+  };
+  const { score: mainScore, windows } = scoreOf(0, options.windowSeconds);
   const samples = Math.max(1, sums.samples);
   const perReady = Math.max(1, sums.weighted);
   return {
     name: policy.name,
     family: policy.family,
     params: policy.params,
-    requests: scored,
-    refused: refusedScored,
-    sloMet: met,
-    sloAttainment: scored > 0 ? met / scored : 1,
-    unserved,
-    ttftP50: percentile(ttfts, 50),
-    ttftP95: percentile(ttfts, 95),
-    ttftP99: percentile(ttfts, 99),
+    ...mainScore,
     gpuHours: fleet.gpuSeconds / 3600,
+    ...(scenario.pools.length > 1
+      ? {
+          gpuHoursByPool: Object.fromEntries(
+            scenario.pools.map((p) => [p.name, (fleet.gpuSecondsByPool.get(p.name) ?? 0) / 3600]),
+          ),
+        }
+      : {}),
     costUsd: fleet.costUsd,
     energyKWh: energyJ / 3.6e6,
     peakPowerW: peak,
@@ -330,5 +418,13 @@ export function simulate(trace: Trace, scenario: Scenario, policy: Policy, optio
     timeline,
     ...(policy.reasons ? { reasons: policy.reasons() } : {}),
     ...(windows ? { windows } : {}),
+    ...(others.length > 0
+      ? {
+          otherServices: others.map((o, i) => ({
+            key: `${o.namespace}/${o.name}`,
+            ...scoreOf(i + 1, undefined).score,
+          })),
+        }
+      : {}),
   };
 }

@@ -1,4 +1,4 @@
-// The simulated fleet as the operator's informers would hold it: the InferenceService, its pools and
+// The simulated fleet as the operator's informers would hold it: the InferenceServices, their pools and
 // budgets, one Deployment per variant, the pools' Nodes and the pods bound to them, and the Namespaces. The
 // inferops policy builds its Snapshot from this World through the operator's own builder
 // (controllers/snapshot.ts buildSnapshot), so the benchmark plans from exactly what the operator would see.
@@ -7,6 +7,7 @@ import { GPU_RESOURCE, poolNodeLabels, variantLabels } from "../apis/labels.ts";
 import type { World } from "../controllers/snapshot.ts";
 import type { KubeObject } from "../kube/client.ts";
 import type { Fleet } from "./fleet.ts";
+import { servicesOf } from "./scenario.ts";
 
 /** The label the API server sets on every Namespace: its name. */
 const NAMESPACE_NAME = "kubernetes.io/metadata.name";
@@ -18,8 +19,12 @@ const nodeName = (pool: string, id: number) => `${pool}-node-${id}`;
  * through the name label every Namespace carries.
  */
 export function fleetWorld(fleet: Fleet): World {
-  const { service, pools, budgets } = fleet.scenario;
-  const namespaces = new Set([service.namespace, ...budgets.flatMap((b) => b.namespaces ?? [])]);
+  const { pools, budgets } = fleet.scenario;
+  const services = servicesOf(fleet.scenario);
+  const namespaces = new Set([
+    ...services.map((s) => s.namespace),
+    ...budgets.flatMap((b) => b.namespaces ?? []),
+  ]);
   const nodes: KubeObject[] = [];
   for (const p of pools) {
     for (const n of fleet.nodesOf(p.name)) {
@@ -36,8 +41,9 @@ export function fleetWorld(fleet: Fleet): World {
       });
     }
   }
-  const pods: KubeObject[] = fleet.pods.flatMap((pod) =>
-    pod.node
+  const pods: KubeObject[] = fleet.pods.flatMap((pod) => {
+    const service = services[pod.service]!;
+    return pod.node
       ? [
           {
             apiVersion: "v1",
@@ -54,17 +60,15 @@ export function fleetWorld(fleet: Fleet): World {
             status: { phase: "Running" },
           },
         ]
-      : [],
-  );
+      : [];
+  });
   return {
-    services: [
-      {
-        apiVersion: API_VERSION,
-        kind: "InferenceService",
-        metadata: { name: service.name, namespace: service.namespace, generation: 1 },
-        spec: service.spec,
-      },
-    ],
+    services: services.map((service) => ({
+      apiVersion: API_VERSION,
+      kind: "InferenceService",
+      metadata: { name: service.name, namespace: service.namespace, generation: 1 },
+      spec: service.spec,
+    })),
     pools: pools.map((p) => ({
       apiVersion: API_VERSION,
       kind: "GPUNodePool",
@@ -86,17 +90,19 @@ export function fleetWorld(fleet: Fleet): World {
           }
         : b.spec,
     })),
-    deployments: service.spec.accelerators.map((a) => ({
-      apiVersion: "apps/v1",
-      kind: "Deployment",
-      metadata: {
-        name: `${service.name}-${a.pool}`,
-        namespace: service.namespace,
-        labels: variantLabels(service.name, a.pool),
-      },
-      spec: { replicas: fleet.desired(a.pool) },
-      status: { readyReplicas: fleet.readyCount(a.pool) },
-    })),
+    deployments: services.flatMap((service) =>
+      service.spec.accelerators.map((a) => ({
+        apiVersion: "apps/v1",
+        kind: "Deployment",
+        metadata: {
+          name: `${service.name}-${a.pool}`,
+          namespace: service.namespace,
+          labels: variantLabels(service.name, a.pool),
+        },
+        spec: { replicas: fleet.desired(a.pool) },
+        status: { readyReplicas: fleet.readyCount(a.pool) },
+      })),
+    ),
     nodes,
     pods,
     namespaces: [...namespaces].map((name) => ({

@@ -10,7 +10,7 @@ import { type ScheduleStep, schedulePolicy } from "./schedule.ts";
 import { staticPolicy } from "./static.ts";
 
 export type PolicySpec =
-  | { family: "inferops" }
+  | { family: "inferops"; allocator?: "optimiser" | "greedy" }
   | { family: "static"; replicas: number }
   | ({ family: "hpa" } & HpaParams)
   | ({ family: "keda" } & KedaParams)
@@ -20,7 +20,7 @@ export type PolicySpec =
 export function createPolicy(spec: PolicySpec, scenario: Scenario): Policy {
   switch (spec.family) {
     case "inferops":
-      return inferopsPolicy(scenario);
+      return inferopsPolicy(scenario, spec.allocator ? { allocator: spec.allocator } : {});
     case "static":
       return staticPolicy(spec.replicas);
     case "hpa":

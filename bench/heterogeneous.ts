@@ -1,0 +1,176 @@
+// npm run bench:hetero [-- --hours 0-24] [--workers N] [--out DIR]
+//
+// Heterogeneous fleet (issue 12): the standard conv day (bench/day-slice.ts) served by Llama-3.1-8B FP8 on
+// vLLM with three variants, an L4, an L40S and an H100 pool of one-GPU nodes at list prices, each played by
+// the serving model's profile for its GPU. inferops (plan() with the optimiser, and the same planner with the
+// greedy allocation in its place) on the mixed fleet, against each single-type fleet at the same SLO
+// targets; then the same day when the type the mixed fleet prefers (cheapest per token at its profile's
+// capacity) can get only half the GPUs its own single-type fleet needed at peak (maxNodes capped): the capped
+// single-type fleet, and the capped mixed fleet with the optimiser and with the greedy. Prints a table and
+// writes bench/results/heterogeneous.json.
+import { mkdir, writeFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { type Job, workerRunner } from "../operator/src/simulation/jobs.ts";
+import { ATTAINMENT_TARGET } from "../operator/src/simulation/report.ts";
+import { DEFAULT_SLO, primaryPool, type Scenario } from "../operator/src/simulation/scenario.ts";
+import type { RunResult } from "../operator/src/simulation/simulate.ts";
+import {
+  dayTrace,
+  GPU_TYPES,
+  getProfile,
+  llamaSpec,
+  pct,
+  provenance,
+  table,
+  usd,
+  warmReplicas,
+} from "./day-slice.ts";
+
+const { values } = parseArgs({
+  options: {
+    hours: { type: "string", default: "0-24" },
+    workers: { type: "string", default: "2" },
+    out: { type: "string" },
+  },
+});
+const [from, to] = values.hours.split("-").map(Number) as [number, number];
+const out = resolve(values.out ?? join(import.meta.dirname, "results"));
+const started = performance.now();
+const trace = dayTrace([from, to]);
+
+type Variant = (typeof GPU_TYPES)[number];
+
+function scenarioOf(variants: readonly Variant[], maxNodes: Record<string, number> = {}): Scenario {
+  const profiles = variants.map((v) => ({ pool: v.pool, profile: getProfile(v.profile) }));
+  return {
+    service: { namespace: "bench", name: "llama-8b", spec: llamaSpec(profiles) },
+    pools: variants.map((v) => ({
+      name: v.pool,
+      spec: maxNodes[v.pool] !== undefined ? { ...v.spec, maxNodes: maxNodes[v.pool]! } : v.spec,
+    })),
+    budgets: [],
+    profiles: Object.fromEntries(profiles.map((p) => [p.pool, p.profile])),
+    slo: DEFAULT_SLO,
+    intervalSeconds: 10,
+  };
+}
+
+function job(scenario: Scenario, allocator: "optimiser" | "greedy"): Job {
+  const primary = primaryPool(scenario);
+  return {
+    kind: "run",
+    trace,
+    scenario,
+    policy: { family: "inferops", allocator },
+    options: { warmReplicas: warmReplicas(trace, scenario.profiles[primary]!) },
+  };
+}
+
+interface Row {
+  fleet: string;
+  allocator: "optimiser" | "greedy";
+  maxNodes: Record<string, number>;
+  result: RunResult;
+}
+
+const runner = workerRunner(Number(values.workers));
+const rows: Row[] = [];
+try {
+  const run = async (
+    fleet: string,
+    variants: readonly Variant[],
+    allocator: "optimiser" | "greedy",
+    maxNodes = {},
+  ) => {
+    const result = (await runner.run(job(scenarioOf(variants, maxNodes), allocator))) as RunResult;
+    rows.push({ fleet, allocator, maxNodes, result });
+    console.error(`  ${fleet} (${allocator}): ${pct(result.sloAttainment)}, ${usd(result.costUsd)}`);
+    return result;
+  };
+  const singles = await Promise.all(GPU_TYPES.map((v) => run(`${v.pool} only`, [v], "optimiser")));
+  await Promise.all([run("mixed", GPU_TYPES, "optimiser"), run("mixed", GPU_TYPES, "greedy")]);
+
+  // The type the mixed fleet prefers, capped at half of what its own single-type fleet needed at peak.
+  const preferred = primaryPool(scenarioOf(GPU_TYPES));
+  const alone = singles[GPU_TYPES.findIndex((v) => v.pool === preferred)]!;
+  const peakNodes = Math.max(...alone.timeline.map((p) => p.nodes));
+  const cap = { [preferred]: Math.max(1, Math.floor(peakNodes / 2)) };
+  const variant = GPU_TYPES.find((v) => v.pool === preferred)!;
+  await Promise.all([
+    run(`${preferred} only, capped`, [variant], "optimiser", cap),
+    run("mixed, capped", GPU_TYPES, "optimiser", cap),
+    run("mixed, capped", GPU_TYPES, "greedy", cap),
+  ]);
+
+  const seconds = (performance.now() - started) / 1000;
+  const cheapestSingle = rows
+    .filter((r) => r.fleet.endsWith(" only") && r.result.sloAttainment >= ATTAINMENT_TARGET)
+    .sort((a, b) => a.result.costUsd - b.result.costUsd)[0];
+  const prov = provenance();
+  const header = [
+    "fleet",
+    "allocator",
+    "SLO attainment",
+    "GPU cost",
+    "vs cheapest single type",
+    "GPU-h L4 / L40S / H100",
+    "energy kWh",
+    "TTFT p50 / p99 s",
+  ];
+  const lines = rows.map((r) => {
+    const byPool = r.result.gpuHoursByPool ?? { [r.fleet.split(" ")[0]!]: r.result.gpuHours };
+    return [
+      r.fleet +
+        (Object.keys(r.maxNodes).length > 0
+          ? ` (${Object.entries(r.maxNodes)
+              .map(([p, n]) => `${p} maxNodes ${n}`)
+              .join(", ")})`
+          : ""),
+      r.allocator,
+      pct(r.result.sloAttainment),
+      usd(r.result.costUsd),
+      cheapestSingle
+        ? `${(((r.result.costUsd - cheapestSingle.result.costUsd) / cheapestSingle.result.costUsd) * 100).toFixed(1)}%`
+        : "n/a",
+      GPU_TYPES.map((v) => (byPool[v.pool] ?? 0).toFixed(1)).join(" / "),
+      r.result.energyKWh.toFixed(1),
+      `${r.result.ttftP50.toFixed(2)} / ${r.result.ttftP99.toFixed(2)}`,
+    ];
+  });
+  const markdown = table(header, lines);
+  console.log(
+    `Heterogeneous fleet, ${trace.name} (${trace.arrivals.length} requests), ${seconds.toFixed(0)} s on ${prov.machine}, load ${prov.load}, commit ${prov.commit}`,
+  );
+  console.log(
+    `cheapest single-type fleet at >= ${pct(ATTAINMENT_TARGET)}: ${cheapestSingle?.fleet ?? "none"}; preferred type ${preferred}, capped at ${cap[preferred]} nodes (its single-type fleet peaked at ${peakNodes})`,
+  );
+  console.log(markdown);
+  await mkdir(out, { recursive: true });
+  await writeFile(
+    join(out, "heterogeneous.json"),
+    `${JSON.stringify(
+      {
+        trace: { name: trace.name, requests: trace.arrivals.length, hours: [from, to] },
+        slo: DEFAULT_SLO,
+        pools: GPU_TYPES.map((v) => ({ name: v.pool, profile: v.profile, price: v.price, spec: v.spec })),
+        preferred,
+        cap,
+        cheapestSingle: cheapestSingle?.fleet,
+        seconds,
+        ...prov,
+        runs: rows.map((r) => ({
+          fleet: r.fleet,
+          allocator: r.allocator,
+          maxNodes: r.maxNodes,
+          ...Object.fromEntries(Object.entries(r.result).filter(([k]) => k !== "timeline")),
+        })),
+        table: markdown,
+      },
+      null,
+      2,
+    )}\n`,
+  );
+} finally {
+  await runner.close();
+}
