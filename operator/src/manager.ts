@@ -24,6 +24,7 @@ import { LeaderElector } from "./kube/leader.ts";
 import { WorkQueue } from "./kube/queue.ts";
 import { resourceOfPath } from "./kube/resources.ts";
 import { createMetrics, type Metrics } from "./metrics.ts";
+import { createPowerReader } from "./signals/power.ts";
 import { routeBySource } from "./signals/sources/index.ts";
 import { createPodScrapeSource } from "./signals/sources/podscrape.ts";
 import { createPrometheusSource } from "./signals/sources/prometheus.ts";
@@ -112,6 +113,7 @@ export async function startOperator(
   let caches: Caches | undefined;
   const planner = new Planner({
     source,
+    power: createPowerReader({ url: config.prometheusURL }),
     intervalMs: config.interval,
     log: log.child({ component: "planner" }),
     world: () => {

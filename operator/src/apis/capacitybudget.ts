@@ -169,7 +169,8 @@ const limitsStatusSchema = z
   })
   .describe("The limits in force now: the base limits, or the active window's where it sets one.");
 
-export const POWER_SOURCES = ["Nominal"] as const;
+/** How a budget counted watts: every pool it counts nominal, all measured by one exporter, or a mix. */
+export const POWER_SOURCES = ["Nominal", "DCGM", "Kepler", "Mixed"] as const;
 
 export const capacityBudgetStatusSchema = z
   .strictObject({
@@ -193,7 +194,7 @@ export const capacityBudgetStatusSchema = z
       .enum(POWER_SOURCES)
       .optional()
       .describe(
-        "How used.powerWatts was counted. Nominal: the pool's busyWattsPerGPU for every GPU a planned replica requests.",
+        "How used.powerWatts was counted, over the pools the counted replicas run on. Nominal: the pool's busyWattsPerGPU for every GPU a planned replica requests. DCGM or Kepler: the pool's measured watts per GPU in use (its measured draw less idle watts of its free GPUs, shared by the GPUs pods request) for every such GPU. Mixed: pools differ. A pool whose measurement is stale or missing counts nominal, never zero; condition PowerMeasured names it.",
       ),
     services: z
       .array(

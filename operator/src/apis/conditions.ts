@@ -25,6 +25,8 @@ export const ConditionType = {
   AtMaxNodes: "AtMaxNodes",
   /** GPUNodePool: the provider failed or stalls; the reason says how, the operator backs off. */
   ProviderFailing: "ProviderFailing",
+  /** GPUNodePool, CapacityBudget: spec.power.measured is read fresh; False: nominal watts count instead. */
+  PowerMeasured: "PowerMeasured",
 } as const;
 export type ConditionType = (typeof ConditionType)[keyof typeof ConditionType];
 
@@ -127,5 +129,10 @@ export const Reason = {
   NodeRemoved: "NodeRemoved",
   EvictionBlocked: "EvictionBlocked",
   ProviderRecovered: "ProviderRecovered",
+  // Measured power (condition PowerMeasured, and its events)
+  /** The pool's GPU power is measured by its exporter, fresh. */
+  PowerMeasured: "PowerMeasured",
+  /** The measurement is stale, missing or failed: the pool counts nominal watts, never zero. */
+  PowerMeasurementStale: "PowerMeasurementStale",
 } as const;
 export type Reason = (typeof Reason)[keyof typeof Reason];

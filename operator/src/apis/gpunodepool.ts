@@ -28,13 +28,61 @@ export const gpuSchema = z
   })
   .describe("The GPUs each node carries.");
 
+/** Exporters whose GPU power the operator reads through Prometheus. */
+export const POWER_MEASUREMENTS = ["DCGM", "Kepler"] as const;
+export type PowerMeasurement = (typeof POWER_MEASUREMENTS)[number];
+
+export const measuredPowerSchema = withRules(
+  z
+    .strictObject({
+      source: z
+        .enum(POWER_MEASUREMENTS)
+        .describe(
+          "DCGM: NVIDIA DCGM exporter's DCGM_FI_DEV_POWER_USAGE, per node by its Hostname label. Kepler: Kepler's kepler_node_gpu_watts, per node by its node_name label.",
+        ),
+      query: text(4096)
+        .min(1)
+        .optional()
+        .describe(
+          "PromQL override: the watts of each node's GPUs, one series per node, labelled with the node's name in nodeLabel. Samples older than you allow must be filtered by the query itself.",
+        ),
+      nodeLabel: text(128)
+        .regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, "power.measured.nodeLabel must be a Prometheus label name")
+        .optional()
+        .describe(
+          "Label holding the node's name in the query's answer; default Hostname (DCGM), node_name (Kepler).",
+        ),
+      maxAgeSeconds: seconds(5, 3600)
+        .optional()
+        .describe(
+          "The default query keeps samples at most this old (default 60); an older one is stale and the pool counts nominal watts.",
+        ),
+    })
+    .describe(
+      "Measure the pool's GPU power through the operator's Prometheus (--prometheus-url); budgets count it while it is fresh, nominal watts otherwise.",
+    ),
+  [
+    {
+      cel: "!has(self.query) || !has(self.maxAgeSeconds)",
+      check: (m) => m.query === undefined || m.maxAgeSeconds === undefined,
+      message:
+        "power.measured.maxAgeSeconds applies to the default query only: an override query filters stale samples itself",
+      field: ".maxAgeSeconds",
+    },
+  ],
+);
+export type MeasuredPower = z.output<typeof measuredPowerSchema>;
+
 export const powerSchema = withRules(
   z
     .strictObject({
       busyWattsPerGPU: positive().max(5000).describe("Draw of one GPU while serving, watts."),
       idleWattsPerGPU: nonNegative().max(5000).describe("Draw of one idle GPU on a running node, watts."),
+      measured: measuredPowerSchema.optional(),
     })
-    .describe("Per-GPU power, for power budgets and reports."),
+    .describe(
+      "Per-GPU power, for power budgets and reports: nominal (these watts), or measured when power.measured is set.",
+    ),
   [
     {
       cel: "self.idleWattsPerGPU <= self.busyWattsPerGPU",
@@ -165,7 +213,13 @@ export const gpuNodePoolStatusSchema = z
     powerWatts: nonNegative()
       .optional()
       .describe(
-        "Nominal draw of the pool's GPUs now, watts: busy watts per GPU in use, idle watts per other GPU.",
+        "Draw of the pool's GPUs now, watts: measured (powerSource DCGM or Kepler), or nominal: busy watts per GPU in use, idle watts per other GPU.",
+      ),
+    powerSource: z
+      .enum(["Nominal", ...POWER_MEASUREMENTS])
+      .optional()
+      .describe(
+        "How powerWatts was counted: Nominal, or the exporter measured (spec.power.measured) while its samples are fresh.",
       ),
     conditions: conditionsSchema.optional(),
   })

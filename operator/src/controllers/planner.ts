@@ -1,11 +1,13 @@
 // The decision engine's driver in the operator: every interval, read the signals of all services (batched),
 // build the Snapshot from the caches, call plan(), keep the Plan for the reconciles, and wake them.
 import type { Logger } from "pino";
+import { gpuNodePoolSchema } from "../apis/gpunodepool.ts";
 import { inferenceServiceSchema } from "../apis/inferenceservice.ts";
 import { LABEL_SERVICE, LABEL_VARIANT } from "../apis/labels.ts";
 import type { KubeObject } from "../kube/client.ts";
 import { plan as planFn } from "../planning/plan.ts";
 import type { Plan, PlannerMemory, ServicePlan, Signals, Snapshot } from "../planning/types.ts";
+import type { PowerReader, PowerReading } from "../signals/power.ts";
 import {
   type MetricSource,
   type PodTarget,
@@ -16,6 +18,8 @@ import { buildSnapshot, type World } from "./snapshot.ts";
 
 export interface PlannerDeps {
   source: MetricSource;
+  /** Reads measured GPU power for the pools that ask for it (spec.power.measured); absent: all nominal. */
+  power?: PowerReader;
   world: () => World;
   intervalMs: number;
   log: Logger;
@@ -95,6 +99,8 @@ export class Planner {
         serviceRef(ns, p.data.metadata.name, p.data.spec, pods.get(`${ns}/${p.data.metadata.name}`) ?? []),
       ];
     });
+    // Measured power is read alongside the signals; a failed read leaves those pools nominal, never zero.
+    const power = this.readPower(world, nowMs);
     let signals: ReturnType<typeof toSignalsByService>;
     try {
       signals = toSignalsByService(await this.deps.source.fetchSignals(refs, nowMs));
@@ -103,7 +109,7 @@ export class Planner {
       signals = new Map(refs.map((r) => [r.key, { error: String(err) }]));
     }
     this.signals = signals;
-    const snapshot = buildSnapshot(world, signals, this.memory, this.deps.intervalMs);
+    const snapshot = buildSnapshot(world, signals, this.memory, this.deps.intervalMs, await power);
     const plan = planFn(snapshot, nowMs);
     this.memory = plan.memory;
     this.current = plan;
@@ -111,6 +117,21 @@ export class Planner {
     this.byKey = new Map(plan.services.map((s) => [s.key, s]));
     this.deps.onPlan(plan);
     return plan;
+  }
+
+  private async readPower(world: World, nowMs: number): Promise<Map<string, PowerReading>> {
+    const requests = world.pools.flatMap((raw) => {
+      const p = gpuNodePoolSchema.safeParse({ ...raw, status: undefined });
+      const measured = p.success ? p.data.spec.power.measured : undefined;
+      return p.success && measured ? [{ pool: p.data.metadata.name, measured }] : [];
+    });
+    if (!this.deps.power || requests.length === 0) return new Map();
+    try {
+      return await this.deps.power.read(requests, nowMs);
+    } catch (err) {
+      this.deps.log.warn({ err }, "reading measured power failed; pools count nominal watts");
+      return new Map();
+    }
   }
 
   start(): void {

@@ -20,6 +20,7 @@ import type {
   Signals,
   Snapshot,
 } from "../planning/types.ts";
+import { type PoolPower, type PowerReading, poolPower } from "../signals/power.ts";
 
 export interface World {
   services: readonly KubeObject[];
@@ -90,11 +91,32 @@ function budgetNamespaces(
     .map((ns) => ns.metadata?.name ?? "");
 }
 
+/**
+ * The pool's power from this round's reading of spec.power.measured: measured when it covers every Ready node
+ * of the pool with a fresh sample, nominal otherwise (signals/power.ts).
+ */
+export function measuredPoolPower(
+  pool: PoolSnapshot,
+  nodes: readonly KubeObject[],
+  reading: PowerReading | undefined,
+): PoolPower {
+  const selector = poolNodeLabels({ metadata: { name: pool.name }, spec: pool.spec });
+  const ready = nodes.filter((n) => labelsMatch(n.metadata?.labels, selector) && nodeReady(n));
+  return poolPower({
+    power: pool.spec.power,
+    nodes: ready.map((n) => ({ name: n.metadata?.name ?? "", gpus: gpusOf(n) })),
+    usedGPUs: pool.usedGPUs,
+    ...(reading ? { reading } : {}),
+  });
+}
+
 export function buildSnapshot(
   world: World,
   signals: SignalsByService,
   memory: PlannerMemory,
   intervalMs: number,
+  /** This round's readings of measured power, per pool (pools with spec.power.measured). */
+  power?: ReadonlyMap<string, PowerReading>,
 ): Snapshot {
   const pools = world.pools.flatMap((raw) => {
     const p = gpuNodePoolSchema.safeParse({ ...raw, status: undefined });
@@ -137,5 +159,9 @@ export function buildSnapshot(
     const namespaces = budgetNamespaces(p.data.spec.scope.namespaceSelector, world.namespaces);
     return [{ name: p.data.metadata.name, spec: p.data.spec, ...(namespaces ? { namespaces } : {}) }];
   });
-  return { intervalMs, services, pools, budgets, memory };
+  // A pool that asks for measured power carries it (or why it counts nominal watts instead).
+  const measured = pools.map((p) =>
+    p.spec.power.measured ? { ...p, power: measuredPoolPower(p, world.nodes, power?.get(p.name)) } : p,
+  );
+  return { intervalMs, services, pools: measured, budgets, memory };
 }

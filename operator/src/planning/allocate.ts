@@ -72,7 +72,7 @@ export function variantOptions(
       });
       return;
     }
-    const footprint = replicaFootprint(pool.spec, a.gpusPerReplica);
+    const footprint = replicaFootprint(pool.spec, a.gpusPerReplica, pool.power?.wattsPerGPU);
     const tps = a.profile?.maxTokensPerSecond;
     options.push({
       pool: a.pool,

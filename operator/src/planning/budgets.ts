@@ -3,7 +3,8 @@
 //
 // Accounting: a budget counts the GPUs that the replicas of the services in its scope request.
 //   cost  = replicas * gpusPerReplica * pool.costPerNodeHour / pool.gpu.count   (the GPUs' share of the node)
-//   power = replicas * gpusPerReplica * pool.power.busyWattsPerGPU              (planned replicas serve)
+//   power = replicas * gpusPerReplica * pool.power.busyWattsPerGPU              (planned replicas serve;
+//           the pool's measured watts per GPU in use instead, while spec.power.measured reads fresh)
 //   gpus  = replicas * gpusPerReplica, per pool.gpu.type
 // Node overhead that no service requests (a pool's minNodes, GPUs left over by packing, idle draw) belongs to
 // the pool, is reported per pool, and is not charged to a budget: every replica cut lowers what the budget
@@ -70,14 +71,18 @@ export interface ReplicaFootprint {
   gpuType: string;
 }
 
-/** What one replica of `gpusPerReplica` GPUs on a pool costs and draws: the one place it is computed. */
+/**
+ * What one replica of `gpusPerReplica` GPUs on a pool costs and draws: the one place it is computed.
+ * `wattsPerGPU`: the pool's measured watts per GPU in use (PoolSnapshot.power) while fresh; else busyWattsPerGPU.
+ */
 export function replicaFootprint(
   pool: Pick<GPUNodePoolSpec, "gpu" | "power" | "costPerNodeHour">,
   gpusPerReplica: number,
+  wattsPerGPU: number = pool.power.busyWattsPerGPU,
 ): ReplicaFootprint {
   return {
     costPerHour: (pool.costPerNodeHour / pool.gpu.count) * gpusPerReplica,
-    powerWatts: pool.power.busyWattsPerGPU * gpusPerReplica,
+    powerWatts: wattsPerGPU * gpusPerReplica,
     gpus: gpusPerReplica,
     gpuType: pool.gpu.type,
   };

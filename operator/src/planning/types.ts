@@ -4,6 +4,7 @@
 import type { CapacityBudgetSpec } from "../apis/capacitybudget.ts";
 import type { GPUNodePoolSpec } from "../apis/gpunodepool.ts";
 import type { InferenceServiceSpec } from "../apis/inferenceservice.ts";
+import type { PoolPower } from "../signals/power.ts";
 import type { Signals } from "../signals/types.ts";
 
 // The signals a service's servers report are the signals layer's type; the planner reads them.
@@ -41,6 +42,8 @@ export interface PoolSnapshot {
   allocatableGPUs: number;
   /** GPUs requested by scheduled pods. */
   usedGPUs: number;
+  /** Measured power (spec.power.measured) and what a requested GPU draws; absent or no wattsPerGPU: nominal. */
+  power?: PoolPower;
 }
 
 export interface BudgetSnapshot {

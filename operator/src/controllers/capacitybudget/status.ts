@@ -55,6 +55,55 @@ export function countedServices(
     );
 }
 
+/**
+ * How the budget's watts were counted: the sources of the pools its counted replicas run on (a pool counts
+ * measured watts while its reading is fresh and GPUs are in use, nominal otherwise), and, when one of those
+ * pools asks for measured power, the PowerMeasured condition naming the pools that fell back to nominal.
+ */
+export function budgetPower(input: Pick<BudgetStatusInput, "budget" | "services" | "snapshot">): {
+  source: NonNullable<CapacityBudgetStatus["powerSource"]>;
+  condition?: ConditionInput;
+} {
+  const { snapshot } = input;
+  const scope = snapshot.budgets.find((b) => b.name === input.budget.metadata.name);
+  const used = new Set<string>();
+  for (const s of snapshot.services) {
+    if (!scope || !inScope(scope, s.namespace)) continue;
+    const variants =
+      s.spec.scaling.mode === "Recommend" ? s.variants : (input.services.get(s.key)?.variants ?? []);
+    for (const v of variants) if (v.replicas > 0) used.add(v.pool);
+  }
+  const sources = new Set<NonNullable<CapacityBudgetStatus["powerSource"]>>();
+  const fresh: string[] = [];
+  const stale: string[] = [];
+  for (const p of snapshot.pools.filter((p) => used.has(p.name))) {
+    sources.add(p.power?.wattsPerGPU !== undefined ? p.power.source : "Nominal");
+    if (!p.spec.power.measured) continue;
+    const line = `${p.name}: ${p.power?.message ?? "not read yet; the pool counts nominal watts"}`;
+    if (p.power && p.power.source !== "Nominal") fresh.push(line);
+    else stale.push(line);
+  }
+  const source = sources.size === 1 ? [...sources][0]! : sources.size > 1 ? "Mixed" : "Nominal";
+  if (fresh.length + stale.length === 0) return { source };
+  return {
+    source,
+    condition:
+      stale.length > 0
+        ? {
+            type: ConditionType.PowerMeasured,
+            status: "False",
+            reason: Reason.PowerMeasurementStale,
+            message: stale.join("; "),
+          }
+        : {
+            type: ConditionType.PowerMeasured,
+            status: "True",
+            reason: Reason.PowerMeasured,
+            message: fresh.join("; "),
+          },
+  };
+}
+
 export function computeBudgetStatus(input: BudgetStatusInput): CapacityBudgetStatus {
   const { budget, plan, nowMs, nowIso } = input;
   const { limits, window } = limitsInForce(budget.spec, nowMs);
@@ -118,6 +167,9 @@ export function computeBudgetStatus(input: BudgetStatusInput): CapacityBudgetSta
         },
   );
 
+  const power = budgetPower(input);
+  if (power.condition) conditions.push(power.condition);
+
   const generation = budget.metadata.generation ?? 0;
   const status: CapacityBudgetStatus = {
     observedGeneration: generation,
@@ -133,10 +185,16 @@ export function computeBudgetStatus(input: BudgetStatusInput): CapacityBudgetSta
         .map(([type, count]) => ({ type, count }))
         .sort(byName),
     },
-    powerSource: "Nominal",
+    powerSource: power.source,
     services,
     heldBack,
-    conditions: mergeConditions(budget.status?.conditions, conditions, generation, nowIso),
+    conditions: mergeConditions(
+      // No pool it counts asks for measured power: no PowerMeasured condition (a former one goes).
+      budget.status?.conditions?.filter((c) => power.condition || c.type !== ConditionType.PowerMeasured),
+      conditions,
+      generation,
+      nowIso,
+    ),
   };
   if (window !== undefined) status.activeWindow = window;
   return status;

@@ -73,3 +73,14 @@ export const statusFailed = (err: unknown): EventSpec => ({
   action: "Apply",
   note: `writing status failed: ${err instanceof Error ? err.message : String(err)}`,
 });
+
+/** The PowerMeasured condition's transitions: the measurement became fresh, or stale (nominal watts count). */
+export function powerTransition(
+  previous: { status: string } | undefined,
+  next: { status: string; message: string } | undefined,
+): EventSpec | undefined {
+  if (!next || next.status === previous?.status || next.status === "Unknown") return undefined;
+  return next.status === "True"
+    ? { type: "Normal", reason: Reason.PowerMeasured, action: "Measure", note: next.message }
+    : { type: "Warning", reason: Reason.PowerMeasurementStale, action: "Measure", note: next.message };
+}

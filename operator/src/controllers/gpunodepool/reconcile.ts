@@ -33,7 +33,7 @@ import {
 import { DRAIN_TIMEOUT_MS, nodePolicy, type PolicyNode } from "../../planning/nodes.ts";
 import type { Plan, Snapshot } from "../../planning/types.ts";
 import * as events from "./events.ts";
-import { computePoolStatus, invalidPoolStatus, type ProviderHealth } from "./status.ts";
+import { computePoolStatus, conditionOf, invalidPoolStatus, type ProviderHealth } from "./status.ts";
 
 const BACKOFF_BASE_MS = 5_000;
 const BACKOFF_MAX_MS = 5 * 60_000;
@@ -361,6 +361,7 @@ export function makePoolReconciler(deps: PoolReconcilerDeps) {
       health,
       activity,
       nowIso,
+      ...(planned ? { power: planned.snapshot.pools.find((p) => p.name === name)?.power } : {}),
     });
     if (deps.metrics) exportPool(deps.metrics, name, status);
     if (!isDeepStrictEqual(normalise(status), normalise(previous))) {
@@ -369,6 +370,14 @@ export function makePoolReconciler(deps: PoolReconcilerDeps) {
       } catch (err) {
         await deps.events.record(about, events.statusFailed(err));
         throw err;
+      }
+      const measured = events.powerTransition(
+        conditionOf(previous, ConditionType.PowerMeasured),
+        conditionOf(status, ConditionType.PowerMeasured),
+      );
+      if (measured) {
+        log.info({ reason: measured.reason }, measured.note);
+        await deps.events.record(about, measured);
       }
     }
     return requeueAfterMs !== undefined ? { requeueAfterMs } : undefined;

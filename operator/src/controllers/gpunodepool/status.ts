@@ -4,6 +4,7 @@ import { ConditionType, Reason } from "../../apis/conditions.ts";
 import type { GPUNodePoolSpec, GPUNodePoolStatus } from "../../apis/gpunodepool.ts";
 import type { PoolNode } from "../../nodepools/provider.ts";
 import type { PoolPlan } from "../../planning/types.ts";
+import type { PoolPower } from "../../signals/power.ts";
 import { type ConditionInput, mergeConditions } from "../conditions.ts";
 
 /** The provider's health as the controller saw it last. */
@@ -25,6 +26,8 @@ export interface PoolStatusInput {
   health: ProviderHealth;
   /** What the controller is doing or waiting for, in a sentence. */
   activity?: { scaling: "up" | "down"; message: string };
+  /** The pool's measured power from the latest plan's Snapshot (spec.power.measured); undefined: nominal. */
+  power?: PoolPower;
   nowIso: string;
 }
 
@@ -39,7 +42,10 @@ export function computePoolStatus(input: PoolStatusInput): GPUNodePoolStatus {
   // Every GPU of a running node draws at least idle power; those requested by pods draw busy power.
   const running = registered.reduce((s, n) => s + n.gpus, 0);
   const busy = Math.min(used, running);
-  const powerWatts = busy * spec.power.busyWattsPerGPU + (running - busy) * spec.power.idleWattsPerGPU;
+  const nominalWatts = busy * spec.power.busyWattsPerGPU + (running - busy) * spec.power.idleWattsPerGPU;
+  // Measured while fresh (signals/power.ts), else nominal: a stale measurement never reads as zero.
+  const measured = input.power?.source !== "Nominal" ? input.power : undefined;
+  const powerWatts = measured?.watts ?? nominalWatts;
   const desired = input.plan?.nodes.value;
 
   const conditions: ConditionInput[] = [];
@@ -92,6 +98,8 @@ export function computePoolStatus(input: PoolStatusInput): GPUNodePoolStatus {
         },
   );
   conditions.push(readyCondition(input, live.length, ready.length, desired));
+  const powerCondition = powerMeasuredCondition(spec, input.power);
+  if (powerCondition) conditions.push(powerCondition);
 
   const status: GPUNodePoolStatus = {
     observedGeneration: input.generation,
@@ -105,9 +113,45 @@ export function computePoolStatus(input: PoolStatusInput): GPUNodePoolStatus {
     freeGPUs: Math.max(0, allocatable - used),
     costPerHour: round(live.length * spec.costPerNodeHour, 4),
     powerWatts: round(powerWatts, 1),
-    conditions: mergeConditions(input.previous?.conditions, conditions, input.generation, input.nowIso),
+    powerSource: measured?.source ?? "Nominal",
+    conditions: mergeConditions(
+      // Without spec.power.measured there is no PowerMeasured condition (a removed one goes).
+      input.previous?.conditions?.filter((c) => powerCondition || c.type !== ConditionType.PowerMeasured),
+      conditions,
+      input.generation,
+      input.nowIso,
+    ),
   };
   return status;
+}
+
+/** PowerMeasured, for a pool with spec.power.measured: True while the reading is fresh, else False (nominal). */
+export function powerMeasuredCondition(
+  spec: GPUNodePoolSpec,
+  power: PoolPower | undefined,
+): ConditionInput | undefined {
+  const configured = spec.power.measured?.source;
+  if (!configured) return undefined;
+  if (power?.configured !== configured)
+    return {
+      type: ConditionType.PowerMeasured,
+      status: "Unknown",
+      reason: Reason.AwaitingPlan,
+      message: `${configured} power is read at the next plan`,
+    };
+  return power.source === configured
+    ? {
+        type: ConditionType.PowerMeasured,
+        status: "True",
+        reason: Reason.PowerMeasured,
+        message: power.message,
+      }
+    : {
+        type: ConditionType.PowerMeasured,
+        status: "False",
+        reason: Reason.PowerMeasurementStale,
+        message: power.message,
+      };
 }
 
 function readyCondition(
