@@ -102,6 +102,16 @@ export class FakeCloud implements Driver {
     if (n) n.pods = pods;
   }
 
+  /** Marks a node asked for as one that will not come (a launch refused for want of capacity), or removes it. */
+  refuse(node: string, failure: string): void {
+    const n = this.#nodes.get(node);
+    if (n) n.failure = failure;
+  }
+
+  forget(node: string): void {
+    this.#nodes.delete(node);
+  }
+
   /** Sets a node's state as the controller would (cordon, drain) or a failure would (notReady). */
   setState(node: string, state: NodeState): void {
     const n = this.#nodes.get(node);

@@ -46,6 +46,26 @@ describe("karpenter provider", () => {
     ]);
   });
 
+  it("reports a NodeClaim whose launch failed, in Karpenter's words, and not one still launching", async () => {
+    const { kube, provider } = setup();
+    const launched = (name: string, status: string, reason: string, message = "") =>
+      kube.seed(pathFor(R.nodeClaims, { name }), {
+        metadata: { name, labels: { [NODEPOOL_LABEL]: "gpu" } },
+        status: { conditions: [{ type: "Launched", status, reason, message }] },
+      });
+    launched("gpu-ice", "Unknown", "InsufficientCapacity", "no g6.xlarge offering in us-east-1a");
+    launched("gpu-err", "False", "LaunchFailed", "creating instance, throttled");
+    launched("gpu-wait", "Unknown", "AwaitingReconciliation");
+    const failures = Object.fromEntries((await provider.observe(pool)).map((n) => [n.name, n.failure]));
+    expect(failures).toEqual({
+      "node-a": undefined,
+      "gpu-b": undefined,
+      "gpu-ice": "NodeClaim gpu-ice did not launch: InsufficientCapacity: no g6.xlarge offering in us-east-1a",
+      "gpu-err": "NodeClaim gpu-err did not launch: LaunchFailed: creating instance, throttled",
+      "gpu-wait": undefined,
+    });
+  });
+
   it("sets the GPU limit to the target and hands consolidation to inferops, keeping the user's other fields", async () => {
     const { kube, provider, spec } = setup();
     expect(await provider.scale(pool, { target: 4, removable: [], plan })).toMatchObject({

@@ -5,6 +5,9 @@
 // spec.disruption to consolidationPolicy WhenEmpty with consolidateAfter Never, so Karpenter does not
 // remove nodes the plan keeps: scale-down is inferops', which deletes the chosen node's NodeClaim (Karpenter
 // then terminates the instance). Karpenter's other disruption (drift, expiry, budgets) stays the user's.
+// A NodeClaim whose launch failed (Karpenter leaves the reason on its Launched condition, InsufficientCapacity
+// or LaunchFailed and the cloud's message, then deletes it and tries again) is reported as the node's failure,
+// so the pool says it cannot get capacity instead of waiting in silence.
 import { GPU_RESOURCE } from "../apis/labels.ts";
 import type { KubeApi, KubeObject } from "../kube/client.ts";
 import { isNotFound } from "../kube/errors.ts";
@@ -32,7 +35,25 @@ type NodePool = KubeObject & {
     disruption?: { consolidationPolicy?: string; consolidateAfter?: string };
   };
 };
-type NodeClaim = KubeObject & { status?: { nodeName?: string } };
+type NodeClaim = KubeObject & {
+  status?: {
+    nodeName?: string;
+    conditions?: { type: string; status: string; reason?: string; message?: string }[];
+  };
+};
+
+/** Reasons Karpenter gives a Launched condition while a launch is still under way. */
+const LAUNCHING = new Set(["", "AwaitingReconciliation", "Unknown", "CapacityEvidencePending"]);
+
+/** Why a NodeClaim's launch failed, from its Launched condition; undefined while it launches or launched. */
+export function launchFailure(claim: NodeClaim): string | undefined {
+  const launched = claim.status?.conditions?.find((c) => c.type === "Launched");
+  if (!launched || launched.status === "True") return undefined;
+  const reason = launched.reason ?? "";
+  if (launched.status !== "False" && LAUNCHING.has(reason)) return undefined;
+  const what = `NodeClaim ${claim.metadata?.name ?? ""} did not launch`;
+  return [`${what}: ${reason || "Launched False"}`, launched.message].filter(Boolean).join(": ");
+}
 
 export class KarpenterProvider implements Driver {
   readonly type = "karpenter" as const;
@@ -85,6 +106,7 @@ export class KarpenterProvider implements Driver {
             gpus: pool.spec.gpu.count,
             createdAt: timeOf(c.metadata?.creationTimestamp),
             ...holder(c),
+            ...(launchFailure(c) ? { failure: launchFailure(c) } : {}),
           }),
         ),
     ];

@@ -39,6 +39,11 @@ export interface PoolNode {
   uid?: string;
   /** The provider's object that holds the node, when that is not the Node (a Machine, a NodeClaim). */
   holder?: string;
+  /**
+   * For a node asked for: why the provider says it will not come, in its own words (a NodeClaim whose launch
+   * failed for want of capacity, say). The controller reports it and the planner stops counting on growth.
+   */
+  failure?: string;
 }
 
 /** What a provider needs of a GPUNodePool. */

@@ -178,6 +178,23 @@ describe("placement", () => {
     expect(a.pools[0]!.nodes).toMatchObject({ value: 1, reason: Reason.StaticPool });
   });
 
+  it("holds a pool whose provider cannot add nodes now to the nodes it has, and says why", () => {
+    const stuck = {
+      ...l40s,
+      nodes: 1,
+      readyNodes: 1,
+      allocatableGPUs: 4,
+      cannotGrow: "CapacityUnavailable: NodeClaim l40s-x did not launch: InsufficientCapacity",
+    };
+    const a = run([ask("a/llama", { desired: 7, on: [h100, stuck] })], { pools: [h100, stuck] });
+    expect(replicas(a, "a/llama")).toEqual({ h100: 3, l40s: 4 });
+    expect(a.pools.find((p) => p.name === "l40s")!.nodes).toMatchObject({
+      value: 1,
+      reason: Reason.CapacityUnavailable,
+      message: expect.stringContaining("InsufficientCapacity"),
+    });
+  });
+
   it("keeps a pool at minNodes and says so", () => {
     const warm = pool("l40s", {
       gpu: { type: "nvidia-l40s", count: 4, memoryGiB: 48 },

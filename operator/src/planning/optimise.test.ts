@@ -102,6 +102,28 @@ describe("optimise: placement", () => {
     expect(c.services.get("a/x")!.total).toBe(3);
   });
 
+  it("a pool whose provider cannot add nodes now holds the nodes it has; the rest go to the other pool", () => {
+    const stuck = {
+      ...l40s,
+      nodes: 1,
+      readyNodes: 1,
+      allocatableGPUs: 4,
+      cannotGrow: "CapacityUnavailable: NodeClaim l40s-x did not launch: InsufficientCapacity",
+    };
+    const a = run([ask("a/llama", { desired: 7, on: [h100, stuck] })], { pools: [h100, stuck] });
+    expect(replicas(a, "a/llama")).toEqual({ h100: 3, l40s: 4 });
+    expect(a.pools.find((p) => p.name === "l40s")!.nodes).toMatchObject({ value: 1 });
+    // Alone, the service gets what the pool's node holds, and the reason names the provider's words.
+    const onlyL40s = serviceSpec({ accelerators: [{ pool: "l40s", gpusPerReplica: 1 }] }).accelerators;
+    const b = run([ask("a/x", { desired: 7, accelerators: onlyL40s, on: [stuck] })], { pools: [stuck] });
+    expect(b.services.get("a/x")!.total).toBe(4);
+    expect(b.services.get("a/x")!.limitedBy!.message).toContain("InsufficientCapacity");
+    // Growth allowed again: all seven on the cheaper pool.
+    const { cannotGrow: _, ...free } = stuck;
+    const c = run([ask("a/llama", { desired: 7, on: [h100, free] })], { pools: [h100, free] });
+    expect(replicas(c, "a/llama")).toEqual({ h100: 0, l40s: 7 });
+  });
+
   it("packs sizes that do not divide the node without over-committing it", () => {
     const p = pool("h100", { maxNodes: 2 });
     const accs = serviceSpec({ accelerators: [{ pool: "h100", gpusPerReplica: 3 }] }).accelerators;

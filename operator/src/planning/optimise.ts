@@ -202,7 +202,8 @@ function ideal(s: Svc): number[] {
 function solveAll(input: OptimiseInput): Optimised {
   const caps = new Map<string, Cap>(
     input.pools.map((p) => {
-      const isStatic = p.spec.provider.type === "static";
+      // A pool whose provider cannot add nodes now holds what it has, like a static one.
+      const isStatic = p.spec.provider.type === "static" || p.cannotGrow !== undefined;
       const existing = Math.min(p.nodes, p.spec.maxNodes);
       return [
         p.name,
@@ -479,7 +480,9 @@ function blockers(
         text:
           cap.snap.spec.provider.type === "static"
             ? `GPUNodePool ${cap.snap.name} is static and full at its ${cap.limit} nodes`
-            : `GPUNodePool ${cap.snap.name} is full at maxNodes ${cap.limit}`,
+            : cap.snap.cannotGrow !== undefined
+              ? `GPUNodePool ${cap.snap.name} cannot add nodes now (${cap.snap.cannotGrow}) and is full at its ${cap.limit} nodes`
+              : `GPUNodePool ${cap.snap.name} is full at maxNodes ${cap.limit}`,
       });
     } else if (
       !p.growable &&

@@ -14,7 +14,7 @@ import { kwokNode } from "../../nodepools/kwok.ts";
 import { type NodeProvider, ProviderError } from "../../nodepools/provider.ts";
 import { T0, testPool } from "../../nodepools/testing.ts";
 import type { Plan, Snapshot } from "../../planning/types.ts";
-import { forgetPoolMetrics, makePoolReconciler } from "./reconcile.ts";
+import { CAPACITY_HOLD_MS, forgetPoolMetrics, makePoolReconciler } from "./reconcile.ts";
 
 const log = pino({ level: "silent" });
 const NAME = "gpu";
@@ -95,6 +95,7 @@ function setup(opts: { provider?: NodeProvider; spec?: Record<string, unknown>; 
     stalePlanSpec: () => {
       planSpec = { ...planSpec, maxNodes: 99 };
     },
+    now,
     advance: (ms: number) => {
       t += ms;
     },
@@ -399,6 +400,32 @@ describe("GPUNodePool reconcile", () => {
     }
     expect(cloud.nodes(NAME)).toHaveLength(2);
     expect(w.condition(ConditionType.ProviderFailing)?.reason).toBe(Reason.InsufficientCapacity);
+  });
+
+  it("reports a node the provider says will not come as CapacityUnavailable, with one event, and keeps saying so for a while after it is gone", async () => {
+    const cloud = new FakeCloud({ now: () => w.now() });
+    const w = setup({ provider: cloud.provider() });
+    w.want(1);
+    await w.reconcile();
+    const [asked] = cloud.nodes(NAME);
+    cloud.refuse(asked!.name, "NodeClaim gpu-x did not launch: InsufficientCapacity: no g6.xlarge in us-east-1a");
+    await w.reconcile();
+    expect(w.condition(ConditionType.ProviderFailing)).toMatchObject({
+      status: "True",
+      reason: Reason.CapacityUnavailable,
+      message: expect.stringContaining("InsufficientCapacity: no g6.xlarge"),
+    });
+    await w.reconcile();
+    expect(w.recorded.filter((e) => e.reason === Reason.CapacityUnavailable)).toHaveLength(1);
+    // The provider drops the claim (Karpenter deletes it): the word stands for CAPACITY_HOLD_MS.
+    cloud.forget(asked!.name);
+    w.advance(CAPACITY_HOLD_MS - 1_000);
+    const waiting = await w.reconcile();
+    expect(w.condition(ConditionType.ProviderFailing)?.reason).toBe(Reason.CapacityUnavailable);
+    expect(waiting?.requeueAfterMs).toBeLessThanOrEqual(1_000);
+    w.advance(1_000);
+    await w.reconcile();
+    expect(w.condition(ConditionType.ProviderFailing)).toMatchObject({ status: "False" });
   });
 
   it("exports the pool's nodes, cost, power, provider health and node operations, and drops them with the pool", async () => {
