@@ -4,12 +4,14 @@
 // busy nodes and demand for one, a node is cordoned, drained through the Eviction API (a PodDisruptionBudget
 // holds it) and deleted; an operator killed while a node is cordoned finishes the removal, or undoes it when
 // the plan wants the node back; a provider that fails backs off with a condition. As the operator's identity.
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { ANNOTATION_DRAINING } from "../../operator/src/apis/labels.ts";
 import { KubeClient, type KubeObject } from "../../operator/src/kube/client.ts";
 import { pathFor, R } from "../../operator/src/kube/resources.ts";
 import { kubectl } from "../helpers/cluster.ts";
 import { eventually } from "../helpers/eventually.ts";
+import { ROOT } from "../helpers/fixtures.ts";
 import { gpuNodePool, inferenceService } from "../helpers/objects.ts";
 import { type OperatorProcess, startOperatorProcess } from "../helpers/operator.ts";
 import { integrationSuite } from "../helpers/suite.ts";
@@ -231,6 +233,109 @@ integrationSuite("GPUNodePool controller", () => {
       // Events are recorded after the change they report: wait for it too.
       await eventually(async () => expect(await reasons()).toContain("NodeUncordoned"));
       expect(await nodes()).toHaveLength(2);
+    });
+  });
+
+  describe("a pool that cannot get capacity", () => {
+    it("a Karpenter launch refused for capacity marks the pool CapacityUnavailable, and the replicas go to the service's other pool", async () => {
+      kubectl(admCfg(), ["apply", "-f", join(ROOT, "test", "fixtures", "crds", "karpenter.yaml")]);
+      kubectl(admCfg(), [
+        "wait",
+        "--for=condition=Established",
+        "--timeout=60s",
+        "crd/nodepools.karpenter.sh",
+        "crd/nodeclaims.karpenter.sh",
+      ]);
+      await admin.apply(pathFor(R.karpenterNodePools, { name: "it-kp" }), {
+        apiVersion: "karpenter.sh/v1",
+        kind: "NodePool",
+        metadata: { name: "it-kp" },
+        spec: { limits: { cpu: "1000" } },
+      });
+      // The cheaper pool, steered through Karpenter (the test plays Karpenter), and the kwok pool as the other.
+      await admin.apply(
+        pathFor(R.gpuNodePools, { name: "it-kp-pool" }),
+        gpuNodePool("it-kp-pool", {
+          gpu: { type: "nvidia-l4", count: 2, memoryGiB: 24 },
+          costPerNodeHour: 0.8,
+          maxNodes: 3,
+          provisioningSeconds: 3,
+          provider: { type: "karpenter", karpenter: { nodePool: "it-kp" } },
+        }),
+      );
+      await admin.apply(
+        pathFor(R.inferenceServices, { namespace: NS, name: "qwen" }),
+        inferenceService("qwen", NS, {
+          accelerators: [
+            { pool: "it-kp-pool", gpusPerReplica: 1 },
+            { pool: POOL, gpusPerReplica: 1 },
+          ],
+          scaling: { mode: "Manual", minReplicas: 1, maxReplicas: 4 },
+          replicas: 2,
+        }),
+      );
+      const replicasOf = async (variant: string) =>
+        (
+          await admin
+            .get<KubeObject & { spec?: { replicas?: number } }>(
+              pathFor(R.deployments, { namespace: NS, name: `qwen-${variant}` }),
+            )
+            .catch(() => undefined)
+        )?.spec?.replicas ?? 0;
+      // Placed on the cheaper pool first: the operator raises the Karpenter NodePool's GPU limit for it.
+      await eventually(async () => expect(await replicasOf("it-kp-pool")).toBe(2));
+      await eventually(async () => {
+        const np = await admin.get<KubeObject & { spec?: { limits?: Record<string, string> } }>(
+          pathFor(R.karpenterNodePools, { name: "it-kp" }),
+        );
+        expect(np.spec?.limits?.["nvidia.com/gpu"]).toBe("2");
+      });
+      // Karpenter tries, and the cloud has no such instance: its NodeClaim says so on Launched.
+      const claim = await admin.create(pathFor(R.nodeClaims), {
+        apiVersion: "karpenter.sh/v1",
+        kind: "NodeClaim",
+        metadata: { name: "it-kp-ice", labels: { "karpenter.sh/nodepool": "it-kp" } },
+        spec: {},
+      });
+      await admin.replace(`${pathFor(R.nodeClaims, { name: "it-kp-ice" })}/status`, {
+        ...claim,
+        status: {
+          conditions: [
+            {
+              type: "Launched",
+              status: "Unknown",
+              reason: "InsufficientCapacity",
+              message: "no g6.xlarge offering in us-east-1a",
+              lastTransitionTime: new Date().toISOString(),
+            },
+          ],
+        },
+      });
+      await eventually(async () =>
+        expect(await condition("ProviderFailing", "it-kp-pool")).toMatchObject({
+          status: "True",
+          reason: "CapacityUnavailable",
+          message: expect.stringContaining("InsufficientCapacity: no g6.xlarge offering in us-east-1a"),
+        }),
+      );
+      // Karpenter deletes the claim; the word stands, and the plan moves the replicas to the pool that can grow.
+      await admin.delete(pathFor(R.nodeClaims, { name: "it-kp-ice" }));
+      await eventually(async () => {
+        expect(await replicasOf(POOL)).toBe(2);
+        expect(await replicasOf("it-kp-pool")).toBe(0);
+      });
+      await eventually(async () => {
+        const running = await pods("qwen");
+        expect(running.filter((p) => p.status?.phase === "Running")).toHaveLength(2);
+      });
+      const events = (
+        await admin.list<KubeObject & { reason?: string; regarding?: { name?: string } }>(
+          pathFor(R.events, { namespace: "default" }),
+        )
+      ).items.filter((e) => e.regarding?.name === "it-kp-pool");
+      expect(events.map((e) => e.reason)).toContain("CapacityUnavailable");
+      kubectl(admCfg(), ["delete", "-n", NS, "infsvc/qwen"]);
+      kubectl(admCfg(), ["delete", "gpunodepools", "it-kp-pool"]);
     });
   });
 
