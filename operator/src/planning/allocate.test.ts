@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { Reason } from "../apis/conditions.ts";
 import { allocate, nodesFor, type ServiceAsk, variantOptions } from "./allocate.ts";
-import { ask, h100, l40s, llama } from "./allocation-fixtures.ts";
+import { ask, h100, l40s, l40sStuck, llama } from "./allocation-fixtures.ts";
 import { budget, pool, serviceSpec, T0 } from "./testkit.ts";
 import type { BudgetSnapshot, PoolSnapshot } from "./types.ts";
 
@@ -179,13 +179,7 @@ describe("placement", () => {
   });
 
   it("holds a pool whose provider cannot add nodes now to the nodes it has, and says why", () => {
-    const stuck = {
-      ...l40s,
-      nodes: 1,
-      readyNodes: 1,
-      allocatableGPUs: 4,
-      cannotGrow: "CapacityUnavailable: NodeClaim l40s-x did not launch: InsufficientCapacity",
-    };
+    const stuck = l40sStuck;
     const a = run([ask("a/llama", { desired: 7, on: [h100, stuck] })], { pools: [h100, stuck] });
     expect(replicas(a, "a/llama")).toEqual({ h100: 3, l40s: 4 });
     expect(a.pools.find((p) => p.name === "l40s")!.nodes).toMatchObject({

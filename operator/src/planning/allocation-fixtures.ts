@@ -17,6 +17,14 @@ export const l40s = pool("l40s", {
   costPerNodeHour: 10.49,
   maxNodes: 2,
 });
+/** The L40S pool with one node and a provider that cannot add more now (its ProviderFailing condition). */
+export const l40sStuck: PoolSnapshot = {
+  ...l40s,
+  nodes: 1,
+  readyNodes: 1,
+  allocatableGPUs: 4,
+  cannotGrow: "CapacityUnavailable: NodeClaim l40s-x did not launch: InsufficientCapacity",
+};
 export const llama: Accelerator[] = serviceSpec({
   accelerators: [
     { pool: "h100", gpusPerReplica: 1, profile: { maxTokensPerSecond: 5100, maxConcurrentRequests: 256 } },

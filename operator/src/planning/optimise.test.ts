@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { Reason } from "../apis/conditions.ts";
 import { type Allocation, allocate, nodesFor, type ServiceAsk, variantOptions } from "./allocate.ts";
-import { ask, h100, l40s } from "./allocation-fixtures.ts";
+import { ask, h100, l40s, l40sStuck } from "./allocation-fixtures.ts";
 import { addUsage, emptyUsage, limitsInForce } from "./budgets.ts";
 import { compareObjective, type OptimiseInput, objective, optimise } from "./optimise.ts";
 import { budget, pool, serviceSpec, T0 } from "./testkit.ts";
@@ -103,13 +103,7 @@ describe("optimise: placement", () => {
   });
 
   it("a pool whose provider cannot add nodes now holds the nodes it has; the rest go to the other pool", () => {
-    const stuck = {
-      ...l40s,
-      nodes: 1,
-      readyNodes: 1,
-      allocatableGPUs: 4,
-      cannotGrow: "CapacityUnavailable: NodeClaim l40s-x did not launch: InsufficientCapacity",
-    };
+    const stuck = l40sStuck;
     const a = run([ask("a/llama", { desired: 7, on: [h100, stuck] })], { pools: [h100, stuck] });
     expect(replicas(a, "a/llama")).toEqual({ h100: 3, l40s: 4 });
     expect(a.pools.find((p) => p.name === "l40s")!.nodes).toMatchObject({ value: 1 });
