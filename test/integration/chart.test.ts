@@ -1,7 +1,9 @@
 // The Helm chart and the operator image, proven together on the local control plane: the chart lints and
 // renders (default and full values) into objects the API server accepts; bad values fail naming the value;
 // `helm install`, then the image runs through testcontainers as the chart's ServiceAccount (its token, not
-// admin) through a scale-up and a scale-down; SIGTERM hands the lease over; the API server's audit log shows
+// admin) through a scale-up and a scale-down in mode Auto, on a fake model server's queue read through a real
+// Prometheus (the containers share the host's network, so both are on the loopback address); SIGTERM hands
+// the lease over and the new leader scales; the API server's audit log shows
 // that the ServiceAccount used every rule of its roles and nothing else, and a request outside them is refused;
 // `helm upgrade` and `helm uninstall` leave no orphan (the CRDs stay).
 //
@@ -25,11 +27,13 @@ import { parse, parseAllDocuments, stringify } from "yaml";
 import { KubeClient, type KubeObject } from "../../operator/src/kube/client.ts";
 import { pathFor, R } from "../../operator/src/kube/resources.ts";
 import { kubectl, OPERATOR_USER } from "../helpers/cluster.ts";
+import { type Emitter, startVllmEmitter } from "../helpers/emitter.ts";
 import { eventually } from "../helpers/eventually.ts";
 import { ROOT } from "../helpers/fixtures.ts";
 import { buildOperatorImage, cachedBinary, type DockerEngine, dockerEngine } from "../helpers/image.ts";
 import { gpuNode, gpuNodePool, inferenceService } from "../helpers/objects.ts";
 import { freePort } from "../helpers/ports.ts";
+import { type PrometheusProcess, startPrometheus } from "../helpers/prometheus.ts";
 import { integrationSuite } from "../helpers/suite.ts";
 
 // testcontainers' reaper image cannot be pulled here: the suite removes its containers itself.
@@ -63,6 +67,9 @@ integrationSuite("chart and image", () => {
   let image: string;
   let dir: string;
   const containers: StartedTestContainer[] = [];
+  // The model server's metrics (a fake vLLM pod) through the real Prometheus the operator reads.
+  let emitter: Emitter | undefined;
+  let prometheus: PrometheusProcess | undefined;
 
   function helm(args: string[]): { ok: boolean; out: string } {
     const res = spawnSync(helmBin, ["--kubeconfig", admin(), ...args], { encoding: "utf8" });
@@ -131,6 +138,8 @@ integrationSuite("chart and image", () => {
 
   afterAll(async () => {
     for (const c of containers) await c.stop({ timeout: 5_000 }).catch(() => undefined);
+    await prometheus?.stop();
+    await emitter?.close();
     helm(["uninstall", RELEASE, "-n", RELEASE_NS]);
     // Nothing of this suite stays for the next ones: its service, pools, node and namespaces.
     for (const args of [
@@ -267,7 +276,8 @@ integrationSuite("chart and image", () => {
       return file;
     }
 
-    /** The image as the chart runs it: non-root, read-only root filesystem, no capabilities, host network. */
+    /** The image as the chart runs it: non-root, read-only root filesystem, no capabilities, host network
+     * (so it reaches the API server and Prometheus on the loopback address). */
     async function startOperatorContainer(identity: string) {
       const { GenericContainer, Wait } = await import("testcontainers");
       class HardenedContainer extends GenericContainer {
@@ -293,6 +303,7 @@ integrationSuite("chart and image", () => {
           "--kubeconfig=/config/kubeconfig",
           "--leader-elect",
           `--http-address=127.0.0.1:${port}`,
+          `--prometheus-url=${prometheus!.url}`,
           "--interval=2s",
         ])
         .withLogConsumer((stream) => stream.on("data", (d) => logs.push(String(d))))
@@ -307,7 +318,10 @@ integrationSuite("chart and image", () => {
       return { container, logs, leader, identity };
     }
 
-    const scale = (n: number) => kubectl(admin(), ["scale", "-n", NS, "infsvc/llama", `--replicas=${n}`]);
+    /** The model server's queue: 40 waiting and 30 running asks for 10 replicas at 4 per replica (the
+     * bound, 4, wins); none waiting for the floor. */
+    const load = (busy: boolean) =>
+      emitter!.set(busy ? { waiting: 40, running: 30 } : { waiting: 0, running: 0 });
 
     it("helm install creates the release's objects", () => {
       helmOk(["install", RELEASE, CHART, "-n", RELEASE_NS, ...imageValues()]);
@@ -331,7 +345,7 @@ integrationSuite("chart and image", () => {
     let first: Awaited<ReturnType<typeof startOperatorContainer>>;
 
     withImage(
-      `the image, as the ServiceAccount, scales an InferenceService up and down${IMAGE_SKIPPED}`,
+      `the image, as the ServiceAccount, scales an InferenceService up and down on its metrics through Prometheus${IMAGE_SKIPPED}`,
       async () => {
         expect(saKubeconfig).toBeDefined();
         await client.apply(
@@ -344,13 +358,31 @@ integrationSuite("chart and image", () => {
           pathFor(R.gpuNodePools, { name: second }),
           gpuNodePool(second, { provider: { type: "static" } }),
         );
+        emitter = await startVllmEmitter();
+        prometheus = await startPrometheus([
+          {
+            address: emitter.address,
+            labels: { namespace: NS, inferops_service: "llama", pod: `llama-${POOL}-fake-0` },
+          },
+        ]);
         first = await startOperatorContainer("image-a");
         await eventually(async () => expect(await first.leader()).toBe(1), { timeoutMs: 40_000 });
 
+        // Mode Auto (the default), on the queue alone (no performance profile); no stabilization, so each
+        // change shows within a few evaluations.
         const service = (accelerators: Record<string, unknown>[]) =>
           inferenceService("llama", NS, {
             accelerators,
-            scaling: { mode: "Manual", minReplicas: 1, maxReplicas: 4 },
+            scaling: {
+              minReplicas: 1,
+              maxReplicas: 4,
+              targets: { queueDepthPerReplica: 4 },
+              leadTimeSeconds: 0,
+              behavior: {
+                scaleUp: { stabilizationWindowSeconds: 0 },
+                scaleDown: { stabilizationWindowSeconds: 0 },
+              },
+            },
           });
         await client.apply(
           pathFor(R.inferenceServices, { namespace: NS, name: "llama" }),
@@ -358,10 +390,19 @@ integrationSuite("chart and image", () => {
         );
         await eventually(async () => expect(await replicas(`llama-${POOL}`)).toBe(1));
         await eventually(() => client.get(deployPath(`llama-${second}`)));
-        scale(3);
-        await eventually(async () => expect(await replicas(`llama-${POOL}`)).toBe(3));
-        scale(1);
-        await eventually(async () => expect(await replicas(`llama-${POOL}`)).toBe(1));
+        load(true);
+        await eventually(async () => expect(await replicas(`llama-${POOL}`)).toBe(4), { timeoutMs: 90_000 });
+        // Decided on the queue the operator read from Prometheus (status follows the Deployment).
+        await eventually(async () => {
+          const svc = await client.get<KubeObject & { status?: { signals?: { queueDepth?: number } } }>(
+            pathFor(R.inferenceServices, { namespace: NS, name: "llama" }),
+          );
+          expect(svc.status?.signals?.queueDepth).toBeGreaterThan(0);
+        });
+        // Down to the floor once the queue is empty, after panic mode's minute (a burst of twice the ready
+        // capacity holds replicas for 60 s); the scale-down ranks the pods first (pods patch).
+        load(false);
+        await eventually(async () => expect(await replicas(`llama-${POOL}`)).toBe(1), { timeoutMs: 150_000 });
         // A variant taken out of the spec: its Deployment goes.
         await client.apply(
           pathFor(R.inferenceServices, { namespace: NS, name: "llama" }),
@@ -394,6 +435,7 @@ integrationSuite("chart and image", () => {
         });
         expect(first.logs.join("")).not.toMatch(/forbidden/i);
       },
+      300_000, // a hang guard: panic mode alone holds the scale-down for a minute
     );
 
     withImage(
@@ -433,9 +475,9 @@ integrationSuite("chart and image", () => {
         expect(first.logs.join("")).not.toMatch(/releasing the lease failed/);
         const expiry = lastRenew + held.spec.leaseDurationSeconds! * 1000;
         expect(Date.parse(lease.spec.acquireTime!)).toBeLessThan(expiry);
-        // The new leader acts.
-        scale(2);
-        await eventually(async () => expect(await replicas(`llama-${POOL}`)).toBe(2));
+        // The new leader acts on the metrics.
+        load(true);
+        await eventually(async () => expect(await replicas(`llama-${POOL}`)).toBe(4), { timeoutMs: 90_000 });
       },
     );
 
