@@ -1,7 +1,8 @@
 // Pure: the decision engine's Snapshot from what the informers hold and what the metric sources read.
 import { capacityBudgetSchema } from "../apis/capacitybudget.ts";
 import { type LabelSelector, selectorMatches } from "../apis/common.ts";
-import { type GPUNodePool, gpuNodePoolSchema } from "../apis/gpunodepool.ts";
+import { ConditionType } from "../apis/conditions.ts";
+import { type GPUNodePool, gpuNodePoolSchema, gpuNodePoolStatusSchema } from "../apis/gpunodepool.ts";
 import { inferenceServiceSchema } from "../apis/inferenceservice.ts";
 import {
   GPU_RESOURCE,
@@ -63,7 +64,13 @@ export function poolSnapshot(
   const names = new Set(mine.map((n) => n.metadata?.name));
   const ready = mine.filter(nodeReady);
   const phase = (p: KubeObject) => (p.status as { phase?: string } | undefined)?.phase;
+  const failing = pool.status?.conditions?.find(
+    (c) => c.type === ConditionType.ProviderFailing && c.status === "True",
+  );
   return {
+    ...(failing && pool.spec.provider.type !== "static"
+      ? { cannotGrow: `${failing.reason}: ${failing.message}` }
+      : {}),
     name: pool.metadata.name,
     spec: pool.spec,
     nodes: mine.length,
@@ -120,7 +127,10 @@ export function buildSnapshot(
 ): Snapshot {
   const pools = world.pools.flatMap((raw) => {
     const p = gpuNodePoolSchema.safeParse({ ...raw, status: undefined });
-    return p.success ? [poolSnapshot(p.data, world.nodes, world.pods)] : [];
+    if (!p.success) return [];
+    const status = gpuNodePoolStatusSchema.safeParse(raw.status ?? {});
+    const pool = status.success ? { ...p.data, status: status.data } : p.data;
+    return [poolSnapshot(pool, world.nodes, world.pods)];
   });
   const services: ServiceSnapshot[] = world.services.flatMap((raw) => {
     if (raw.metadata?.deletionTimestamp) return [];

@@ -274,7 +274,10 @@ export function allocate(input: {
       p.name,
       {
         snap: p,
-        nodeLimit: p.spec.provider.type === "static" ? Math.min(p.nodes, p.spec.maxNodes) : p.spec.maxNodes,
+        nodeLimit:
+          p.spec.provider.type === "static" || p.cannotGrow !== undefined
+            ? Math.min(p.nodes, p.spec.maxNodes)
+            : p.spec.maxNodes,
         counts: new Map(),
         refused: false,
       },
@@ -373,6 +376,16 @@ export function poolPlan(
     };
   }
   const wanted = Math.max(spec.minNodes, needed);
+  if (snap.cannotGrow !== undefined && refused) {
+    return {
+      name: pool.snap.name,
+      nodes: {
+        value: Math.min(wanted, spec.maxNodes),
+        reason: Reason.CapacityUnavailable,
+        message: `${what}; the pool cannot add nodes now (${snap.cannotGrow}): only its ${snap.nodes} nodes count`,
+      },
+    };
+  }
   if (wanted > spec.maxNodes || refused) {
     return {
       name: pool.snap.name,

@@ -44,6 +44,12 @@ export interface PoolSnapshot {
   usedGPUs: number;
   /** Measured power (spec.power.measured) and what a requested GPU draws; absent or no wattsPerGPU: nominal. */
   power?: PoolPower;
+  /**
+   * Why the pool cannot add nodes now (its provider fails, stalls or has no capacity: the pool's
+   * ProviderFailing condition): the plan then counts only the nodes it has, as for a static pool, so replicas
+   * go to the other pools a service lists instead of waiting for nodes that will not come.
+   */
+  cannotGrow?: string;
 }
 
 export interface BudgetSnapshot {

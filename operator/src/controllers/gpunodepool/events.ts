@@ -60,6 +60,13 @@ export const providerFailing = (reason: string, message: string, retryInMs: numb
   note: `${message}; next attempt in ${Math.round(retryInMs / 1000)} s`,
 });
 
+export const capacityUnavailable = (message: string, holdMs: number): EventSpec => ({
+  type: "Warning",
+  reason: Reason.CapacityUnavailable,
+  action: "Scale",
+  note: `${message}; the plan counts only the pool's nodes for ${Math.round(holdMs / 60_000)} min`,
+});
+
 export const providerRecovered = (): EventSpec => ({
   type: "Normal",
   reason: Reason.ProviderRecovered,

@@ -37,6 +37,12 @@ import { computePoolStatus, conditionOf, invalidPoolStatus, type ProviderHealth 
 
 const BACKOFF_BASE_MS = 5_000;
 const BACKOFF_MAX_MS = 5 * 60_000;
+/**
+ * How long a provider's "no capacity" stands after it was last seen: Karpenter deletes a NodeClaim that could
+ * not launch within seconds, and keeps its own unavailable-offerings cache about three minutes. Meanwhile
+ * the pool reports CapacityUnavailable and the planner counts only the nodes it has; then growth is tried again.
+ */
+export const CAPACITY_HOLD_MS = 5 * 60_000;
 /** While pods are being evicted, look again this soon. */
 const DRAIN_POLL_MS = 5_000;
 
@@ -77,6 +83,8 @@ interface PoolMemory {
   failures: number;
   retryAt?: number;
   failing?: { reason: string; message: string };
+  /** The provider's last word that a node asked for will not come, and until when it stands. */
+  capacity?: { message: string; untilMs: number };
   /** What the provider showed last: status while it backs off. */
   nodes?: PoolNode[];
 }
@@ -343,8 +351,23 @@ export function makePoolReconciler(deps: PoolReconcilerDeps) {
     }
 
     mem.nodes = nodes;
+    const refused = nodes.filter((n) => n.failure);
+    if (refused.length) {
+      const message = refused.map((n) => n.failure).join("; ");
+      const fresh = !mem.capacity || nowMs >= mem.capacity.untilMs;
+      mem.capacity = { message, untilMs: nowMs + CAPACITY_HOLD_MS };
+      if (fresh) {
+        log.warn({ message }, "the provider cannot get capacity");
+        await deps.events.record(about, events.capacityUnavailable(message, CAPACITY_HOLD_MS));
+      }
+    } else if (mem.capacity && nowMs >= mem.capacity.untilMs) mem.capacity = undefined;
+    if (mem.capacity) {
+      const left = mem.capacity.untilMs - nowMs;
+      requeueAfterMs = requeueAfterMs === undefined ? left : Math.min(requeueAfterMs, left);
+    }
     const health: ProviderHealth = {
       ...(mem.failing ? { failing: mem.failing } : {}),
+      ...(mem.capacity ? { capacity: mem.capacity.message } : {}),
       ...stalled(nodes, spec.provisioningSeconds * 1000, nowMs),
     };
     const names = new Set(nodes.map((n) => n.name));

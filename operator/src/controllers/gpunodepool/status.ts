@@ -12,6 +12,8 @@ export interface ProviderHealth {
   failing?: { reason: string; message: string };
   /** A node asked for that should have registered long ago. */
   stalled?: string;
+  /** The provider said, recently, that a node asked for will not come. */
+  capacity?: string;
 }
 
 export interface PoolStatusInput {
@@ -53,19 +55,26 @@ export function computePoolStatus(input: PoolStatusInput): GPUNodePoolStatus {
   conditions.push(
     failing
       ? { type: ConditionType.ProviderFailing, status: "True", ...failing }
-      : input.health.stalled
+      : input.health.capacity
         ? {
             type: ConditionType.ProviderFailing,
             status: "True",
-            reason: Reason.ProvisioningStalled,
-            message: input.health.stalled,
+            reason: Reason.CapacityUnavailable,
+            message: input.health.capacity,
           }
-        : {
-            type: ConditionType.ProviderFailing,
-            status: "False",
-            reason: Reason.ProviderHealthy,
-            message: `provider ${spec.provider.type} answers`,
-          },
+        : input.health.stalled
+          ? {
+              type: ConditionType.ProviderFailing,
+              status: "True",
+              reason: Reason.ProvisioningStalled,
+              message: input.health.stalled,
+            }
+          : {
+              type: ConditionType.ProviderFailing,
+              status: "False",
+              reason: Reason.ProviderHealthy,
+              message: `provider ${spec.provider.type} answers`,
+            },
   );
   conditions.push(
     input.plan?.nodes.reason === Reason.PoolAtMaxNodes
