@@ -1,7 +1,7 @@
 // Measured power end to end: a real Prometheus scrapes a fake NVIDIA DCGM exporter (DCGM_FI_DEV_POWER_USAGE
 // per GPU, with the node's name in Hostname, as dcgm-exporter serves it); a GPUNodePool with
 // spec.power.measured {source: DCGM} reports the measured watts, and the CapacityBudget over its services
-// counts the measured watts per GPU in use and says DCGM. The exporter stops: Prometheus marks its series
+// counts the measured watts per GPU in use and says DCGM, as does the InferenceService's status.powerWatts. The exporter stops: Prometheus marks its series
 // stale, and the pool and the budget fall back to nominal watts (not zero), with PowerMeasured False and an
 // event.
 import { createServer, type Server } from "node:http";
@@ -75,6 +75,12 @@ integrationSuite("measured power", () => {
   };
   const budget = () => admin.get<Budget>(pathFor(R.capacityBudgets, { name: BUDGET }));
   const pool = () => admin.get<Pool>(pathFor(R.gpuNodePools, { name: POOL }));
+  const servicePower = async () =>
+    (
+      await admin.get<KubeObject & { status?: { powerWatts?: number } }>(
+        pathFor(R.inferenceServices, { namespace: NS, name: SVC }),
+      )
+    ).status?.powerWatts;
   const condition = (c: Condition[] | undefined) => c?.find((x) => x.type === "PowerMeasured");
   const poolEvents = async () =>
     (
@@ -148,6 +154,7 @@ integrationSuite("measured power", () => {
           const b = await budget();
           expect(b.status).toMatchObject({ powerSource: "DCGM", used: { powerWatts: 2 * PER_GPU } });
           expect(condition(b.status?.conditions)).toMatchObject({ status: "True", reason: "PowerMeasured" });
+          expect(await servicePower()).toBe(2 * PER_GPU);
         },
         { timeoutMs: 60_000 },
       );
@@ -170,6 +177,7 @@ integrationSuite("measured power", () => {
           const p = await pool();
           // Nominal: two GPUs in use at busy watts, six idle at idle watts.
           expect(p.status).toMatchObject({ powerWatts: 2 * BUSY + 6 * 90, powerSource: "Nominal" });
+          expect(await servicePower()).toBe(2 * BUSY);
           expect(condition(p.status?.conditions)).toMatchObject({
             status: "False",
             reason: "PowerMeasurementStale",

@@ -447,7 +447,11 @@ export const inferenceServiceStatusSchema = z
       .optional()
       .describe("Mode Recommend: what the decision engine would run, and why; nothing is scaled to it."),
     costPerHour: nonNegative().optional().describe("Dollars per hour of the GPUs the service holds."),
-    powerWatts: nonNegative().optional().describe("Estimated power draw of the service's GPUs, watts."),
+    powerWatts: nonNegative()
+      .optional()
+      .describe(
+        "Power of the service's GPUs, watts: each pool's busyWattsPerGPU per GPU, or its measured watts per GPU in use while spec.power.measured reads fresh (what budgets count).",
+      ),
     conditions: conditionsSchema.optional(),
   })
   .describe("Observed state of an InferenceService.");

@@ -1,11 +1,14 @@
 // The InferenceService controller, declared: it reconciles InferenceServices, owns their Deployments and
 // Service, and is woken by pools (any service may use one) and HPAs (a conflict in the namespace).
 import { Reason } from "../../apis/conditions.ts";
+import type { InferenceService } from "../../apis/inferenceservice.ts";
 import { allKeys, type ControllerSpec, parseKey } from "../../kube/controller.ts";
+import type { PoolSnapshot } from "../../planning/types.ts";
 import { CACHE } from "../caches.ts";
 import type { Planner } from "../planner.ts";
 import { holdDecision, manualDecision, planDecision } from "./decide.ts";
 import { type Decider, makeReconciler } from "./reconcile.ts";
+import type { Decision } from "./status.ts";
 
 export const INFERENCE_SERVICE = "inferenceservice";
 
@@ -15,7 +18,10 @@ export const INFERENCE_SERVICE = "inferenceservice";
  * made gets fewer replicas at once, and more only once the next evaluation has checked pools and budgets.
  */
 export function planDecider(planner: Pick<Planner, "planFor" | "signalsFor" | "plan" | "planned">): Decider {
-  return (svc, { deployments, pools }) => {
+  // Every decision carries the measured watts per GPU of the pools that read them fresh (spec.power.measured),
+  // so the service's status.powerWatts counts what its budget counts.
+  return (svc, ctx) => withMeasuredPower(decide(svc, ctx), planner.planned?.snapshot.pools ?? []);
+  function decide(svc: InferenceService, { deployments, pools }: Parameters<Decider>[1]): Decision {
     const key = `${svc.metadata.namespace}/${svc.metadata.name}`;
     const plan = planner.planFor(key);
     const signals = planner.signalsFor(key);
@@ -38,7 +44,15 @@ export function planDecider(planner: Pick<Planner, "planFor" | "signalsFor" | "p
       reason: Reason.HoldingOnStaleMetrics,
       message: "not evaluated yet: replicas hold",
     });
-  };
+  }
+}
+
+/** The decision with the measured watts per GPU in use of each pool that has them. */
+export function withMeasuredPower(decision: Decision, pools: readonly PoolSnapshot[]): Decision {
+  const measured = pools.flatMap((p) =>
+    p.power?.wattsPerGPU !== undefined ? [[p.name, p.power.wattsPerGPU] as const] : [],
+  );
+  return measured.length > 0 ? { ...decision, wattsPerGPU: new Map(measured) } : decision;
 }
 
 export function inferenceServiceController(planner: Planner): ControllerSpec {

@@ -54,6 +54,8 @@ export interface Decision {
   recommendation?: { replicas: number; reason: string; message: string };
   /** The CapacityBudgets that hold the service back, and by how much. */
   budgetLimited?: { budgets: string[]; message: string };
+  /** Measured watts per GPU in use, per pool, where the latest Snapshot has them (spec.power.measured). */
+  wattsPerGPU?: ReadonlyMap<string, number>;
 }
 
 export interface StatusInput {
@@ -89,7 +91,7 @@ export function computeStatus(input: StatusInput): InferenceServiceStatus {
     const pool = pools.get(a.pool);
     const n = byPool.get(a.pool)?.replicas ?? 0;
     if (!pool || n === 0) continue;
-    const replica = replicaFootprint(pool.spec, a.gpusPerReplica);
+    const replica = replicaFootprint(pool.spec, a.gpusPerReplica, input.decision.wattsPerGPU?.get(a.pool));
     cost += n * replica.costPerHour;
     power += n * replica.powerWatts;
   }
