@@ -111,6 +111,8 @@ interface Cap {
   limit: number;
   /** Nodes it has (bounded by maxNodes): all a service whose lead time is shorter than provisioning gets. */
   existing: number;
+  /** GPUs it offers the services whose lead time is shorter than its provisioning (setShortLead). */
+  shortLead: number;
 }
 
 interface Limit {
@@ -207,7 +209,13 @@ function solveAll(input: OptimiseInput): Optimised {
       const existing = Math.min(p.nodes, p.spec.maxNodes);
       return [
         p.name,
-        { snap: p, perNode: p.spec.gpu.count, limit: isStatic ? existing : p.spec.maxNodes, existing },
+        {
+          snap: p,
+          perNode: p.spec.gpu.count,
+          limit: isStatic ? existing : p.spec.maxNodes,
+          existing,
+          shortLead: 0,
+        },
       ];
     }),
   );
@@ -233,11 +241,13 @@ function solveAll(input: OptimiseInput): Optimised {
     return s;
   });
   const scaled = svcs.filter((s) => !s.ask.fixed);
+  setShortLead(caps, svcs);
 
   // What binds the ideal.
   const bindingPools = new Set<string>();
   const bindingBudgets = new Set<number>();
-  for (const [name, cap] of caps) if (!poolHolds(cap, svcs)) bindingPools.add(name);
+  const ideals = poolCounts(svcs);
+  for (const [name, cap] of caps) if (!poolHolds(cap, ideals)) bindingPools.add(name);
   budgets.forEach((b, j) => {
     if (b.limits.some((l) => usageOf(svcs, j, l) > l.max * (1 + EPS) + EPS)) bindingBudgets.add(j);
   });
@@ -309,14 +319,14 @@ function withinLeadTimes(svcs: readonly Svc[], caps: ReadonlyMap<string, Cap>, a
       : s.opts.map((o) => p.variants.find((v) => v.pool === o.o.pool)?.replicas ?? 0);
     return { ...s, x };
   });
+  const short = countsByPool(placed, (_, p) => !p.growable);
   for (const cap of caps.values()) {
-    if (gpusOf(countsOn(placed, cap.snap.name, (_, p) => !p.growable)) > shortLeadGPUs(cap, placed))
-      return false;
+    if (gpusOf(short.get(cap.snap.name) ?? new Map()) > cap.shortLead) return false;
   }
   return true;
 }
 
-/** countsOn for every pool at once: pool -> GPUs per replica -> replicas. */
+/** GPUs per replica -> replicas, per pool, over the given services' replicas (`only` those options). */
 function countsByPool(
   svcs: readonly Svc[],
   only?: (s: Svc, p: Opt) => boolean,
@@ -337,22 +347,6 @@ function countsByPool(
   return out;
 }
 
-/** GPUs per replica -> replicas on the pool, over the given services. */
-function countsOn(
-  svcs: readonly Svc[],
-  pool: string,
-  only?: (s: Svc, p: Opt) => boolean,
-): Map<number, number> {
-  const counts = new Map<number, number>();
-  for (const s of svcs) {
-    s.opts.forEach((p, i) => {
-      if (p.o.pool !== pool || s.x[i] === 0 || (only && !only(s, p))) return;
-      counts.set(p.o.gpusPerReplica, (counts.get(p.o.gpusPerReplica) ?? 0) + s.x[i]!);
-    });
-  }
-  return counts;
-}
-
 function gpusOf(counts: ReadonlyMap<number, number>): number {
   let n = 0;
   for (const [size, k] of counts) n += size * k;
@@ -360,28 +354,39 @@ function gpusOf(counts: ReadonlyMap<number, number>): number {
 }
 
 /**
- * GPUs a pool offers the services whose lead time is shorter than its provisioning: those of the nodes it
- * has, or at least those their replicas hold on it now (a replica that runs keeps its node).
+ * Sets each pool's shortLead: the GPUs it offers the services whose lead time is shorter than its
+ * provisioning: those of the nodes it has, or at least those their replicas hold on it now (a replica that
+ * runs keeps its node).
  */
-function shortLeadGPUs(cap: Cap, svcs: readonly Svc[]): number {
-  let held = 0;
+function setShortLead(caps: ReadonlyMap<string, Cap>, svcs: readonly Svc[]): void {
+  const held = new Map<string, number>();
   for (const s of svcs) {
     for (const p of s.opts) {
-      if (p.o.pool === cap.snap.name && !p.growable)
-        held += p.o.gpusPerReplica * (s.ask.current[p.o.pool] ?? 0);
+      if (!p.growable)
+        held.set(p.o.pool, (held.get(p.o.pool) ?? 0) + p.o.gpusPerReplica * (s.ask.current[p.o.pool] ?? 0));
     }
   }
-  return Math.max(cap.perNode * cap.existing, held);
+  for (const [name, cap] of caps) cap.shortLead = Math.max(cap.perNode * cap.existing, held.get(name) ?? 0);
+}
+
+/** What services place per pool: all their replicas, and those of short-lead services. */
+interface PoolCounts {
+  all: Map<string, Map<number, number>>;
+  short: Map<string, Map<number, number>>;
+}
+
+function poolCounts(svcs: readonly Svc[]): PoolCounts {
+  return { all: countsByPool(svcs), short: countsByPool(svcs, (_, p) => !p.growable) };
 }
 
 /** Whether the pool holds what the services place on it (and the short-lead part fits its nodes). */
-function poolHolds(cap: Cap, svcs: readonly Svc[], extra?: { size: number; growable: boolean }): boolean {
-  const all = countsOn(svcs, cap.snap.name);
+function poolHolds(cap: Cap, use: PoolCounts, extra?: { size: number; growable: boolean }): boolean {
+  const all = new Map(use.all.get(cap.snap.name));
   if (extra) all.set(extra.size, (all.get(extra.size) ?? 0) + 1);
   if (nodesFor(all, cap.perNode) > cap.limit) return false;
-  const short = countsOn(svcs, cap.snap.name, (_, p) => !p.growable);
+  const short = new Map(use.short.get(cap.snap.name));
   if (extra && !extra.growable) short.set(extra.size, (short.get(extra.size) ?? 0) + 1);
-  return short.size === 0 || gpusOf(short) <= shortLeadGPUs(cap, svcs);
+  return short.size === 0 || gpusOf(short) <= cap.shortLead;
 }
 
 function usageOf(svcs: readonly Svc[], budget: number, l: Limit, only?: (s: Svc) => boolean): number {
@@ -471,7 +476,8 @@ function blockers(
   const out = new Map<string, Blocker>();
   for (const p of s.opts) {
     const cap = caps.get(p.o.pool)!;
-    const all = new Map(cached(memo, `counts ${cap.snap.name}`, () => countsOn(svcs, cap.snap.name)));
+    const use = cached(memo, "pools", () => poolCounts(svcs));
+    const all = new Map(use.all.get(cap.snap.name));
     all.set(p.o.gpusPerReplica, (all.get(p.o.gpusPerReplica) ?? 0) + 1);
     if (nodesFor(all, cap.perNode) > cap.limit) {
       out.set(`pool ${cap.snap.name}`, {
@@ -487,7 +493,7 @@ function blockers(
     } else if (
       !p.growable &&
       !cached(memo, `lead ${cap.snap.name} ${p.o.gpusPerReplica}`, () =>
-        poolHolds(cap, svcs, { size: p.o.gpusPerReplica, growable: false }),
+        poolHolds(cap, use, { size: p.o.gpusPerReplica, growable: false }),
       )
     ) {
       const prov = cap.snap.spec.provisioningSeconds ?? DEFAULT_PROVISIONING_SECONDS;
@@ -544,11 +550,11 @@ function verify(
     if (s.x.some((k) => !Number.isInteger(k) || k < 0)) return `non-integral replicas for ${s.ask.key}`;
     if (total(s) > s.ask.desired) return `${s.ask.key} placed above what it asked`;
   }
+  const fixedByPool = countsByPool(svcs, (s) => s.ask.fixed);
+  const allByPool = countsByPool(svcs);
   for (const cap of caps.values()) {
-    const fixedOnly = countsOn(svcs, cap.snap.name, (s) => s.ask.fixed);
-    const all = countsOn(svcs, cap.snap.name);
-    const need = nodesFor(all, cap.perNode);
-    if (need > cap.limit && need > nodesFor(fixedOnly, cap.perNode)) {
+    const need = nodesFor(allByPool.get(cap.snap.name) ?? new Map(), cap.perNode);
+    if (need > cap.limit && need > nodesFor(fixedByPool.get(cap.snap.name) ?? new Map(), cap.perNode)) {
       return `GPUNodePool ${cap.snap.name} would need ${need} nodes, more than ${cap.limit}`;
     }
   }
@@ -821,7 +827,7 @@ function solvePhase(
       rows.add(
         short.map(([, c, p]) => [c, p.o.gpusPerReplica]),
         -highs.infinity,
-        Math.max(0, shortLeadGPUs(cap, all) - gpusOf(outsideShort.get(name) ?? new Map())),
+        Math.max(0, cap.shortLead - gpusOf(outsideShort.get(name) ?? new Map())),
       );
     }
   }
@@ -1048,9 +1054,12 @@ function report(
     return budgetResult(b.snap.name, usage, heldBack[j]!, b.window, violated);
   });
 
+  const placedOn = countsByPool(svcs);
   return {
     services,
-    pools: pools.map((p) => poolPlan(p, countsOn(svcs, p.name), refused.has(p.name), leadNotes.get(p.name))),
+    pools: pools.map((p) =>
+      poolPlan(p, placedOn.get(p.name) ?? new Map(), refused.has(p.name), leadNotes.get(p.name)),
+    ),
     budgets: budgetPlans,
   };
 }
