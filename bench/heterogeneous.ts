@@ -63,7 +63,8 @@ function job(scenario: Scenario, allocator: "optimiser" | "greedy"): Job {
     trace,
     scenario,
     policy: { family: "inferops", allocator },
-    options: { warmReplicas: warmReplicas(trace, scenario.profiles[primary]!) },
+    // Hourly counts of requests and misses (RunResult.windows), to say when a fleet misses.
+    options: { warmReplicas: warmReplicas(trace, scenario.profiles[primary]!), windowSeconds: 3600 },
   };
 }
 
@@ -72,6 +73,22 @@ interface Row {
   allocator: "optimiser" | "greedy";
   maxNodes: Record<string, number>;
   result: RunResult;
+}
+
+/** The hour with the lowest attainment: "HH:00 xx.xx%" ("no miss" when every request met the SLO). */
+function worstHour(r: RunResult): string {
+  const w = r.windows;
+  if (!w) return "-";
+  let worst = 0;
+  let at = 0;
+  w.requests.forEach((n, i) => {
+    const missed = n > 0 ? w.misses[i]! / n : 0;
+    if (missed > worst) {
+      worst = missed;
+      at = i;
+    }
+  });
+  return worst === 0 ? "no miss" : `${String(from + at).padStart(2, "0")}:00 ${pct(1 - worst)}`;
 }
 
 const runner = workerRunner(Number(values.workers));
@@ -97,10 +114,13 @@ try {
   const peakNodes = Math.max(...alone.timeline.map((p) => p.nodes));
   const cap = { [preferred]: Math.max(1, Math.floor(peakNodes / 2)) };
   const variant = GPU_TYPES.find((v) => v.pool === preferred)!;
+  // And without the H100 variant: where the spill goes when the next type per token is not offered.
+  const withoutH100 = GPU_TYPES.filter((v) => v.pool !== "h100");
   await Promise.all([
     run(`${preferred} only, capped`, [variant], "optimiser", cap),
     run("mixed, capped", GPU_TYPES, "optimiser", cap),
     run("mixed, capped", GPU_TYPES, "greedy", cap),
+    run(`${withoutH100.map((v) => v.pool).join(" + ")}, capped`, withoutH100, "optimiser", cap),
   ]);
 
   const seconds = (performance.now() - started) / 1000;
@@ -117,6 +137,8 @@ try {
     "GPU-h L4 / L40S / H100",
     "energy kWh",
     "TTFT p50 / p99 s",
+    "scale actions",
+    "worst hour's SLO",
   ];
   const lines = rows.map((r) => {
     const byPool = r.result.gpuHoursByPool ?? { [r.fleet.split(" ")[0]!]: r.result.gpuHours };
@@ -136,6 +158,8 @@ try {
       GPU_TYPES.map((v) => (byPool[v.pool] ?? 0).toFixed(1)).join(" / "),
       r.result.energyKWh.toFixed(1),
       `${r.result.ttftP50.toFixed(2)} / ${r.result.ttftP99.toFixed(2)}`,
+      String(r.result.scaleActions),
+      worstHour(r.result),
     ];
   });
   const markdown = table(header, lines);
