@@ -1,7 +1,14 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { measuredPowerSchema } from "../apis/gpunodepool.ts";
-import { createPowerReader, type PoolPowerInput, poolPower, powerQuery, wattsByNode } from "./power.ts";
+import {
+  createPowerReader,
+  type PoolPowerInput,
+  poolPower,
+  powerQuery,
+  steadyWatts,
+  wattsByNode,
+} from "./power.ts";
 
 const DCGM = measuredPowerSchema.parse({ source: "DCGM" });
 const power = { busyWattsPerGPU: 700, idleWattsPerGPU: 90, measured: DCGM };
@@ -16,14 +23,15 @@ const fresh = (watts: Record<string, number>) => ({
 const input = (over: Partial<PoolPowerInput>): PoolPowerInput => ({ power, nodes, usedGPUs: 4, ...over });
 
 describe("powerQuery", () => {
-  it("reads DCGM's DCGM_FI_DEV_POWER_USAGE and Kepler's kepler_node_gpu_watts per node, fresh samples only", () => {
+  it("reads DCGM's DCGM_FI_DEV_POWER_USAGE and Kepler's kepler_node_gpu_watts per node: each GPU's 5-minute peak, while its latest sample is fresh", () => {
     expect(powerQuery(DCGM)).toEqual({
       query:
-        "sum by (Hostname) (DCGM_FI_DEV_POWER_USAGE and time() - timestamp(DCGM_FI_DEV_POWER_USAGE) < 60)",
+        "sum by (Hostname) (max_over_time(DCGM_FI_DEV_POWER_USAGE[5m]) and time() - timestamp(DCGM_FI_DEV_POWER_USAGE) < 60)",
       nodeLabel: "Hostname",
     });
     expect(powerQuery({ source: "Kepler", maxAgeSeconds: 30 })).toEqual({
-      query: "sum by (node_name) (kepler_node_gpu_watts and time() - timestamp(kepler_node_gpu_watts) < 30)",
+      query:
+        "sum by (node_name) (max_over_time(kepler_node_gpu_watts[5m]) and time() - timestamp(kepler_node_gpu_watts) < 30)",
       nodeLabel: "node_name",
     });
   });
@@ -79,7 +87,7 @@ describe("poolPower", () => {
       configured: "DCGM",
       watts: 3000,
       wattsPerGPU: 480,
-      message: "DCGM measures 3000 W on 2 node(s): 480 W per GPU in use (4 of 16)",
+      message: "DCGM measures the GPUs of 2 node(s); a replica counts their measured watts per GPU in use",
     });
   });
 
@@ -147,6 +155,17 @@ describe("poolPower", () => {
         },
       ),
     );
+  });
+});
+
+describe("steadyWatts", () => {
+  it("keeps the figure status has while the new one is within 2% or 5 W of it, and takes a real change", () => {
+    expect(steadyWatts(undefined, 1000)).toBe(1000);
+    expect(steadyWatts(1000, 1019)).toBe(1000);
+    expect(steadyWatts(1000, 981)).toBe(1000);
+    expect(steadyWatts(1000, 1021)).toBe(1021);
+    expect(steadyWatts(100, 104)).toBe(100);
+    expect(steadyWatts(100, 106)).toBe(106);
   });
 });
 

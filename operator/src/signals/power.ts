@@ -4,9 +4,13 @@
 // nominal watts, never to zero.
 //
 // Default queries (one per exporter, asked once per plan for every pool that uses it):
-//   DCGM:   sum by (Hostname) (DCGM_FI_DEV_POWER_USAGE and time() - timestamp(DCGM_FI_DEV_POWER_USAGE) < 60)
-//   Kepler: sum by (node_name) (kepler_node_gpu_watts and time() - timestamp(kepler_node_gpu_watts) < 60)
-// (60: the pool's maxAgeSeconds). Each answers the watts of every node's GPUs, labelled with the node's name.
+//   DCGM:   sum by (Hostname) (max_over_time(DCGM_FI_DEV_POWER_USAGE[5m])
+//             and time() - timestamp(DCGM_FI_DEV_POWER_USAGE) < 60)
+//   Kepler: sum by (node_name) (max_over_time(kepler_node_gpu_watts[5m])
+//             and time() - timestamp(kepler_node_gpu_watts) < 60)
+// (60: the pool's maxAgeSeconds). Each answers the watts of every node's GPUs, labelled with the node's name:
+// each GPU's peak of the last 5 minutes (a cap holds at peak, and the figure does not waver with every
+// sample), kept only while the GPU's latest sample is fresh (a series Prometheus marked stale has none).
 import type { MeasuredPower, PowerMeasurement } from "../apis/gpunodepool.ts";
 import { instantQuery, type PrometheusConfig } from "./sources/prometheus.ts";
 
@@ -16,6 +20,17 @@ export const POWER_METRIC: Record<PowerMeasurement, { metric: string; nodeLabel:
   Kepler: { metric: "kepler_node_gpu_watts", nodeLabel: "node_name" },
 };
 export const DEFAULT_POWER_MAX_AGE_SECONDS = 60;
+/** The default queries take each GPU's peak over this window. */
+export const POWER_WINDOW = "5m";
+
+/**
+ * A measured figure for status: the previous one while the new one is within 2% (or 5 W) of it, so a draw that
+ * wavers does not rewrite status at every evaluation (no writes in a steady state).
+ */
+export function steadyWatts(previous: number | undefined, next: number): number {
+  if (previous === undefined) return next;
+  return Math.abs(next - previous) <= Math.max(5, 0.02 * Math.abs(previous)) ? previous : next;
+}
 
 /** The query a pool's measurement runs, and the label naming the node in its answer. */
 export function powerQuery(m: MeasuredPower): { query: string; nodeLabel: string } {
@@ -24,7 +39,7 @@ export function powerQuery(m: MeasuredPower): { query: string; nodeLabel: string
   if (m.query !== undefined) return { query: m.query, nodeLabel };
   const maxAge = m.maxAgeSeconds ?? DEFAULT_POWER_MAX_AGE_SECONDS;
   return {
-    query: `sum by (${nodeLabel}) (${metric} and time() - timestamp(${metric}) < ${maxAge})`,
+    query: `sum by (${nodeLabel}) (max_over_time(${metric}[${POWER_WINDOW}]) and time() - timestamp(${metric}) < ${maxAge})`,
     nodeLabel,
   };
 }
@@ -135,8 +150,6 @@ export interface PoolPowerInput {
   reading?: PowerReading;
 }
 
-const round1 = (x: number) => Math.round(x * 10) / 10;
-
 /** Measured when configured, fresh and complete; nominal otherwise, with the reason. Never zero for stale. */
 export function poolPower(input: PoolPowerInput): PoolPower {
   const { power, nodes, reading } = input;
@@ -160,7 +173,8 @@ export function poolPower(input: PoolPowerInput): PoolPower {
   if (!(watts > 0)) return nominal(`${configured} reports 0 W for the pool's nodes, which is no measurement`);
   const gpus = nodes.reduce((s, n) => s + n.gpus, 0);
   const used = Math.min(Math.max(0, input.usedGPUs), gpus);
-  const what = `${configured} measures ${round1(watts)} W on ${nodes.length} node(s)`;
+  // No figures in the message: they are in status, and a message that changed with them would rewrite it.
+  const what = `${configured} measures the GPUs of ${nodes.length} node(s)`;
   if (used === 0)
     return {
       source: configured,
@@ -174,6 +188,6 @@ export function poolPower(input: PoolPowerInput): PoolPower {
     configured,
     watts,
     wattsPerGPU,
-    message: `${what}: ${round1(wattsPerGPU)} W per GPU in use (${used} of ${gpus})`,
+    message: `${what}; a replica counts their measured watts per GPU in use`,
   };
 }

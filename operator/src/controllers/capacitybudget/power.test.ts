@@ -38,7 +38,11 @@ const reading = (watts?: number) =>
   });
 
 /** Two Manual services of one-GPU replicas on h100, 2 replicas each, under a power limit. */
-function status(pools: PoolSnapshot[], limits: object = { powerWatts: 100_000 }) {
+function status(
+  pools: PoolSnapshot[],
+  limits: object = { powerWatts: 100_000 },
+  previous?: CapacityBudget["status"],
+) {
   const spec = { limits };
   const snap = snapshot(
     [
@@ -51,7 +55,7 @@ function status(pools: PoolSnapshot[], limits: object = { powerWatts: 100_000 })
   return {
     plan: p,
     status: computeBudgetStatus({
-      budget: budgetObject(spec),
+      budget: { ...budgetObject(spec), ...(previous ? { status: previous } : {}) },
       plan: p.budgets[0]!,
       services: new Map(p.services.map((s) => [s.key, s])),
       snapshot: snap,
@@ -70,6 +74,12 @@ describe("budgets with measured power", () => {
     expect(s.powerSource).toBe("DCGM");
     expect(s.used?.powerWatts).toBe(4 * 360);
     expect(cond(s, "PowerMeasured")).toMatchObject({ status: "True", reason: "PowerMeasured" });
+  });
+
+  it("keeps the used watts it reported while the measured draw wavers within 2%, so status is not rewritten", () => {
+    const first = status([measuredPool(reading(1800))]).status;
+    expect(status([measuredPool(reading(1820))], undefined, first).status).toEqual(first);
+    expect(status([measuredPool(reading(2000))], undefined, first).status.used?.powerWatts).toBe(4 * 410);
   });
 
   it("a measured draw lower than nominal lets more replicas in under the same limit", () => {

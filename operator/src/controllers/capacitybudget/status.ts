@@ -5,6 +5,7 @@ import type { CapacityBudget, CapacityBudgetStatus } from "../../apis/capacitybu
 import { ConditionType, Reason } from "../../apis/conditions.ts";
 import { inScope, limitsInForce } from "../../planning/budgets.ts";
 import type { BudgetPlan, ServicePlan, Snapshot } from "../../planning/types.ts";
+import { steadyWatts } from "../../signals/power.ts";
 import { type ConditionInput, mergeConditions } from "../conditions.ts";
 
 export interface BudgetStatusInput {
@@ -180,7 +181,11 @@ export function computeBudgetStatus(input: BudgetStatusInput): CapacityBudgetSta
     },
     used: {
       costPerHour: round(plan.used.costPerHour),
-      powerWatts: round(plan.used.powerWatts),
+      // Measured watts waver: a change within 2% keeps the figure status has (signals/power.ts).
+      powerWatts:
+        power.source !== "Nominal" && budget.status?.powerSource === power.source
+          ? steadyWatts(budget.status.used?.powerWatts, round(plan.used.powerWatts))
+          : round(plan.used.powerWatts),
       gpus: Object.entries(plan.used.gpus)
         .map(([type, count]) => ({ type, count }))
         .sort(byName),

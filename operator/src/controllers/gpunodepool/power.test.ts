@@ -40,6 +40,13 @@ describe("pool status power", () => {
     expect(cond(s)).toMatchObject({ status: "True", reason: "PowerMeasured" });
   });
 
+  it("keeps the measured figure it reported while the draw wavers within 2%, so status is not rewritten", () => {
+    const first = computePoolStatus(input({ power: measure(1000) }));
+    const wavers = computePoolStatus(input({ power: measure(1015), previous: first }));
+    expect(wavers).toEqual(first);
+    expect(computePoolStatus(input({ power: measure(1100), previous: first })).powerWatts).toBe(1100);
+  });
+
   it("falls back to nominal watts, never zero, when the measurement is stale", () => {
     const s = computePoolStatus(input({ power: measure() }));
     expect(s).toMatchObject({ powerWatts: 2 * 700 + 6 * 90, powerSource: "Nominal" });

@@ -4,7 +4,7 @@ import { ConditionType, Reason } from "../../apis/conditions.ts";
 import type { GPUNodePoolSpec, GPUNodePoolStatus } from "../../apis/gpunodepool.ts";
 import type { PoolNode } from "../../nodepools/provider.ts";
 import type { PoolPlan } from "../../planning/types.ts";
-import type { PoolPower } from "../../signals/power.ts";
+import { type PoolPower, steadyWatts } from "../../signals/power.ts";
 import { type ConditionInput, mergeConditions } from "../conditions.ts";
 
 /** The provider's health as the controller saw it last. */
@@ -47,7 +47,13 @@ export function computePoolStatus(input: PoolStatusInput): GPUNodePoolStatus {
   const nominalWatts = busy * spec.power.busyWattsPerGPU + (running - busy) * spec.power.idleWattsPerGPU;
   // Measured while fresh (signals/power.ts), else nominal: a stale measurement never reads as zero.
   const measured = input.power?.source !== "Nominal" ? input.power : undefined;
-  const powerWatts = measured?.watts ?? nominalWatts;
+  const powerWatts =
+    measured?.watts !== undefined
+      ? steadyWatts(
+          input.previous?.powerSource === measured.source ? input.previous.powerWatts : undefined,
+          round(measured.watts, 1),
+        )
+      : nominalWatts;
   const desired = input.plan?.nodes.value;
 
   const conditions: ConditionInput[] = [];

@@ -7,6 +7,7 @@ import { LABEL_SERVICE } from "../../apis/labels.ts";
 import type { KubeObject } from "../../kube/client.ts";
 import { replicaFootprint } from "../../planning/budgets.ts";
 import type { Signals } from "../../planning/types.ts";
+import { steadyWatts } from "../../signals/power.ts";
 import { type ConditionInput, mergeConditions } from "../conditions.ts";
 
 export interface DeploymentView {
@@ -87,11 +88,14 @@ export function computeStatus(input: StatusInput): InferenceServiceStatus {
 
   let cost = 0;
   let power = 0;
+  let measuredPower = false;
   for (const a of svc.spec.accelerators) {
     const pool = pools.get(a.pool);
     const n = byPool.get(a.pool)?.replicas ?? 0;
     if (!pool || n === 0) continue;
-    const replica = replicaFootprint(pool.spec, a.gpusPerReplica, input.decision.wattsPerGPU?.get(a.pool));
+    const measured = input.decision.wattsPerGPU?.get(a.pool);
+    if (measured !== undefined) measuredPower = true;
+    const replica = replicaFootprint(pool.spec, a.gpusPerReplica, measured);
     cost += n * replica.costPerHour;
     power += n * replica.powerWatts;
   }
@@ -202,7 +206,8 @@ export function computeStatus(input: StatusInput): InferenceServiceStatus {
       ? { recommendation: decision.recommendation }
       : {}),
     costPerHour: round(cost),
-    powerWatts: round(power),
+    // Measured watts waver: a change within 2% keeps the figure status has (signals/power.ts).
+    powerWatts: measuredPower ? steadyWatts(svc.status?.powerWatts, round(power)) : round(power),
     conditions: mergeConditions(previous?.conditions, conditions, generation, nowIso),
   };
 }
