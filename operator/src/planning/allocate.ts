@@ -481,7 +481,17 @@ function enforceBudgets(
     scope: states.filter((st) => inScope(b, st)),
     violated: new Map<string, string>(),
     heldBack: new Map<string, { key: string; replicas: number; limit: string }>(),
+    /** What the scope uses per limit, as summed after the cut numbered `at`. */
+    known: new Map<string, { at: number; use: number }>(),
   }));
+  let cuts = 0;
+  const used = (c: (typeof ctx)[number], limit: string): number => {
+    const k = c.known.get(limit);
+    if (k?.at === cuts) return k.use;
+    const use = limitUsed(c.scope, limit);
+    c.known.set(limit, { at: cuts, use });
+    return use;
+  };
 
   for (;;) {
     let acted = false;
@@ -491,7 +501,7 @@ function enforceBudgets(
       let use = 0;
       for (const l of limitNames(c.limits)) {
         if (c.violated.has(l)) continue;
-        use = limitUsed(c.scope, l);
+        use = used(c, l);
         if (exceedsLimit(use, c.limits, l)) {
           limit = l;
           break;
@@ -512,10 +522,11 @@ function enforceBudgets(
         (o, j) => victim.placed[j]! > 0 && countsAgainst(o.footprint, limit),
       );
       take(victim, pools.get(victim.ask.options[i]!.pool)!, i);
+      cuts++;
       const id = `${c.budget.name}\u0000${limit}`;
       const n = (victim.cuts.get(id) ?? 0) + 1;
       victim.cuts.set(id, n);
-      const message = `${c.budget.name} ${limit} (${describeUse(limitUsed(c.scope, limit), c.limits, limit)})`;
+      const message = `${c.budget.name} ${limit} (${describeUse(used(c, limit), c.limits, limit)})`;
       victim.cutMessages = [
         ...victim.cutMessages.filter((m) => !m.startsWith(`${c.budget.name} ${limit} `)),
         message,

@@ -102,6 +102,8 @@ interface Svc {
   x: number[];
   /** Budgets (indices into Model.budgets) whose scope holds the service. */
   scopes: number[];
+  /** Its class signature (classes), made once per plan. */
+  sig?: string;
 }
 
 interface Cap {
@@ -585,7 +587,8 @@ interface Klass {
 function classes(coupled: readonly Svc[]): Klass[] {
   const by = new Map<string, Klass>();
   for (const s of coupled) {
-    const sig = `${s.ask.priority}|${s.opts.map((p) => `${p.o.pool}:${p.o.gpusPerReplica}:${p.cost}:${p.o.footprint.costPerHour}:${p.o.footprint.powerWatts}:${p.growable ? 1 : 0}`).join(",")}|${s.scopes.join(",")}`;
+    s.sig ??= `${s.ask.priority}|${s.opts.map((p) => `${p.o.pool}:${p.o.gpusPerReplica}:${p.cost}:${p.o.footprint.costPerHour}:${p.o.footprint.powerWatts}:${p.growable ? 1 : 0}`).join(",")}|${s.scopes.join(",")}`;
+    const sig = s.sig;
     let k = by.get(sig);
     if (!k) {
       k = {
