@@ -158,6 +158,9 @@ integrationSuite("measured power", () => {
         },
         { timeoutMs: 60_000 },
       );
+      // Wide columns: the pool's watts and where they come from; the budget's source.
+      expect(kubectl(admCfg(), ["get", "gpupool", POOL, "-o", "wide"])).toMatch(/\s1400\s+DCGM\s/);
+      expect(kubectl(admCfg(), ["get", "capbudget", BUDGET, "-o", "wide"])).toMatch(/\sDCGM\s/);
     });
 
     it("falls back to nominal watts, not zero, when the exporter stops, and says the measurement is stale", async () => {

@@ -146,6 +146,13 @@ export const gpuNodePoolKind: KindInfo = {
     { name: "$/h", type: "number", jsonPath: ".status.costPerHour", description: "Dollars per hour." },
     { name: "W", type: "number", jsonPath: ".status.powerWatts", description: "Watts now.", priority: 1 },
     {
+      name: "Power-Source",
+      type: "string",
+      jsonPath: ".status.powerSource",
+      description: "How the watts were counted: Nominal, DCGM or Kepler.",
+      priority: 1,
+    },
+    {
       name: "Provider-Failing",
       type: "string",
       jsonPath: '.status.conditions[?(@.type=="ProviderFailing")].status',
@@ -192,6 +199,13 @@ export const capacityBudgetKind: KindInfo = {
       type: "string",
       jsonPath: '.status.conditions[?(@.type=="Violated")].status',
       description: "What nobody may cut exceeds a limit.",
+    },
+    {
+      name: "Power-Source",
+      type: "string",
+      jsonPath: ".status.powerSource",
+      description: "How the watts used were counted: Nominal, DCGM, Kepler or Mixed.",
+      priority: 1,
     },
     age,
   ],
