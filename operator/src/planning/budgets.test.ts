@@ -8,6 +8,8 @@ import {
   exceededLimits,
   limitsInForce,
   localTime,
+  plannedLimits,
+  WINDOW_LEAD_MS,
 } from "./budgets.ts";
 
 const peak = capacityBudgetSpecSchema.parse({
@@ -70,6 +72,31 @@ describe("windows", () => {
 
   it("outside windows the base limits hold", () => {
     expect(limitsInForce(peak, Date.parse("2025-01-06T10:00:00Z"))).toEqual({ limits: peak.limits });
+  });
+
+  it("the plan keeps to a window from WINDOW_LEAD_MS before its start, and to its limits until its end", () => {
+    // 17:00 Paris is 16:00 UTC on Monday 6 January 2025.
+    const start = Date.parse("2025-01-06T16:00:00Z");
+    expect(plannedLimits(peak, start - WINDOW_LEAD_MS - 1_000)).toEqual({ limits: peak.limits });
+    const ahead = plannedLimits(peak, start - WINDOW_LEAD_MS + 1_000);
+    expect(ahead).toEqual(limitsInForce(peak, start));
+    expect(ahead.window).toBe("peak");
+    // In the window's last minutes its limits still hold: the base ones ahead are looser.
+    const end = Date.parse("2025-01-06T20:00:00Z");
+    expect(plannedLimits(peak, end - 60_000)).toEqual(limitsInForce(peak, end - 60_000));
+    expect(plannedLimits(peak, end)).toEqual({ limits: peak.limits });
+  });
+
+  it("where a coming window is looser on a limit, the tighter one now holds", () => {
+    const spec = capacityBudgetSpecSchema.parse({
+      limits: { costPerHour: 100, gpus: [{ type: "nvidia-l4", max: 4 }] },
+      windows: [
+        { name: "night", start: "22:00", end: "24:00", limits: { costPerHour: 300, powerWatts: 500 } },
+      ],
+    });
+    const { limits, window } = plannedLimits(spec, Date.parse("2025-01-06T21:58:00Z"));
+    expect(window).toBe("night");
+    expect(limits).toEqual({ costPerHour: 100, powerWatts: 500, gpus: [{ type: "nvidia-l4", max: 4 }] });
   });
 });
 

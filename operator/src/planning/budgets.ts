@@ -63,6 +63,38 @@ export function limitsInForce(spec: CapacityBudgetSpec, nowMs: number): { limits
   };
 }
 
+/**
+ * How far ahead the plan keeps to a window: a window starting within this time is planned for already, so the
+ * replicas it cuts have drained, through the gentle scale-down, when it comes into force.
+ */
+export const WINDOW_LEAD_MS = 5 * 60_000;
+
+/**
+ * The limits a plan keeps to: those in force now and, where tighter, those of a window that comes into force
+ * within `leadMs`. A window ending soon keeps its limits until it ends (now's are the tighter). `window`
+ * names the window in force now, else the one planned for ahead of its start.
+ */
+export function plannedLimits(
+  spec: CapacityBudgetSpec,
+  nowMs: number,
+  leadMs: number = WINDOW_LEAD_MS,
+): { limits: Limits; window?: string } {
+  const now = limitsInForce(spec, nowMs);
+  const soon = limitsInForce(spec, nowMs + leadMs);
+  if (soon.window === undefined || soon.window === now.window) return now;
+  const least = (a?: number, b?: number) => (a === undefined ? b : b === undefined ? a : Math.min(a, b));
+  const gpus = new Map((now.limits.gpus ?? []).map((g) => [g.type, g.max]));
+  for (const g of soon.limits.gpus ?? []) gpus.set(g.type, least(gpus.get(g.type), g.max) ?? g.max);
+  return {
+    window: now.window ?? soon.window,
+    limits: {
+      costPerHour: least(now.limits.costPerHour, soon.limits.costPerHour),
+      powerWatts: least(now.limits.powerWatts, soon.limits.powerWatts),
+      gpus: gpus.size > 0 ? [...gpus].map(([type, max]) => ({ type, max })) : undefined,
+    },
+  };
+}
+
 /** What one replica of a variant costs against a budget. */
 export interface ReplicaFootprint {
   costPerHour: number;
