@@ -82,12 +82,14 @@ integrationSuite("measured power", () => {
       )
     ).status?.powerWatts;
   const condition = (c: Condition[] | undefined) => c?.find((x) => x.type === "PowerMeasured");
-  const poolEvents = async () =>
+  const eventsOf = async (name: string) =>
     (
       await admin.list<KubeObject & { reason: string; regarding: { name: string } }>(
         pathFor(R.events, { namespace: "default" }),
       )
-    ).items.filter((e) => e.regarding?.name === POOL);
+    ).items
+      .filter((e) => e.regarding?.name === name)
+      .map((e) => e.reason);
 
   beforeAll(async () => {
     admin = await KubeClient.create(admCfg());
@@ -189,9 +191,10 @@ integrationSuite("measured power", () => {
         { timeoutMs: 60_000 },
       );
       await eventually(async () => {
-        const reasons = (await poolEvents()).map((e) => e.reason);
+        const reasons = await eventsOf(POOL);
         expect(reasons).toContain("PowerMeasured");
         expect(reasons).toContain("PowerMeasurementStale");
+        expect(await eventsOf(BUDGET)).toContain("PowerMeasurementStale");
       });
     });
   });

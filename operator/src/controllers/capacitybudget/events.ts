@@ -36,7 +36,10 @@ const describeLimits = (l: CapacityBudgetStatus["limits"]) =>
     .filter(Boolean)
     .join(", ");
 
-/** A window coming into force or ending, the budget starting or stopping to bind, a violation. */
+/**
+ * A window coming into force or ending, the budget starting or stopping to bind, a violation, a pool's
+ * measured power turning stale or fresh again.
+ */
 export function transitions(
   before: CapacityBudgetStatus | undefined,
   after: CapacityBudgetStatus,
@@ -84,5 +87,16 @@ export function transitions(
     out.push({ type: "Warning", reason: violated.b.reason, action: "Limit", note: violated.b.message });
   if (violated?.b.status === "False" && violated.a?.status === "True")
     out.push({ type: "Normal", reason: Reason.WithinBudget, action: "Limit", note: "no longer violated" });
+  // Measured power of a pool it counts turned stale (nominal watts count) or fresh again.
+  const measured = changed(ConditionType.PowerMeasured);
+  if (measured?.b.status === "False")
+    out.push({
+      type: "Warning",
+      reason: Reason.PowerMeasurementStale,
+      action: "Measure",
+      note: measured.b.message,
+    });
+  if (measured?.b.status === "True" && measured.a?.status === "False")
+    out.push({ type: "Normal", reason: Reason.PowerMeasured, action: "Measure", note: measured.b.message });
   return out;
 }

@@ -6,6 +6,7 @@ import { plan } from "../../planning/plan.ts";
 import { budget, pool, service, serviceSpec, snapshot, T0 } from "../../planning/testkit.ts";
 import type { PoolSnapshot } from "../../planning/types.ts";
 import { type PoolPower, poolPower } from "../../signals/power.ts";
+import { transitions } from "./events.ts";
 import { computeBudgetStatus } from "./status.ts";
 
 const DCGM = { source: "DCGM" as const };
@@ -125,5 +126,17 @@ describe("budgets with measured power", () => {
     const nominal = status([measuredPool(undefined, null)]).status;
     expect(nominal.powerSource).toBe("Nominal");
     expect(cond(nominal, "PowerMeasured")).toBeUndefined();
+  });
+
+  it("records an event when a pool it counts turns stale and when it is fresh again", () => {
+    const fresh = status([measuredPool(reading(1800))]).status;
+    const stale = status([measuredPool(reading())], undefined, fresh).status;
+    expect(transitions(fresh, stale)).toContainEqual(
+      expect.objectContaining({ type: "Warning", reason: "PowerMeasurementStale" }),
+    );
+    expect(transitions(stale, status([measuredPool(reading(1800))], undefined, stale).status)).toContainEqual(
+      expect.objectContaining({ type: "Normal", reason: "PowerMeasured" }),
+    );
+    expect(transitions(stale, stale)).toEqual([]);
   });
 });
