@@ -1,11 +1,15 @@
 // Measured power end to end: a real Prometheus scrapes a fake NVIDIA DCGM exporter (DCGM_FI_DEV_POWER_USAGE
 // per GPU, with the node's name in Hostname, as dcgm-exporter serves it); a GPUNodePool with
 // spec.power.measured {source: DCGM} reports the measured watts, and the CapacityBudget over its services
-// counts the measured watts per GPU in use and says DCGM, as does the InferenceService's status.powerWatts. The exporter stops: Prometheus marks its series
-// stale, and the pool and the budget fall back to nominal watts (not zero), with PowerMeasured False and an
-// event.
+// counts the measured watts per GPU in use and says DCGM, as does the InferenceService's status.powerWatts.
+// The exporter stops: Prometheus marks its series stale, and the pool and the budget fall back to nominal
+// watts (not zero), with PowerMeasured False and events. Then a fake Kepler exporter (kepler_node_gpu_watts
+// with node_name) is added to Prometheus' targets and the pool switched to source Kepler: measured again.
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { KubeClient, type KubeObject } from "../../operator/src/kube/client.ts";
 import { pathFor, R } from "../../operator/src/kube/resources.ts";
@@ -16,24 +20,39 @@ import { type OperatorProcess, startOperatorProcess } from "../helpers/operator.
 import { type PrometheusProcess, startPrometheus } from "../helpers/prometheus.ts";
 import { integrationSuite } from "../helpers/suite.ts";
 
-/** Serves dcgm-exporter's power gauge for the 8 GPUs of one node: `watts[i]` for GPU i. */
-async function startFakeDcgmExporter(
+/**
+ * Serves one node's GPU power as an exporter does, `watts[i]` for GPU i: dcgm-exporter's
+ * DCGM_FI_DEV_POWER_USAGE with the node's name in Hostname, or Kepler's kepler_node_gpu_watts with it in the
+ * constant label node_name.
+ */
+async function startFakeExporter(
+  kind: "DCGM" | "Kepler",
   node: string,
   watts: number[],
 ): Promise<{ address: string; close(): Promise<void> }> {
+  const lines =
+    kind === "DCGM"
+      ? [
+          "# HELP DCGM_FI_DEV_POWER_USAGE Power draw (in W).",
+          "# TYPE DCGM_FI_DEV_POWER_USAGE gauge",
+          ...watts.map(
+            (w, gpu) =>
+              `DCGM_FI_DEV_POWER_USAGE{gpu="${gpu}",UUID="GPU-it-${gpu}",device="nvidia${gpu}",modelName="NVIDIA H100 80GB HBM3",Hostname="${node}"} ${w}`,
+          ),
+        ]
+      : [
+          "# HELP kepler_node_gpu_watts Total power consumption of GPU at node level in watts",
+          "# TYPE kepler_node_gpu_watts gauge",
+          ...watts.map(
+            (w, gpu) =>
+              `kepler_node_gpu_watts{gpu="${gpu}",gpu_uuid="GPU-it-${gpu}",vendor="nvidia",node_name="${node}"} ${w}`,
+          ),
+        ];
   const server: Server = createServer((req, res) => {
     if (req.url !== "/metrics") {
       res.writeHead(404).end();
       return;
     }
-    const lines = [
-      "# HELP DCGM_FI_DEV_POWER_USAGE Power draw (in W).",
-      "# TYPE DCGM_FI_DEV_POWER_USAGE gauge",
-      ...watts.map(
-        (w, gpu) =>
-          `DCGM_FI_DEV_POWER_USAGE{gpu="${gpu}",UUID="GPU-it-${gpu}",device="nvidia${gpu}",modelName="NVIDIA H100 80GB HBM3",Hostname="${node}"} ${w}`,
-      ),
-    ];
     res.writeHead(200, { "content-type": "text/plain; version=0.0.4" }).end(`${lines.join("\n")}\n`);
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -62,7 +81,9 @@ integrationSuite("measured power", () => {
 
   let admin: KubeClient;
   let exporter: { address: string; close(): Promise<void> } | undefined;
+  let kepler: { address: string; close(): Promise<void> } | undefined;
   let prometheus: PrometheusProcess;
+  let work: string;
   let operator: OperatorProcess;
   const admCfg = () => inject("adminKubeconfig");
 
@@ -94,10 +115,16 @@ integrationSuite("measured power", () => {
   beforeAll(async () => {
     admin = await KubeClient.create(admCfg());
     kubectl(admCfg(), ["create", "namespace", NS]);
-    exporter = await startFakeDcgmExporter(NODE, GPU_WATTS);
-    prometheus = await startPrometheus([
-      { address: exporter.address, labels: { job_kind: "dcgm-exporter" } },
-    ]);
+    exporter = await startFakeExporter("DCGM", NODE, GPU_WATTS);
+    // More targets come through file_sd (the Kepler exporter, later).
+    work = mkdtempSync(join(tmpdir(), "it-power-"));
+    writeFileSync(join(work, "targets.json"), "[]");
+    prometheus = await startPrometheus(
+      [{ address: exporter.address, labels: { job_kind: "dcgm-exporter" } }],
+      {
+        fileSd: join(work, "targets.json"),
+      },
+    );
     await admin.apply(
       pathFor(R.gpuNodePools, { name: POOL }),
       gpuNodePool(POOL, {
@@ -135,7 +162,9 @@ integrationSuite("measured power", () => {
   afterAll(async () => {
     await operator?.stop();
     await exporter?.close();
+    await kepler?.close();
     await prometheus?.stop();
+    if (work) rmSync(work, { recursive: true, force: true });
     for (const args of [
       ["delete", "namespace", NS, "--wait=false"],
       ["delete", "capacitybudgets", BUDGET],
@@ -146,7 +175,7 @@ integrationSuite("measured power", () => {
     await admin?.close();
   });
 
-  describe("a pool measured by DCGM", () => {
+  describe("a measured pool", () => {
     it("reports the measured watts, and the budget counts them per GPU in use and says DCGM", async () => {
       await eventually(
         async () => {
@@ -196,6 +225,34 @@ integrationSuite("measured power", () => {
         expect(reasons).toContain("PowerMeasurementStale");
         expect(await eventsOf(BUDGET)).toContain("PowerMeasurementStale");
       });
+    });
+
+    it("reads Kepler's kepler_node_gpu_watts by node_name when the pool says source Kepler", async () => {
+      // Kepler reports a little more: 1500 W, so (1500 - 6 * 90) / 2 = 480 W per GPU in use.
+      kepler = await startFakeExporter("Kepler", NODE, [450, 450, 100, 100, 100, 100, 100, 100]);
+      writeFileSync(
+        join(work, "targets.json.tmp"),
+        JSON.stringify([{ targets: [kepler.address], labels: {} }]),
+      );
+      renameSync(join(work, "targets.json.tmp"), join(work, "targets.json"));
+      await admin.apply(
+        pathFor(R.gpuNodePools, { name: POOL }),
+        gpuNodePool(POOL, {
+          maxNodes: 1,
+          provider: { type: "static" },
+          power: { busyWattsPerGPU: BUSY, idleWattsPerGPU: 90, measured: { source: "Kepler" } },
+        }),
+      );
+      await eventually(
+        async () => {
+          const p = await pool();
+          expect(p.status).toMatchObject({ powerWatts: 1500, powerSource: "Kepler" });
+          expect(condition(p.status?.conditions)).toMatchObject({ status: "True", reason: "PowerMeasured" });
+          const b = await budget();
+          expect(b.status).toMatchObject({ powerSource: "Kepler", used: { powerWatts: 2 * 480 } });
+        },
+        { timeoutMs: 60_000 },
+      );
     });
   });
 });
