@@ -20,6 +20,7 @@
 // 4. Pools: nodes = max(minNodes, nodes the placed replicas need), at most maxNodes; static pools keep their
 //    nodes. Nodes are removed by the pool's provider after scaleDownDelaySeconds of emptiness, not here.
 
+import type { Limits } from "../apis/capacitybudget.ts";
 import { Reason } from "../apis/conditions.ts";
 import type { Accelerator } from "../apis/inferenceservice.ts";
 import {
@@ -190,7 +191,8 @@ interface AskState {
   short: number;
   /** Replicas cut per budget and limit: "budget\u0000limit" -> n. */
   cuts: Map<string, number>;
-  cutMessages: string[];
+  /** The budget figures of its latest cut per budget and limit ("budget\u0000limit"), oldest first. */
+  cutUse: Map<string, { budget: string; limits: Limits; limit: string; use: number }>;
 }
 
 function fits(pool: PoolState, size: number, k: number): boolean {
@@ -290,7 +292,7 @@ export function allocate(input: {
       total: 0,
       short: 0,
       cuts: new Map(),
-      cutMessages: [],
+      cutUse: new Map(),
     }),
   );
 
@@ -341,7 +343,7 @@ function placement(st: AskState): Placement {
     const cut = [...st.cuts.values()].reduce((a, b) => a + b, 0);
     const budget = {
       reason: Reason.BudgetBinding,
-      message: `${cut} replicas held back by CapacityBudget: ${st.cutMessages.join("; ")}`,
+      message: `${cut} replicas held back by CapacityBudget: ${[...st.cutUse.values()].map((c) => `${c.budget} ${c.limit} (${describeUse(c.use, c.limits, c.limit)})`).join("; ")}`,
     };
     limitedBy = limitedBy
       ? { reason: budget.reason, message: `${budget.message}; ${limitedBy.message}` }
@@ -526,11 +528,8 @@ function enforceBudgets(
       const id = `${c.budget.name}\u0000${limit}`;
       const n = (victim.cuts.get(id) ?? 0) + 1;
       victim.cuts.set(id, n);
-      const message = `${c.budget.name} ${limit} (${describeUse(used(c, limit), c.limits, limit)})`;
-      victim.cutMessages = [
-        ...victim.cutMessages.filter((m) => !m.startsWith(`${c.budget.name} ${limit} `)),
-        message,
-      ];
+      victim.cutUse.delete(id);
+      victim.cutUse.set(id, { budget: c.budget.name, limits: c.limits, limit, use: used(c, limit) });
       c.heldBack.set(`${victim.ask.key}\u0000${limit}`, { key: victim.ask.key, replicas: n, limit });
       break;
     }

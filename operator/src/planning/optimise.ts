@@ -335,8 +335,9 @@ function countsByPool(
 ): Map<string, Map<number, number>> {
   const out = new Map<string, Map<number, number>>();
   for (const s of svcs) {
-    for (const [i, p] of s.opts.entries()) {
+    for (let i = 0; i < s.opts.length; i++) {
       const k = s.x[i]!;
+      const p = s.opts[i]!;
       if (k === 0 || (only && !only(s, p))) continue;
       let counts = out.get(p.o.pool);
       if (!counts) {
@@ -423,6 +424,7 @@ function minimumsUse(svcs: readonly Svc[], budget: number, l: Limit): number {
       s.min,
       s.x.reduce((a, b) => a + b, 0),
     );
+    if (left === 0) continue;
     const order = s.opts.map((p, i) => ({ c: l.coef(p.o), i })).sort((a, b) => a.c - b.c || a.i - b.i);
     for (const { c, i } of order) {
       const k = Math.min(left, s.x[i]!);
@@ -654,15 +656,17 @@ function solveProgram(
   timeLimit = DEFAULT_TIME_LIMIT_SECONDS,
 ): string | undefined {
   const outside = svcs.filter((s) => !inProgram.has(s));
+  // What the services outside the program place per pool: constants of every phase.
+  const fixed = { all: countsByPool(outside), short: countsByPool(outside, (_, q) => !q.growable) };
   // Sizes that do not divide each other are packed by GPU count and replicas per node first; when first-fit
   // decreasing cannot pack that, again with nodes of their own per size.
   let error: string | undefined;
   for (const packing of ["relaxed", "separate"] as const) {
     // Phase 1: minimums, pools only.
-    const mins = solvePhase(ks, outside, svcs, caps, budgets, timeLimit, undefined, packing);
+    const mins = solvePhase(ks, outside, fixed, caps, budgets, timeLimit, undefined, packing);
     if (typeof mins === "string") return mins;
     // Phase 2: the rest, with the minimums as lower bounds and the budgets.
-    const full = solvePhase(ks, outside, svcs, caps, budgets, timeLimit, mins, packing);
+    const full = solvePhase(ks, outside, fixed, caps, budgets, timeLimit, mins, packing);
     if (typeof full === "string") return full;
     for (const [i, k] of ks.entries()) split(k, full[i]!, mins[i]!);
     error = overCommitted(coupled, svcs, caps);
@@ -694,7 +698,7 @@ function overCommitted(
 function solvePhase(
   ks: readonly Klass[],
   outside: readonly Svc[],
-  all: readonly Svc[],
+  outsideUse: PoolCounts,
   caps: ReadonlyMap<string, Cap>,
   budgets: readonly BudgetCtx[],
   timeLimit: number,
@@ -703,8 +707,7 @@ function solvePhase(
 ): number[][] | string {
   const cols: Column[] = [];
   const rows = new Rows();
-  const outsideCounts = countsByPool(outside);
-  const outsideShort = countsByPool(outside, (_, q) => !q.growable);
+  const { all: outsideCounts, short: outsideShort } = outsideUse;
   const memo = new Map<string, unknown>();
   // What the minimums of phase 1 use of each budget limit.
   const minsUse = (j: number, l: Limit) => cached(memo, `mins ${j} ${l.name}`, () => minsUseOf(j, l));
