@@ -59,6 +59,8 @@ describe("pool status power", () => {
     const off = computePoolStatus(input({ spec: base, previous: waiting }));
     expect(off.powerSource).toBe("Nominal");
     expect(cond(off)).toBeUndefined();
+    // A reading from the plan made before measurement was turned off does not count.
+    expect(computePoolStatus(input({ spec: base, power: measure(1000) })).powerSource).toBe("Nominal");
   });
 
   it("records an event when the measurement turns stale and when it is fresh again, not while it stays", () => {

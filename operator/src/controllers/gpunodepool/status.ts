@@ -46,7 +46,11 @@ export function computePoolStatus(input: PoolStatusInput): GPUNodePoolStatus {
   const busy = Math.min(used, running);
   const nominalWatts = busy * spec.power.busyWattsPerGPU + (running - busy) * spec.power.idleWattsPerGPU;
   // Measured while fresh (signals/power.ts), else nominal: a stale measurement never reads as zero.
-  const measured = input.power?.source !== "Nominal" ? input.power : undefined;
+  // A reading made for another spec (measurement just turned off or switched exporter) does not count.
+  const measured =
+    input.power && input.power.source !== "Nominal" && input.power.source === spec.power.measured?.source
+      ? input.power
+      : undefined;
   const powerWatts =
     measured?.watts !== undefined
       ? steadyWatts(
