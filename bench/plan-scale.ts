@@ -3,7 +3,7 @@
 // plan() at scale: a synthetic snapshot (plan-scale-snapshot.ts) of N services on P pools holding M nodes,
 // with three CapacityBudgets of which one binds. Each allocator runs in a child process of its own, so that
 // its peak memory (max RSS) is its own: `optimiser` times plan() end to end (stage 1 and the optimiser),
-// and `greedy` the same stage 1 with the greedy allocation (allocate.ts) in place of the optimiser. Prints
+// and `greedy` the same stage 1 with the greedy allocation (allocate.ts, the fallback) in place of the optimiser. Prints
 // median and p99 time per plan() and peak RSS for both, as JSON and as a table. The optimiser's stage 2 is
 // timed again alone on the same asks (not counted in plan()'s time), with how many runs hit its time limit.
 import { execFileSync } from "node:child_process";
@@ -96,6 +96,7 @@ function child(allocator: "optimiser" | "greedy"): ChildResult {
         pools: snapshot.pools,
         budgets: snapshot.budgets,
         nowMs,
+        leadSeconds: new Map(firsts.map((f) => [f.svc.key, leadTimeSeconds(f.svc, f.ask.options, pools)])),
       });
       const t2 = performance.now();
       s2 = t2 - t1;

@@ -1,19 +1,25 @@
 import { describe, expect, it } from "vitest";
 import { Reason } from "../apis/conditions.ts";
 import { allocate, nodesFor, type ServiceAsk, variantOptions } from "./allocate.ts";
-import { ask, h100, l40s, l40sStuck, llama } from "./allocation-fixtures.ts";
+import { ask, h100, h100Fast, l40s, l40sSlow, l40sStuck, llama, onL40s } from "./allocation-fixtures.ts";
 import { budget, pool, serviceSpec, T0 } from "./testkit.ts";
 import type { BudgetSnapshot, PoolSnapshot } from "./types.ts";
 
 function run(
   asks: ServiceAsk[],
-  opts: { pools?: PoolSnapshot[]; budgets?: BudgetSnapshot[]; nowMs?: number } = {},
+  opts: {
+    pools?: PoolSnapshot[];
+    budgets?: BudgetSnapshot[];
+    nowMs?: number;
+    leadSeconds?: ReadonlyMap<string, number>;
+  } = {},
 ) {
   return allocate({
     asks,
     pools: opts.pools ?? [h100, l40s],
     budgets: opts.budgets ?? [],
     nowMs: opts.nowMs ?? T0,
+    leadSeconds: opts.leadSeconds,
   });
 }
 
@@ -187,6 +193,48 @@ describe("placement", () => {
       reason: Reason.CapacityUnavailable,
       message: expect.stringContaining("InsufficientCapacity"),
     });
+  });
+
+  it("gives a service whose lead time is shorter than a pool's provisioning only the nodes it has", () => {
+    const slow = l40sSlow;
+    const fast = h100Fast;
+    // The cheaper L40S cannot grow within 180 s: the replicas go to the H100.
+    const a = run([ask("a/llama", { desired: 3, on: [fast, slow] })], {
+      pools: [fast, slow],
+      leadSeconds: new Map([["a/llama", 180]]),
+    });
+    expect(replicas(a, "a/llama")).toEqual({ h100: 3, l40s: 0 });
+    // The only variant: nothing placed, and both the service and the pool say why.
+    const onlySlow = onL40s;
+    const b = run([ask("a/x", { desired: 3, accelerators: onlySlow, on: [slow] })], {
+      pools: [slow],
+      leadSeconds: new Map([["a/x", 180]]),
+    });
+    expect(b.services.get("a/x")!.total).toBe(0);
+    expect(b.services.get("a/x")!.limitedBy!.message).toContain(
+      "GPUNodePool l40s cannot add nodes within the lead time (provisioningSeconds 900)",
+    );
+    expect(b.pools[0]!.nodes.message).toContain("cannot add nodes within the lead time");
+    // Nodes it has count: with one node of 4 GPUs, 3 fit. Replicas that run keep their place.
+    const one = { ...slow, nodes: 1, readyNodes: 1, allocatableGPUs: 4 };
+    const c = run([ask("a/x", { desired: 6, accelerators: onlySlow, on: [one] })], {
+      pools: [one],
+      leadSeconds: new Map([["a/x", 180]]),
+    });
+    expect(c.services.get("a/x")!.total).toBe(4);
+    const d = run([ask("a/x", { desired: 6, accelerators: onlySlow, on: [slow], current: { l40s: 5 } })], {
+      pools: [slow],
+      leadSeconds: new Map([["a/x", 180]]),
+    });
+    expect(d.services.get("a/x")!.total).toBe(5);
+    // A lead time long enough, or none given: it grows.
+    for (const leadSeconds of [new Map([["a/x", 960]]), undefined]) {
+      const e = run([ask("a/x", { desired: 3, accelerators: onlySlow, on: [slow] })], {
+        pools: [slow],
+        leadSeconds,
+      });
+      expect(e.services.get("a/x")!.total).toBe(3);
+    }
   });
 
   it("keeps a pool at minNodes and says so", () => {

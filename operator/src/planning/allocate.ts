@@ -9,7 +9,10 @@
 // 2. Services are served by priority (then name): first every service's minReplicas, then the rest of what
 //    its behaviour allows. Replicas stay on the variant they run on (no churn: a scale-up adds to the best
 //    variant with room, a scale-down removes from the worst), and a variant takes a replica only while its
-//    pool can still hold all replicas placed on it within maxNodes (static pools: the nodes they have).
+//    pool can still hold all replicas placed on it within maxNodes (static pools: the nodes they have). A
+//    pool grows for a service only when its provisioningSeconds fit within the service's lead time
+//    (input.leadSeconds): otherwise such services share the GPUs of the nodes it has, or at least those their
+//    replicas hold on it now (the optimiser's rule, optimise.ts).
 //    Nodes are counted by first-fit decreasing packing of the replicas' GPU requests: ceil(GPUs / gpu.count)
 //    when sizes divide the node, more when they do not.
 // 3. Budgets (budgets.ts accounting): while a budget's limit in force is exceeded, one replica is cut from
@@ -35,6 +38,7 @@ import {
   replicaFootprint,
   type Usage,
 } from "./budgets.ts";
+import { DEFAULT_PROVISIONING_SECONDS } from "./decide.ts";
 import type { BudgetPlan, BudgetSnapshot, PoolPlan, PoolSnapshot } from "./types.ts";
 
 export interface VariantOption {
@@ -180,19 +184,44 @@ interface PoolState {
   counts: Map<number, number>;
   /** A placement wanted more than the pool could hold. */
   refused: boolean;
+  /** GPUs the pool offers services whose lead time is shorter than its provisioning (leadTimeGPUs). */
+  shortCap: number;
+  /** GPUs such services' replicas use on it. */
+  shortUsed: number;
+  /** Set when such a service wanted more than shortCap: why, for the pool's and the service's messages. */
+  leadNote?: string;
 }
 
 interface AskState {
   ask: ServiceAsk;
   /** Replicas placed per option (ask.options' order). */
   placed: number[];
+  /** Per option: whether its pool can add nodes for this service within its lead time (growsWithin). */
+  growable: boolean[];
   total: number;
   /** Replicas refused for want of pool room. */
   short: number;
+  /** Pools that could not add nodes within its lead time when it wanted more (their leadNote). */
+  leadLimited: Set<PoolState>;
   /** Replicas cut per budget and limit: "budget\u0000limit" -> n. */
   cuts: Map<string, number>;
   /** The budget figures of its latest cut per budget and limit ("budget\u0000limit"), oldest first. */
   cutUse: Map<string, { budget: string; limits: Limits; limit: string; use: number }>;
+}
+
+/**
+ * Whether a pool can add nodes for a service within its lead time (seconds; undefined: no limit): static
+ * pools never add nodes (their limit is the nodes they have), others when provisioningSeconds fit.
+ */
+export function growsWithin(pool: PoolSnapshot, leadSeconds: number | undefined): boolean {
+  const prov = pool.spec.provisioningSeconds ?? DEFAULT_PROVISIONING_SECONDS;
+  return pool.spec.provider.type === "static" || leadSeconds === undefined || prov <= leadSeconds;
+}
+
+/** Why a service whose lead time is shorter than the pool's provisioning got no more of it. */
+export function leadTimeNote(pool: PoolSnapshot, existing: number): string {
+  const prov = pool.spec.provisioningSeconds ?? DEFAULT_PROVISIONING_SECONDS;
+  return `GPUNodePool ${pool.name} cannot add nodes within the lead time (provisioningSeconds ${prov}): only its ${existing} nodes count, and they are full`;
 }
 
 function fits(pool: PoolState, size: number, k: number): boolean {
@@ -215,10 +244,18 @@ function room(pool: PoolState, size: number, want: number): number {
   return lo;
 }
 
+/** The most of `want` replicas the service can still place on option `i`: room, and the lead-time rule. */
+function roomFor(st: AskState, pool: PoolState, i: number, want: number): number {
+  const size = st.ask.options[i]!.gpusPerReplica;
+  const k = room(pool, size, want);
+  return st.growable[i] ? k : Math.min(k, Math.max(0, Math.floor((pool.shortCap - pool.shortUsed) / size)));
+}
+
 function put(st: AskState, pool: PoolState, i: number, k: number): void {
   if (k <= 0) return;
   const option = st.ask.options[i]!;
   pool.counts.set(option.gpusPerReplica, (pool.counts.get(option.gpusPerReplica) ?? 0) + k);
+  if (!st.growable[i]) pool.shortUsed += option.gpusPerReplica * k;
   st.placed[i]! += k;
   st.total += k;
 }
@@ -226,6 +263,7 @@ function put(st: AskState, pool: PoolState, i: number, k: number): void {
 function take(st: AskState, pool: PoolState, i: number): void {
   const option = st.ask.options[i]!;
   pool.counts.set(option.gpusPerReplica, (pool.counts.get(option.gpusPerReplica) ?? 0) - 1);
+  if (!st.growable[i]) pool.shortUsed -= option.gpusPerReplica;
   st.placed[i]! -= 1;
   st.total -= 1;
 }
@@ -236,12 +274,19 @@ function place(st: AskState, pools: Map<string, PoolState>, upTo: number): void 
   ask.options.forEach((o, i) => {
     const pool = pools.get(o.pool)!;
     const stay = Math.min((ask.current[o.pool] ?? 0) - st.placed[i]!, upTo - st.total);
-    put(st, pool, i, room(pool, o.gpusPerReplica, stay));
+    put(st, pool, i, roomFor(st, pool, i, stay));
   });
   ask.options.forEach((o, i) => {
     const pool = pools.get(o.pool)!;
-    const k = room(pool, o.gpusPerReplica, upTo - st.total);
-    if (k < upTo - st.total) pool.refused = true;
+    const want = upTo - st.total;
+    const k = roomFor(st, pool, i, want);
+    if (k < want) {
+      pool.refused = true;
+      if (room(pool, o.gpusPerReplica, want) > k) {
+        pool.leadNote = leadTimeNote(pool.snap, Math.min(pool.snap.nodes, pool.snap.spec.maxNodes));
+        st.leadLimited.add(pool);
+      }
+    }
     put(st, pool, i, k);
   });
 }
@@ -270,6 +315,8 @@ export function allocate(input: {
   pools: readonly PoolSnapshot[];
   budgets: readonly BudgetSnapshot[];
   nowMs: number;
+  /** Lead time per service key (seconds); a pool grows for a service only within it. Absent: no limit. */
+  leadSeconds?: ReadonlyMap<string, number>;
 }): Allocation {
   const pools = new Map<string, PoolState>(
     input.pools.map((p) => [
@@ -282,19 +329,37 @@ export function allocate(input: {
             : p.spec.maxNodes,
         counts: new Map(),
         refused: false,
+        shortCap: 0,
+        shortUsed: 0,
       },
     ]),
   );
-  const states = input.asks.map(
-    (ask): AskState => ({
+  const states = input.asks.map((ask): AskState => {
+    const lead = input.leadSeconds?.get(ask.key);
+    return {
       ask,
       placed: ask.options.map(() => 0),
+      growable: ask.options.map((o) => growsWithin(pools.get(o.pool)!.snap, lead)),
       total: 0,
       short: 0,
+      leadLimited: new Set(),
       cuts: new Map(),
       cutUse: new Map(),
-    }),
-  );
+    };
+  });
+  // Services whose lead time is shorter than a pool's provisioning get only the nodes it has, or at least
+  // the GPUs their replicas hold on it now (a replica that runs keeps its node).
+  const held = new Map<string, number>();
+  for (const st of states) {
+    st.ask.options.forEach((o, i) => {
+      if (!st.growable[i])
+        held.set(o.pool, (held.get(o.pool) ?? 0) + o.gpusPerReplica * (st.ask.current[o.pool] ?? 0));
+    });
+  }
+  for (const pool of pools.values()) {
+    const existing = Math.min(pool.snap.nodes, pool.snap.spec.maxNodes);
+    pool.shortCap = Math.max(pool.snap.spec.gpu.count * existing, held.get(pool.snap.name) ?? 0);
+  }
 
   // Services nobody scales hold what they hold: it occupies pools and counts against budgets.
   for (const st of states.filter((s) => s.ask.fixed)) {
@@ -315,7 +380,7 @@ export function allocate(input: {
     services,
     pools: input.pools.map((p) => {
       const st = pools.get(p.name)!;
-      return poolPlan(p, st.counts, st.refused);
+      return poolPlan(p, st.counts, st.refused, st.leadNote);
     }),
     budgets,
   };
@@ -336,7 +401,7 @@ function placement(st: AskState): Placement {
   } else if (st.short > 0) {
     limitedBy = {
       reason: Reason.PoolAtMaxNodes,
-      message: `${st.short} of ${ask.desired} replicas do not fit: GPUNodePools ${ask.options.map((o) => o.pool).join(", ")} are full (at maxNodes, static, or unable to add nodes now: see their GPUNodePools)${total < ask.minReplicas ? ` (below minReplicas ${ask.minReplicas})` : ""}`,
+      message: `${st.short} of ${ask.desired} replicas do not fit: GPUNodePools ${ask.options.map((o) => o.pool).join(", ")} are full (at maxNodes, static, or unable to add nodes now: see their GPUNodePools)${[...st.leadLimited].map((p) => `; ${p.leadNote}`).join("")}${total < ask.minReplicas ? ` (below minReplicas ${ask.minReplicas})` : ""}`,
     };
   }
   if (st.cuts.size > 0) {

@@ -25,6 +25,18 @@ export const l40sStuck: PoolSnapshot = {
   allocatableGPUs: 4,
   cannotGrow: "CapacityUnavailable: NodeClaim l40s-x did not launch: InsufficientCapacity",
 };
+/** An L40S pool whose nodes take 900 s to come, and an H100 pool whose nodes take 120 s (lead-time rule). */
+export const l40sSlow = pool("l40s", {
+  gpu: { type: "nvidia-l40s", count: 4, memoryGiB: 48 },
+  costPerNodeHour: 10.49,
+  maxNodes: 10,
+  provisioningSeconds: 900,
+});
+export const h100Fast = pool("h100", { costPerNodeHour: 98.32, maxNodes: 2, provisioningSeconds: 120 });
+/** A service on the L40S pool only. */
+export const onL40s: Accelerator[] = serviceSpec({
+  accelerators: [{ pool: "l40s", gpusPerReplica: 1 }],
+}).accelerators;
 export const llama: Accelerator[] = serviceSpec({
   accelerators: [
     { pool: "h100", gpusPerReplica: 1, profile: { maxTokensPerSecond: 5100, maxConcurrentRequests: 256 } },

@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { Reason } from "../apis/conditions.ts";
 import { type Allocation, allocate, nodesFor, type ServiceAsk, variantOptions } from "./allocate.ts";
-import { ask, h100, l40s, l40sStuck } from "./allocation-fixtures.ts";
+import { ask, h100, h100Fast, l40s, l40sSlow, l40sStuck, onL40s } from "./allocation-fixtures.ts";
 import { addUsage, emptyUsage, limitsInForce } from "./budgets.ts";
 import { compareObjective, type OptimiseInput, objective, optimise } from "./optimise.ts";
 import { budget, pool, serviceSpec, T0 } from "./testkit.ts";
@@ -71,20 +71,15 @@ describe("optimise: placement", () => {
   });
 
   it("a pool that cannot add nodes within the lead time holds only the nodes it has, and says so", () => {
-    const slow = pool("l40s", {
-      gpu: { type: "nvidia-l40s", count: 4, memoryGiB: 48 },
-      costPerNodeHour: 10.49,
-      maxNodes: 10,
-      provisioningSeconds: 900,
-    });
-    const fast = pool("h100", { maxNodes: 2, provisioningSeconds: 120 });
+    const slow = l40sSlow;
+    const fast = h100Fast;
     const a = run([ask("a/llama", { desired: 3, on: [fast, slow] })], {
       pools: [fast, slow],
       leadSeconds: new Map([["a/llama", 180]]),
     });
     expect(replicas(a, "a/llama")).toEqual({ h100: 3, l40s: 0 });
     // The only variant: the service gets nothing, and the reason names the lead time.
-    const onlySlow = serviceSpec({ accelerators: [{ pool: "l40s", gpusPerReplica: 1 }] }).accelerators;
+    const onlySlow = onL40s;
     const b = run([ask("a/x", { desired: 3, accelerators: onlySlow, on: [slow] })], {
       pools: [slow],
       leadSeconds: new Map([["a/x", 180]]),

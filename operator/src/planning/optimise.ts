@@ -35,6 +35,8 @@ import {
   advisorySplit,
   allocate,
   budgetResult,
+  growsWithin,
+  leadTimeNote,
   nodesFor,
   type Placement,
   poolPlan,
@@ -42,7 +44,7 @@ import {
   type VariantOption,
 } from "./allocate.ts";
 import { addUsage, describeLimit, emptyUsage, exceededLimits, limitsInForce, type Usage } from "./budgets.ts";
-import { DEFAULT_PROVISIONING_SECONDS, MODEL_LOAD_SECONDS } from "./decide.ts";
+import { MODEL_LOAD_SECONDS } from "./decide.ts";
 import type { BudgetPlan, BudgetSnapshot, PoolSnapshot } from "./types.ts";
 
 // The package's types describe its CommonJS build; Node loads its ES module, whose default is the loader.
@@ -229,10 +231,7 @@ function solveAll(input: OptimiseInput): Optimised {
     const w = weights(ask.options);
     const lead = input.leadSeconds?.get(ask.key);
     const opts = ask.options.map((o, i): Opt => {
-      const cap = caps.get(o.pool)!;
-      const prov = cap.snap.spec.provisioningSeconds ?? DEFAULT_PROVISIONING_SECONDS;
-      const growable = cap.snap.spec.provider.type === "static" || lead === undefined || prov <= lead;
-      return { o, cost: w[i]!, growable };
+      return { o, cost: w[i]!, growable: growsWithin(caps.get(o.pool)!.snap, lead) };
     });
     const scopes: number[] = [];
     budgets.forEach((b, j) => {
@@ -500,11 +499,10 @@ function blockers(
         poolHolds(cap, use, { size: p.o.gpusPerReplica, growable: false }),
       )
     ) {
-      const prov = cap.snap.spec.provisioningSeconds ?? DEFAULT_PROVISIONING_SECONDS;
       out.set(`lead ${cap.snap.name}`, {
         key: cap.snap.name,
         kind: "lead",
-        text: `GPUNodePool ${cap.snap.name} cannot add nodes within the lead time (provisioningSeconds ${prov}): only its ${cap.existing} nodes count, and they are full`,
+        text: leadTimeNote(cap.snap, cap.existing),
       });
     }
     for (const j of s.scopes) {
