@@ -60,7 +60,8 @@ describe("karpenter provider", () => {
     expect(failures).toEqual({
       "node-a": undefined,
       "gpu-b": undefined,
-      "gpu-ice": "NodeClaim gpu-ice did not launch: InsufficientCapacity: no g6.xlarge offering in us-east-1a",
+      "gpu-ice":
+        "NodeClaim gpu-ice did not launch: InsufficientCapacity: no g6.xlarge offering in us-east-1a",
       "gpu-err": "NodeClaim gpu-err did not launch: LaunchFailed: creating instance, throttled",
       "gpu-wait": undefined,
     });

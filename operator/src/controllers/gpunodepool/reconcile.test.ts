@@ -408,7 +408,10 @@ describe("GPUNodePool reconcile", () => {
     w.want(1);
     await w.reconcile();
     const [asked] = cloud.nodes(NAME);
-    cloud.refuse(asked!.name, "NodeClaim gpu-x did not launch: InsufficientCapacity: no g6.xlarge in us-east-1a");
+    cloud.refuse(
+      asked!.name,
+      "NodeClaim gpu-x did not launch: InsufficientCapacity: no g6.xlarge in us-east-1a",
+    );
     await w.reconcile();
     expect(w.condition(ConditionType.ProviderFailing)).toMatchObject({
       status: "True",
