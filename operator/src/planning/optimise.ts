@@ -445,7 +445,7 @@ function filled(
   const memo = new Map<string, unknown>();
   for (const s of coupled) {
     if (total(s) >= s.ask.desired) continue;
-    for (const b of blockers(s, svcs, caps, budgets, memo)) out.add(b.key);
+    for (const b of blockersOf(s, svcs, caps, budgets, memo)) out.add(b.key);
   }
   return out;
 }
@@ -466,6 +466,18 @@ interface Blocker {
 function cached<T>(memo: Map<string, unknown>, key: string, f: () => T): T {
   if (!memo.has(key)) memo.set(key, f());
   return memo.get(key) as T;
+}
+
+/** blockers(), shared by the services of a class (same options and scopes: the same answer). */
+function blockersOf(
+  s: Svc,
+  svcs: readonly Svc[],
+  caps: ReadonlyMap<string, Cap>,
+  budgets: readonly BudgetCtx[],
+  memo: Map<string, unknown>,
+): Blocker[] {
+  const find = () => blockers(s, svcs, caps, budgets, memo);
+  return s.sig === undefined ? find() : cached(memo, `blockers ${s.sig}`, find);
 }
 
 /** What stops one more replica of the service on each of its variants. */
@@ -667,7 +679,7 @@ function solveProgram(
     const full = solvePhase(ks, outside, fixed, caps, budgets, timeLimit, mins, packing);
     if (typeof full === "string") return full;
     for (const [i, k] of ks.entries()) split(k, full[i]!, mins[i]!);
-    error = overCommitted(coupled, svcs, caps);
+    error = overCommitted(ks, svcs, fixed.all, caps);
     if (!error) return undefined;
   }
   return error;
@@ -675,14 +687,13 @@ function solveProgram(
 
 /** A pool whose nodes the coupled services' replicas would over-commit, if any. */
 function overCommitted(
-  coupled: readonly Svc[],
+  ks: readonly Klass[],
   svcs: readonly Svc[],
+  others: ReadonlyMap<string, Map<number, number>>,
   caps: ReadonlyMap<string, Cap>,
 ): string | undefined {
-  const pools = new Set(coupled.flatMap((s) => s.opts.map((p) => p.o.pool)));
-  const inside = new Set(coupled);
+  const pools = new Set(ks.flatMap((k) => k.opts.map((p) => p.o.pool)));
   const all = countsByPool(svcs);
-  const others = countsByPool(svcs, (s) => !inside.has(s));
   for (const name of pools) {
     const cap = caps.get(name)!;
     const need = nodesFor(all.get(name) ?? new Map(), cap.perNode);
@@ -1015,7 +1026,7 @@ function report(
         message: `no variant can be placed: ${(ask.unusable ?? []).join("; ") || "spec.accelerators names no usable GPUNodePool"}`,
       };
     } else if (short > 0) {
-      const bs = blockers(s, svcs, caps, budgets, memo);
+      const bs = blockersOf(s, svcs, caps, budgets, memo);
       const budget = bs.filter((b) => b.kind === "budget");
       const pool = bs.filter((b) => b.kind !== "budget");
       for (const b of pool) {
