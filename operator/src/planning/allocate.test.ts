@@ -359,6 +359,9 @@ describe("budgets", () => {
     const peak = at("2025-01-06T17:00:00Z");
     expect(peak.services.get("a/x")!.total).toBe(2);
     expect(peak.budgets[0]!.activeWindow).toBe("peak");
+    // 17:00 Paris is 16:00 UTC: within WINDOW_LEAD_MS of the start the plan keeps to the window already.
+    expect(at("2025-01-06T15:50:00Z").services.get("a/x")!.total).toBe(5);
+    expect(at("2025-01-06T15:57:00Z").services.get("a/x")!.total).toBe(2);
   });
 
   it("counts services in mode Recommend as they run and never cuts them", () => {

@@ -33,7 +33,7 @@ import {
   emptyUsage,
   exceedsLimit,
   limitNames,
-  limitsInForce,
+  plannedLimits,
   type ReplicaFootprint,
   replicaFootprint,
   type Usage,
@@ -544,7 +544,7 @@ function enforceBudgets(
   const ordered = [...budgets].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const ctx = ordered.map((b) => ({
     budget: b,
-    ...limitsInForce(b.spec, nowMs),
+    ...plannedLimits(b.spec, nowMs),
     scope: states.filter((st) => inScope(b, st)),
     violated: new Map<string, string>(),
     heldBack: new Map<string, { key: string; replicas: number; limit: string }>(),

@@ -153,6 +153,20 @@ describe("optimise: budgets", () => {
     expect(a.budgets[0]!.violated).toBeUndefined();
   });
 
+  it("keeps to a window's limits from WINDOW_LEAD_MS before it starts, so the replicas it cuts have drained", () => {
+    const b = budget("peak", {
+      limits: { costPerHour: 1000 },
+      windows: [{ name: "peak", start: "16:00", end: "20:00", limits: { costPerHour: 20 } }],
+    });
+    const at = (iso: string) =>
+      run([svc("a/x", { desired: 5 })], { pools: [big], budgets: [b], nowMs: Date.parse(iso) }).services.get(
+        "a/x",
+      )!.total;
+    expect(at("2025-01-06T15:50:00Z")).toBe(5);
+    expect(at("2025-01-06T15:57:00Z")).toBe(2);
+    expect(at("2025-01-06T17:00:00Z")).toBe(2);
+  });
+
   it("says so when minimums alone exceed the budget, and never breaks minimums", () => {
     const b = budget("tight", { limits: { powerWatts: 2000 } });
     const a = run([svc("a/x", { minReplicas: 3, desired: 5 })], { pools: [big], budgets: [b] });

@@ -43,7 +43,15 @@ import {
   type ServiceAsk,
   type VariantOption,
 } from "./allocate.ts";
-import { addUsage, describeLimit, emptyUsage, exceededLimits, limitsInForce, type Usage } from "./budgets.ts";
+import {
+  addUsage,
+  describeLimit,
+  emptyUsage,
+  exceededLimits,
+  type limitsInForce,
+  plannedLimits,
+  type Usage,
+} from "./budgets.ts";
 import { MODEL_LOAD_SECONDS } from "./decide.ts";
 import type { BudgetPlan, BudgetSnapshot, PoolSnapshot } from "./types.ts";
 
@@ -224,7 +232,7 @@ function solveAll(input: OptimiseInput): Optimised {
     }),
   );
   const budgets: BudgetCtx[] = input.budgets.map((b) => {
-    const f = limitsInForce(b.spec, input.nowMs);
+    const f = plannedLimits(b.spec, input.nowMs);
     return { snap: b, ...(f.window ? { window: f.window } : {}), limits: limitsOf(f.limits), raw: f.limits };
   });
   const svcs: Svc[] = input.asks.map((ask) => {
