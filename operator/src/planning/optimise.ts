@@ -281,7 +281,7 @@ function solveAll(input: OptimiseInput): Optimised {
         coupled: coupled.length,
       };
     }
-    const result = solveProgram(ks, coupled, svcs, inProgram, caps, budgets, input.timeLimitSeconds);
+    const result = solveProgram(ks, svcs, inProgram, caps, budgets, input.timeLimitSeconds);
     if (typeof result === "string") {
       return { ...allocate(input), solver: "greedy", fallback: result, coupled: coupled.length };
     }
@@ -666,7 +666,6 @@ interface Column {
  */
 function solveProgram(
   ks: readonly Klass[],
-  coupled: readonly Svc[],
   svcs: readonly Svc[],
   inProgram: ReadonlySet<Svc>,
   caps: ReadonlyMap<string, Cap>,
