@@ -6,7 +6,7 @@ import { ask, h100, h100Fast, l40s, l40sSlow, l40sStuck, onL40s } from "./alloca
 import { addUsage, emptyUsage, limitsInForce } from "./budgets.ts";
 import { compareObjective, type OptimiseInput, objective, optimise } from "./optimise.ts";
 import { budget, pool, serviceSpec, T0 } from "./testkit.ts";
-import type { BudgetSnapshot } from "./types.ts";
+import type { BudgetSnapshot, PoolSnapshot } from "./types.ts";
 
 function run(asks: ServiceAsk[], opts: Partial<OptimiseInput> = {}) {
   return optimise({ asks, pools: [h100, l40s], budgets: [], nowMs: T0, ...opts });
@@ -392,6 +392,41 @@ describe("optimise: properties", () => {
         const placed = (x: Allocation) =>
           scaled.filter((s) => s.priority === top).reduce((n, s) => n + x.services.get(s.key)!.total, 0);
         if (scaled.length > 0) expect(placed(a)).toBeGreaterThanOrEqual(placed(g) - 0);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("both allocators give services whose lead time is shorter than a pool's provisioning only its nodes", () => {
+    // Lead times of 100 s (shorter than the pools' default 300 s provisioning), 400 s, or none.
+    const arb = fc.tuple(fleetArb, fc.array(fc.constantFrom(100, 100, 400, undefined), { minLength: 8 }));
+    fc.assert(
+      fc.property(arb, ([fleet, leads]) => {
+        const leadSeconds = new Map<string, number>();
+        fleet.asks.forEach((ask, i) => {
+          if (leads[i] !== undefined) leadSeconds.set(ask.key, leads[i]);
+        });
+        const input = { ...fleet, leadSeconds };
+        const short = (ask: ServiceAsk, p: PoolSnapshot) =>
+          p.spec.provider.type !== "static" && (leadSeconds.get(ask.key) ?? Number.POSITIVE_INFINITY) < 300;
+        for (const a of [allocate(input), optimise(input)]) {
+          for (const p of input.pools) {
+            // What the pool offers them: the GPUs of its nodes, or those their replicas hold on it now.
+            let held = 0;
+            let placed = 0;
+            for (const ask of input.asks) {
+              const o = ask.options.find((x) => x.pool === p.name);
+              if (!o || !short(ask, p)) continue;
+              held += o.gpusPerReplica * (ask.current[p.name] ?? 0);
+              if (!ask.fixed) {
+                const on = a.services.get(ask.key)!.variants.find((v) => v.pool === p.name)!.replicas;
+                placed += o.gpusPerReplica * on;
+              }
+            }
+            const offered = Math.max(p.spec.gpu.count * Math.min(p.nodes, p.spec.maxNodes), held);
+            expect(placed, `${p.name}`).toBeLessThanOrEqual(offered);
+          }
+        }
       }),
       { numRuns: 300 },
     );
