@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ConditionType, Reason } from "../apis/conditions.ts";
+import { variantLabels } from "../apis/labels.ts";
 import { testPool } from "../nodepools/testing.ts";
 import { buildSnapshot, type World } from "./snapshot.ts";
 
@@ -50,5 +51,51 @@ describe("buildSnapshot: pools", () => {
       new: undefined,
       odd: undefined,
     });
+  });
+});
+
+describe("buildSnapshot: services", () => {
+  it("counts a variant's pods being deleted on a node (they still hold GPUs), not those elsewhere", () => {
+    const svc = {
+      apiVersion: "inferops.dev/v1alpha1",
+      kind: "InferenceService",
+      metadata: { name: "llama", namespace: "team", generation: 1 },
+      spec: {
+        model: { name: "m", server: "vllm" },
+        template: { spec: { containers: [{ name: "server", image: "vllm/vllm-openai" }] } },
+        accelerators: [{ pool: "l4" }],
+      },
+    };
+    const deployment = {
+      metadata: { name: "llama-l4", namespace: "team", labels: variantLabels("llama", "l4") },
+      spec: { replicas: 2 },
+      status: { readyReplicas: 2 },
+    };
+    const pod = (name: string, extra: Record<string, unknown>, ns = "team", svcName = "llama") => ({
+      metadata: { name, namespace: ns, labels: variantLabels(svcName, "l4"), ...extra },
+      spec: { nodeName: "n1" },
+    });
+    const going = { deletionTimestamp: "2026-12-06T00:00:00Z" };
+    const snap = buildSnapshot(
+      {
+        ...world([]),
+        services: [svc],
+        deployments: [deployment],
+        pods: [
+          pod("a", {}),
+          pod("b", going),
+          pod("c", going),
+          pod("d", going, "other"),
+          pod("e", going, "team", "mistral"),
+          { ...pod("f", going), spec: {} },
+        ],
+      },
+      new Map(),
+      { services: {} },
+      15_000,
+    );
+    expect(snap.services[0]?.variants).toEqual([
+      { pool: "l4", replicas: 2, readyReplicas: 2, terminating: 2 },
+    ]);
   });
 });

@@ -132,6 +132,15 @@ export function buildSnapshot(
     const pool = status.success ? { ...p.data, status: status.data } : p.data;
     return [poolSnapshot(pool, world.nodes, world.pods)];
   });
+  // Pods being deleted on a node, by namespace/service/variant: they hold their GPUs until gone.
+  const deleting = new Map<string, number>();
+  for (const p of world.pods) {
+    const labels = p.metadata?.labels;
+    if (!p.metadata?.deletionTimestamp || !labels?.[LABEL_SERVICE]) continue;
+    if (!(p.spec as { nodeName?: string } | undefined)?.nodeName) continue;
+    const k = `${p.metadata.namespace}/${labels[LABEL_SERVICE]}/${labels[LABEL_VARIANT] ?? ""}`;
+    deleting.set(k, (deleting.get(k) ?? 0) + 1);
+  }
   const services: ServiceSnapshot[] = world.services.flatMap((raw) => {
     if (raw.metadata?.deletionTimestamp) return [];
     const p = inferenceServiceSchema.safeParse({ ...raw, status: undefined });
@@ -153,11 +162,16 @@ export function buildSnapshot(
         name: svc.metadata.name,
         generation: svc.metadata.generation ?? 0,
         spec: svc.spec,
-        variants: deployments.map((d) => ({
-          pool: d.metadata?.labels?.[LABEL_VARIANT] ?? "",
-          replicas: (d.spec as { replicas?: number } | undefined)?.replicas ?? 0,
-          readyReplicas: (d.status as { readyReplicas?: number } | undefined)?.readyReplicas ?? 0,
-        })),
+        variants: deployments.map((d) => {
+          const pool = d.metadata?.labels?.[LABEL_VARIANT] ?? "";
+          const terminating = deleting.get(`${namespace}/${svc.metadata.name}/${pool}`) ?? 0;
+          return {
+            pool,
+            replicas: (d.spec as { replicas?: number } | undefined)?.replicas ?? 0,
+            readyReplicas: (d.status as { readyReplicas?: number } | undefined)?.readyReplicas ?? 0,
+            ...(terminating ? { terminating } : {}),
+          };
+        }),
         ...(sig?.signals ? { signals: sig.signals } : {}),
         ...(sig?.error ? { signalsError: sig.error } : {}),
       },

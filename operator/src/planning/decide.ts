@@ -117,6 +117,8 @@ interface Standing {
   ready: number;
   currentByPool: Record<string, number>;
   readyByPool: Record<string, number>;
+  /** Pods per pool being deleted, still holding their GPUs. */
+  drainingByPool: Record<string, number>;
   options: VariantOption[];
   unusable: string[];
   lead: number;
@@ -156,6 +158,7 @@ function standing(
 ): Standing {
   const currentByPool: Record<string, number> = {};
   const readyByPool: Record<string, number> = {};
+  const drainingByPool: Record<string, number> = {};
   let current = 0;
   let ready = 0;
   for (const v of svc.variants) {
@@ -164,6 +167,7 @@ function standing(
     ready += r;
     currentByPool[v.pool] = (currentByPool[v.pool] ?? 0) + v.replicas;
     readyByPool[v.pool] = (readyByPool[v.pool] ?? 0) + r;
+    if (v.terminating) drainingByPool[v.pool] = (drainingByPool[v.pool] ?? 0) + v.terminating;
   }
   const prev = snapshot.memory.services[svc.key];
   return {
@@ -172,6 +176,7 @@ function standing(
     ready,
     currentByPool,
     readyByPool,
+    drainingByPool,
     options,
     unusable,
     lead,
@@ -505,6 +510,7 @@ export function decideService(
       unusable: variants.unusable,
       pools: svc.spec.accelerators.map((a) => a.pool),
       current: st.currentByPool,
+      ...(Object.keys(st.drainingByPool).length ? { draining: st.drainingByPool } : {}),
       fixed: scaling.mode === "Recommend",
     },
   };

@@ -48,6 +48,8 @@ import {
   describeLimit,
   emptyUsage,
   exceededLimits,
+  handoverLimits,
+  inScope,
   type limitsInForce,
   plannedLimits,
   type Usage,
@@ -233,7 +235,12 @@ function solveAll(input: OptimiseInput): Optimised {
   );
   const budgets: BudgetCtx[] = input.budgets.map((b) => {
     const f = plannedLimits(b.spec, input.nowMs);
-    return { snap: b, ...(f.window ? { window: f.window } : {}), limits: limitsOf(f.limits), raw: f.limits };
+    // Budget a scale-down frees goes to others at the next plan, once its replicas have drained.
+    const fill = handoverLimits(
+      f.limits,
+      input.asks.filter((a) => inScope(b, a.namespace)),
+    );
+    return { snap: b, ...(f.window ? { window: f.window } : {}), limits: limitsOf(fill), raw: f.limits };
   });
   const svcs: Svc[] = input.asks.map((ask) => {
     const w = weights(ask.options);

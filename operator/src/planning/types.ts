@@ -16,6 +16,11 @@ export interface VariantState {
   replicas: number;
   /** Replicas ready to serve. */
   readyReplicas: number;
+  /**
+   * Pods of the variant being deleted (a scale-down's, draining their requests): they hold their GPUs
+   * until gone, so the budget they use is not handed to another service before then (handoverLimits).
+   */
+  terminating?: number;
 }
 
 export interface ServiceSnapshot {

@@ -13,6 +13,8 @@ import { servicesOf } from "./scenario.ts";
 const NAMESPACE_NAME = "kubernetes.io/metadata.name";
 
 const nodeName = (pool: string, id: number) => `${pool}-node-${id}`;
+/** Only its presence matters to the planner: when a draining pod began to go is not modelled here. */
+const TERMINATING_SINCE = "1970-01-01T00:00:00Z";
 
 /**
  * The fleet's objects now. A budget whose scope the scenario resolved to namespaces selects exactly those,
@@ -52,6 +54,8 @@ export function fleetWorld(fleet: Fleet): World {
               name: `${service.name}-${pod.pool}-${pod.id}`,
               namespace: service.namespace,
               labels: variantLabels(service.name, pod.pool),
+              // A pod a scale-down removed drains its requests while it is being deleted.
+              ...(pod.state === "draining" ? { deletionTimestamp: TERMINATING_SINCE } : {}),
             },
             spec: {
               nodeName: nodeName(pod.node.pool, pod.node.id),
