@@ -463,6 +463,41 @@ function hold(st: Standing, mem: ServiceMemory): { recommended: Decided; target:
   };
 }
 
+/**
+ * Replicas to keep so that a scale-down leaves the capacity its target counts on. The target is a count in
+ * units of the current mix's mean replica (recommend.ts weights the profiles by replicas per variant), but a
+ * scale-down removes the least preferred variants' replicas first (both allocators do), and those may hold
+ * more than their share: removing an H100 from 2 L40S and 1 H100 takes two thirds of the capacity, not a
+ * third. Returns the fewest replicas, from `target` up to `current`, whose removal order keeps at least
+ * target x the mean; `target` itself when every variant is alike or one has no profile.
+ */
+export function replicasKeepingCapacity(
+  options: readonly Pick<VariantOption, "pool" | "tokensPerSecond">[],
+  currentByPool: Readonly<Record<string, number>>,
+  current: number,
+  target: number,
+): number {
+  if (target >= current || target <= 0) return target;
+  if (options.some((o) => o.tokensPerSecond === undefined)) return target;
+  const held = options.map((o) => ({ n: currentByPool[o.pool] ?? 0, tps: o.tokensPerSecond! }));
+  const running = held.reduce((s, h) => s + h.n, 0);
+  if (running !== current) return target;
+  const mean = held.reduce((s, h) => s + h.n * h.tps, 0) / running;
+  const need = target * mean * (1 - 1e-9);
+  for (let keep = target; keep < current; keep++) {
+    // Remove current - keep replicas, least preferred variant first.
+    let remove = current - keep;
+    let kept = 0;
+    for (let i = held.length - 1; i >= 0; i--) {
+      const gone = Math.min(remove, held[i]!.n);
+      remove -= gone;
+      kept += (held[i]!.n - gone) * held[i]!.tps;
+    }
+    if (kept >= need) return keep;
+  }
+  return current;
+}
+
 /** Stage 1 for one service: observe, recommend, behave, bound (or hold on bad signals). */
 export function decideService(
   svc: ServiceSnapshot,
@@ -489,6 +524,20 @@ export function decideService(
     const b = bound(st, rec.toZero ? undefined : rec.raw, behave(st, rec, mem, obs.short));
     target = b.target;
     boundsLimit = b.limit;
+    // In mode Auto, and never above maxReplicas (a lowered maximum is a scale-down the user asked for).
+    const keep =
+      svc.spec.scaling.mode === "Auto"
+        ? Math.min(
+            svc.spec.scaling.maxReplicas,
+            replicasKeepingCapacity(st.options, st.currentByPool, st.current, target.value),
+          )
+        : target.value;
+    if (keep > target.value)
+      target = {
+        ...target,
+        value: keep,
+        message: `${target.message}; keeps ${keep}: the ${st.current - target.value} replicas a scale-down to ${target.value} removes first (least preferred variants) hold more than their share of the capacity`,
+      };
   }
   const { scaling } = svc.spec;
   return {
