@@ -55,7 +55,7 @@ describe("buildSnapshot: pools", () => {
 });
 
 describe("buildSnapshot: services", () => {
-  it("counts a variant's pods being deleted on a node (they still hold GPUs), not those elsewhere", () => {
+  it("counts a variant's pods being deleted on a Ready node (they still hold GPUs), not those elsewhere or on a lost node", () => {
     const svc = {
       apiVersion: "inferops.dev/v1alpha1",
       kind: "InferenceService",
@@ -81,6 +81,10 @@ describe("buildSnapshot: services", () => {
         ...world([]),
         services: [svc],
         deployments: [deployment],
+        nodes: [
+          { metadata: { name: "n1" }, status: { conditions: [{ type: "Ready", status: "True" }] } },
+          { metadata: { name: "n2" }, status: { conditions: [{ type: "Ready", status: "Unknown" }] } },
+        ],
         pods: [
           pod("a", {}),
           pod("b", going),
@@ -88,6 +92,7 @@ describe("buildSnapshot: services", () => {
           pod("d", going, "other"),
           pod("e", going, "team", "mistral"),
           { ...pod("f", going), spec: {} },
+          { ...pod("g", going), spec: { nodeName: "n2" } },
         ],
       },
       new Map(),

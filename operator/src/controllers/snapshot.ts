@@ -132,12 +132,14 @@ export function buildSnapshot(
     const pool = status.success ? { ...p.data, status: status.data } : p.data;
     return [poolSnapshot(pool, world.nodes, world.pods)];
   });
-  // Pods being deleted on a node, by namespace/service/variant: they hold their GPUs until gone.
+  // Pods being deleted on a Ready node, by namespace/service/variant: they hold their GPUs until gone. One
+  // on a node that is not Ready may stay terminating until the node goes, and must not hold budget that long.
+  const readyNodes = new Set(world.nodes.filter(nodeReady).map((n) => n.metadata?.name));
   const deleting = new Map<string, number>();
   for (const p of world.pods) {
     const labels = p.metadata?.labels;
     if (!p.metadata?.deletionTimestamp || !labels?.[LABEL_SERVICE]) continue;
-    if (!(p.spec as { nodeName?: string } | undefined)?.nodeName) continue;
+    if (!readyNodes.has((p.spec as { nodeName?: string } | undefined)?.nodeName)) continue;
     const k = `${p.metadata.namespace}/${labels[LABEL_SERVICE]}/${labels[LABEL_VARIANT] ?? ""}`;
     deleting.set(k, (deleting.get(k) ?? 0) + 1);
   }

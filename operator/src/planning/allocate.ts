@@ -32,7 +32,6 @@ import {
   describeUse,
   emptyUsage,
   exceedsLimit,
-  handoverLimits,
   limitNames,
   plannedLimits,
   type ReplicaFootprint,
@@ -545,23 +544,15 @@ function enforceBudgets(
   nowMs: number,
 ): BudgetPlan[] {
   const ordered = [...budgets].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  const ctx = ordered.map((b) => {
-    const scope = states.filter((st) => inScope(b, st));
-    const planned = plannedLimits(b.spec, nowMs);
-    return {
-      budget: b,
-      ...(planned.window !== undefined ? { window: planned.window } : {}),
-      limits: handoverLimits(
-        planned.limits,
-        scope.map((st) => st.ask),
-      ),
-      scope,
-      violated: new Map<string, string>(),
-      heldBack: new Map<string, { key: string; replicas: number; limit: string }>(),
-      /** What the scope uses per limit, as summed after the cut numbered `at`. */
-      known: new Map<string, { at: number; use: number }>(),
-    };
-  });
+  const ctx = ordered.map((b) => ({
+    budget: b,
+    ...plannedLimits(b.spec, nowMs),
+    scope: states.filter((st) => inScope(b, st)),
+    violated: new Map<string, string>(),
+    heldBack: new Map<string, { key: string; replicas: number; limit: string }>(),
+    /** What the scope uses per limit, as summed after the cut numbered `at`. */
+    known: new Map<string, { at: number; use: number }>(),
+  }));
   let cuts = 0;
   const used = (c: (typeof ctx)[number], limit: string): number => {
     const k = c.known.get(limit);

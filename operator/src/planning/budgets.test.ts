@@ -1,4 +1,3 @@
-import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { capacityBudgetSpecSchema } from "../apis/capacitybudget.ts";
 import {
@@ -7,7 +6,6 @@ import {
   countsAgainst,
   emptyUsage,
   exceededLimits,
-  handoverLimits,
   limitsInForce,
   localTime,
   plannedLimits,
@@ -130,64 +128,5 @@ describe("usage", () => {
     expect(countsAgainst(h100, "gpus/nvidia-h100")).toBe(true);
     expect(countsAgainst(h100, "gpus/nvidia-l40s")).toBe(false);
     expect(countsAgainst({ ...h100, costPerHour: 0 }, "costPerHour")).toBe(false);
-  });
-});
-
-describe("handoverLimits", () => {
-  const footprint = (gpuType: string, costPerHour: number, powerWatts: number) => ({
-    costPerHour,
-    powerWatts,
-    gpus: 1,
-    gpuType,
-  });
-  const options = [
-    { pool: "a", footprint: footprint("nvidia-l4", 0.8, 72) },
-    { pool: "b", footprint: footprint("nvidia-h100", 12.3, 700) },
-  ];
-  const held = fc.record({
-    desired: fc.nat(12),
-    current: fc.record({ a: fc.nat(10), b: fc.nat(10) }),
-    draining: fc.record({ a: fc.nat(3), b: fc.nat(3) }),
-  });
-  const limits = fc.record({
-    costPerHour: fc.double({ min: 0, max: 400, noNaN: true }),
-    powerWatts: fc.double({ min: 0, max: 20_000, noNaN: true }),
-    gpus: fc.constant([{ type: "nvidia-l4", max: 12 }]).map((g) => g.map((x) => ({ ...x }))),
-  });
-
-  it("never raises a limit, and never lowers it below what the scope holds without growing", () => {
-    fc.assert(
-      fc.property(limits, fc.array(held, { maxLength: 5 }), (l, scope) => {
-        const out = handoverLimits(
-          l,
-          scope.map((s) => ({ ...s, options })),
-        );
-        // What the scope uses with nobody growing and the shrinking at what they want.
-        const kept = emptyUsage();
-        for (const s of scope) {
-          const running = s.current.a + s.current.b;
-          const k = running === 0 ? 0 : Math.min(1, s.desired / running);
-          addUsage(kept, options[0]!.footprint, s.current.a * k);
-          addUsage(kept, options[1]!.footprint, s.current.b * k);
-        }
-        expect(out.costPerHour!).toBeLessThanOrEqual(l.costPerHour);
-        expect(out.powerWatts!).toBeLessThanOrEqual(l.powerWatts);
-        expect(out.costPerHour!).toBeGreaterThanOrEqual(Math.min(l.costPerHour, kept.costPerHour) - 1e-6);
-        expect(out.powerWatts!).toBeGreaterThanOrEqual(Math.min(l.powerWatts, kept.powerWatts) - 1e-6);
-        const l4 = out.gpus![0]!.max;
-        expect(l4).toBeLessThanOrEqual(12);
-        expect(l4).toBeGreaterThanOrEqual(Math.min(12, Math.floor(kept.gpus["nvidia-l4"] ?? 0)));
-      }),
-    );
-  });
-
-  it("reserves what pods being deleted and replicas a service gives up use, where the fleet has room", () => {
-    const out = handoverLimits({ costPerHour: 100, powerWatts: 10_000 }, [
-      { desired: 2, current: { a: 4 }, draining: { b: 1 }, options },
-      { desired: 5, current: { a: 1 }, options },
-    ]);
-    // Reserved: 2 L4 replicas given up and one H100 pod going: $13.9/h, 844 W.
-    expect(out.costPerHour).toBeCloseTo(100 - 13.9);
-    expect(out.powerWatts).toBeCloseTo(10_000 - 844);
   });
 });

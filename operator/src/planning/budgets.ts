@@ -95,67 +95,6 @@ export function plannedLimits(
   };
 }
 
-/** A service in a budget's scope, as handoverLimits() reads it: what it holds now and what it wants. */
-export interface HeldNow {
-  /** Replicas wanted before budgets (stage 1). */
-  desired: number;
-  /** Replicas per pool now. */
-  current: Readonly<Record<string, number>>;
-  /** Pods per pool being deleted, still holding their GPUs. */
-  draining?: Readonly<Record<string, number>>;
-  options: readonly { pool: string; footprint: ReplicaFootprint }[];
-}
-
-/**
- * The limits a plan may fill, so that budget freed by one service's scale-down is not given to another's
- * scale-up before the replicas going are gone: they keep their GPUs until they have drained their requests,
- * while the new ones start, and both count. Pods being deleted reserve what they use, and so does a service
- * that wants fewer replicas than it runs, for the difference; each limit L becomes max(L - reserved, min(L, Q)), where Q is what the scope
- * uses with no service growing and the shrinking ones at what they want. So the reservation never makes a
- * plan cut a service below what it runs or wants (the limit stays at least Q), and a fleet already over the
- * limit (a window starting) is cut to L, not below it. The freed budget is there for the next plan.
- */
-export function handoverLimits(limits: Limits, scope: readonly HeldNow[]): Limits {
-  const reserved = emptyUsage();
-  const kept = emptyUsage();
-  for (const s of scope) {
-    const now = emptyUsage();
-    let running = 0;
-    for (const o of s.options) {
-      const k = s.current[o.pool] ?? 0;
-      addUsage(now, o.footprint, k);
-      running += k;
-    }
-    for (const o of s.options) addUsage(reserved, o.footprint, s.draining?.[o.pool] ?? 0);
-    if (running === 0) continue;
-    const share = s.desired < running ? (running - s.desired) / running : 0;
-    addScaled(reserved, now, share);
-    addScaled(kept, now, 1 - share);
-  }
-  const within = (limit: number | undefined, r: number, q: number) =>
-    limit === undefined ? undefined : Math.max(limit - r, Math.min(limit, q));
-  const out: Limits = {};
-  const cost = within(limits.costPerHour, reserved.costPerHour, kept.costPerHour);
-  const power = within(limits.powerWatts, reserved.powerWatts, kept.powerWatts);
-  if (cost !== undefined) out.costPerHour = cost;
-  if (power !== undefined) out.powerWatts = power;
-  if (limits.gpus)
-    out.gpus = limits.gpus.map((g) => ({
-      type: g.type,
-      max: Math.max(
-        Math.floor(g.max - (reserved.gpus[g.type] ?? 0) + 1e-9),
-        Math.min(g.max, Math.ceil((kept.gpus[g.type] ?? 0) - 1e-9)),
-      ),
-    }));
-  return out;
-}
-
-function addScaled(into: Usage, u: Usage, k: number): void {
-  into.costPerHour += u.costPerHour * k;
-  into.powerWatts += u.powerWatts * k;
-  for (const [type, n] of Object.entries(u.gpus)) into.gpus[type] = (into.gpus[type] ?? 0) + n * k;
-}
-
 /** What one replica of a variant costs against a budget. */
 export interface ReplicaFootprint {
   costPerHour: number;

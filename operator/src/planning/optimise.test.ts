@@ -167,34 +167,6 @@ describe("optimise: budgets", () => {
     expect(at("2025-01-06T17:00:00Z")).toBe(2);
   });
 
-  it("budget a scale-down frees goes to another service only once the replicas going are gone, in both allocators", () => {
-    // $10 a replica, $100 in all: high runs 6 and wants 4, low runs 4 and wants 8.
-    const b = budget("shared", { limits: { costPerHour: 100 } });
-    const high = (over: Partial<ServiceAsk>) =>
-      svc("a/high", { priority: 900, minReplicas: 1, desired: 4, current: { h100: 6 }, ...over });
-    const low = svc("a/low", { priority: 100, minReplicas: 1, desired: 8, current: { h100: 4 } });
-    const both = (asks: ServiceAsk[]) =>
-      [
-        run(asks, { pools: [big], budgets: [b] }),
-        allocate({ asks, pools: [big], budgets: [b], nowMs: T0 }),
-      ].map((a) => [a.services.get("a/high")!.total, a.services.get("a/low")!.total]);
-    // The plan that shrinks high: low keeps its 4, the 2 replicas going still hold their GPUs.
-    expect(both([high({}), low])).toEqual([
-      [4, 4],
-      [4, 4],
-    ]);
-    // Next plan: high at 4, its 2 pods still draining.
-    expect(both([high({ current: { h100: 4 }, draining: { h100: 2 } }), low])).toEqual([
-      [4, 4],
-      [4, 4],
-    ]);
-    // They are gone: low takes the room.
-    expect(both([high({ current: { h100: 4 } }), low])).toEqual([
-      [4, 6],
-      [4, 6],
-    ]);
-  });
-
   it("says so when minimums alone exceed the budget, and never breaks minimums", () => {
     const b = budget("tight", { limits: { powerWatts: 2000 } });
     const a = run([svc("a/x", { minReplicas: 3, desired: 5 })], { pools: [big], budgets: [b] });

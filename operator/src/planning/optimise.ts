@@ -48,8 +48,6 @@ import {
   describeLimit,
   emptyUsage,
   exceededLimits,
-  handoverLimits,
-  inScope,
   type limitsInForce,
   plannedLimits,
   type Usage,
@@ -235,12 +233,7 @@ function solveAll(input: OptimiseInput): Optimised {
   );
   const budgets: BudgetCtx[] = input.budgets.map((b) => {
     const f = plannedLimits(b.spec, input.nowMs);
-    // Budget a scale-down frees goes to others at the next plan, once its replicas have drained.
-    const fill = handoverLimits(
-      f.limits,
-      input.asks.filter((a) => inScope(b, a.namespace)),
-    );
-    return { snap: b, ...(f.window ? { window: f.window } : {}), limits: limitsOf(fill), raw: f.limits };
+    return { snap: b, ...(f.window ? { window: f.window } : {}), limits: limitsOf(f.limits), raw: f.limits };
   });
   const svcs: Svc[] = input.asks.map((ask) => {
     const w = weights(ask.options);

@@ -8,10 +8,11 @@
 //                          time), panic mode, rate policies (mode Auto only)
 //   mode Manual -> spec.replicas ?? minReplicas; bounds always.
 // Stage 2, across services (optimise.ts; allocate.ts, the greedy, as its fallback; budgets.ts): variants,
-// pools, budgets.
+// pools, budgets; then growth waits while replicas a scale-down removed drain (handover.ts).
 import { variantOptions } from "./allocate.ts";
 import { pruneScaleEvents } from "./behavior.ts";
 import { decideService, leadTimeSeconds } from "./decide.ts";
+import { holdGrowthWhileDraining } from "./handover.ts";
 import { optimise } from "./optimise.ts";
 import type { Decided, Plan, ServicePlan, Snapshot } from "./types.ts";
 
@@ -30,12 +31,19 @@ export function plan(snapshot: Snapshot, nowMs: number): Plan {
     const { options, unusable } = variantOptions(svc.spec.accelerators, pools);
     return decideService(svc, snapshot, pools, { options, unusable: unusable.map((u) => u.why) }, nowMs);
   });
-  const allocation = optimise({
-    asks: firsts.map((f) => f.ask),
-    pools: snapshot.pools,
+  const asks = firsts.map((f) => f.ask);
+  const allocation = holdGrowthWhileDraining({
+    allocation: optimise({
+      asks,
+      pools: snapshot.pools,
+      budgets: snapshot.budgets,
+      nowMs,
+      leadSeconds: new Map(firsts.map((f) => [f.svc.key, leadTimeSeconds(f.svc, f.ask.options, pools)])),
+    }),
+    asks,
     budgets: snapshot.budgets,
+    pools: snapshot.pools,
     nowMs,
-    leadSeconds: new Map(firsts.map((f) => [f.svc.key, leadTimeSeconds(f.svc, f.ask.options, pools)])),
   });
 
   const memory: Plan["memory"] = { services: {} };

@@ -17,8 +17,8 @@ export interface VariantState {
   /** Replicas ready to serve. */
   readyReplicas: number;
   /**
-   * Pods of the variant being deleted (a scale-down's, draining their requests): they hold their GPUs
-   * until gone, so the budget they use is not handed to another service before then (handoverLimits).
+   * Pods of the variant being deleted on a Ready node (a scale-down's, draining their requests): they hold
+   * their GPUs until gone, so the budget they use is not handed to another service before then (handover.ts).
    */
   terminating?: number;
 }
