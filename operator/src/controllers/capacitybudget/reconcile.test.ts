@@ -23,8 +23,15 @@ function setup(spec: unknown = SPEC) {
   });
   const snap = snapshot(
     [
-      service("high", { spec: serviceSpec({ priority: 900, replicas: 4, scaling: { mode: "Manual" } }) }),
-      service("low", { spec: serviceSpec({ priority: 100, replicas: 4, scaling: { mode: "Manual" } }) }),
+      // Each running what it asks for: the budget takes from what runs (handover.ts).
+      service("high", {
+        replicas: 4,
+        spec: serviceSpec({ priority: 900, replicas: 4, scaling: { mode: "Manual" } }),
+      }),
+      service("low", {
+        replicas: 4,
+        spec: serviceSpec({ priority: 100, replicas: 4, scaling: { mode: "Manual" } }),
+      }),
     ],
     { budgets: [budget("shared", SPEC)] },
   );

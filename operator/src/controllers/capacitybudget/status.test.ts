@@ -17,13 +17,22 @@ function budgetObject(spec: unknown): CapacityBudget {
   });
 }
 
-/** Two Manual services on one-GPU H100 replicas (700 W each): high priority wants 4, low priority 4. */
+/**
+ * Two Manual services on one-GPU H100 replicas (700 W each), each running 4 and asking for 4: a budget
+ * that binds takes from what runs (growth into a limit waits for cut replicas to drain: handover.ts).
+ */
 function fleet(spec: unknown, nowMs = T0, extra: Snapshot["services"] = []) {
   const obj = budgetObject(spec);
   const snap = snapshot(
     [
-      service("high", { spec: serviceSpec({ priority: 900, replicas: 4, scaling: { mode: "Manual" } }) }),
-      service("low", { spec: serviceSpec({ priority: 100, replicas: 4, scaling: { mode: "Manual" } }) }),
+      service("high", {
+        replicas: 4,
+        spec: serviceSpec({ priority: 900, replicas: 4, scaling: { mode: "Manual" } }),
+      }),
+      service("low", {
+        replicas: 4,
+        spec: serviceSpec({ priority: 100, replicas: 4, scaling: { mode: "Manual" } }),
+      }),
       ...extra,
     ],
     { budgets: [budget("shared", spec as never)] },
