@@ -206,7 +206,7 @@ integrationSuite("measured power", () => {
             reason: "PowerMeasurementStale",
           });
           expect(condition(b.status?.conditions)?.message).toContain(
-            `no fresh DCGM sample for node(s) ${NODE}`,
+            `no fresh DCGM sample for every GPU of node(s) ${NODE}`,
           );
           const p = await pool();
           // Nominal: two GPUs in use at busy watts, six idle at idle watts.

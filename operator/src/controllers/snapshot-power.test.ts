@@ -54,7 +54,7 @@ describe("buildSnapshot: measured power", () => {
   it("counts nominal watts, saying why, when a Ready node has no sample or no reading was taken", () => {
     expect(snap(new Map([["gpu", watts({ b: 500 })]])).pools[0]?.power).toMatchObject({
       source: "Nominal",
-      message: expect.stringContaining("no fresh DCGM sample for node(s) a"),
+      message: expect.stringContaining("no fresh DCGM sample for every GPU of node(s) a"),
     });
     expect(snap().pools[0]?.power).toMatchObject({ source: "Nominal", configured: "DCGM" });
   });

@@ -28,11 +28,15 @@ describe("powerQuery", () => {
       query:
         "sum by (Hostname) (max_over_time(DCGM_FI_DEV_POWER_USAGE[5m]) and time() - timestamp(DCGM_FI_DEV_POWER_USAGE) < 60)",
       nodeLabel: "Hostname",
+      countQuery:
+        "count by (Hostname) (max_over_time(DCGM_FI_DEV_POWER_USAGE[5m]) and time() - timestamp(DCGM_FI_DEV_POWER_USAGE) < 60)",
     });
     expect(powerQuery({ source: "Kepler", maxAgeSeconds: 30 })).toEqual({
       query:
         "sum by (node_name) (max_over_time(kepler_node_gpu_watts[5m]) and time() - timestamp(kepler_node_gpu_watts) < 30)",
       nodeLabel: "node_name",
+      countQuery:
+        "count by (node_name) (max_over_time(kepler_node_gpu_watts[5m]) and time() - timestamp(kepler_node_gpu_watts) < 30)",
     });
   });
 
@@ -109,9 +113,32 @@ describe("poolPower", () => {
       nodes,
       "reading DCGM power failed: HTTP 503",
     ],
-    ["a node has no fresh sample", fresh({ n0: 900 }), nodes, "no fresh DCGM sample for node(s) n1"],
+    [
+      "a node has no fresh sample",
+      fresh({ n0: 900 }),
+      nodes,
+      "no fresh DCGM sample for every GPU of node(s) n1",
+    ],
+    [
+      "a GPU of a node has no fresh sample",
+      {
+        ...fresh({ n0: 900, n1: 700 }),
+        gpus: new Map([
+          ["n0", 8],
+          ["n1", 7],
+        ]),
+      },
+      nodes,
+      "no fresh DCGM sample for every GPU of node(s) n1",
+    ],
+    [
+      "a node reads 0 W",
+      fresh({ n0: 900, n1: 0 }),
+      nodes,
+      "no fresh DCGM sample for every GPU of node(s) n1",
+    ],
     ["no Ready node", fresh({ n0: 900 }), [], "no Ready node to measure"],
-    ["zero watts", fresh({ n0: 0, n1: 0 }), nodes, "DCGM reports 0 W"],
+    ["zero watts", fresh({ n0: 0, n1: 0 }), nodes, "node(s) n0, n1 (stale, zero, or not reported)"],
   ])("falls back to nominal, never zero, when %s", (_, reading, ns, why) => {
     const p = poolPower(input({ nodes: ns, ...(reading ? { reading } : {}) }));
     expect(p.source).toBe("Nominal");

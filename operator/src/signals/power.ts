@@ -11,6 +11,8 @@
 // (60: the pool's maxAgeSeconds). Each answers the watts of every node's GPUs, labelled with the node's name:
 // each GPU's peak of the last 5 minutes (a cap holds at peak, and the figure does not waver with every
 // sample), kept only while the GPU's latest sample is fresh (a series Prometheus marked stale has none).
+// With each, `count by` over the same filter counts every node's fresh GPU series: a node with fewer than
+// its GPUs is not measured (one GPU gone stale must not read as the others' watts).
 import type { MeasuredPower, PowerMeasurement } from "../apis/gpunodepool.ts";
 import { instantQuery, type PrometheusConfig } from "./sources/prometheus.ts";
 
@@ -32,20 +34,28 @@ export function steadyWatts(previous: number | undefined, next: number): number 
   return Math.abs(next - previous) <= Math.max(5, 0.02 * Math.abs(previous)) ? previous : next;
 }
 
-/** The query a pool's measurement runs, and the label naming the node in its answer. */
-export function powerQuery(m: MeasuredPower): { query: string; nodeLabel: string } {
+/**
+ * The query a pool's measurement runs, and the label naming the node in its answer. The default queries
+ * come with a second one that counts each node's fresh GPU series (both exporters report one per GPU), so a
+ * node with a GPU gone stale is not read as the watts of the others; an override is trusted as it is.
+ */
+export function powerQuery(m: MeasuredPower): { query: string; nodeLabel: string; countQuery?: string } {
   const { metric, nodeLabel: label } = POWER_METRIC[m.source];
   const nodeLabel = m.nodeLabel ?? label;
   if (m.query !== undefined) return { query: m.query, nodeLabel };
   const maxAge = m.maxAgeSeconds ?? DEFAULT_POWER_MAX_AGE_SECONDS;
+  const fresh = `max_over_time(${metric}[${POWER_WINDOW}]) and time() - timestamp(${metric}) < ${maxAge}`;
   return {
-    query: `sum by (${nodeLabel}) (max_over_time(${metric}[${POWER_WINDOW}]) and time() - timestamp(${metric}) < ${maxAge})`,
+    query: `sum by (${nodeLabel}) (${fresh})`,
     nodeLabel,
+    countQuery: `count by (${nodeLabel}) (${fresh})`,
   };
 }
 
-/** Watts per node name, or why there are none. */
-export type PowerReading = { ok: true; watts: ReadonlyMap<string, number> } | { ok: false; error: string };
+/** Watts per node name (and, for the default queries, fresh GPU series per node), or why there are none. */
+export type PowerReading =
+  | { ok: true; watts: ReadonlyMap<string, number>; gpus?: ReadonlyMap<string, number> }
+  | { ok: false; error: string };
 
 export interface PowerRequest {
   pool: string;
@@ -83,21 +93,32 @@ export function createPowerReader(config: PowerReaderConfig): PowerReader {
           });
         return out;
       }
-      const byQuery = new Map<string, { nodeLabel: string; pools: string[] }>();
+      const byQuery = new Map<string, { nodeLabel: string; countQuery?: string; pools: string[] }>();
       for (const r of requests) {
         const q = powerQuery(r.measured);
         const key = `${q.nodeLabel}\u0000${q.query}`;
-        const entry = byQuery.get(key) ?? { nodeLabel: q.nodeLabel, pools: [] };
+        const entry = byQuery.get(key) ?? {
+          nodeLabel: q.nodeLabel,
+          ...(q.countQuery ? { countQuery: q.countQuery } : {}),
+          pools: [],
+        };
         entry.pools.push(r.pool);
         byQuery.set(key, entry);
       }
       await Promise.all(
-        [...byQuery].map(async ([key, { nodeLabel, pools }]) => {
+        [...byQuery].map(async ([key, { nodeLabel, countQuery, pools }]) => {
           const query = key.slice(key.indexOf("\u0000") + 1);
           let reading: PowerReading;
           try {
-            const result = await instantQuery(url, query, nowMs, http);
-            reading = { ok: true, watts: wattsByNode(result.samples, nodeLabel) };
+            const [result, counted] = await Promise.all([
+              instantQuery(url, query, nowMs, http),
+              countQuery ? instantQuery(url, countQuery, nowMs, http) : undefined,
+            ]);
+            reading = {
+              ok: true,
+              watts: wattsByNode(result.samples, nodeLabel),
+              ...(counted ? { gpus: wattsByNode(counted.samples, nodeLabel) } : {}),
+            };
           } catch (err) {
             reading = { ok: false, error: err instanceof Error ? err.message : String(err) };
           }
@@ -164,10 +185,17 @@ export function poolPower(input: PoolPowerInput): PoolPower {
   if (!reading) return nominal(`no ${configured} reading taken yet`);
   if (!reading.ok) return nominal(`reading ${configured} power failed: ${reading.error}`);
   if (nodes.length === 0) return nominal("no Ready node to measure");
-  const missing = nodes.filter((n) => !reading.watts.has(n.name)).map((n) => n.name);
+  // A node counts only with a positive figure and, where series are counted, a fresh one for each GPU.
+  const missing = nodes
+    .filter(
+      (n) =>
+        !((reading.watts.get(n.name) ?? 0) > 0) ||
+        (reading.gpus !== undefined && (reading.gpus.get(n.name) ?? 0) < n.gpus),
+    )
+    .map((n) => n.name);
   if (missing.length > 0)
     return nominal(
-      `no fresh ${configured} sample for node(s) ${missing.join(", ")} (stale, or not reported)`,
+      `no fresh ${configured} sample for every GPU of node(s) ${missing.join(", ")} (stale, zero, or not reported)`,
     );
   const watts = nodes.reduce((s, n) => s + (reading.watts.get(n.name) ?? 0), 0);
   if (!(watts > 0)) return nominal(`${configured} reports 0 W for the pool's nodes, which is no measurement`);
