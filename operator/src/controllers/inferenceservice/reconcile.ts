@@ -27,6 +27,12 @@ import * as events from "./events.ts";
 import { deploymentName, desiredDeployment, desiredService, upToDate } from "./objects.ts";
 import { computeStatus, type Decision, type DeploymentView, viewDeployment } from "./status.ts";
 
+/**
+ * How long a scale-down waits after setting pod-deletion-costs, so that the ReplicaSet controller, which
+ * chooses from its own cache, sees them before the replicas are lowered.
+ */
+export const DELETION_COST_SETTLE_MS = 1_000;
+
 export interface Caches {
   services: Informer;
   pools: Informer;
@@ -113,6 +119,7 @@ export function makeReconciler(deps: ReconcilerDeps) {
     const unknownPools = svc.spec.accelerators.filter((a) => !pools.has(a.pool)).map((a) => a.pool);
 
     // Deployments, one per variant on a known pool.
+    let settleMs: number | undefined;
     for (const accel of svc.spec.accelerators) {
       const pool = pools.get(accel.pool);
       if (!pool) continue; // keep what runs; the Valid condition says why nothing new is made
@@ -125,7 +132,12 @@ export function makeReconciler(deps: ReconcilerDeps) {
       const desired = desiredDeployment(svc, accel, pool, replicas);
       if (upToDate(live, desired)) continue;
       if (live && liveReplicas !== undefined && replicas < liveReplicas) {
-        await rankForRemoval(deps, namespace, name, accel.pool, log);
+        // The ReplicaSet picks the pods to remove from its own cache: lower the replicas once it has seen
+        // the costs just set, at the next pass, not in the same breath.
+        if ((await rankForRemoval(deps, namespace, name, accel.pool, log)) > 0) {
+          settleMs = DELETION_COST_SETTLE_MS;
+          continue;
+        }
       }
       try {
         await deps.client.apply(pathFor(R.deployments, { namespace, name: dname }), desired);
@@ -194,8 +206,9 @@ export function makeReconciler(deps: ReconcilerDeps) {
       for (const e of events.transitions(svc, svc.status, status))
         await deps.events.record(events.regarding(svc), e);
     }
-    // No timer: every Plan (each evaluation interval) wakes every service.
-    return undefined;
+    // No timer: every Plan (each evaluation interval) wakes every service; a scale-down waiting for its
+    // pod-deletion-costs to be seen comes back sooner.
+    return settleMs !== undefined ? { requeueAfterMs: settleMs } : undefined;
   };
 }
 
@@ -241,9 +254,9 @@ async function rankForRemoval(
   service: string,
   variant: string,
   log: Logger,
-): Promise<void> {
+): Promise<number> {
   const { pods, nodes } = deps.caches;
-  if (!pods || !nodes) return;
+  if (!pods || !nodes) return 0;
   const all = pods.list();
   const mine = all.filter(
     (p) =>
@@ -257,6 +270,7 @@ async function rankForRemoval(
       .filter((n) => n.metadata?.annotations?.[ANNOTATION_DRAINING] !== undefined)
       .map((n) => n.metadata?.name ?? ""),
   );
+  let set = 0;
   for (const [pod, cost] of deletionCosts(mine, all, draining)) {
     const current = mine.find((p) => p.metadata?.name === pod)?.metadata?.annotations?.[POD_DELETION_COST];
     if (current === String(cost)) continue;
@@ -264,8 +278,10 @@ async function rankForRemoval(
       await deps.client.patch(pathFor(R.pods, { namespace, name: pod }), {
         metadata: { annotations: { [POD_DELETION_COST]: String(cost) } },
       });
+      set++;
     } catch (err) {
       log.warn({ err, pod }, "could not set pod-deletion-cost; the ReplicaSet chooses which pod goes");
     }
   }
+  return set;
 }
