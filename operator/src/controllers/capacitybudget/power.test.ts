@@ -83,6 +83,12 @@ describe("budgets with measured power", () => {
     expect(status([measuredPool(reading(2000))], undefined, first).status.used?.powerWatts).toBe(4 * 410);
   });
 
+  it("reports the new watts, however close, when the GPUs it counts changed (a replica more or fewer)", () => {
+    const first = status([measuredPool(reading(1800))]).status;
+    const fewer = { ...first, used: { ...first.used, gpus: [{ type: "nvidia-h100", count: 3 }] } };
+    expect(status([measuredPool(reading(1820))], undefined, fewer).status.used?.powerWatts).toBe(4 * 365);
+  });
+
   it("a measured draw lower than nominal lets more replicas in under the same limit", () => {
     const limits = { powerWatts: 2000 }; // nominal: 2 replicas of 700 W; measured: 5 of 360 W
     const held = (pools: PoolSnapshot[]) =>

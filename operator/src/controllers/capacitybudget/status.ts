@@ -181,9 +181,12 @@ export function computeBudgetStatus(input: BudgetStatusInput): CapacityBudgetSta
     },
     used: {
       costPerHour: round(plan.used.costPerHour),
-      // Measured watts waver: a change within 2% keeps the figure status has (signals/power.ts).
+      // Measured watts waver: a change within 2% keeps the figure status has (signals/power.ts), while the
+      // GPUs counted are the same (a replica more or less is a change, however large the budget).
       powerWatts:
-        power.source !== "Nominal" && budget.status?.powerSource === power.source
+        power.source !== "Nominal" &&
+        budget.status?.powerSource === power.source &&
+        sameGPUs(budget.status.used?.gpus, plan.used.gpus)
           ? steadyWatts(budget.status.used?.powerWatts, round(plan.used.powerWatts))
           : round(plan.used.powerWatts),
       gpus: Object.entries(plan.used.gpus)
@@ -255,4 +258,14 @@ export function budgetGauges(status: CapacityBudgetStatus): {
     binding: isTrue(ConditionType.Binding) ? 1 : 0,
     violated: isTrue(ConditionType.Violated) ? 1 : 0,
   };
+}
+
+/** Whether status' GPUs per type are the plan's. */
+function sameGPUs(
+  status: readonly { type: string; count: number }[] | undefined,
+  plan: Readonly<Record<string, number>>,
+): boolean {
+  const had = new Map((status ?? []).map((g) => [g.type, g.count]));
+  const now = Object.entries(plan).filter(([, n]) => n > 0);
+  return had.size === now.length && now.every(([type, n]) => had.get(type) === n);
 }

@@ -206,8 +206,12 @@ export function computeStatus(input: StatusInput): InferenceServiceStatus {
       ? { recommendation: decision.recommendation }
       : {}),
     costPerHour: round(cost),
-    // Measured watts waver: a change within 2% keeps the figure status has (signals/power.ts).
-    powerWatts: measuredPower ? steadyWatts(svc.status?.powerWatts, round(power)) : round(power),
+    // Measured watts waver: a change within 2% keeps the figure status has (signals/power.ts), while the
+    // replicas are the same (one more or fewer is a change).
+    powerWatts:
+      measuredPower && previous?.lastDecision?.replicas === desired
+        ? steadyWatts(svc.status?.powerWatts, round(power))
+        : round(power),
     conditions: mergeConditions(previous?.conditions, conditions, generation, nowIso),
   };
 }
