@@ -51,6 +51,7 @@ describe("buildSnapshot: pools", () => {
       new: undefined,
       odd: undefined,
     });
+    expect(snap.pools.find((p) => p.name === "stuck")?.cannotGrowReason).toBe(Reason.CapacityUnavailable);
   });
 });
 

@@ -69,7 +69,7 @@ export function poolSnapshot(
   );
   return {
     ...(failing && pool.spec.provider.type !== "static"
-      ? { cannotGrow: `${failing.reason}: ${failing.message}` }
+      ? { cannotGrow: `${failing.reason}: ${failing.message}`, cannotGrowReason: failing.reason }
       : {}),
     name: pool.metadata.name,
     spec: pool.spec,

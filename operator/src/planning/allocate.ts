@@ -450,7 +450,7 @@ export function poolPlan(
       name: pool.snap.name,
       nodes: {
         value: Math.min(wanted, spec.maxNodes),
-        reason: Reason.CapacityUnavailable,
+        reason: snap.cannotGrowReason ?? Reason.CapacityUnavailable,
         message: `${what}; the pool cannot add nodes now (${snap.cannotGrow}): only its ${snap.nodes} nodes count`,
       },
     };

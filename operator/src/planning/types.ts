@@ -55,6 +55,8 @@ export interface PoolSnapshot {
    * go to the other pools a service lists instead of waiting for nodes that will not come.
    */
   cannotGrow?: string;
+  /** The ProviderFailing condition's reason (CapacityUnavailable, ProviderError, ...), with cannotGrow. */
+  cannotGrowReason?: string;
 }
 
 export interface BudgetSnapshot {
