@@ -139,13 +139,16 @@ export class Planner {
     this.running = true;
     const loop = async () => {
       if (!this.running) return;
+      let next = this.deps.intervalMs;
       try {
-        await this.tick();
+        const plan = await this.tick();
+        // Growth waiting for replicas to drain (planning/handover.ts) comes as soon as they are gone.
+        if (plan?.replanAfterMs !== undefined) next = Math.min(next, plan.replanAfterMs);
       } catch (err) {
         this.deps.log.error({ err }, "planning failed; services hold");
       }
       if (this.running) {
-        this.timer = setTimeout(loop, this.deps.intervalMs);
+        this.timer = setTimeout(loop, next);
         this.timer.unref();
       }
     };

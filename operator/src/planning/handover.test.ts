@@ -3,9 +3,10 @@ import { describe, expect, it } from "vitest";
 import { allocate, type ServiceAsk } from "./allocate.ts";
 import { ask } from "./allocation-fixtures.ts";
 import { addUsage, emptyUsage, exceededLimits, limitsInForce } from "./budgets.ts";
-import { holdGrowthWhileDraining } from "./handover.ts";
+import { HANDOVER_REPLAN_MS, holdGrowthWhileDraining } from "./handover.ts";
 import { optimise } from "./optimise.ts";
-import { budget, pool, serviceSpec, T0 } from "./testkit.ts";
+import { plan as planOf } from "./plan.ts";
+import { budget, pool, service, serviceSpec, snapshot, T0 } from "./testkit.ts";
 import type { BudgetSnapshot } from "./types.ts";
 
 // One pool of H100 nodes: $10 and 700 W a replica.
@@ -124,5 +125,31 @@ describe("holdGrowthWhileDraining", () => {
         },
       ),
     );
+  });
+});
+
+describe("plan() and the hand-over", () => {
+  const manual = (name: string, priority: number, running: number) =>
+    service(name, {
+      replicas: running,
+      spec: serviceSpec({ priority, replicas: 4, scaling: { mode: "Manual" } }),
+    });
+  const limit = { limits: { powerWatts: 3500 } }; // 5 replicas of 700 W
+
+  it("asks to plan again soon while growth waits for replicas to drain, and not otherwise", () => {
+    // high runs 2 and wants 4; low runs 4 and is cut to 1: high keeps 2 while low's 3 drain.
+    const waiting = planOf(
+      snapshot([manual("high", 900, 2), manual("low", 100, 4)], { budgets: [budget("b", limit as never)] }),
+      T0,
+    );
+    expect(waiting.services.find((s) => s.key === "default/high")?.replicas.value).toBe(2);
+    expect(waiting.replanAfterMs).toBe(HANDOVER_REPLAN_MS);
+    // Once low's pods are gone, high gets its 4 and the planner keeps its interval.
+    const done = planOf(
+      snapshot([manual("high", 900, 2), manual("low", 100, 1)], { budgets: [budget("b", limit as never)] }),
+      T0,
+    );
+    expect(done.services.find((s) => s.key === "default/high")?.replicas.value).toBe(4);
+    expect(done.replanAfterMs).toBeUndefined();
   });
 });

@@ -10,6 +10,9 @@ import { type Allocation, nodesFor, poolPlan, type ServiceAsk } from "./allocate
 import { addUsage, emptyUsage, exceededLimits, inScope, plannedLimits, type Usage } from "./budgets.ts";
 import type { BudgetSnapshot, PoolSnapshot } from "./types.ts";
 
+/** How soon the planner looks again when growth waits for replicas to drain. */
+export const HANDOVER_REPLAN_MS = 2_000;
+
 export function holdGrowthWhileDraining(input: {
   allocation: Allocation;
   asks: readonly ServiceAsk[];

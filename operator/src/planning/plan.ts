@@ -12,7 +12,7 @@
 import { variantOptions } from "./allocate.ts";
 import { pruneScaleEvents } from "./behavior.ts";
 import { decideService, leadTimeSeconds } from "./decide.ts";
-import { holdGrowthWhileDraining } from "./handover.ts";
+import { HANDOVER_REPLAN_MS, holdGrowthWhileDraining } from "./handover.ts";
 import { optimise } from "./optimise.ts";
 import type { Decided, Plan, ServicePlan, Snapshot } from "./types.ts";
 
@@ -32,14 +32,15 @@ export function plan(snapshot: Snapshot, nowMs: number): Plan {
     return decideService(svc, snapshot, pools, { options, unusable: unusable.map((u) => u.why) }, nowMs);
   });
   const asks = firsts.map((f) => f.ask);
+  const allocated = optimise({
+    asks,
+    pools: snapshot.pools,
+    budgets: snapshot.budgets,
+    nowMs,
+    leadSeconds: new Map(firsts.map((f) => [f.svc.key, leadTimeSeconds(f.svc, f.ask.options, pools)])),
+  });
   const allocation = holdGrowthWhileDraining({
-    allocation: optimise({
-      asks,
-      pools: snapshot.pools,
-      budgets: snapshot.budgets,
-      nowMs,
-      leadSeconds: new Map(firsts.map((f) => [f.svc.key, leadTimeSeconds(f.svc, f.ask.options, pools)])),
-    }),
+    allocation: allocated,
     asks,
     budgets: snapshot.budgets,
     pools: snapshot.pools,
@@ -72,5 +73,11 @@ export function plan(snapshot: Snapshot, nowMs: number): Plan {
     if (limit) out.limitedBy = limit;
     return out;
   });
-  return { services, pools: allocation.pools, budgets: allocation.budgets, memory };
+  return {
+    services,
+    pools: allocation.pools,
+    budgets: allocation.budgets,
+    memory,
+    ...(allocation !== allocated ? { replanAfterMs: HANDOVER_REPLAN_MS } : {}),
+  };
 }

@@ -175,4 +175,9 @@ export interface Plan {
   pools: PoolPlan[];
   budgets: BudgetPlan[];
   memory: PlannerMemory;
+  /**
+   * Plan again this soon rather than at the next interval: growth waits for replicas to drain
+   * (handover.ts), and the sooner the planner sees them gone, the sooner it comes.
+   */
+  replanAfterMs?: number;
 }
