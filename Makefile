@@ -51,8 +51,8 @@ cluster-up: controlplane ## Start a local control plane in .tmp/cluster (KUBECON
 	hack/controlplane/cluster.sh up $(TMP)/cluster
 
 .PHONY: demo
-demo: deps system-deps controlplane ## The demo: the operator on the local control plane, simulated GPUs and traffic (about 6 minutes; DURATION=seconds of traffic, default 300; KEEP=1 keeps it running until Ctrl-C).
-	node hack/demo.ts --duration $(or $(DURATION),300) $(if $(KEEP),--keep)
+demo: deps system-deps controlplane ## The demo: the operator on the local control plane, simulated GPUs and traffic (about 6 minutes; DURATION=seconds of traffic, default 300; KEEP=1 keeps it running until Ctrl-C; OPERATOR_LOG=file saves every decision with its signals).
+	node hack/demo.ts --duration $(or $(DURATION),300) $(if $(KEEP),--keep) $(if $(OPERATOR_LOG),--operator-log $(OPERATOR_LOG))
 
 .PHONY: cluster-down
 cluster-down: ## Stop it.

@@ -19,7 +19,9 @@
 // GPUNodePool's status), and llama's last decision with its reason; a line when the budget starts or stops
 // binding. The last line is a JSON summary (what the end-to-end test reads).
 //
-//   node hack/demo.ts [--duration 300] [--keep]     (--keep: keep it all running after the summary, until Ctrl-C)
+//   node hack/demo.ts [--duration 300] [--keep] [--operator-log FILE]
+//     --keep: keep it all running after the summary, until Ctrl-C
+//     --operator-log: write the operator's log at debug level to FILE (every decision with its signals)
 import { mkdtempSync, renameSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
@@ -43,6 +45,7 @@ const { values } = parseArgs({
   options: {
     duration: { type: "string", default: "300" },
     keep: { type: "boolean", default: false },
+    "operator-log": { type: "string" },
   },
 });
 const DURATION = Number(values.duration);
@@ -257,7 +260,13 @@ async function main(): Promise<number> {
       identity: "demo",
       namespace: NS,
       interval: "10s",
-      extraArgs: ["--prometheus-url", prometheus.url, "--log-level", "info"],
+      extraArgs: [
+        "--prometheus-url",
+        prometheus.url,
+        "--log-level",
+        values["operator-log"] ? "debug" : "info",
+      ],
+      ...(values["operator-log"] ? { logFile: values["operator-log"] } : {}),
     });
     stops.push(() => operator.stop());
     log("demo: operator started (interval 10 s)");

@@ -1,5 +1,6 @@
 // Runs the real operator (`inferops operator`) as a child process, as a user would, and reads its metrics.
 import { type ChildProcess, spawn } from "node:child_process";
+import { createWriteStream } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { eventually } from "./eventually.ts";
@@ -27,6 +28,8 @@ export async function startOperatorProcess(opts: {
   namespace?: string;
   interval?: string;
   extraArgs?: string[];
+  /** Also append the operator's log lines (JSON) to this file. */
+  logFile?: string;
 }): Promise<OperatorProcess> {
   const args = [
     join(ROOT, "operator/src/cli/main.ts"),
@@ -49,7 +52,9 @@ export async function startOperatorProcess(opts: {
   const proc = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
   const logs: Record<string, unknown>[] = [];
   const stderr: string[] = [];
+  const file = opts.logFile ? createWriteStream(opts.logFile, { flags: "a" }) : undefined;
   createInterface({ input: proc.stdout! }).on("line", (line) => {
+    file?.write(`${line}\n`);
     try {
       logs.push(JSON.parse(line));
     } catch {

@@ -115,8 +115,31 @@ export class Planner {
     this.current = plan;
     this.input = { snapshot, nowMs };
     this.byKey = new Map(plan.services.map((s) => [s.key, s]));
+    if (this.deps.log.isLevelEnabled("debug")) this.logDecisions(snapshot, plan);
     this.deps.onPlan(plan);
     return plan;
+  }
+
+  /** At debug level, every service's signals and decision: what an SRE reads to see why it scaled. */
+  private logDecisions(snapshot: Snapshot, plan: Plan): void {
+    const bySvc = new Map(snapshot.services.map((s) => [s.key, s]));
+    for (const s of plan.services) {
+      const svc = bySvc.get(s.key);
+      const mem = plan.memory.services[s.key];
+      this.deps.log.debug(
+        {
+          service: s.key,
+          signals: svc?.signals,
+          recommended: s.recommended,
+          replicas: s.replicas,
+          variants: s.variants,
+          ...(s.limitedBy ? { limitedBy: s.limitedBy } : {}),
+          ...(mem?.forecast ? { forecast: mem.forecast } : {}),
+          ...(mem?.learned ? { learned: mem.learned } : {}),
+        },
+        "planned",
+      );
+    }
   }
 
   private async readPower(world: World, nowMs: number): Promise<Map<string, PowerReading>> {
