@@ -3,9 +3,10 @@
 // plan() at scale: a synthetic snapshot (plan-scale-snapshot.ts) of N services on P pools holding M nodes,
 // with three CapacityBudgets of which one binds. Each allocator runs in a child process of its own, so that
 // its peak memory (max RSS) is its own: `optimiser` times plan() end to end (stage 1 and the optimiser),
-// and `greedy` the same stage 1 with the greedy allocation (allocate.ts, the fallback) in place of the optimiser. Prints
-// median and p99 time per plan() and peak RSS for both, as JSON and as a table. The optimiser's stage 2 is
-// timed again alone on the same asks (not counted in plan()'s time), with how many runs hit its time limit.
+// and `greedy` plan() with the greedy allocation (allocate.ts, the fallback) in place of the optimiser
+// (PlanOptions.allocator). Prints median and p99 time per plan() and peak RSS for both, as JSON and as a
+// table. Each stage 2 is timed again alone on the same asks (not counted in plan()'s time), with how many runs
+// hit the optimiser's time limit.
 import { execFileSync } from "node:child_process";
 import { cpus, totalmem } from "node:os";
 import { parseArgs } from "node:util";
@@ -64,45 +65,26 @@ function child(allocator: "optimiser" | "greedy"): ChildResult {
   let last: ReturnType<typeof optimise> | ReturnType<typeof allocate> | undefined;
   for (let i = 0; i < runs + 2; i++) {
     const t0 = performance.now();
-    let s2 = 0;
-    if (allocator === "optimiser") {
-      const p = plan(snapshot, nowMs);
-      times.push(performance.now() - t0);
-      // Stage 2 alone, on the same asks, for the split.
-      const firsts = snapshot.services.map((svc) => {
-        const { options, unusable } = variantOptions(svc.spec.accelerators, pools);
-        return decideService(svc, snapshot, pools, { options, unusable: unusable.map((u) => u.why) }, nowMs);
-      });
-      const t1 = performance.now();
-      const o = optimise({
-        asks: firsts.map((f) => f.ask),
-        pools: snapshot.pools,
-        budgets: snapshot.budgets,
-        nowMs,
-        leadSeconds: new Map(firsts.map((f) => [f.svc.key, leadTimeSeconds(f.svc, f.ask.options, pools)])),
-      });
-      s2 = performance.now() - t1;
-      last = o;
-      if (i >= 2 && o.fallback?.includes("time limit")) timeLimitHits++;
-      if (p.services.length !== snapshot.services.length) throw new Error("plan lost services");
-    } else {
-      const firsts = snapshot.services.map((svc) => {
-        const { options, unusable } = variantOptions(svc.spec.accelerators, pools);
-        return decideService(svc, snapshot, pools, { options, unusable: unusable.map((u) => u.why) }, nowMs);
-      });
-      const t1 = performance.now();
-      last = allocate({
-        asks: firsts.map((f) => f.ask),
-        pools: snapshot.pools,
-        budgets: snapshot.budgets,
-        nowMs,
-        leadSeconds: new Map(firsts.map((f) => [f.svc.key, leadTimeSeconds(f.svc, f.ask.options, pools)])),
-      });
-      const t2 = performance.now();
-      s2 = t2 - t1;
-      times.push(t2 - t0);
-    }
-    stage2.push(s2);
+    const p = plan(snapshot, nowMs, { allocator });
+    times.push(performance.now() - t0);
+    if (p.services.length !== snapshot.services.length) throw new Error("plan lost services");
+    // Stage 2 alone, on the same asks, for the split (not counted in plan()'s time).
+    const firsts = snapshot.services.map((svc) => {
+      const { options, unusable } = variantOptions(svc.spec.accelerators, pools);
+      return decideService(svc, snapshot, pools, { options, unusable: unusable.map((u) => u.why) }, nowMs);
+    });
+    const input = {
+      asks: firsts.map((f) => f.ask),
+      pools: snapshot.pools,
+      budgets: snapshot.budgets,
+      nowMs,
+      leadSeconds: new Map(firsts.map((f) => [f.svc.key, leadTimeSeconds(f.svc, f.ask.options, pools)])),
+    };
+    const t1 = performance.now();
+    const optimised = allocator === "optimiser" ? optimise(input) : undefined;
+    last = optimised ?? allocate(input);
+    stage2.push(performance.now() - t1);
+    if (i >= 2 && optimised?.fallback?.includes("time limit")) timeLimitHits++;
   }
   // The first two runs warm the JIT and are not counted.
   const t = times.slice(2);

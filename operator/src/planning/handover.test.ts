@@ -136,20 +136,26 @@ describe("plan() and the hand-over", () => {
     });
   const limit = { limits: { powerWatts: 3500 } }; // 5 replicas of 700 W
 
-  it("asks to plan again soon while growth waits for replicas to drain, and not otherwise", () => {
-    // high runs 2 and wants 4; low runs 4 and is cut to 1: high keeps 2 while low's 3 drain.
-    const waiting = planOf(
-      snapshot([manual("high", 900, 2), manual("low", 100, 4)], { budgets: [budget("b", limit as never)] }),
-      T0,
-    );
-    expect(waiting.services.find((s) => s.key === "default/high")?.replicas.value).toBe(2);
-    expect(waiting.replanAfterMs).toBe(HANDOVER_REPLAN_MS);
-    // Once low's pods are gone, high gets its 4 and the planner keeps its interval.
-    const done = planOf(
-      snapshot([manual("high", 900, 2), manual("low", 100, 1)], { budgets: [budget("b", limit as never)] }),
-      T0,
-    );
-    expect(done.services.find((s) => s.key === "default/high")?.replicas.value).toBe(4);
-    expect(done.replanAfterMs).toBeUndefined();
-  });
+  it.each(["optimiser", "greedy"] as const)(
+    "with the %s, asks to plan again soon while growth waits for replicas to drain, and not otherwise",
+    (allocator) => {
+      // high runs 2 and wants 4; low runs 4 and is cut to 1: high keeps 2 while low's 3 drain.
+      const waiting = planOf(
+        snapshot([manual("high", 900, 2), manual("low", 100, 4)], { budgets: [budget("b", limit as never)] }),
+        T0,
+        { allocator },
+      );
+      expect(waiting.services.find((s) => s.key === "default/high")?.replicas.value).toBe(2);
+      expect(waiting.services.find((s) => s.key === "default/low")?.replicas.value).toBe(1);
+      expect(waiting.replanAfterMs).toBe(HANDOVER_REPLAN_MS);
+      // Once low's pods are gone, high gets its 4 and the planner keeps its interval.
+      const done = planOf(
+        snapshot([manual("high", 900, 2), manual("low", 100, 1)], { budgets: [budget("b", limit as never)] }),
+        T0,
+        { allocator },
+      );
+      expect(done.services.find((s) => s.key === "default/high")?.replicas.value).toBe(4);
+      expect(done.replanAfterMs).toBeUndefined();
+    },
+  );
 });

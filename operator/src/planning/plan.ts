@@ -8,8 +8,9 @@
 //                          time), panic mode, rate policies (mode Auto only)
 //   mode Manual -> spec.replicas ?? minReplicas; bounds always.
 // Stage 2, across services (optimise.ts; allocate.ts, the greedy, as its fallback; budgets.ts): variants,
-// pools, budgets; then growth waits while replicas a scale-down removed drain (handover.ts).
-import { variantOptions } from "./allocate.ts";
+// pools, budgets; then growth waits while replicas a scale-down removed drain (handover.ts). The greedy can
+// be chosen in the optimiser's place (PlanOptions.allocator): the simulator's `inferops-greedy` and bench:plan.
+import { allocate, variantOptions } from "./allocate.ts";
 import { pruneScaleEvents } from "./behavior.ts";
 import { decideService, leadTimeSeconds } from "./decide.ts";
 import { HANDOVER_REPLAN_MS, holdGrowthWhileDraining } from "./handover.ts";
@@ -24,15 +25,23 @@ export {
   signalHealth,
 } from "./decide.ts";
 
+export interface PlanOptions {
+  /**
+   * Stage 2's allocation: the optimiser (the default, what the operator runs) or the greedy it falls back to
+   * (for benchmarks). Everything else in plan() is the same for both.
+   */
+  allocator?: "optimiser" | "greedy";
+}
+
 /** The decision engine: a Snapshot and the time in, a Plan out. Pure and deterministic. */
-export function plan(snapshot: Snapshot, nowMs: number): Plan {
+export function plan(snapshot: Snapshot, nowMs: number, { allocator }: PlanOptions = {}): Plan {
   const pools = new Map(snapshot.pools.map((p) => [p.name, p]));
   const firsts = snapshot.services.map((svc) => {
     const { options, unusable } = variantOptions(svc.spec.accelerators, pools);
     return decideService(svc, snapshot, pools, { options, unusable: unusable.map((u) => u.why) }, nowMs);
   });
   const asks = firsts.map((f) => f.ask);
-  const allocated = optimise({
+  const allocated = (allocator === "greedy" ? allocate : optimise)({
     asks,
     pools: snapshot.pools,
     budgets: snapshot.budgets,

@@ -6,59 +6,18 @@
 // last call; the Plan's replicas per variant and nodes per pool are applied to the fleet. Mode Recommend
 // applies nothing.
 //
-// `allocator: "greedy"` is for benchmarks only: the same stage 1, with stage 2 done by the greedy allocation
-// (allocate.ts) that the optimiser falls back to, instead of the optimiser (what plan() runs).
+// `allocator: "greedy"` is for benchmarks only: the same plan(), with stage 2's allocation done by the greedy
+// (allocate.ts) that the optimiser falls back to instead of the optimiser (plan()'s PlanOptions.allocator).
 
 import { buildSnapshot } from "../../controllers/snapshot.ts";
-import { allocate, variantOptions } from "../../planning/allocate.ts";
-import { pruneScaleEvents } from "../../planning/behavior.ts";
-import { decideService } from "../../planning/decide.ts";
-import { plan } from "../../planning/plan.ts";
-import type { Decided, Plan, PlannerMemory, ServicePlan, Signals, Snapshot } from "../../planning/types.ts";
+import { type PlanOptions, plan } from "../../planning/plan.ts";
+import type { PlannerMemory, Signals } from "../../planning/types.ts";
 import type { ReplicaMetrics } from "../../serving/metrics.ts";
 import type { Policy } from "../policy.ts";
 import { type Scenario, serviceOfPool, servicesOf } from "../scenario.ts";
 import { PodScraper } from "../signals.ts";
 
-export interface InferopsOptions {
-  /** Stage 2: the optimiser (plan(), the default) or the greedy it falls back to. */
-  allocator?: "optimiser" | "greedy";
-}
-
-/** plan() with the greedy allocation in place of the optimiser (planning/plan.ts, stage 2 swapped). */
-function greedyPlan(snapshot: Snapshot, nowMs: number): Plan {
-  const pools = new Map(snapshot.pools.map((p) => [p.name, p]));
-  const firsts = snapshot.services.map((svc) => {
-    const { options, unusable } = variantOptions(svc.spec.accelerators, pools);
-    return decideService(svc, snapshot, pools, { options, unusable: unusable.map((u) => u.why) }, nowMs);
-  });
-  const allocation = allocate({
-    asks: firsts.map((f) => f.ask),
-    pools: snapshot.pools,
-    budgets: snapshot.budgets,
-    nowMs,
-  });
-  const memory: PlannerMemory = { services: {} };
-  const services = firsts.map((f): ServicePlan => {
-    const placed = allocation.services.get(f.svc.key)!;
-    const replicas: Decided = placed.limitedBy
-      ? { value: placed.total, reason: placed.limitedBy.reason, message: placed.limitedBy.message }
-      : { ...f.target, value: placed.total };
-    const mem = f.memory;
-    if (f.apply && placed.total !== f.current) mem.scaleEvents.push([nowMs, placed.total - f.current]);
-    mem.scaleEvents = pruneScaleEvents(mem.scaleEvents, nowMs, f.svc.spec.scaling.behavior);
-    memory.services[f.svc.key] = mem;
-    return {
-      key: f.svc.key,
-      replicas,
-      variants: placed.variants,
-      recommended: f.recommended,
-      metricsAvailable: { ok: f.metrics.ok, reason: f.metrics.reason, message: f.metrics.message },
-      apply: f.apply,
-    };
-  });
-  return { services, pools: allocation.pools, budgets: allocation.budgets, memory };
-}
+export type InferopsOptions = PlanOptions;
 
 export function inferopsPolicy(scenario: Scenario, options: InferopsOptions = {}): Policy {
   const intervalMs = scenario.intervalSeconds * 1000;
@@ -66,7 +25,6 @@ export function inferopsPolicy(scenario: Scenario, options: InferopsOptions = {}
   const keys = services.map((s) => `${s.namespace}/${s.name}`);
   const scrapers = services.map(() => new PodScraper(intervalMs));
   const serviceOf = serviceOfPool(scenario);
-  const planner = options.allocator === "greedy" ? greedyPlan : plan;
   let memory: PlannerMemory = { services: {} };
   let signals: Signals[] | undefined;
   const reasons: Record<string, number> = {};
@@ -99,7 +57,7 @@ export function inferopsPolicy(scenario: Scenario, options: InferopsOptions = {}
         memory,
         intervalMs,
       );
-      const out = planner(snapshot, view.nowMs);
+      const out = plan(snapshot, view.nowMs, options);
       memory = out.memory;
       const replicas: Record<string, number> = {};
       let applied = false;
