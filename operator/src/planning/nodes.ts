@@ -1,6 +1,7 @@
 // PURE: the node policy of a GPUNodePool. Given the nodes the Plan wants and the nodes the pool has, which
 // draining node comes back, which node starts draining and which drained node may go. The GPUNodePool
-// controller carries the answer out through the pool's provider; the simulator can run the same function.
+// controller carries the answer out through the pool's provider; the simulator runs the same function, on
+// the providers' in-memory cloud (simulation/fleet.ts reconcileNodes, nodepools/fake.ts).
 //
 // Gentle scale-down: a pool holds more serving nodes than the plan wants for scaleDownDelaySeconds before
 // any node is chosen; the chosen nodes are those whose removal disturbs least (never registered, then

@@ -67,12 +67,12 @@ describe("combinePoints", () => {
 });
 
 describe("capacity at the SLO of a mix no fleet can serve", () => {
-  it("does not bisect towards 0 requests/s labelled attained: it says the mix misses the SLO even alone", () => {
+  it("does not bisect towards 0 requests/s labelled attained: it says the mix misses the SLO even alone", async () => {
     const sc = testScenario();
     // 30,000-token prompts on an L4: the prefill alone takes longer than the 2 s TTFT objective.
     const long: RequestMix = { prompt: new Int32Array(50).fill(30_000), output: new Int32Array(50).fill(50) };
     expect(attainmentAlone(sc, long)).toBe(0);
-    const p = measurePoint(sc, long, 2);
+    const p = await measurePoint(sc, long, 2);
     expect(p).toMatchObject({ replicas: 2, requestsPerSecond: 0, tokensPerReplica: 0, collapsed: true });
     expect(p.attainment).toBe(0);
     const fine = mixOf(

@@ -178,12 +178,12 @@ export function attainmentAlone(scenario: Scenario, mix: RequestMix, slo: Slo = 
 }
 
 /** One fleet size: bisection over the Poisson rate. */
-export function measurePoint(
+export async function measurePoint(
   scenario: Scenario,
   mix: RequestMix,
   replicas: number,
   options: MeasureOptions = {},
-): CapacityPoint {
+): Promise<CapacityPoint> {
   const target = options.attainment ?? 0.99;
   const duration = options.durationSeconds ?? 600;
   const warmup = options.warmupSeconds ?? 60;
@@ -224,9 +224,9 @@ export function measurePoint(
   let hi = (2 * replicas * profile.spec.maxTokensPerSecond) / tokens;
   // A rate this low is no capacity: the bisection stops there rather than halving towards 0.
   const floor = hi / 4096;
-  let best: ReturnType<typeof trial> | undefined;
+  let best: Awaited<ReturnType<typeof trial>> | undefined;
   for (let guard = 0; guard < 8; guard++) {
-    const r = trial(hi);
+    const r = await trial(hi);
     if (r.sloAttainment < target) break;
     lo = hi;
     best = r;
@@ -234,7 +234,7 @@ export function measurePoint(
   }
   while (hi - lo > tolerance * hi && hi > floor) {
     const mid = (lo + hi) / 2;
-    const r = trial(mid);
+    const r = await trial(mid);
     if (r.sloAttainment >= target) {
       lo = mid;
       best = r;
@@ -256,18 +256,19 @@ export function measurePoint(
 export const DEFAULT_FLEET_SIZES = [1, 2, 4, 8, 16, 32] as const;
 
 /** Measures a curve in this thread: each fleet size on `samples` samples of the trace's mix (see header). */
-export function measureCapacity(
+export async function measureCapacity(
   scenario: Scenario,
   trace: Trace,
   options: MeasureOptions = {},
-): CapacityCurve {
+): Promise<CapacityCurve> {
   const pool = primaryPool(scenario);
   const samples = options.samples ?? DEFAULT_SAMPLES;
-  const measured = (options.replicas ?? DEFAULT_FLEET_SIZES).flatMap((n) =>
-    Array.from({ length: samples }, (_, k) =>
-      measurePoint(scenario, scenarioMix(trace, scenario, k), n, { ...options, sample: k }),
-    ),
-  );
+  const measured: CapacityPoint[] = [];
+  for (const n of options.replicas ?? DEFAULT_FLEET_SIZES)
+    for (let k = 0; k < samples; k++)
+      measured.push(
+        await measurePoint(scenario, scenarioMix(trace, scenario, k), n, { ...options, sample: k }),
+      );
   return {
     profile: scenario.profiles[pool]!.id,
     attainment: options.attainment ?? 0.99,

@@ -8,13 +8,21 @@
 // Lifecycle of a pod: pending (no free GPU on a Ready node) -> loading (bound; the model loads) -> ready
 // (routable) -> draining (removed by a scale-down: no new requests, in-flight ones finish) -> gone.
 // Scale-down removes pods the way a ReplicaSet does: pending first, then loading, then ready ones, the most
-// recently ready first. Nodes follow their pool: as many as the pods need (first-fit decreasing over their
-// GPUs, planning/allocate.ts nodesFor), at least minNodes, at most maxNodes, and at least what the policy
-// asks for the pool. Which node drains and goes is the operator's own node policy (planning/nodes.ts), as
-// the GPUNodePool controller runs it: after scaleDownDelaySeconds of surplus the least disruptive nodes
-// (one still provisioning first, as the kwok provider forgets it, then the fewest pods) are cordoned, their
-// pods evicted (a ReplicaSet replaces each with a pending pod), and removed once empty.
+// recently ready first.
+//
+// Nodes are the node scaling that ships, run as the GPUNodePool controller runs it (reconcileNodes): the
+// pool's target is the nodes the policy's plan asks for (inferops' Plan.pools), held within minNodes..maxNodes
+// as the controller holds it; a policy that plans no nodes (the baselines) gets what its pods need (first-fit
+// decreasing over their GPUs, planning/allocate.ts nodesFor), a cluster autoscaler's stand-in. The operator's
+// node policy (planning/nodes.ts nodePolicy) says which draining node comes back, which node is cordoned and
+// drained (after scaleDownDelaySeconds of surplus; a registering node first, then the fewest pods) and which
+// goes; evicted pods are replaced by pending ones (a ReplicaSet); and the nodes themselves live in the node
+// providers' in-memory cloud (nodepools/fake.ts), scaled through the NodeProvider interface and its shared
+// checks (nodepools/provider.ts): a node registers provisioningSeconds after it was asked for, and only an
+// offered, empty node beyond the target is removed.
 import type { GPUNodePoolSpec } from "../apis/gpunodepool.ts";
+import { FakeCloud } from "../nodepools/fake.ts";
+import type { NodeProvider, Pool } from "../nodepools/provider.ts";
 import { nodesFor } from "../planning/allocate.ts";
 import {
   addUsage,
@@ -52,7 +60,8 @@ export interface Pod {
 }
 
 export interface Node {
-  id: number;
+  /** The provider's name for it (the Node's name). */
+  name: string;
   pool: string;
   createdAt: number;
   readyAt: number;
@@ -78,9 +87,11 @@ export interface FleetOverrides {
 interface PoolState {
   name: string;
   spec: GPUNodePoolSpec;
+  /** The pool as its provider sees it (provisioningSeconds overridden where the fleet's timings differ). */
+  pool: Pool;
   profile?: ServingProfile;
   nodes: Node[];
-  /** Nodes the policy asked for (inferops' plan), when it did. */
+  /** Nodes the policy's plan asks for (inferops' Plan.pools), once it has planned them. */
   policyNodes?: number;
   /** The node policy's memory: since when the pool has had more serving nodes than its target (ms). */
   surplusSince?: number;
@@ -115,8 +126,11 @@ export class Fleet {
   readonly #draining = new Set<Pod>();
   readonly #deletion: "notReadyFirst" | "readyFirst";
   #nextPod = 0;
-  #nextNode = 0;
   #rr = 0;
+  /** The nodes' cloud, on the fleet's clock (ms), and the provider the GPUNodePool controller would use. */
+  readonly #cloud: FakeCloud;
+  readonly #provider: NodeProvider;
+  #nowMs = 0;
   /** Requests the router holds while none of their service's replicas is ready: trace indices, FIFO per service. */
   readonly #held: { queue: number[]; head: number }[];
   /** Lifecycle times to wake up at (node ready, pod ready, empty-node removal). */
@@ -167,18 +181,22 @@ export class Fleet {
       const svc = this.#serviceOf.get(p.name) ?? 0;
       if (profile) context[svc] = Math.max(context[svc]!, contextTokensOf(scenario, p.name));
       const acc = services[svc]!.spec.accelerators.find((a) => a.pool === p.name);
+      const provisioningSeconds = o.provisioningSeconds ?? p.spec.provisioningSeconds;
       this.#pools.set(p.name, {
         name: p.name,
         spec: p.spec,
+        pool: { metadata: { name: p.name, generation: 1 }, spec: { ...p.spec, provisioningSeconds } },
         profile,
         nodes: [],
-        provisioningSeconds: o.provisioningSeconds ?? p.spec.provisioningSeconds,
+        provisioningSeconds,
         scaleDownDelaySeconds: o.scaleDownDelaySeconds ?? p.spec.scaleDownDelaySeconds,
         loadSeconds: o.modelLoadSeconds ?? profile?.modelLoadSeconds ?? 60,
         gpusPerReplica: acc?.gpusPerReplica ?? 1,
       });
     }
     this.#context = context;
+    this.#cloud = new FakeCloud({ now: () => this.#nowMs });
+    this.#provider = this.#cloud.provider();
   }
 
   // ---- views ----
@@ -264,13 +282,24 @@ export class Fleet {
     this.#wakes.add(t);
   }
 
-  /** Processes lifecycle events due at or before t: nodes becoming Ready, pods becoming ready, node removal. */
+  /**
+   * Processes lifecycle events due at or before t: nodes registering (as their provider reports them) and
+   * pods becoming ready. The nodes' own reconcile (reconcileNodes) follows.
+   */
   wake(t: number): void {
     for (const w of this.#wakes) if (w <= t) this.#wakes.delete(w);
+    this.#nowMs = Math.round(t * 1000);
     let readied = false;
     for (const p of this.#pools.values()) {
+      if (p.nodes.every((n) => n.ready)) continue;
+      const registered = new Set(
+        this.#cloud
+          .nodes(p.name)
+          .filter((n) => n.state !== "registering")
+          .map((n) => n.name),
+      );
       for (const n of p.nodes) {
-        if (!n.ready && n.readyAt <= t) {
+        if (!n.ready && registered.has(n.name)) {
           n.ready = true;
           this.#changed = true;
         }
@@ -284,7 +313,6 @@ export class Fleet {
       }
     }
     if (readied) this.#dispatchHeld(t);
-    this.#reconcileNodes(t);
   }
 
   #makeReady(pod: Pod, at: number): void {
@@ -314,16 +342,14 @@ export class Fleet {
       started.add(p);
       for (let i = 0; i < start.replicas; i++) this.#pods.push(this.#newPod(start.pool, t0));
       const nodes = Math.min(p.spec.maxNodes, Math.max(p.spec.minNodes, this.#nodesNeeded(p)));
-      for (let i = 0; i < nodes; i++) this.#addNode(p, t0, 0);
-      for (const n of p.nodes) n.ready = true;
+      for (let i = 0; i < nodes; i++) this.#addReadyNode(p, t0);
     }
     this.#schedule(t0);
     for (const pod of this.#pods) if (pod.state === "loading") this.#makeReady(pod, t0);
     // Other pools start at their minNodes, Ready.
     for (const other of this.#pools.values()) {
       if (started.has(other)) continue;
-      for (let i = 0; i < other.spec.minNodes; i++) this.#addNode(other, t0, 0);
-      for (const n of other.nodes) n.ready = true;
+      for (let i = 0; i < other.spec.minNodes; i++) this.#addReadyNode(other, t0);
     }
     this.#wakes.clear();
   }
@@ -372,14 +398,11 @@ export class Fleet {
       for (const v of victims) this.#remove(v, t);
       this.#changed = true;
     }
-    this.#reconcileNodes(t);
   }
 
-  /** Nodes the policy asks for a pool (a floor on what its pods need). */
-  setPolicyNodes(pool: string, nodes: number | undefined, t: number): void {
-    const p = this.#pool(pool);
-    p.policyNodes = nodes;
-    this.#reconcileNodes(t);
+  /** Nodes the policy's plan asks for a pool: the pool's target from now on (reconcileNodes). */
+  setPolicyNodes(pool: string, nodes: number | undefined): void {
+    this.#pool(pool).policyNodes = nodes;
   }
 
   #remove(pod: Pod, t: number): void {
@@ -418,11 +441,11 @@ export class Fleet {
     return true;
   }
 
-  /** Checks draining pods (called on every sample tick). */
-  checkDrains(t: number): void {
-    if (this.#draining.size === 0) return;
+  /** Checks draining pods (called on every sample tick); true when there were any (nodes may empty). */
+  checkDrains(t: number): boolean {
+    if (this.#draining.size === 0) return false;
     for (const pod of [...this.#draining]) this.#finishDrain(pod, t);
-    this.#reconcileNodes(t);
+    return true;
   }
 
   /** Binds pending pods to Ready nodes with free GPUs (first fit, oldest node first). */
@@ -451,66 +474,99 @@ export class Fleet {
     return Number.isFinite(n) ? n : p.spec.maxNodes;
   }
 
-  #addNode(p: PoolState, t: number, provisioning: number): void {
-    const node: Node = {
-      id: this.#nextNode++,
-      pool: p.name,
-      createdAt: t,
-      readyAt: t + provisioning,
-      ready: false,
-      freeGpus: p.spec.gpu.count,
-      pods: 0,
-    };
-    p.nodes.push(node);
-    this.#wakeAt(node.readyAt);
+  /** A Ready node from the start (the warm fleet): added to the cloud as registered. */
+  #addReadyNode(p: PoolState, t: number): void {
+    this.#nowMs = Math.round(t * 1000);
+    this.#adopt(p, this.#cloud.add(p.pool, "ready"), t, t, true);
+  }
+
+  /** The fleet's record of a node its provider holds: where pods bind, what is billed and draws power. */
+  #adopt(p: PoolState, name: string, createdAt: number, readyAt: number, ready: boolean): void {
+    p.nodes.push({ name, pool: p.name, createdAt, readyAt, ready, freeGpus: p.spec.gpu.count, pods: 0 });
+    // Pending pods are bound at the next wake (at once for a node that registered at once).
+    this.#wakeAt(readyAt);
     this.#changed = true;
   }
 
   /**
-   * The pools' nodes, as the GPUNodePool controller keeps them: the target is what the pods need (the
-   * plan's replicas, pending ones included), at least minNodes and the nodes the policy asked for, at most
-   * maxNodes; the operator's own node policy (planning/nodes.ts) says which node drains and which goes, and
-   * the provider adds nodes up to the target.
+   * The pools' nodes, as the GPUNodePool controller reconciles them (controllers/gpunodepool/reconcile.ts):
+   * the target is the plan's nodes held within minNodes..maxNodes (without a node plan: what the pods need);
+   * the provider's nodes and the pods on them go to the operator's node policy (planning/nodes.ts), whose
+   * answer is carried out (uncordon, cordon and drain, evict), then the provider scales to the target
+   * removing only the nodes the policy offered. Called after every lifecycle event, decision, and sample
+   * tick with pods draining.
    */
-  #reconcileNodes(t: number): void {
+  async reconcileNodes(t: number): Promise<void> {
     const now = Math.round(t * 1000);
+    this.#nowMs = now;
     for (const p of this.#pools.values()) {
       if (p.spec.provider.type === "static") continue;
-      const target = Math.min(
-        p.spec.maxNodes,
-        Math.max(p.spec.minNodes, this.#nodesNeeded(p), p.policyNodes ?? 0),
-      );
-      const byName = new Map(p.nodes.map((n) => [String(n.id), n]));
+      const wanted = p.policyNodes ?? Math.max(p.spec.minNodes, this.#nodesNeeded(p));
+      const target = Math.min(p.spec.maxNodes, Math.max(p.spec.minNodes, wanted));
+      const mine = new Map(p.nodes.map((n) => [n.name, n]));
+      const node = (name: string) => {
+        const n = mine.get(name);
+        if (!n) throw new RangeError(`fleet: pool ${p.name} has no node ${name}`);
+        return n;
+      };
+      const observed = await this.#provider.observe(p.pool);
       const decision = nodePolicy({
         target,
-        nodes: p.nodes.map((n) => ({
-          name: String(n.id),
-          state: n.drainingSince !== undefined ? "draining" : n.ready ? "ready" : "registering",
-          ownedPods: n.pods,
-          otherPods: 0,
-          ...(n.drainingSince !== undefined ? { drainingSince: n.drainingSince } : {}),
-        })),
+        nodes: observed.map((n) => {
+          const drainingSince = mine.get(n.name)?.drainingSince;
+          return {
+            name: n.name,
+            state: n.state,
+            ownedPods: mine.get(n.name)?.pods ?? 0,
+            otherPods: 0,
+            ...(n.state === "draining" && drainingSince !== undefined ? { drainingSince } : {}),
+          };
+        }),
         now,
         scaleDownDelayMs: p.scaleDownDelaySeconds * 1000,
         ...(p.surplusSince !== undefined ? { surplusSince: p.surplusSince } : {}),
         drainTimeoutMs: DRAIN_TIMEOUT_MS,
       });
       p.surplusSince = decision.surplusSince;
-      for (const u of decision.uncordon) byName.get(u.name)!.drainingSince = undefined;
-      for (const name of decision.drain) byName.get(name)!.drainingSince = now;
-      for (const name of decision.evict) this.#evict(byName.get(name)!, t);
-      for (const name of decision.remove) {
-        const n = byName.get(name)!;
-        if (n.pods > 0) continue; // the provider deletes only an empty node
-        this.#bill(n, t);
-        n.removedAt = t;
-        p.nodes.splice(p.nodes.indexOf(n), 1);
-        this.#changed = true;
+      // What the controller writes to the Nodes (cordon and the draining annotation, or their removal).
+      for (const u of decision.uncordon) {
+        this.#cloud.setState(u.name, "ready");
+        node(u.name).drainingSince = undefined;
       }
-      // The provider scales to the target: nodes on their way count, draining ones do not.
-      const serving = p.nodes.filter((n) => n.drainingSince === undefined).length;
-      for (let i = serving; i < target; i++) this.#addNode(p, t, p.provisioningSeconds);
-      if (decision.requeueAfterMs !== undefined) this.#wakeAt((now + decision.requeueAfterMs) / 1000);
+      for (const name of decision.drain) {
+        this.#cloud.setState(name, "draining");
+        node(name).drainingSince = now;
+      }
+      for (const name of decision.evict) this.#evict(node(name), t);
+      // The pods each node still runs: the provider removes only an empty node.
+      for (const n of p.nodes) this.#cloud.setPods(n.name, n.pods);
+      const result = await this.#provider.scale(p.pool, {
+        target,
+        removable: decision.remove,
+        plan: { generation: 1, madeAt: now },
+      });
+      this.#sync(p, t);
+      for (const wait of [decision.requeueAfterMs, result.requeueAfterMs])
+        if (wait !== undefined) this.#wakeAt((now + wait) / 1000);
+    }
+  }
+
+  /** Takes the provider's nodes over: the ones it added are provisioning, the ones it removed are billed and go. */
+  #sync(p: PoolState, t: number): void {
+    const held = this.#cloud.nodes(p.name);
+    const names = new Set(held.map((n) => n.name));
+    for (const n of [...p.nodes]) {
+      if (names.has(n.name)) continue;
+      this.#bill(n, t);
+      n.removedAt = t;
+      p.nodes.splice(p.nodes.indexOf(n), 1);
+      this.#changed = true;
+    }
+    const known = new Set(p.nodes.map((n) => n.name));
+    for (const n of held) {
+      if (known.has(n.name)) continue;
+      const registering = n.state === "registering";
+      this.#adopt(p, n.name, t, (n.expectedAt ?? n.createdAt) / 1000, !registering);
     }
   }
 

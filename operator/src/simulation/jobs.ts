@@ -43,23 +43,28 @@ function traceOf(ref: TraceRef): Trace {
 }
 
 /** Runs one job in this thread. */
-export function runJob<J extends Job>(job: J): JobResult<J> {
+export async function runJob<J extends Job>(job: J): Promise<JobResult<J>> {
   const trace = traceOf(job.trace);
   if (job.kind === "run") {
-    return simulate(trace, job.scenario, createPolicy(job.policy, job.scenario), job.options) as JobResult<J>;
+    return (await simulate(
+      trace,
+      job.scenario,
+      createPolicy(job.policy, job.scenario),
+      job.options,
+    )) as JobResult<J>;
   }
   if (job.kind === "needs") {
-    return measureWindowMisses(
+    return (await measureWindowMisses(
       trace,
       job.scenario,
       job.curve,
       job.first,
       job.last,
       job.options,
-    ) as JobResult<J>;
+    )) as JobResult<J>;
   }
   const mix = scenarioMix(trace, job.scenario, job.options.sample ?? 0);
-  return measurePoint(job.scenario, mix, job.replicas, job.options) as JobResult<J>;
+  return (await measurePoint(job.scenario, mix, job.replicas, job.options)) as JobResult<J>;
 }
 
 export interface JobRunner {
@@ -79,7 +84,7 @@ function label(job: Job): string {
 /** Runs jobs one at a time in this thread (deterministic order; for tests and tiny runs). */
 export function inlineRunner(): JobRunner {
   return {
-    run: async (job) => runJob(job),
+    run: (job) => runJob(job),
     close: async () => {},
   };
 }

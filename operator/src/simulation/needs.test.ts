@@ -80,7 +80,7 @@ describe("sliceTrace", () => {
 });
 
 describe("measureWindowMisses", () => {
-  it("finds more replicas for a window whose requests arrive in one burst than for the same requests spread out", () => {
+  it("finds more replicas for a window whose requests arrive in one burst than for the same requests spread out", async () => {
     const sc = testScenario();
     const curve = capacityCurve([
       [1, 2, 1000],
@@ -93,8 +93,8 @@ describe("measureWindowMisses", () => {
       arrivals: Float64Array.from(spread.arrivals, (a) => (a >= 60 && a < 120 ? 60 + (a - 60) / 20 : a)),
     };
     const opts = { windowSeconds: 60, minReplicas: 1, maxReplicas: 32 };
-    const calm = measureWindowMisses(spread, sc, curve, 1, 2, opts)[0]!;
-    const hit = measureWindowMisses(burst, sc, curve, 1, 2, opts)[0]!;
+    const calm = (await measureWindowMisses(spread, sc, curve, 1, 2, opts))[0]!;
+    const hit = (await measureWindowMisses(burst, sc, curve, 1, 2, opts))[0]!;
     expect(hit.requests).toBe(calm.requests);
     expect(ownNeed(hit, 0.99)).toBeGreaterThan(ownNeed(calm, 0.99));
   });

@@ -105,8 +105,8 @@ function concatTraces(a: Trace, b: Trace): Trace {
 }
 
 /** Misses of one window's requests on n replicas, after `warmup` seconds of the trace before it (unscored). */
-function missesWith(window: Trace, warmup: number, scenario: Scenario, n: number): number {
-  const r = simulate(window, scenario, staticPolicy(n), {
+async function missesWith(window: Trace, warmup: number, scenario: Scenario, n: number): Promise<number> {
+  const r = await simulate(window, scenario, staticPolicy(n), {
     warmReplicas: n,
     prerollSeconds: 0,
     scoreFrom: warmup,
@@ -121,14 +121,14 @@ function missesWith(window: Trace, warmup: number, scenario: Scenario, n: number
  * two more replicas change nothing, or maxReplicas), and down until half the window's requests miss (or
  * minReplicas).
  */
-export function measureWindowMisses(
+export async function measureWindowMisses(
   trace: Trace,
   scenario: Scenario,
   curve: CapacityCurve,
   first: number,
   last: number,
   options: NeedsOptions,
-): WindowMisses[] {
+): Promise<WindowMisses[]> {
   const { windowSeconds: len, minReplicas, maxReplicas } = options;
   const floor = Math.max(1, minReplicas);
   const context = contextTokensOf(scenario, primaryPool(scenario));
@@ -159,17 +159,17 @@ export function measureWindowMisses(
       continue;
     }
     const n0 = Math.min(maxReplicas, Math.max(floor, replicasFor(curve, tokens / len, floor, maxReplicas)));
-    const byN = new Map<number, number>([[n0, missesWith(window, warmup, scenario, n0)]]);
+    const byN = new Map<number, number>([[n0, await missesWith(window, warmup, scenario, n0)]]);
     let n = n0;
     let flat = 0;
     while (byN.get(n)! > 0 && n < maxReplicas && flat < 2) {
-      const m = missesWith(window, warmup, scenario, n + 1);
+      const m = await missesWith(window, warmup, scenario, n + 1);
       flat = m >= byN.get(n)! ? flat + 1 : 0;
       byN.set(++n, m);
     }
     n = n0;
     while (n > floor && byN.get(n)! < requests / 2) {
-      byN.set(n - 1, missesWith(window, warmup, scenario, n - 1));
+      byN.set(n - 1, await missesWith(window, warmup, scenario, n - 1));
       n--;
     }
     const sizes = [...byN.keys()].sort((a, b) => a - b);

@@ -38,9 +38,10 @@ describe("refineNeeds", () => {
     // A steady load at the edge of what 2 L4 replicas carry: 2 meet the SLO for about 78% of requests, with
     // the queue built in one minute carried into the next.
     const trace = syntheticTrace(1200, () => 9.5, { seed: 7, prompt: 500, output: 150 });
-    const stay = (n: number) => simulate(trace, sc, staticPolicy(n), { warmReplicas: n }).sloAttainment;
+    const stay = async (n: number) =>
+      (await simulate(trace, sc, staticPolicy(n), { warmReplicas: n })).sloAttainment;
     const needs = new Int32Array(20).fill(2);
-    expect(stay(2)).toBeLessThan(0.99);
+    expect(await stay(2)).toBeLessThan(0.99);
     const refined = await refineNeeds(inlineRunner(), {
       trace,
       durationSeconds: 1200,

@@ -18,44 +18,44 @@ function stepPolicy(at: number, to: number): Policy {
   };
 }
 
-describe("the simulator", () => {
-  it("is deterministic: the same inputs give the same result", () => {
+describe("the simulator", async () => {
+  it("is deterministic: the same inputs give the same result", async () => {
     const sc = testScenario();
     const run = () => simulate(steady, sc, createPolicy({ family: "inferops" }, sc), { warmReplicas: 2 });
-    expect(run()).toEqual(run());
+    expect(await run()).toEqual(await run());
   });
 
-  it("conserves requests: every request is served or counted as unserved", () => {
+  it("conserves requests: every request is served or counted as unserved", async () => {
     const sc = testScenario();
     for (const spec of [
       { family: "static" as const, replicas: 1 },
       { family: "static" as const, replicas: 4 },
       { family: "inferops" as const },
     ]) {
-      const r = simulate(steady, sc, createPolicy(spec, sc), { warmReplicas: 2, drainSeconds: 60 });
+      const r = await simulate(steady, sc, createPolicy(spec, sc), { warmReplicas: 2, drainSeconds: 60 });
       expect(r.requests).toBe(steady.arrivals.length);
       expect(r.sloMet).toBeLessThanOrEqual(r.requests - r.unserved);
       expect(r.unserved).toBeGreaterThanOrEqual(0);
       if (spec.family !== "static" || spec.replicas > 1) expect(r.unserved).toBe(0);
     }
     // One replica is overloaded: its queue is served late (TTFT says how late), nothing is lost.
-    const starved = simulate(steady, sc, createPolicy({ family: "static", replicas: 1 }, sc), {
+    const starved = await simulate(steady, sc, createPolicy({ family: "static", replicas: 1 }, sc), {
       warmReplicas: 1,
     });
     expect(starved.unserved).toBe(0);
     expect(starved.sloAttainment).toBeLessThan(0.5);
     expect(starved.ttftP99).toBeGreaterThan(100);
     // No replica at all from t = 300: the router holds what arrives; unserved at the end, and counted.
-    const none = simulate(steady, sc, stepPolicy(300, 0), { warmReplicas: 2, drainSeconds: 60 });
+    const none = await simulate(steady, sc, stepPolicy(300, 0), { warmReplicas: 2, drainSeconds: 60 });
     const after = [...steady.arrivals].filter((t) => t > 300.5).length;
     expect(none.unserved).toBeGreaterThanOrEqual(after);
     expect(none.unserved).toBeLessThan(after + 20);
     expect(none.sloMet).toBeLessThanOrEqual(none.requests - none.unserved);
   });
 
-  it("bills nodes from provisioning start and makes new capacity wait for the node and the model", () => {
+  it("bills nodes from provisioning start and makes new capacity wait for the node and the model", async () => {
     const sc = testScenario({ pool: { provisioningSeconds: 300, scaleDownDelaySeconds: 600 } });
-    const r = simulate(steady, sc, stepPolicy(100, 3), { warmReplicas: 1, timelineSeconds: 10 });
+    const r = await simulate(steady, sc, stepPolicy(100, 3), { warmReplicas: 1, timelineSeconds: 10 });
     const at = (t: number) => r.timeline.find((p) => p.t === t)!;
     expect(at(110)).toMatchObject({ desired: 3, ready: 1, nodes: 3 });
     expect(at(450).ready).toBe(1); // node ready at 400, model loads for 60 s
@@ -65,9 +65,9 @@ describe("the simulator", () => {
     expect(r.costUsd).toBeCloseTo((900 + 2 * 800) / 3600, 6);
   });
 
-  it("drains on scale-down and removes an empty node only after the pool's scale-down delay", () => {
+  it("drains on scale-down and removes an empty node only after the pool's scale-down delay", async () => {
     const sc = testScenario({ pool: { scaleDownDelaySeconds: 200 } });
-    const r = simulate(steady, sc, stepPolicy(300, 1), { warmReplicas: 3, timelineSeconds: 10 });
+    const r = await simulate(steady, sc, stepPolicy(300, 1), { warmReplicas: 3, timelineSeconds: 10 });
     const at = (t: number) => r.timeline.find((p) => p.t === t)!;
     expect(at(310)).toMatchObject({ desired: 1, ready: 1, nodes: 3 });
     expect(at(490).nodes).toBe(3);
@@ -78,42 +78,78 @@ describe("the simulator", () => {
     expect(r.gpuHours * 3600).toBeLessThan(900 + 2 * 560);
   });
 
-  it("meters busy and idle power and the seconds over a budget", () => {
+  it("scales nodes as the operator does: a plan's nodes are the pool's target, whatever its pods need", async () => {
+    const sc = testScenario({ pool: { provisioningSeconds: 60, scaleDownDelaySeconds: 100 } });
+    /** From t = 100: `replicas` replicas and `nodes` nodes, as inferops' Plan gives both. */
+    const planned = (replicas: number, nodes: number): Policy => ({
+      name: "planned",
+      family: "static",
+      params: {},
+      intervalSeconds: 10,
+      decide: (v) =>
+        v.t < 100
+          ? { replicas: {} }
+          : { replicas: { [v.primaryPool]: replicas }, nodes: { [v.primaryPool]: nodes } },
+    });
+    const timeline = async (policy: Policy) => {
+      const r = await simulate(steady, sc, policy, { warmReplicas: 1, timelineSeconds: 10 });
+      return (t: number) => r.timeline.find((p) => p.t === t)!;
+    };
+    // Three replicas on the two nodes planned: the GPUNodePool controller adds no node for the third pod, which
+    // stays pending (one GPU a node).
+    const short = await timeline(planned(3, 2));
+    expect(short(400)).toMatchObject({ desired: 3, ready: 2, nodes: 2 });
+    // Four nodes planned for one replica: the provider adds them, and none goes while the plan wants them.
+    const spare = await timeline(planned(1, 4));
+    expect(spare(400)).toMatchObject({ desired: 1, ready: 1, nodes: 4 });
+    expect(spare(890).nodes).toBe(4);
+    // A policy that plans no nodes (a baseline): the nodes follow the pods.
+    const follow = await timeline(stepPolicy(100, 3));
+    expect(follow(400)).toMatchObject({ desired: 3, ready: 3, nodes: 3 });
+  });
+
+  it("meters busy and idle power and the seconds over a budget", async () => {
     const sc = testScenario({
       budgets: [{ name: "cap", spec: { limits: { powerWatts: 150 } } }],
     });
-    const r = simulate(steady, sc, createPolicy({ family: "static", replicas: 3 }, sc), { warmReplicas: 3 });
+    const r = await simulate(steady, sc, createPolicy({ family: "static", replicas: 3 }, sc), {
+      warmReplicas: 3,
+    });
     expect(r.peakPowerW).toBe(3 * 72);
     expect(r.energyKWh).toBeGreaterThan((3 * 16 * 900) / 3.6e6);
     expect(r.energyKWh).toBeLessThanOrEqual((3 * 72 * 900) / 3.6e6 + 1e-9);
     // Three replicas request 3 x 72 W against a 150 W cap, the whole run.
     expect(r.budgetViolationSeconds).toBe(900);
-    const within = simulate(steady, sc, createPolicy({ family: "static", replicas: 2 }, sc), {
+    const within = await simulate(steady, sc, createPolicy({ family: "static", replicas: 2 }, sc), {
       warmReplicas: 2,
     });
     expect(within.budgetViolationSeconds).toBe(0);
   });
 
-  it("inferops respects a budget that the baselines ignore", () => {
+  it("inferops respects a budget that the baselines ignore", async () => {
     const sc = testScenario({
       budgets: [{ name: "cap", spec: { limits: { gpus: [{ type: "nvidia-l4", max: 2 }] } } }],
     });
     const hot = syntheticTrace(900, () => 14, { seed: 2 });
-    const inf = simulate(hot, sc, createPolicy({ family: "inferops" }, sc), { warmReplicas: 2 });
+    const inf = await simulate(hot, sc, createPolicy({ family: "inferops" }, sc), { warmReplicas: 2 });
     expect(inf.budgetViolationSeconds).toBe(0);
-    const big = simulate(hot, sc, createPolicy({ family: "static", replicas: 4 }, sc), { warmReplicas: 4 });
+    const big = await simulate(hot, sc, createPolicy({ family: "static", replicas: 4 }, sc), {
+      warmReplicas: 4,
+    });
     expect(big.budgetViolationSeconds).toBe(900);
   });
 
-  it("starts warm: the pre-roll leaves the fleet serving, so a static fleet's first minute is like the rest", () => {
+  it("starts warm: the pre-roll leaves the fleet serving, so a static fleet's first minute is like the rest", async () => {
     const sc = testScenario();
-    const r = simulate(steady, sc, createPolicy({ family: "static", replicas: 3 }, sc), { warmReplicas: 3 });
+    const r = await simulate(steady, sc, createPolicy({ family: "static", replicas: 3 }, sc), {
+      warmReplicas: 3,
+    });
     expect(r.sloAttainment).toBeGreaterThan(0.99);
     expect(r.timeline[0]).toMatchObject({ t: 0, ready: 3, desired: 3 });
     expect(r.requests).toBe(steady.arrivals.length); // pre-roll requests are not scored
   });
 
-  it("refuses requests longer than the servers' context, as vLLM answers 400, and scores them apart", () => {
+  it("refuses requests longer than the servers' context, as vLLM answers 400, and scores them apart", async () => {
     const sc = testScenario();
     // Every 10th request is 40,000 tokens, beyond the profile's 32,768.
     const long = {
@@ -121,7 +157,9 @@ describe("the simulator", () => {
       prompt: Int32Array.from(steady.prompt, (p, i) => (i % 10 === 0 ? 40_000 : p)),
     };
     const refusedBefore = Math.ceil(steady.arrivals.length / 10);
-    const r = simulate(long, sc, createPolicy({ family: "static", replicas: 3 }, sc), { warmReplicas: 3 });
+    const r = await simulate(long, sc, createPolicy({ family: "static", replicas: 3 }, sc), {
+      warmReplicas: 3,
+    });
     expect(r.refused).toBe(refusedBefore);
     expect(r.requests).toBe(steady.arrivals.length - refusedBefore);
     expect(r.unserved).toBe(0);
@@ -129,7 +167,7 @@ describe("the simulator", () => {
     expect(r.sloAttainment).toBeGreaterThan(0.99);
     expect(r.ttftP99).toBeLessThan(2);
     // The scenario's context decides: at 1,000 tokens, every request of 1,000 or more is refused.
-    const short = simulate(
+    const short = await simulate(
       steady,
       { ...sc, contextTokens: 1000 },
       createPolicy({ family: "static", replicas: 3 }, sc),
@@ -141,9 +179,9 @@ describe("the simulator", () => {
     expect(short.requests).toBe(steady.arrivals.length - over);
   });
 
-  it("holds a warm start within the pool's maxNodes: the pods beyond stay pending", () => {
+  it("holds a warm start within the pool's maxNodes: the pods beyond stay pending", async () => {
     const sc = testScenario({ pool: { maxNodes: 2 } });
-    const r = simulate(steady, sc, createPolicy({ family: "static", replicas: 5 }, sc), {
+    const r = await simulate(steady, sc, createPolicy({ family: "static", replicas: 5 }, sc), {
       warmReplicas: 5,
       timelineSeconds: 10,
     });
@@ -153,7 +191,7 @@ describe("the simulator", () => {
   });
 });
 
-describe("several services on one fleet", () => {
+describe("several services on one fleet", async () => {
   const hiTrace = syntheticTrace(900, () => 6, { seed: 1 });
   const loTrace = syntheticTrace(900, () => 6, { seed: 2 });
   /** "hi" (priority 900) and "lo" (priority 100), each on an L4 pool of its own, sharing `budget` if given. */
@@ -187,8 +225,8 @@ describe("several services on one fleet", () => {
       otherWarmReplicas: [warm[1]],
     });
 
-  it("scores each service on its own requests, served by its own replicas", () => {
-    const r = run(pair());
+  it("scores each service on its own requests, served by its own replicas", async () => {
+    const r = await run(pair());
     expect(r.requests).toBe(hiTrace.arrivals.length);
     expect(r.otherServices).toEqual([
       expect.objectContaining({ key: "lo/lo", requests: loTrace.arrivals.length, unserved: 0 }),
@@ -200,10 +238,10 @@ describe("several services on one fleet", () => {
     expect(r.gpuHoursByPool!["l4-lo"]).toBeGreaterThan(0);
   });
 
-  it("meters a shared budget over both: never over it, the lower priority held back, the higher kept", () => {
-    const free = run(pair());
+  it("meters a shared budget over both: never over it, the lower priority held back, the higher kept", async () => {
+    const free = await run(pair());
     // Four L4 replicas' busy power for both (the pair wants about six), from a warm start within it.
-    const held = run(pair({ limits: { powerWatts: 4 * 72 } }), [3, 1]);
+    const held = await run(pair({ limits: { powerWatts: 4 * 72 } }), [3, 1]);
     expect(held.budgetViolationSeconds).toBe(0);
     expect(held.gpuHoursByPool!["l4-lo"]).toBeLessThan(free.gpuHoursByPool!["l4-lo"]! * 0.75);
     expect(held.gpuHoursByPool!["l4-hi"]).toBeGreaterThanOrEqual(free.gpuHoursByPool!["l4-hi"]! * 0.95);
@@ -211,12 +249,13 @@ describe("several services on one fleet", () => {
     expect(held.otherServices![0]!.sloAttainment).toBeLessThan(free.otherServices![0]!.sloAttainment);
   });
 
-  it("refuses two services on one pool and a missing trace", () => {
+  it("refuses two services on one pool and a missing trace", async () => {
     const sc = pair();
     const shared = { ...sc, otherServices: [{ ...sc.otherServices![0]!, spec: sc.service.spec }] };
+    // createPolicy refuses it, before any run.
     expect(() => run(shared)).toThrow(/named by two simulated services/);
-    expect(() =>
+    await expect(
       simulate(hiTrace, sc, createPolicy({ family: "inferops" }, sc), { warmReplicas: 1 }),
-    ).toThrow(/need as many traces/);
+    ).rejects.toThrow(/need as many traces/);
   });
 });

@@ -2,9 +2,12 @@
 // scores the run. Deterministic: no clock reads and no unseeded randomness, so the same trace, scenario and
 // policy give the same result.
 //
-// Events, in time order (ties in this order): lifecycle (nodes and pods becoming ready, empty nodes removed),
-// the sample tick (every `sampleSeconds`, 1 s: drains checked, finished requests collected, power and budgets
-// metered), the policy's observation and decision ticks, then the arrivals at that instant. Decisions stop at
+// Events, in time order (ties in this order): lifecycle (nodes and pods becoming ready, the node policy's
+// next look), the sample tick (every `sampleSeconds`, 1 s: drains checked, finished requests collected, power
+// and budgets metered), the policy's observation and decision ticks, then the arrivals at that instant. After
+// each lifecycle event, decision, and sample tick with pods draining, the pools' nodes are reconciled as the
+// GPUNodePool controller does it (Fleet.reconcileNodes: the node policy, then the provider; asynchronous, as
+// the NodeProvider interface is, so simulate() returns a Promise). Decisions stop at
 // the end of the trace; the fleet then finishes what it holds (at most `drainSeconds`). Billing and power are
 // metered over the trace's duration [0, T] only, the same window for every policy.
 //
@@ -204,7 +207,12 @@ function withPreroll(
 }
 
 /** Replays `trace` (and the other services' traces) through the fleet under `policy`. */
-export function simulate(main: Trace, scenario: Scenario, policy: Policy, options: RunOptions): RunResult {
+export async function simulate(
+  main: Trace,
+  scenario: Scenario,
+  policy: Policy,
+  options: RunOptions,
+): Promise<RunResult> {
   const others = scenario.otherServices ?? [];
   if ((options.otherTraces ?? []).length !== others.length) {
     throw new ScenarioError(
@@ -254,8 +262,8 @@ export function simulate(main: Trace, scenario: Scenario, policy: Policy, option
   const sums = { ready: 0, inFlight: 0, running: 0, waiting: 0, kv: 0, samples: 0, weighted: 0 };
   const timeline: TimelinePoint[] = [];
 
-  const sample = (t: number) => {
-    fleet.checkDrains(t);
+  const sample = async (t: number) => {
+    if (fleet.checkDrains(t)) await fleet.reconcileNodes(t);
     fleet.collectAll(t);
     if (t > 0 && lastPowerT < T) {
       energyJ += power * (Math.min(t, T) - lastPowerT);
@@ -302,9 +310,12 @@ export function simulate(main: Trace, scenario: Scenario, policy: Policy, option
     if (t > end) break;
     if (i >= n && t > T && fleet.accounted >= n) break;
     clock.t = t;
-    if (tw <= t) fleet.wake(t);
+    if (tw <= t) {
+      fleet.wake(t);
+      await fleet.reconcileNodes(t);
+    }
     if (nextSample <= t) {
-      sample(t);
+      await sample(t);
       nextSample += dt;
     }
     if (to <= t) {
@@ -316,7 +327,8 @@ export function simulate(main: Trace, scenario: Scenario, policy: Policy, option
       const before = totalDesired();
       const d = policy.decide(v);
       for (const [pool, replicas] of Object.entries(d.replicas)) fleet.setReplicas(pool, replicas, t);
-      for (const [pool, nodes] of Object.entries(d.nodes ?? {})) fleet.setPolicyNodes(pool, nodes, t);
+      for (const [pool, nodes] of Object.entries(d.nodes ?? {})) fleet.setPolicyNodes(pool, nodes);
+      await fleet.reconcileNodes(t);
       if (totalDesired() !== before) scaleActions++;
       nextDecision += policy.intervalSeconds;
     }

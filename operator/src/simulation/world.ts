@@ -1,7 +1,8 @@
 // The simulated fleet as the operator's informers would hold it: the InferenceServices, their pools and
-// budgets, one Deployment per variant, the pools' Nodes and the pods bound to them, and the Namespaces. The
-// inferops policy builds its Snapshot from this World through the operator's own builder
-// (controllers/snapshot.ts buildSnapshot), so the benchmark plans from exactly what the operator would see.
+// budgets, one Deployment per variant, the pools' registered Nodes (cordoned while the node policy drains
+// them) and the pods bound to them, and the Namespaces. The inferops policy builds its Snapshot from this
+// World through the operator's own builder (controllers/snapshot.ts buildSnapshot), so the benchmark plans
+// from exactly what the operator would see.
 import { API_VERSION } from "../apis/common.ts";
 import { GPU_RESOURCE, poolNodeLabels, variantLabels } from "../apis/labels.ts";
 import type { World } from "../controllers/snapshot.ts";
@@ -12,7 +13,6 @@ import { servicesOf } from "./scenario.ts";
 /** The label the API server sets on every Namespace: its name. */
 const NAMESPACE_NAME = "kubernetes.io/metadata.name";
 
-const nodeName = (pool: string, id: number) => `${pool}-node-${id}`;
 /** Only its presence matters to the planner: when a draining pod began to go is not modelled here. */
 const TERMINATING_SINCE = "1970-01-01T00:00:00Z";
 
@@ -30,15 +30,19 @@ export function fleetWorld(fleet: Fleet): World {
   const nodes: KubeObject[] = [];
   for (const p of pools) {
     for (const n of fleet.nodesOf(p.name)) {
+      // A node asked for is a Node only once it registers (kwok, Cluster API and Karpenter alike).
+      if (!n.ready) continue;
       const allocatable = { [GPU_RESOURCE]: String(p.spec.gpu.count) };
       nodes.push({
         apiVersion: "v1",
         kind: "Node",
-        metadata: { name: nodeName(p.name, n.id), labels: poolNodeLabels({ metadata: p, spec: p.spec }) },
+        metadata: { name: n.name, labels: poolNodeLabels({ metadata: p, spec: p.spec }) },
+        // A node the node policy drains is cordoned.
+        ...(n.drainingSince !== undefined ? { spec: { unschedulable: true } } : {}),
         status: {
           capacity: allocatable,
           allocatable,
-          conditions: [{ type: "Ready", status: n.ready ? "True" : "False" }],
+          conditions: [{ type: "Ready", status: "True" }],
         },
       });
     }
@@ -58,7 +62,7 @@ export function fleetWorld(fleet: Fleet): World {
               ...(pod.state === "draining" ? { deletionTimestamp: TERMINATING_SINCE } : {}),
             },
             spec: {
-              nodeName: nodeName(pod.node.pool, pod.node.id),
+              nodeName: pod.node.name,
               containers: [{ resources: { requests: { [GPU_RESOURCE]: String(pod.gpus) } } }],
             },
             status: { phase: "Running" },
