@@ -28,7 +28,7 @@
 // are one class in the program, split back to services fairly (water-filling by share of what each asked).
 // Determinism: HiGHS is single-threaded here and stops at MAX_MIP_NODES (a count, not a clock); the time
 // limit is a safety net, and when it is hit the greedy's plan is used.
-import highsModule from "highs";
+import highsModule, { type LinearObjectiveInput } from "highs";
 import { Reason } from "../apis/conditions.ts";
 import {
   type Allocation,
@@ -658,6 +658,8 @@ interface Column {
   lower: number;
   upper: number;
   integer: boolean;
+  /** A churn column: max(0, current - replicas of column `of`). */
+  churn?: { of: number; current: number };
 }
 
 /**
@@ -723,6 +725,8 @@ function solvePhase(
 ): number[][] | string {
   const cols: Column[] = [];
   const rows = new Rows();
+  // Whether the program has node columns (packing "separate"): the relaxation's rounding does not size them.
+  let nodeColumns = false;
   const { all: outsideCounts, short: outsideShort } = outsideUse;
   const memo = new Map<string, unknown>();
   // What the minimums of phase 1 use of each budget limit.
@@ -762,7 +766,13 @@ function solvePhase(
   ks.forEach((k, ki) => {
     k.opts.forEach((p, i) => {
       if (k.current[i]! <= 0) return;
-      cols.push({ cost: p.cost * CHURN_PENALTY, lower: 0, upper: highs.infinity, integer: false });
+      cols.push({
+        cost: p.cost * CHURN_PENALTY,
+        lower: 0,
+        upper: highs.infinity,
+        integer: false,
+        churn: { of: x[ki]![i]!, current: k.current[i]! },
+      });
       rows.add(
         [
           [x[ki]![i]!, 1],
@@ -824,6 +834,7 @@ function solvePhase(
       // Nodes per size (conservative): y_g nodes hold floor(C / g) replicas of g GPUs each.
       const ys: number[] = [];
       for (const g of sizes) {
+        nodeColumns = true;
         cols.push({ cost: 0, lower: 0, upper: cap.limit, integer: true });
         const y = cols.length - 1;
         ys.push(y);
@@ -899,9 +910,22 @@ function solvePhase(
     priority: 0,
   });
 
-  const model = highs.createModel({
+  const solved =
+    (!nodeColumns && viaRelaxation(cols, rows, objectives, x, timeLimit)) ||
+    solveMip(cols, rows, objectives, timeLimit);
+  if (typeof solved === "string") return solved;
+  return x.map((cs) => cs.map((c) => Math.round(solved[c]!)));
+}
+
+type Objective = LinearObjectiveInput & { coefficients: Float64Array };
+
+/** Builds a HiGHS model of the program; `integer`: with its integrality (else its linear relaxation). */
+function createModel(cols: readonly Column[], rows: Rows, integer: boolean) {
+  const n = cols.length;
+  const m = rows.lower.length;
+  return highs.createModel({
     numCols: n,
-    numRows: rows.lower.length,
+    numRows: m,
     colCost: new Float64Array(n),
     colLower: Float64Array.from(cols, (c) => c.lower),
     colUpper: Float64Array.from(cols, (c) => c.upper),
@@ -909,14 +933,24 @@ function solvePhase(
     rowUpper: Float64Array.from(rows.upper),
     matrix: {
       format: "csr",
-      numRows: rows.lower.length,
+      numRows: m,
       numCols: n,
       starts: Int32Array.from(rows.starts),
       indices: Int32Array.from(rows.indices),
       values: Float64Array.from(rows.values),
     },
-    integrality: Int32Array.from(cols, (c) => (c.integer ? 1 : 0)),
+    ...(integer ? { integrality: Int32Array.from(cols, (c) => (c.integer ? 1 : 0)) } : {}),
   });
+}
+
+/** The integer program, lexicographic over the objectives: its columns' values, or why there are none. */
+function solveMip(
+  cols: readonly Column[],
+  rows: Rows,
+  objectives: readonly Objective[],
+  timeLimit: number,
+): Float64Array | string {
+  const model = createModel(cols, rows, true);
   try {
     model.options.set({
       output_flag: false,
@@ -933,11 +967,185 @@ function solvePhase(
     if (status !== S.optimal && status !== S.solutionLimit && status !== S.iterationLimit) {
       return `HiGHS ended with model status ${status}`;
     }
-    const values = model.getSolution().colValue;
-    return x.map((cs) => cs.map((c) => Math.round(values[c]!)));
+    return Float64Array.from(model.getSolution().colValue);
   } finally {
     model.dispose();
   }
+}
+
+/** Relative gap within which a rounded solution of the relaxation stands for the program's (HiGHS' mip_rel_gap). */
+const RELAXED_GAP = 1e-4;
+/** How far from an integer a replica count of the relaxation may be and still count as that integer. */
+const INTEGRAL = 1e-5;
+/**
+ * How far from an integer a priority's total in the relaxation may be and still count as that integer: the
+ * simplex's feasibility tolerance (1e-7) summed over a few hundred columns. A fraction this small cannot
+ * move a lower priority's total by a whole replica (a replica's coefficients differ by far less than 1e3).
+ */
+const INTEGRAL_TOTAL = 1e-4;
+
+/**
+ * The program through its linear relaxation first: HiGHS solves a lexicographic integer program as one
+ * integer program per objective, which at this size takes several times as long as the relaxation and one
+ * integer program. The relaxation's lexicographic optimum bounds the program's: when its replicas per
+ * priority are whole numbers, an integer solution that reaches them is optimal in them. Such a solution is
+ * sought by rounding the relaxation (roundRelaxed); else HiGHS minimises the cost alone with the replicas
+ * per priority held at the relaxation's (the integer program's last objective, as its lexicographic mode
+ * would run it). Returns undefined when neither applies (fractional totals, or no integer solution reaches
+ * them): the caller solves the lexicographic integer program.
+ */
+function viaRelaxation(
+  cols: readonly Column[],
+  rows: Rows,
+  objectives: readonly Objective[],
+  classColumns: readonly (readonly number[])[],
+  timeLimit: number,
+): Float64Array | string | undefined {
+  const model = createModel(cols, rows, false);
+  let lp: Float64Array;
+  try {
+    model.options.set({
+      output_flag: false,
+      blend_multi_objectives: false,
+      time_limit: timeLimit,
+      random_seed: 0,
+    });
+    // Each objective holds exactly while the next is optimised (no tolerance): the relaxation's optimum.
+    model.passLinearObjectives(objectives.map((o) => ({ ...o, absoluteTolerance: 0 })));
+    model.run();
+    if (model.getModelStatus() !== highs.constants.modelStatus.optimal) return undefined;
+    lp = Float64Array.from(model.getSolution().colValue);
+  } finally {
+    model.dispose();
+  }
+  const counts = objectives.slice(0, -1).map((o) => dot(o.coefficients, lp));
+  if (counts.some((v) => Math.abs(v - Math.round(v)) > INTEGRAL_TOTAL)) return undefined;
+  const totals = counts.map((v) => Math.round(v));
+  const rounded = roundRelaxed(cols, rows, objectives, classColumns, lp, totals);
+  if (rounded) return rounded;
+  const held = new Rows();
+  held.starts = [...rows.starts];
+  held.indices = [...rows.indices];
+  held.values = [...rows.values];
+  held.lower = [...rows.lower];
+  held.upper = [...rows.upper];
+  objectives.slice(0, -1).forEach((o, t) => {
+    const entries: [number, number][] = [];
+    o.coefficients.forEach((v, c) => {
+      if (v !== 0) entries.push([c, v]);
+    });
+    held.add(entries, totals[t]!, highs.infinity);
+  });
+  const solved = solveMip(cols, held, objectives.slice(-1), timeLimit);
+  return typeof solved === "string" && !solved.includes("time limit") ? undefined : solved;
+}
+
+function dot(coef: Float64Array, v: Float64Array): number {
+  let s = 0;
+  for (let c = 0; c < coef.length; c++) if (coef[c] !== 0) s += coef[c]! * v[c]!;
+  return s;
+}
+
+/**
+ * An integer solution from the relaxation's (lp), when one is at hand: replicas rounded down, then per
+ * priority the replicas the rounding lost placed again on the cheapest columns every row still admits
+ * (moving one replica of another class to another of its variants when one row is full). Accepted when it
+ * reaches the priorities' totals and its cost is within RELAXED_GAP of the relaxation's (HiGHS' own stopping
+ * rule for the program); undefined otherwise.
+ */
+function roundRelaxed(
+  cols: readonly Column[],
+  rows: Rows,
+  objectives: readonly Objective[],
+  classColumns: readonly (readonly number[])[],
+  lp: Float64Array,
+  totals: readonly number[],
+): Float64Array | undefined {
+  const siblings: (readonly number[])[] = [];
+  for (const cs of classColumns) for (const c of cs) siblings[c] = cs;
+  const n = cols.length;
+  const m = rows.lower.length;
+  const x = new Float64Array(n);
+  for (let c = 0; c < n; c++) {
+    const col = cols[c]!;
+    if (!col.integer) continue;
+    const v = lp[c]!;
+    const r = Math.round(v);
+    x[c] = Math.min(col.upper, Math.max(col.lower, Math.abs(v - r) <= INTEGRAL ? r : Math.floor(v)));
+  }
+  const settleChurn = () => {
+    for (let c = 0; c < n; c++) {
+      const ch = cols[c]!.churn;
+      if (ch) x[c] = Math.max(0, ch.current - x[ch.of]!);
+    }
+  };
+  settleChurn();
+  // Row activities, and the rows of each column.
+  const act = new Float64Array(m);
+  const colRows: [number, number][][] = cols.map(() => []);
+  for (let r = 0; r < m; r++) {
+    for (let e = rows.starts[r]!; e < rows.starts[r + 1]!; e++) {
+      const c = rows.indices[e]!;
+      act[r]! += rows.values[e]! * x[c]!;
+      colRows[c]!.push([r, rows.values[e]!]);
+    }
+  }
+  const slack = (hi: number) => INTEGRAL * Math.max(1, Math.abs(hi));
+  const over = (c: number) =>
+    colRows[c]!.filter(([r, v]) => v > 0 && act[r]! + v > rows.upper[r]! + slack(rows.upper[r]!));
+  const fits = (c: number) => x[c]! + 1 <= cols[c]!.upper && over(c).length === 0;
+  const move = (c: number, k: number) => {
+    x[c]! += k;
+    for (const [r, v] of colRows[c]!) act[r]! += k * v;
+  };
+  // Room for one more on column c by moving one replica of another class, in the one row that is full, to
+  // another variant of its class.
+  const makeRoom = (c: number): boolean => {
+    const full = over(c);
+    if (x[c]! + 1 > cols[c]!.upper || full.length !== 1) return false;
+    const [row] = full[0]!;
+    for (let e = rows.starts[row]!; e < rows.starts[row + 1]!; e++) {
+      const from = rows.indices[e]!;
+      if (from === c || !cols[from]!.integer || x[from]! - 1 < cols[from]!.lower) continue;
+      for (const to of siblings[from] ?? []) {
+        if (to === from || to === c) continue;
+        move(from, -1);
+        if (fits(to)) {
+          move(to, 1);
+          if (fits(c)) return true;
+          move(to, -1);
+        }
+        move(from, 1);
+      }
+    }
+    return false;
+  };
+  // Put back, per priority, what rounding down took: one replica at a time on the cheapest column with room.
+  for (const [t, o] of objectives.slice(0, -1).entries()) {
+    let missing = totals[t]! - Math.round(dot(o.coefficients, x));
+    if (missing <= 0) continue;
+    const candidates = [...o.coefficients.keys()]
+      .filter((c) => o.coefficients[c] !== 0 && cols[c]!.integer)
+      .sort((a, b) => cols[a]!.cost - cols[b]!.cost || a - b);
+    while (missing > 0) {
+      const c = candidates.find((c) => fits(c)) ?? candidates.find((c) => makeRoom(c));
+      if (c === undefined) return undefined;
+      move(c, 1);
+      missing--;
+    }
+  }
+  settleChurn();
+  act.fill(0);
+  for (let r = 0; r < m; r++) {
+    for (let e = rows.starts[r]!; e < rows.starts[r + 1]!; e++)
+      act[r]! += rows.values[e]! * x[rows.indices[e]!]!;
+    if (act[r]! < rows.lower[r]! - slack(rows.lower[r]!) || act[r]! > rows.upper[r]! + slack(rows.upper[r]!))
+      return undefined;
+  }
+  const costOf = objectives.at(-1)!.coefficients;
+  const cost = dot(costOf, x);
+  if (cost - dot(costOf, lp) > RELAXED_GAP * Math.max(1, Math.abs(cost))) return undefined;
+  return x;
 }
 
 /** Shares of a class's replicas among its services: water-filling by the share of what each asked. */
