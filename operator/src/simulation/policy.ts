@@ -48,8 +48,16 @@ export interface FleetView {
 export interface Decision {
   /** Replicas per pool (pools not named keep theirs). */
   replicas: Record<string, number>;
-  /** Nodes per pool the policy asks for (a floor on what the pods need). */
+  /**
+   * Nodes per pool the policy plans (inferops' Plan.pools): each pool's target from then on, as the GPUNodePool
+   * controller takes it. A pool never planned gets the nodes its pods need (simulation/fleet.ts).
+   */
   nodes?: Record<string, number>;
+  /**
+   * Decide again this many seconds from now instead of one interval (when fewer): inferops' Plan.replanAfterMs,
+   * which the operator's planning loop honours the same way (controllers/planner.ts).
+   */
+  againInSeconds?: number;
 }
 
 export interface Policy {

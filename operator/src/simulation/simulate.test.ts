@@ -108,6 +108,22 @@ describe("the simulator", async () => {
     expect(follow(400)).toMatchObject({ desired: 3, ready: 3, nodes: 3 });
   });
 
+  it("decides again sooner when the policy asks (inferops' Plan.replanAfterMs), then at its interval from there", async () => {
+    const at: number[] = [];
+    const policy: Policy = {
+      name: "again",
+      family: "static",
+      params: {},
+      intervalSeconds: 10,
+      decide: (v) => {
+        at.push(v.t);
+        return { replicas: {}, ...(at.length === 2 ? { againInSeconds: 2 } : {}) };
+      },
+    };
+    await simulate(steady, testScenario(), policy, { warmReplicas: 2, drainSeconds: 0 });
+    expect(at.slice(0, 5)).toEqual([10, 20, 22, 32, 42]);
+  });
+
   it("meters busy and idle power and the seconds over a budget", async () => {
     const sc = testScenario({
       budgets: [{ name: "cap", spec: { limits: { powerWatts: 150 } } }],

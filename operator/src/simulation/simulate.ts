@@ -330,7 +330,7 @@ export async function simulate(
       for (const [pool, nodes] of Object.entries(d.nodes ?? {})) fleet.setPolicyNodes(pool, nodes);
       await fleet.reconcileNodes(t);
       if (totalDesired() !== before) scaleActions++;
-      nextDecision += policy.intervalSeconds;
+      nextDecision = t + Math.min(policy.intervalSeconds, d.againInSeconds ?? Number.POSITIVE_INFINITY);
     }
     while (i < n && arrivals[i]! <= t) fleet.route(i++, t);
   }

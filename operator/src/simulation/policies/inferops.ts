@@ -1,5 +1,6 @@
 // inferops: the shipped decision engine, plan() from planning/plan.ts, imported and called exactly as the
-// operator's planning loop calls it (controllers/planner.ts): every evaluation interval, a Snapshot built by
+// operator's planning loop calls it (controllers/planner.ts): every evaluation interval (sooner when the Plan
+// asks, Plan.replanAfterMs, while growth waits for replicas to drain), a Snapshot built by
 // the operator's own builder (controllers/snapshot.ts) from the fleet as its informers would hold it
 // (simulation/world.ts: the services, their Deployments, the pools' Nodes and pods, the budgets), with each
 // service's signals as the pod-scrape source reads them from its own pods, and the planner's memory from the
@@ -68,8 +69,14 @@ export function inferopsPolicy(scenario: Scenario, options: InferopsOptions = {}
         applied = true;
         for (const v of svc.variants) replicas[v.pool] = v.replicas;
       }
-      if (!applied) return { replicas: {} };
-      return { replicas, nodes: Object.fromEntries(out.pools.map((p) => [p.name, p.nodes.value])) };
+      // Growth waiting for replicas to drain is planned again as soon as they are gone, as the operator does.
+      const again = out.replanAfterMs !== undefined ? { againInSeconds: out.replanAfterMs / 1000 } : {};
+      if (!applied) return { replicas: {}, ...again };
+      return {
+        replicas,
+        nodes: Object.fromEntries(out.pools.map((p) => [p.name, p.nodes.value])),
+        ...again,
+      };
     },
     reasons: () => ({ ...reasons }),
   };
