@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { type NodePolicyInput, nodePolicy, type PolicyNode } from "./nodes.ts";
+import { type NodePolicyInput, nodePolicy, nodeTarget, type PolicyNode } from "./nodes.ts";
 
 const T0 = Date.UTC(2026, 0, 5, 12, 0, 0);
 const DELAY = 600_000;
@@ -164,5 +164,15 @@ describe("nodePolicy properties", () => {
         expect(out.drain).toEqual([]);
       }),
     );
+  });
+});
+
+describe("nodeTarget", () => {
+  it.each([
+    [0, 1],
+    [3, 3],
+    [9, 5],
+  ])("the plan's %i node(s) give a target of %i within minNodes 1..maxNodes 5", (wanted, target) => {
+    expect(nodeTarget({ minNodes: 1, maxNodes: 5 }, wanted)).toBe(target);
   });
 });

@@ -10,6 +10,13 @@
 // only once no pod is left. A plan that wants nodes back uncordons draining nodes before any is added, and
 // a drain that does not finish within drainTimeoutMs is undone: nothing stays cordoned forever.
 
+import type { GPUNodePoolSpec } from "../apis/gpunodepool.ts";
+
+/** The nodes a pool is scaled to for `wanted` (the plan's nodes): held within minNodes..maxNodes. */
+export function nodeTarget(spec: Pick<GPUNodePoolSpec, "minNodes" | "maxNodes">, wanted: number): number {
+  return Math.min(spec.maxNodes, Math.max(spec.minNodes, wanted));
+}
+
 /** A node of the pool as the policy sees it (the provider's PoolNode state and the pods bound to it). */
 export interface PolicyNode {
   name: string;

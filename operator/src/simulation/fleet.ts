@@ -33,7 +33,7 @@ import {
   replicaFootprint,
   type Usage,
 } from "../planning/budgets.ts";
-import { DRAIN_TIMEOUT_MS, nodePolicy } from "../planning/nodes.ts";
+import { DRAIN_TIMEOUT_MS, nodePolicy, nodeTarget } from "../planning/nodes.ts";
 import type { ReplicaMetrics } from "../serving/metrics.ts";
 import { Replica } from "../serving/replica.ts";
 import type { ServingProfile } from "../serving/types.ts";
@@ -501,8 +501,7 @@ export class Fleet {
     this.#nowMs = now;
     for (const p of this.#pools.values()) {
       if (p.spec.provider.type === "static") continue;
-      const wanted = p.policyNodes ?? Math.max(p.spec.minNodes, this.#nodesNeeded(p));
-      const target = Math.min(p.spec.maxNodes, Math.max(p.spec.minNodes, wanted));
+      const target = nodeTarget(p.spec, p.policyNodes ?? this.#nodesNeeded(p));
       const mine = new Map(p.nodes.map((n) => [n.name, n]));
       const node = (name: string) => {
         const n = mine.get(name);

@@ -30,7 +30,7 @@ import {
   type NodeProvider,
   type PoolNode,
 } from "../../nodepools/provider.ts";
-import { DRAIN_TIMEOUT_MS, nodePolicy, type PolicyNode } from "../../planning/nodes.ts";
+import { DRAIN_TIMEOUT_MS, nodePolicy, nodeTarget, type PolicyNode } from "../../planning/nodes.ts";
 import type { Plan, Snapshot } from "../../planning/types.ts";
 import * as events from "./events.ts";
 import { computePoolStatus, conditionOf, invalidPoolStatus, type ProviderHealth } from "./status.ts";
@@ -227,7 +227,7 @@ export function makePoolReconciler(deps: PoolReconcilerDeps) {
     if (observed && !mayAct) await recovered();
     if (waiting) requeueAfterMs = (mem.retryAt ?? nowMs) - nowMs;
     if (mayAct && planned && poolPlan) {
-      const target = Math.min(spec.maxNodes, Math.max(spec.minNodes, poolPlan.nodes.value));
+      const target = nodeTarget(spec, poolPlan.nodes.value);
       const acted = await act(target, poolPlan.nodes.message, planned.nowMs);
       activity = acted.activity;
       requeueAfterMs = acted.requeueAfterMs;
