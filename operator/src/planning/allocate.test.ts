@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { Reason } from "../apis/conditions.ts";
 import { allocate, nodesFor, type ServiceAsk, variantOptions } from "./allocate.ts";
@@ -108,6 +109,33 @@ describe("node packing", () => {
     [[[9, 1]], 8, Number.POSITIVE_INFINITY],
   ])("%j on nodes of %d: %d nodes", (counts, perNode, want) => {
     expect(nodesFor(new Map(counts as [number, number][]), perNode)).toBe(want);
+  });
+
+  it("counts what first-fit decreasing, replica by replica, opens (sizes that divide the node or not)", () => {
+    // The reference: each replica, largest first, on the first open node with room, else on a new one.
+    const firstFit = (counts: Map<number, number>, perNode: number): number => {
+      const free: number[] = [];
+      for (const [size, n] of [...counts].sort((a, b) => b[0] - a[0])) {
+        if (n > 0 && size > perNode) return Number.POSITIVE_INFINITY;
+        for (let k = 0; k < n; k++) {
+          const i = free.findIndex((f) => f >= size);
+          if (i >= 0) free[i]! -= size;
+          else free.push(perNode - size);
+        }
+      }
+      return free.length;
+    };
+    fc.assert(
+      fc.property(
+        fc.constantFrom(1, 2, 4, 8),
+        fc.array(fc.tuple(fc.integer({ min: 1, max: 8 }), fc.integer({ min: 0, max: 30 })), { maxLength: 4 }),
+        (perNode, entries) => {
+          const counts = new Map<number, number>();
+          for (const [size, n] of entries) counts.set(size, (counts.get(size) ?? 0) + n);
+          expect(nodesFor(counts, perNode)).toBe(firstFit(counts, perNode));
+        },
+      ),
+    );
   });
 });
 

@@ -32,7 +32,9 @@ import {
   describeUse,
   emptyUsage,
   exceedsLimit,
+  footprintUse,
   limitNames,
+  nearLimit,
   plannedLimits,
   type ReplicaFootprint,
   replicaFootprint,
@@ -106,6 +108,8 @@ export function variantOptions(
 
 /** Nodes of `perNode` GPUs needed for replicas of the given sizes (GPUs -> count): first-fit decreasing. */
 export function nodesFor(counts: ReadonlyMap<number, number>, perNode: number): number {
+  const gpus = chainGPUs(counts, perNode);
+  if (gpus !== undefined) return Math.ceil(gpus / perNode);
   // Open nodes grouped by free GPUs: [free, nodes], in opening order.
   let groups: [number, number][] = [];
   let nodes = 0;
@@ -142,6 +146,31 @@ export function nodesFor(counts: ReadonlyMap<number, number>, perNode: number): 
     groups = next;
   }
   return nodes;
+}
+
+/**
+ * The GPUs of the replicas when their sizes (and `adding`, when given) divide each other and the node (1, 2,
+ * 4 on 8), else undefined.
+ * Such sizes pack without gaps (first-fit decreasing leaves each node's free GPUs a multiple of the next
+ * size), so they need ceil(GPUs / perNode) nodes.
+ */
+function chainGPUs(
+  counts: ReadonlyMap<number, number>,
+  perNode: number,
+  adding?: number,
+): number | undefined {
+  if (adding !== undefined && (adding > perNode || perNode % adding !== 0)) return undefined;
+  let gpus = 0;
+  for (const [size, n] of counts) {
+    if (n <= 0) continue;
+    if (size > perNode || perNode % size !== 0) return undefined;
+    if (adding !== undefined && (adding < size ? size % adding : adding % size) !== 0) return undefined;
+    for (const [other, m] of counts) {
+      if (m > 0 && other < size && size % other !== 0) return undefined;
+    }
+    gpus += size * n;
+  }
+  return gpus;
 }
 
 export interface ServiceAsk {
@@ -235,6 +264,12 @@ function fits(pool: PoolState, size: number, k: number): boolean {
 /** The most of `want` replicas of `size` GPUs the pool can still hold. */
 function room(pool: PoolState, size: number, want: number): number {
   if (want <= 0) return 0;
+  const perNode = pool.snap.spec.gpu.count;
+  const gpus = chainGPUs(pool.counts, perNode, size);
+  if (gpus !== undefined) {
+    // Sizes that pack without gaps: the GPUs left on nodeLimit nodes.
+    return Math.max(0, Math.min(want, Math.floor((pool.nodeLimit * perNode - gpus) / size)));
+  }
   if (fits(pool, size, want)) return want;
   let lo = 0;
   let hi = want; // fits(lo), !fits(hi)
@@ -516,23 +551,80 @@ function limitUsed(states: readonly AskState[], limit: string): number {
 /**
  * Whom a budget cuts next for a limit: the lowest-priority service in scope above its minReplicas with a
  * replica that counts against the limit; then the largest share of what it asked, the most replicas, the key.
+ * A heap of the services in that order, each entry with the replicas the service had when it went in: a cut
+ * only moves a service later in the order, so an entry whose service has fewer replicas now goes back in
+ * with them, and the first entry that is still current is the next to cut.
  */
-function victimFor(scope: readonly AskState[], limit: string): AskState | undefined {
-  let best: AskState | undefined;
-  for (const st of scope) {
-    if (st.ask.fixed || st.total <= st.ask.minReplicas) continue;
-    if (best && !(cutBefore(st, best) < 0)) continue;
-    if (st.ask.options.some((o, i) => st.placed[i]! > 0 && countsAgainst(o.footprint, limit))) best = st;
+class Victims {
+  private heap: { st: AskState; total: number }[] = [];
+  private readonly limit: string;
+  constructor(scope: readonly AskState[], limit: string) {
+    this.limit = limit;
+    for (const st of scope) if (this.eligible(st)) this.push(st);
   }
-  return best;
+
+  private eligible(st: AskState): boolean {
+    return (
+      !st.ask.fixed &&
+      st.total > st.ask.minReplicas &&
+      st.ask.options.some((o, i) => st.placed[i]! > 0 && countsAgainst(o.footprint, this.limit))
+    );
+  }
+
+  private before(a: { st: AskState; total: number }, b: { st: AskState; total: number }): boolean {
+    return cutBefore(a.st.ask, a.total, b.st.ask, b.total) < 0;
+  }
+
+  push(st: AskState): void {
+    const h = this.heap;
+    h.push({ st, total: st.total });
+    for (let i = h.length - 1; i > 0; ) {
+      const up = (i - 1) >> 1;
+      if (!this.before(h[i]!, h[up]!)) break;
+      [h[i], h[up]] = [h[up]!, h[i]!];
+      i = up;
+    }
+  }
+
+  private pop(): { st: AskState; total: number } | undefined {
+    const h = this.heap;
+    const top = h[0];
+    const last = h.pop();
+    if (h.length > 0 && last) {
+      h[0] = last;
+      for (let i = 0; ; ) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < h.length && this.before(h[l]!, h[m]!)) m = l;
+        if (r < h.length && this.before(h[r]!, h[m]!)) m = r;
+        if (m === i) break;
+        [h[i], h[m]] = [h[m]!, h[i]!];
+        i = m;
+      }
+    }
+    return top;
+  }
+
+  /** The next service to cut (taken out: push it back after the cut), or undefined when none is left. */
+  next(): AskState | undefined {
+    for (let e = this.pop(); e; e = this.pop()) {
+      if (e.total !== e.st.total) {
+        this.push(e.st);
+        continue;
+      }
+      if (this.eligible(e.st)) return e.st;
+    }
+    return undefined;
+  }
 }
 
-function cutBefore(a: AskState, b: AskState): number {
+function cutBefore(a: ServiceAsk, aTotal: number, b: ServiceAsk, bTotal: number): number {
   return (
-    a.ask.priority - b.ask.priority ||
-    b.total / b.ask.desired - a.total / a.ask.desired ||
-    b.total - a.total ||
-    (a.ask.key < b.ask.key ? -1 : a.ask.key > b.ask.key ? 1 : 0)
+    a.priority - b.priority ||
+    bTotal / b.desired - aTotal / a.desired ||
+    bTotal - aTotal ||
+    (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)
   );
 }
 
@@ -550,16 +642,30 @@ function enforceBudgets(
     scope: states.filter((st) => inScope(b, st)),
     violated: new Map<string, string>(),
     heldBack: new Map<string, { key: string; replicas: number; limit: string }>(),
-    /** What the scope uses per limit, as summed after the cut numbered `at`. */
-    known: new Map<string, { at: number; use: number }>(),
+    /** What the scope uses per limit: summed once, then less each replica cut (see used). */
+    known: new Map<string, number>(),
+    /** Whom to cut next per limit (victims). */
+    queues: new Map<string, Victims>(),
   }));
-  let cuts = 0;
+  // A sum kept up to date cut by cut drifts from a fresh sum by rounding; near the limit, where the drift
+  // could change a decision, the scope is summed again, so every decision is the one a fresh sum makes.
   const used = (c: (typeof ctx)[number], limit: string): number => {
-    const k = c.known.get(limit);
-    if (k?.at === cuts) return k.use;
-    const use = limitUsed(c.scope, limit);
-    c.known.set(limit, { at: cuts, use });
+    let use = c.known.get(limit);
+    if (use === undefined || nearLimit(use, c.limits, limit)) {
+      use = limitUsed(c.scope, limit);
+      c.known.set(limit, use);
+    }
     return use;
+  };
+  const cut = (victim: AskState, i: number): void => {
+    const { footprint } = victim.ask.options[i]!;
+    take(victim, pools.get(victim.ask.options[i]!.pool)!, i);
+    for (const c of ctx) {
+      if (!inScope(c.budget, victim)) continue;
+      for (const [l, use] of c.known) {
+        if (countsAgainst(footprint, l)) c.known.set(l, use - footprintUse(footprint, l));
+      }
+    }
   };
 
   for (;;) {
@@ -578,7 +684,12 @@ function enforceBudgets(
       }
       if (limit === undefined) continue;
       acted = true;
-      const victim = victimFor(c.scope, limit);
+      let queue = c.queues.get(limit);
+      if (!queue) {
+        queue = new Victims(c.scope, limit);
+        c.queues.set(limit, queue);
+      }
+      const victim = queue.next();
       if (!victim) {
         c.violated.set(
           limit,
@@ -590,8 +701,8 @@ function enforceBudgets(
       const i = victim.ask.options.findLastIndex(
         (o, j) => victim.placed[j]! > 0 && countsAgainst(o.footprint, limit),
       );
-      take(victim, pools.get(victim.ask.options[i]!.pool)!, i);
-      cuts++;
+      cut(victim, i);
+      queue.push(victim);
       const id = `${c.budget.name}\u0000${limit}`;
       const n = (victim.cuts.get(id) ?? 0) + 1;
       victim.cuts.set(id, n);

@@ -165,6 +165,25 @@ export function exceedsLimit(used: number, limits: Limits, limit: string): boole
   return max !== undefined && used > max;
 }
 
+/**
+ * Whether `used` of the named limit is so near where exceedsLimit turns that a sum of the same replicas in
+ * another order could fall on the other side ($/h and watts: within a millionth; GPUs are whole numbers).
+ */
+export function nearLimit(used: number, limits: Limits, limit: string): boolean {
+  const max =
+    limit === "costPerHour" ? limits.costPerHour : limit === "powerWatts" ? limits.powerWatts : undefined;
+  if (max === undefined) return false;
+  const at = max * (1 + EPS) + EPS;
+  return Math.abs(used - at) <= 1e-6 * Math.max(1, at);
+}
+
+/** What one replica with this footprint uses of the named limit. */
+export function footprintUse(f: ReplicaFootprint, limit: string): number {
+  if (limit === "costPerHour") return f.costPerHour;
+  if (limit === "powerWatts") return f.powerWatts;
+  return limit === `gpus/${f.gpuType}` ? f.gpus : 0;
+}
+
 /** The limits in force that `u` exceeds, by name. */
 export function exceededLimits(u: Usage, limits: Limits): string[] {
   return limitNames(limits).filter((l) => exceedsLimit(limitUse(u, l), limits, l));
