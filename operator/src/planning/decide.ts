@@ -193,9 +193,11 @@ export interface Observation {
   /** Requests in the servers per second: + growing, - draining (0 when unknown). */
   backlogTrend: number;
   /**
-   * Requests wait and the requests in the servers grow beyond noise: the fleet is short now. A scale-up
-   * the views ask for is then confirmed by a second signal, and neither the tolerance nor the scale-up
-   * window (which exist for noise in one sample) holds it back.
+   * The requests in the servers (waiting plus running) grow beyond noise: the fleet is short now, or load is
+   * rising faster than the rates (60 s means, half a minute old) say. A scale-up the views ask for is then
+   * confirmed by a second signal, and neither the tolerance nor the scale-up window (which exist for noise
+   * in one sample) holds it back. No queue is needed: vLLM runs hundreds of requests at once and queues none
+   * until its KV cache is full, so an overloaded replica shows it by what it runs.
    */
   short: boolean;
   capacity: CapacityEstimate;
@@ -267,7 +269,7 @@ export function observe(st: Standing, mem: ServiceMemory): Observation {
   return {
     signals,
     backlogTrend,
-    short: (signals.queueDepth ?? 0) > 0 && growing(backlogTrend, signals.arrivalRate),
+    short: growing(backlogTrend, signals.arrivalRate),
     capacity,
     ...(size ? { size } : {}),
     ...(forecast ? { forecast } : {}),

@@ -8,6 +8,7 @@ import {
   MIN_HORIZON_S,
   medianSlope,
   quantile,
+  rampFit,
   safetyMargin,
 } from "./forecast.ts";
 import { gaussian, prng, T0 } from "./testkit.ts";
@@ -189,5 +190,84 @@ describe("medianSlope", () => {
     const jump: [number, number][] = Array.from({ length: 30 }, (_, i) => [T0 + i * STEP, i < 27 ? 3 : 30]);
     expect(medianSlope(jump, T0 + 29 * STEP, 360)).toBe(0);
     expect(medianSlope(ramp.slice(0, 3), T0 + 2 * STEP, 360)).toBeUndefined();
+  });
+});
+
+describe("rampFit", () => {
+  /** Rates every 10 s, each the mean of `demand` over the 60 s before it, with Poisson-like noise. */
+  function windowed(demand: (s: number) => number, seconds: number, seed: number): [number, number][] {
+    const rand = prng(seed);
+    const out: [number, number][] = [];
+    for (let t = 60; t <= seconds; t += 10) {
+      let sum = 0;
+      for (let u = t - 59; u <= t; u++) sum += demand(u);
+      const mean = sum / 60;
+      out.push([T0 + t * 1000, Math.max(0, mean + Math.sqrt(mean / 60) * gaussian(rand))]);
+    }
+    return out;
+  }
+
+  it("follows a noisy ramp from where it stands, at no more than its slope", () => {
+    // 2 req/s, rising 0.02 req/s per second from 600 s on.
+    const demand = (s: number) => (s < 600 ? 2 : 2 + 0.02 * (s - 600));
+    const rates = windowed(demand, 1200, 5);
+    const fit = rampFit(rates, T0 + 1200_000, 360)!;
+    expect(fit).toBeDefined();
+    expect(fit.slope).toBeGreaterThan(0.01);
+    expect(fit.slope).toBeLessThanOrEqual(0.025);
+    // The rate read now describes 30 s ago (14 - 0.6); the level is where it stands now, within noise.
+    expect(fit.level).toBeGreaterThan(13);
+    expect(fit.level).toBeLessThan(15);
+  });
+
+  it("reads no ramp in steady noisy load", () => {
+    for (let seed = 1; seed <= 40; seed++) {
+      const rates = windowed(() => 5, 1200, seed);
+      for (let t = 400; t <= 1200; t += 10) {
+        const upTo = rates.filter(([at]) => at <= T0 + t * 1000);
+        const fit = rampFit(upTo, T0 + t * 1000, 360);
+        expect(fit === undefined || fit.slope * 390 < 1).toBe(true);
+      }
+    }
+  });
+
+  it("reads no ramp in a new service's first load, a step from nothing", () => {
+    for (const lead of [0, 60, 360]) {
+      const rates = windowed((s) => (s < 90 ? 0 : 20), 700, 3);
+      for (let t = 60; t <= 700; t += 10) {
+        const upTo = rates.filter(([at]) => at <= T0 + t * 1000);
+        expect(rampFit(upTo, T0 + t * 1000, lead)).toBeUndefined();
+      }
+    }
+  });
+
+  it("never reads a step as a ramp, whatever the lead time", () => {
+    for (const lead of [0, 60, 360]) {
+      for (let seed = 1; seed <= 10; seed++) {
+        const rates = windowed((s) => (s < 600 ? 3 : 30), 1200, seed);
+        for (let t = 300; t <= 1200; t += 10) {
+          const upTo = rates.filter(([at]) => at <= T0 + t * 1000);
+          expect(rampFit(upTo, T0 + t * 1000, lead)).toBeUndefined();
+        }
+      }
+    }
+  });
+
+  it("lets the forecast lead a ramp by its conservative slope, from where it stands", () => {
+    const demand = (s: number) => (s < 600 ? 2 : 2 + 0.02 * (s - 600));
+    const rates = windowed(demand, 960, 7);
+    let state: HoltState | undefined;
+    let kept: [number, number][] = [];
+    let last: ReturnType<typeof forecastDemand> | undefined;
+    for (const [t, rate] of rates) {
+      last = forecastDemand({ state, rates: kept, rate, nowMs: t, leadSeconds: 360 });
+      state = last.state;
+      kept = last.rates;
+    }
+    // Six minutes into the ramp the demand is 9.2 req/s, and 17 a lead time (+30 s) later.
+    const fit = rampFit(kept, T0 + 960_000, 360)!;
+    expect(last!.trendRate).toBeGreaterThanOrEqual(fit.level + fit.slope * 390 - 1e-9);
+    expect(last!.trendRate).toBeGreaterThan(12);
+    expect(last!.trendRate).toBeLessThan(17 + 1);
   });
 });

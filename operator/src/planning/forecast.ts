@@ -8,6 +8,8 @@
 //   few minutes (over the 15-minute horizon it took a slow ramp's whole rise to learn the slope).
 //   Forecast = max(0, level + trend * (leadTime + 30 s)): the rate is a mean over a 60 s window, so it
 //   describes half a window ago.
+// - A ramp the rates show consistently (rampFit()) is followed from where it stands now at its conservative
+//   slope, while Holt is still learning it: the forecast is the larger of the two.
 // - A safety margin from the variability seen over a horizon at least as long as the lead time (and at
 //   least 15 minutes): the 95th percentile of the demand's noise under a normal model, 1.645 sigma, with
 //   sigma estimated robustly from how much the short-window rate changes over 60 s:
@@ -21,6 +23,7 @@
 //
 // The margin is computed from history only (before this observation), so for a given memory the planning
 // rate rises with the current rate: more load never plans less.
+import { RATE_WINDOW_SECONDS } from "./arrivals.ts";
 
 /** Holt state: level (requests/s), trend (requests/s per second), time of the last update. */
 export interface HoltState {
@@ -47,7 +50,7 @@ export const MAX_RATES = 1024;
 /** Time constant of the trend: at least the lead time, and at least TREND_MIN_S. */
 export const TREND_MIN_S = 300;
 /** How old the rate a signal carries is, on average: half of its 60 s window. */
-export const RATE_LAG_SECONDS = 30;
+export const RATE_LAG_SECONDS = RATE_WINDOW_SECONDS / 2;
 
 export function trendSeconds(leadSeconds: number): number {
   return Math.max(TREND_MIN_S, leadSeconds);
@@ -144,6 +147,58 @@ export function medianSlope(
   return slopes.length < MIN_MARGIN_SAMPLES ? undefined : quantile(slopes, 0.5);
 }
 
+/** Share of rate changes that must rise beyond noise for the rates to be read as a ramp (rampFit()). */
+export const RAMP_CONSISTENCY = 0.75;
+/**
+ * Shortest span a ramp is read over. A step reaches a rate read over a 60 s window as a 60 s ramp, and
+ * changes MARGIN_LAG_SECONDS apart straddle that for 120 s: over 300 s of rates (240 s of changes) that is
+ * half of them, and noise lifts about a sixth of the rest beyond one standard deviation, so a step stays
+ * under RAMP_CONSISTENCY and is never projected as a ramp.
+ */
+export const RAMP_MIN_WINDOW_S = 300;
+
+/**
+ * A ramp, when the rates show one: over the last lead time (and at least RAMP_MIN_WINDOW_S), at least
+ * RAMP_CONSISTENCY of the rate's changes MARGIN_LAG_SECONDS apart rise by more than one standard deviation of
+ * their noise (1.4826 MAD of the changes). Its slope is the conservative one, the changes' lower quartile (a
+ * quarter rose less), so a ramp is followed without being overshot; its level is where the ramp stands now,
+ * the median of the last rate window's rates moved along that slope to now. Undefined otherwise: on steady
+ * load about a sixth of the changes rise that much, and a step only for the two minutes its changes
+ * straddle it. Undefined too until the rates cover the window (a new service's first load is a step).
+ */
+export function rampFit(
+  rates: readonly [number, number][],
+  nowMs: number,
+  leadSeconds: number,
+): { slope: number; level: number } | undefined {
+  const cutoff = nowMs - Math.max(leadSeconds, RAMP_MIN_WINDOW_S) * 1000;
+  // Rates since before the window: in a shorter history a step (a new service's first load) fills every
+  // change, and would read as a ramp as steep as the step.
+  const first = rates[0];
+  if (!first || first[0] > cutoff + MARGIN_LAG_SECONDS * 1000) return undefined;
+  const pairs = lagPairs(rates, cutoff, nowMs);
+  if (pairs.length < MIN_MARGIN_SAMPLES) return undefined;
+  const changes = pairs.map(([[, rj], [, r]]) => r - rj);
+  const median = quantile(changes, 0.5)!;
+  const noise =
+    MAD_TO_SIGMA *
+    quantile(
+      changes.map((d) => Math.abs(d - median)),
+      0.5,
+    )!;
+  const rising = changes.filter((d) => d > noise).length / changes.length;
+  if (rising < RAMP_CONSISTENCY) return undefined;
+  const slopes = pairs.map(([[tj, rj], [t, r]]) => ((r - rj) * 1000) / (t - tj));
+  const slope = quantile(slopes, 1 - RAMP_CONSISTENCY)!;
+  if (!(slope > 0)) return undefined;
+  const recent = rates.filter(([t]) => t >= nowMs - RATE_WINDOW_SECONDS * 1000 && t <= nowMs);
+  const level = quantile(
+    recent.map(([t, r]) => r + (slope * (nowMs - t)) / 1000),
+    0.5,
+  );
+  return level === undefined ? undefined : { slope, level };
+}
+
 export interface ForecastResult {
   /** The arrival rate to provision for: trend forecast over the lead time plus the margin. */
   planningRate: number;
@@ -180,7 +235,13 @@ export function forecastDemand(input: {
       ? state.trend
       : Math.max(Math.min(state.trend, Math.max(0, median)), Math.min(0, median));
   // The rate is a mean over the signals' window: it describes the window's middle, half a window ago.
-  const trendRate = holtForecast({ ...state, trend }, leadSeconds + RATE_LAG_SECONDS);
+  const smoothed = holtForecast({ ...state, trend }, leadSeconds + RATE_LAG_SECONDS);
+  // Holt learns a slope over minutes and its level trails a ramp meanwhile (a 150 s ramp was still read at
+  // half its rate when it ended); a ramp the rates show consistently is followed from where it stands now.
+  const ramp = rampFit(rates, nowMs, leadSeconds);
+  const trendRate = ramp
+    ? Math.max(smoothed, ramp.level + ramp.slope * (leadSeconds + RATE_LAG_SECONDS))
+    : smoothed;
   return {
     planningRate: trendRate + margin,
     trendRate,

@@ -305,6 +305,22 @@ describe("scale-up stabilization (default 30 s)", () => {
     expect(one(plans[6]!).replicas.reason).not.toBe(Reason.ScaleUpStabilized);
   });
 
+  it("does not hold it back either when the requests grow running, not queued", () => {
+    // vLLM runs up to hundreds of requests at once and queues none until its KV cache is full: an overloaded
+    // fleet shows it by the requests it runs, which grow beyond noise.
+    const plans = sequence(
+      (i, now) =>
+        service("a", {
+          replicas: 4,
+          signals: load(i >= 6 ? 11 : 8, 500, 200, { runningRequests: 60 + (i >= 6 ? 40 * (i - 5) : 0) }),
+          now,
+        }),
+      7,
+    );
+    expect(one(plans[6]!).replicas.value).toBeGreaterThan(4);
+    expect(one(plans[6]!).replicas.reason).not.toBe(Reason.ScaleUpStabilized);
+  });
+
   it("does not hold back a new service's first evaluation, nor waking from zero", () => {
     expect(
       one(plan(snapshot([service("a", { replicas: 2, signals: load(16) })]), T0)).replicas.value,
