@@ -261,12 +261,29 @@ function solveAll(input: OptimiseInput): Optimised {
     if (b.limits.some((l) => usageOf(svcs, j, l) > l.max * (1 + EPS) + EPS)) bindingBudgets.add(j);
   });
 
+  // The relaxation first: what it fills while a service is short binds as well, so that the rounds below
+  // (each an integer program and a split) start from the pools and budgets they would find filled.
+  const couples = (s: Svc) =>
+    s.opts.some((p) => bindingPools.has(p.o.pool)) || s.scopes.some((j) => bindingBudgets.has(j));
+  for (let probe = 0; probe < MAX_ROUNDS - 1; probe++) {
+    const candidates = scaled.filter(couples);
+    if (candidates.length === 0) break;
+    const ks = classes(candidates);
+    if (ks.length > MAX_PROGRAM_CLASSES) break;
+    const grown = [
+      ...probeProgram(ks, svcs, new Set(candidates), caps, budgets, input.timeLimitSeconds),
+    ].filter((k) => (typeof k === "string" ? !bindingPools.has(k) : !bindingBudgets.has(k)));
+    if (grown.length === 0) break;
+    for (const k of grown) {
+      if (typeof k === "string") bindingPools.add(k);
+      else bindingBudgets.add(k);
+    }
+  }
+
   let coupled: Svc[] = [];
   let solver: Optimised["solver"] = "closedForm";
   for (let round = 0; round < MAX_ROUNDS; round++) {
-    const next = scaled.filter(
-      (s) => s.opts.some((p) => bindingPools.has(p.o.pool)) || s.scopes.some((j) => bindingBudgets.has(j)),
-    );
+    const next = scaled.filter(couples);
     if (next.length === coupled.length) break;
     coupled = next;
     for (const s of coupled) s.x = ideal(s);
@@ -305,7 +322,7 @@ function solveAll(input: OptimiseInput): Optimised {
     // conservative, and its classes and rounds are a decomposition, so where the greedy scores better, use it.
     const greedy = allocate(input);
     if (
-      compareObjective(objective(input.asks, out), objective(input.asks, greedy)) < 0 &&
+      compareObjective(objectiveOf(svcs, out), objectiveOf(svcs, greedy)) < 0 &&
       withinLeadTimes(svcs, caps, greedy)
     ) {
       return {
@@ -606,8 +623,25 @@ interface Klass {
 /** Services with the same priority, options (pool, size, weight, growability) and budget scopes. */
 function classes(coupled: readonly Svc[]): Klass[] {
   const by = new Map<string, Klass>();
+  // Numbers stand in the signature by a small id each: writing a fraction as text is slow.
+  const ids = new Map<number, number>();
+  const id = (v: number) => {
+    let i = ids.get(v);
+    if (i === undefined) {
+      i = ids.size;
+      ids.set(v, i);
+    }
+    return i;
+  };
   for (const s of coupled) {
-    s.sig ??= `${s.ask.priority}|${s.opts.map((p) => `${p.o.pool}:${p.o.gpusPerReplica}:${p.cost}:${p.o.footprint.costPerHour}:${p.o.footprint.powerWatts}:${p.growable ? 1 : 0}`).join(",")}|${s.scopes.join(",")}`;
+    if (s.sig === undefined) {
+      let sig = `${s.ask.priority}|`;
+      for (const p of s.opts) {
+        const f = p.o.footprint;
+        sig += `${p.o.pool}:${p.o.gpusPerReplica}:${id(p.cost)}:${id(f.costPerHour)}:${id(f.powerWatts)}:${p.growable ? 1 : 0},`;
+      }
+      s.sig = `${sig}|${s.scopes.join(",")}`;
+    }
     const sig = s.sig;
     let k = by.get(sig);
     if (!k) {
@@ -639,7 +673,10 @@ class Rows {
   values: number[] = [];
   lower: number[] = [];
   upper: number[] = [];
-  add(entries: [number, number][], lo: number, hi: number): void {
+  /** Per row, the pool (name) or budget (index) it holds, if any. */
+  keys: (string | number | undefined)[] = [];
+  add(entries: [number, number][], lo: number, hi: number, key?: string | number): void {
+    this.keys.push(key);
     const merged = new Map<number, number>();
     for (const [c, v] of entries) merged.set(c, (merged.get(c) ?? 0) + v);
     for (const [c, v] of [...merged].sort((a, b) => a[0] - b[0])) {
@@ -662,6 +699,15 @@ interface Column {
   churn?: { of: number; current: number };
 }
 
+/** The services outside the program, and what they place per pool: constants of every phase. */
+function outsideOf(svcs: readonly Svc[], inProgram: ReadonlySet<Svc>): { outside: Svc[]; fixed: PoolCounts } {
+  const outside = svcs.filter((s) => !inProgram.has(s));
+  return {
+    outside,
+    fixed: { all: countsByPool(outside), short: countsByPool(outside, (_, q) => !q.growable) },
+  };
+}
+
 /**
  * Solves the coupled services in two programs (minimums, then the rest) and writes their replicas into
  * `s.x`. Returns an error string when HiGHS gives no usable answer.
@@ -674,9 +720,7 @@ function solveProgram(
   budgets: readonly BudgetCtx[],
   timeLimit = DEFAULT_TIME_LIMIT_SECONDS,
 ): string | undefined {
-  const outside = svcs.filter((s) => !inProgram.has(s));
-  // What the services outside the program place per pool: constants of every phase.
-  const fixed = { all: countsByPool(outside), short: countsByPool(outside, (_, q) => !q.growable) };
+  const { outside, fixed } = outsideOf(svcs, inProgram);
   // Sizes that do not divide each other are packed by GPU count and replicas per node first; when first-fit
   // decreasing cannot pack that, again with nodes of their own per size.
   let error: string | undefined;
@@ -692,6 +736,26 @@ function solveProgram(
     if (!error) return undefined;
   }
   return error;
+}
+
+/**
+ * The pools and budgets that the program's relaxation fills while a class is short: cheap (no integer
+ * program, no split), it tells which pools and budgets a round would find filled before the round is solved.
+ */
+function probeProgram(
+  ks: readonly Klass[],
+  svcs: readonly Svc[],
+  inProgram: ReadonlySet<Svc>,
+  caps: ReadonlyMap<string, Cap>,
+  budgets: readonly BudgetCtx[],
+  timeLimit = DEFAULT_TIME_LIMIT_SECONDS,
+): Set<string | number> {
+  const { outside, fixed } = outsideOf(svcs, inProgram);
+  const full = new Set<string | number>();
+  const mins = solvePhase(ks, outside, fixed, caps, budgets, timeLimit, undefined, "relaxed", new Set());
+  if (typeof mins === "string") return full;
+  solvePhase(ks, outside, fixed, caps, budgets, timeLimit, mins, "relaxed", full);
+  return full;
 }
 
 /** A pool whose nodes the coupled services' replicas would over-commit, if any. */
@@ -722,6 +786,8 @@ function solvePhase(
   timeLimit: number,
   mins: number[][] | undefined,
   packing: "relaxed" | "separate",
+  /** When given: solve only the relaxation, return its (fractional) values and add its full rows here. */
+  probe?: Set<string | number>,
 ): number[][] | string {
   const cols: Column[] = [];
   const rows = new Rows();
@@ -806,6 +872,7 @@ function solvePhase(
         list.map(([, c, p]) => [c, p.o.gpusPerReplica]),
         -highs.infinity,
         Math.max(0, C * cap.limit - gpusOf(fixed)),
+        name,
       );
     }
     if (!chain && packing === "relaxed") {
@@ -818,6 +885,7 @@ function solvePhase(
             of.map(([, c]) => [c, 1]),
             -highs.infinity,
             Math.max(0, Math.floor(C / g) * cap.limit - (fixed.get(g) ?? 0)),
+            name,
           );
         }
       }
@@ -828,6 +896,7 @@ function solvePhase(
           big.map(([, c]) => [c, 1]),
           -highs.infinity,
           Math.max(0, cap.limit - fixedBig),
+          name,
         );
       }
     } else if (!chain) {
@@ -845,6 +914,7 @@ function solvePhase(
           ],
           -highs.infinity,
           -(fixed.get(g) ?? 0),
+          name,
         );
       }
       const fixedNodes = [...fixed].reduce((n, [g, k]) => n + Math.ceil(k / Math.floor(C / g)), 0);
@@ -852,6 +922,7 @@ function solvePhase(
         ys.map((y) => [y, 1]),
         -highs.infinity,
         Math.max(cap.limit, fixedNodes),
+        name,
       );
     }
     // Services whose lead time is shorter than the pool's provisioning get only the nodes it has.
@@ -861,6 +932,7 @@ function solvePhase(
         short.map(([, c, p]) => [c, p.o.gpusPerReplica]),
         -highs.infinity,
         Math.max(0, cap.shortLead - gpusOf(outsideShort.get(name) ?? new Map())),
+        name,
       );
     }
   }
@@ -879,7 +951,7 @@ function solvePhase(
         }
         if (entries.length === 0) continue;
         const max = effectiveMax(l, minsUse(j, l));
-        rows.add(entries, -highs.infinity, Math.max(0, max - usageOf(outside, j, l)) * (1 + EPS) + EPS);
+        rows.add(entries, -highs.infinity, Math.max(0, max - usageOf(outside, j, l)) * (1 + EPS) + EPS, j);
       }
     });
   }
@@ -910,6 +982,12 @@ function solvePhase(
     priority: 0,
   });
 
+  if (probe) {
+    const lp = relaxation(cols, rows, objectives, timeLimit);
+    if (!lp) return "the relaxation has no optimum";
+    for (const key of fullRows(ks, x, rows, lp)) probe.add(key);
+    return x.map((cs) => cs.map((c) => lp[c]!));
+  }
   const solved =
     (!nodeColumns && viaRelaxation(cols, rows, objectives, x, timeLimit)) ||
     solveMip(cols, rows, objectives, timeLimit);
@@ -943,6 +1021,37 @@ function createModel(cols: readonly Column[], rows: Rows, integer: boolean) {
   });
 }
 
+/**
+ * Runs HiGHS on the program, lexicographic over the objectives: the integer program (`integer`) or its
+ * linear relaxation. Returns HiGHS' model status and, when it has a solution, its columns' values.
+ */
+function runHighs(
+  cols: readonly Column[],
+  rows: Rows,
+  objectives: readonly Objective[],
+  timeLimit: number,
+  integer: boolean,
+): { status: number; values: Float64Array } {
+  const model = createModel(cols, rows, integer);
+  try {
+    model.options.set({
+      output_flag: false,
+      blend_multi_objectives: false,
+      time_limit: timeLimit,
+      random_seed: 0,
+      ...(integer ? { mip_max_nodes: MAX_MIP_NODES } : {}),
+    });
+    model.passLinearObjectives(objectives);
+    model.run();
+    const status = model.getModelStatus();
+    const S = highs.constants.modelStatus;
+    const solved = status === S.optimal || status === S.solutionLimit || status === S.iterationLimit;
+    return { status, values: solved ? Float64Array.from(model.getSolution().colValue) : new Float64Array() };
+  } finally {
+    model.dispose();
+  }
+}
+
 /** The integer program, lexicographic over the objectives: its columns' values, or why there are none. */
 function solveMip(
   cols: readonly Column[],
@@ -950,27 +1059,13 @@ function solveMip(
   objectives: readonly Objective[],
   timeLimit: number,
 ): Float64Array | string {
-  const model = createModel(cols, rows, true);
-  try {
-    model.options.set({
-      output_flag: false,
-      blend_multi_objectives: false,
-      time_limit: timeLimit,
-      mip_max_nodes: MAX_MIP_NODES,
-      random_seed: 0,
-    });
-    model.passLinearObjectives(objectives);
-    model.run();
-    const status = model.getModelStatus();
-    const S = highs.constants.modelStatus;
-    if (status === S.timeLimit) return "the optimiser hit its time limit";
-    if (status !== S.optimal && status !== S.solutionLimit && status !== S.iterationLimit) {
-      return `HiGHS ended with model status ${status}`;
-    }
-    return Float64Array.from(model.getSolution().colValue);
-  } finally {
-    model.dispose();
+  const { status, values } = runHighs(cols, rows, objectives, timeLimit, true);
+  const S = highs.constants.modelStatus;
+  if (status === S.timeLimit) return "the optimiser hit its time limit";
+  if (status !== S.optimal && status !== S.solutionLimit && status !== S.iterationLimit) {
+    return `HiGHS ended with model status ${status}`;
   }
+  return values;
 }
 
 /** Relative gap within which a rounded solution of the relaxation stands for the program's (HiGHS' mip_rel_gap). */
@@ -1001,25 +1096,12 @@ function viaRelaxation(
   classColumns: readonly (readonly number[])[],
   timeLimit: number,
 ): Float64Array | string | undefined {
-  const model = createModel(cols, rows, false);
-  let lp: Float64Array;
-  try {
-    model.options.set({
-      output_flag: false,
-      blend_multi_objectives: false,
-      time_limit: timeLimit,
-      random_seed: 0,
-    });
-    // Each objective holds exactly while the next is optimised (no tolerance): the relaxation's optimum.
-    model.passLinearObjectives(objectives.map((o) => ({ ...o, absoluteTolerance: 0 })));
-    model.run();
-    if (model.getModelStatus() !== highs.constants.modelStatus.optimal) return undefined;
-    lp = Float64Array.from(model.getSolution().colValue);
-  } finally {
-    model.dispose();
-  }
+  const lp = relaxation(cols, rows, objectives, timeLimit);
+  if (!lp) return undefined;
   const counts = objectives.slice(0, -1).map((o) => dot(o.coefficients, lp));
-  if (counts.some((v) => Math.abs(v - Math.round(v)) > INTEGRAL_TOTAL)) return undefined;
+  if (counts.some((v) => Math.abs(v - Math.round(v)) > INTEGRAL_TOTAL)) {
+    return undefined;
+  }
   const totals = counts.map((v) => Math.round(v));
   const rounded = roundRelaxed(cols, rows, objectives, classColumns, lp, totals);
   if (rounded) return rounded;
@@ -1038,6 +1120,57 @@ function viaRelaxation(
   });
   const solved = solveMip(cols, held, objectives.slice(-1), timeLimit);
   return typeof solved === "string" && !solved.includes("time limit") ? undefined : solved;
+}
+
+/** The lexicographic optimum of the program's linear relaxation, or undefined when HiGHS finds none. */
+function relaxation(
+  cols: readonly Column[],
+  rows: Rows,
+  objectives: readonly Objective[],
+  timeLimit: number,
+): Float64Array | undefined {
+  // Each objective holds exactly while the next is optimised (no tolerance): the relaxation's optimum.
+  const exact = objectives.map((o) => ({ ...o, absoluteTolerance: 0 }));
+  const { status, values } = runHighs(cols, rows, exact, timeLimit, false);
+  return status === highs.constants.modelStatus.optimal ? values : undefined;
+}
+
+/**
+ * The pools (names) and budgets (indices) whose rows leave no room for one more replica of a class that is
+ * short in the solution `v`: what filled() finds on a split plan, read off the program's rows.
+ */
+function fullRows(
+  ks: readonly Klass[],
+  x: readonly (readonly number[])[],
+  rows: Rows,
+  v: Float64Array,
+): Set<string | number> {
+  const act = new Float64Array(rows.lower.length);
+  const colRows = new Map<number, [number, number][]>();
+  for (let r = 0; r < act.length; r++) {
+    for (let e = rows.starts[r]!; e < rows.starts[r + 1]!; e++) {
+      const c = rows.indices[e]!;
+      act[r]! += rows.values[e]! * v[c]!;
+      if (rows.keys[r] === undefined) continue;
+      let list = colRows.get(c);
+      if (!list) {
+        list = [];
+        colRows.set(c, list);
+      }
+      list.push([r, rows.values[e]!]);
+    }
+  }
+  const out = new Set<string | number>();
+  ks.forEach((k, ki) => {
+    if (x[ki]!.reduce((a, c) => a + v[c]!, 0) >= k.want - INTEGRAL) return;
+    for (const c of x[ki]!) {
+      for (const [r, coef] of colRows.get(c) ?? []) {
+        if (coef > 0 && act[r]! + coef > rows.upper[r]! + INTEGRAL * Math.max(1, Math.abs(rows.upper[r]!)))
+          out.add(rows.keys[r]!);
+      }
+    }
+  });
+  return out;
 }
 
 function dot(coef: Float64Array, v: Float64Array): number {
@@ -1129,7 +1262,9 @@ function roundRelaxed(
       .sort((a, b) => cols[a]!.cost - cols[b]!.cost || a - b);
     while (missing > 0) {
       const c = candidates.find((c) => fits(c)) ?? candidates.find((c) => makeRoom(c));
-      if (c === undefined) return undefined;
+      if (c === undefined) {
+        return undefined;
+      }
       move(c, 1);
       missing--;
     }
@@ -1139,8 +1274,12 @@ function roundRelaxed(
   for (let r = 0; r < m; r++) {
     for (let e = rows.starts[r]!; e < rows.starts[r + 1]!; e++)
       act[r]! += rows.values[e]! * x[rows.indices[e]!]!;
-    if (act[r]! < rows.lower[r]! - slack(rows.lower[r]!) || act[r]! > rows.upper[r]! + slack(rows.upper[r]!))
+    if (
+      act[r]! < rows.lower[r]! - slack(rows.lower[r]!) ||
+      act[r]! > rows.upper[r]! + slack(rows.upper[r]!)
+    ) {
       return undefined;
+    }
   }
   const costOf = objectives.at(-1)!.coefficients;
   const cost = dot(costOf, x);
@@ -1315,6 +1454,38 @@ export function objective(asks: readonly ServiceAsk[], a: Allocation): number[] 
       const x = p.variants.find((v) => v.pool === o.pool)?.replicas ?? 0;
       cost += w[i]! * x + w[i]! * CHURN_PENALTY * Math.max(0, (ask.current[o.pool] ?? 0) - x);
     });
+  }
+  return [...mins, ...placed, -cost];
+}
+
+/** objective(), from the services' own weights (the same sums in the same order). */
+function objectiveOf(svcs: readonly Svc[], a: Allocation): number[] {
+  const priorities = [...new Set(svcs.filter((s) => !s.ask.fixed).map((s) => s.ask.priority))].sort(
+    (x, y) => y - x,
+  );
+  const index = new Map(priorities.map((p, t) => [p, t]));
+  const mins = priorities.map(() => 0);
+  const placed = priorities.map(() => 0);
+  let cost = 0;
+  for (const s of svcs) {
+    const { ask } = s;
+    if (ask.fixed) continue;
+    const p = a.services.get(ask.key)!;
+    const t = index.get(ask.priority)!;
+    mins[t]! += Math.min(p.total, ask.minReplicas, ask.desired);
+    placed[t]! += p.total;
+    for (let i = 0; i < s.opts.length; i++) {
+      const w = s.opts[i]!.cost;
+      const pool = ask.options[i]!.pool;
+      let x = 0;
+      for (const v of p.variants) {
+        if (v.pool === pool) {
+          x = v.replicas;
+          break;
+        }
+      }
+      cost += w * x + w * CHURN_PENALTY * Math.max(0, (ask.current[pool] ?? 0) - x);
+    }
   }
   return [...mins, ...placed, -cost];
 }
