@@ -227,17 +227,19 @@ interface AskState {
   ask: ServiceAsk;
   /** Replicas placed per option (ask.options' order). */
   placed: number[];
+  /** Each option's pool. */
+  pools: PoolState[];
   /** Per option: whether its pool can add nodes for this service within its lead time (growsWithin). */
   growable: boolean[];
   total: number;
   /** Replicas refused for want of pool room. */
   short: number;
   /** Pools that could not add nodes within its lead time when it wanted more (their leadNote). */
-  leadLimited: Set<PoolState>;
+  leadLimited?: Set<PoolState>;
   /** Replicas cut per budget and limit: "budget\u0000limit" -> n. */
-  cuts: Map<string, number>;
+  cuts?: Map<string, number>;
   /** The budget figures of its latest cut per budget and limit ("budget\u0000limit"), oldest first. */
-  cutUse: Map<string, { budget: string; limits: Limits; limit: string; use: number }>;
+  cutUse?: Map<string, { budget: string; limits: Limits; limit: string; use: number }>;
 }
 
 /**
@@ -306,21 +308,22 @@ function take(st: AskState, pool: PoolState, i: number): void {
 }
 
 /** Places up to `upTo` replicas in all: first where replicas run now, then on the best variants with room. */
-function place(st: AskState, pools: Map<string, PoolState>, upTo: number): void {
+function place(st: AskState, upTo: number): void {
   const { ask } = st;
   ask.options.forEach((o, i) => {
-    const pool = pools.get(o.pool)!;
+    const pool = st.pools[i]!;
     const stay = Math.min((ask.current[o.pool] ?? 0) - st.placed[i]!, upTo - st.total);
     put(st, pool, i, roomFor(st, pool, i, stay));
   });
   ask.options.forEach((o, i) => {
-    const pool = pools.get(o.pool)!;
+    const pool = st.pools[i]!;
     const want = upTo - st.total;
     const k = roomFor(st, pool, i, want);
     if (k < want) {
       pool.refused = true;
       if (room(pool, o.gpusPerReplica, want) > k) {
         pool.leadNote = leadTimeNote(pool.snap, Math.min(pool.snap.nodes, pool.snap.spec.maxNodes));
+        st.leadLimited ??= new Set();
         st.leadLimited.add(pool);
       }
     }
@@ -376,12 +379,10 @@ export function allocate(input: {
     return {
       ask,
       placed: ask.options.map(() => 0),
+      pools: ask.options.map((o) => pools.get(o.pool)!),
       growable: ask.options.map((o) => growsWithin(pools.get(o.pool)!.snap, lead)),
       total: 0,
       short: 0,
-      leadLimited: new Set(),
-      cuts: new Map(),
-      cutUse: new Map(),
     };
   });
   // Services whose lead time is shorter than a pool's provisioning get only the nodes it has, or at least
@@ -405,8 +406,8 @@ export function allocate(input: {
     });
   }
   const scaled = states.filter((s) => !s.ask.fixed).sort(byPriority);
-  for (const st of scaled) place(st, pools, Math.min(st.ask.minReplicas, st.ask.desired));
-  for (const st of scaled) place(st, pools, st.ask.desired);
+  for (const st of scaled) place(st, Math.min(st.ask.minReplicas, st.ask.desired));
+  for (const st of scaled) place(st, st.ask.desired);
   for (const st of scaled) st.short = st.ask.desired - st.total;
 
   const budgets = enforceBudgets(input.budgets, states, pools, input.nowMs);
@@ -423,10 +424,20 @@ export function allocate(input: {
   };
 }
 
+/** Replicas placed on a pool (its last option there, as a map by pool would keep). */
+function placedOn(st: AskState, pool: string): number {
+  for (let i = st.ask.options.length - 1; i >= 0; i--)
+    if (st.ask.options[i]!.pool === pool) return st.placed[i]!;
+  return 0;
+}
+
 function placement(st: AskState): Placement {
   const { ask } = st;
-  const split = ask.fixed ? advisorySplit(ask) : new Map(ask.options.map((o, i) => [o.pool, st.placed[i]!]));
-  const variants = ask.pools.map((pool) => ({ pool, replicas: split.get(pool) ?? 0 }));
+  const split = ask.fixed ? advisorySplit(ask) : undefined;
+  const variants = ask.pools.map((pool) => ({
+    pool,
+    replicas: split ? (split.get(pool) ?? 0) : placedOn(st, pool),
+  }));
   const total = variants.reduce((s, v) => s + v.replicas, 0);
   if (ask.fixed) return { variants, total };
   let limitedBy: Placement["limitedBy"];
@@ -438,14 +449,14 @@ function placement(st: AskState): Placement {
   } else if (st.short > 0) {
     limitedBy = {
       reason: Reason.PoolAtMaxNodes,
-      message: `${st.short} of ${ask.desired} replicas do not fit: GPUNodePools ${ask.options.map((o) => o.pool).join(", ")} are full (at maxNodes, static, or unable to add nodes now: see their GPUNodePools)${[...st.leadLimited].map((p) => `; ${p.leadNote}`).join("")}${total < ask.minReplicas ? ` (below minReplicas ${ask.minReplicas})` : ""}`,
+      message: `${st.short} of ${ask.desired} replicas do not fit: GPUNodePools ${ask.options.map((o) => o.pool).join(", ")} are full (at maxNodes, static, or unable to add nodes now: see their GPUNodePools)${[...(st.leadLimited ?? [])].map((p) => `; ${p.leadNote}`).join("")}${total < ask.minReplicas ? ` (below minReplicas ${ask.minReplicas})` : ""}`,
     };
   }
-  if (st.cuts.size > 0) {
+  if (st.cuts && st.cuts.size > 0) {
     const cut = [...st.cuts.values()].reduce((a, b) => a + b, 0);
     const budget = {
       reason: Reason.BudgetBinding,
-      message: `${cut} replicas held back by CapacityBudget: ${[...st.cutUse.values()].map((c) => `${c.budget} ${c.limit} (${describeUse(c.use, c.limits, c.limit)})`).join("; ")}`,
+      message: `${cut} replicas held back by CapacityBudget: ${[...st.cutUse!.values()].map((c) => `${c.budget} ${c.limit} (${describeUse(c.use, c.limits, c.limit)})`).join("; ")}`,
     };
     limitedBy = limitedBy
       ? { reason: budget.reason, message: `${budget.message}; ${limitedBy.message}` }
@@ -704,6 +715,8 @@ function enforceBudgets(
       cut(victim, i);
       queue.push(victim);
       const id = `${c.budget.name}\u0000${limit}`;
+      victim.cuts ??= new Map();
+      victim.cutUse ??= new Map();
       const n = (victim.cuts.get(id) ?? 0) + 1;
       victim.cuts.set(id, n);
       victim.cutUse.delete(id);

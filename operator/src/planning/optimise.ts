@@ -262,19 +262,21 @@ function solveAll(input: OptimiseInput): Optimised {
   });
 
   // The relaxation first: what it fills while a service is short binds as well, so that the rounds below
-  // (each an integer program and a split) start from the pools and budgets they would find filled.
+  // (each two integer programs and a split) start from the pools and budgets they would find filled.
   const couples = (s: Svc) =>
     s.opts.some((p) => bindingPools.has(p.o.pool)) || s.scopes.some((j) => bindingBudgets.has(j));
-  for (let probe = 0; probe < MAX_ROUNDS - 1; probe++) {
-    const candidates = scaled.filter(couples);
-    if (candidates.length === 0) break;
-    const ks = classes(candidates);
-    if (ks.length > MAX_PROGRAM_CLASSES) break;
-    const grown = [
-      ...probeProgram(ks, svcs, new Set(candidates), caps, budgets, input.timeLimitSeconds),
-    ].filter((k) => (typeof k === "string" ? !bindingPools.has(k) : !bindingBudgets.has(k)));
-    if (grown.length === 0) break;
-    for (const k of grown) {
+  const candidates = scaled.filter(couples);
+  const candidateClasses = candidates.length > 0 ? classes(candidates) : [];
+  if (candidateClasses.length > 0 && candidateClasses.length <= MAX_PROGRAM_CLASSES) {
+    const full = probeProgram(
+      candidateClasses,
+      svcs,
+      new Set(candidates),
+      caps,
+      budgets,
+      input.timeLimitSeconds,
+    );
+    for (const k of full) {
       if (typeof k === "string") bindingPools.add(k);
       else bindingBudgets.add(k);
     }
@@ -282,6 +284,7 @@ function solveAll(input: OptimiseInput): Optimised {
 
   let coupled: Svc[] = [];
   let solver: Optimised["solver"] = "closedForm";
+  let memo = new Map<string, unknown>();
   for (let round = 0; round < MAX_ROUNDS; round++) {
     const next = scaled.filter(couples);
     if (next.length === coupled.length) break;
@@ -304,7 +307,9 @@ function solveAll(input: OptimiseInput): Optimised {
     }
     solver = "highs";
     // A pool or budget the coupled services filled may now hold back someone: add it and solve again.
-    const grown = [...filled(coupled, svcs, caps, budgets)].filter((k) =>
+    // What filled() sums holds for verify() and report() as well, unless a next round changes the plan.
+    memo = new Map();
+    const grown = [...filled(coupled, svcs, caps, budgets, memo)].filter((k) =>
       typeof k === "string" ? !bindingPools.has(k) : !bindingBudgets.has(k),
     );
     if (grown.length === 0) break;
@@ -314,9 +319,9 @@ function solveAll(input: OptimiseInput): Optimised {
     }
   }
 
-  const broken = verify(svcs, caps, budgets);
+  const broken = verify(svcs, caps, budgets, memo);
   if (broken) return { ...allocate(input), solver: "greedy", fallback: broken, coupled: coupled.length };
-  const out = report(svcs, caps, budgets, input.pools);
+  const out = report(svcs, caps, budgets, input.pools, memo);
   if (solver === "highs") {
     // The greedy is the incumbent: the program's packing of sizes that do not divide the node is
     // conservative, and its classes and rounds are a decomposition, so where the greedy scores better, use it.
@@ -465,9 +470,9 @@ function filled(
   svcs: readonly Svc[],
   caps: ReadonlyMap<string, Cap>,
   budgets: readonly BudgetCtx[],
+  memo: Map<string, unknown>,
 ): Set<string | number> {
   const out = new Set<string | number>();
-  const memo = new Map<string, unknown>();
   for (const s of coupled) {
     if (total(s) >= s.ask.desired) continue;
     for (const b of blockersOf(s, svcs, caps, budgets, memo)) out.add(b.key);
@@ -583,6 +588,7 @@ function verify(
   svcs: readonly Svc[],
   caps: ReadonlyMap<string, Cap>,
   budgets: readonly BudgetCtx[],
+  memo: Map<string, unknown>,
 ): string | undefined {
   for (const s of svcs) {
     if (s.ask.fixed) continue;
@@ -590,7 +596,7 @@ function verify(
     if (total(s) > s.ask.desired) return `${s.ask.key} placed above what it asked`;
   }
   const fixedByPool = countsByPool(svcs, (s) => s.ask.fixed);
-  const allByPool = countsByPool(svcs);
+  const allByPool = cached(memo, "pools", () => poolCounts(svcs)).all;
   for (const cap of caps.values()) {
     const need = nodesFor(allByPool.get(cap.snap.name) ?? new Map(), cap.perNode);
     if (need > cap.limit && need > nodesFor(fixedByPool.get(cap.snap.name) ?? new Map(), cap.perNode)) {
@@ -599,8 +605,11 @@ function verify(
   }
   for (const [j, b] of budgets.entries()) {
     for (const l of b.limits) {
-      const max = effectiveMax(l, minimumsUse(svcs, j, l));
-      if (usageOf(svcs, j, l) > max * (1 + 1e-7) + 1e-7)
+      const max = effectiveMax(
+        l,
+        cached(memo, `mins ${j} ${l.name}`, () => minimumsUse(svcs, j, l)),
+      );
+      if (cached(memo, `use ${j} ${l.name}`, () => usageOf(svcs, j, l)) > max * (1 + 1e-7) + 1e-7)
         return `CapacityBudget ${b.snap.name} ${l.name} exceeded`;
     }
   }
@@ -1355,12 +1364,12 @@ function report(
   caps: ReadonlyMap<string, Cap>,
   budgets: readonly BudgetCtx[],
   pools: readonly PoolSnapshot[],
+  memo: Map<string, unknown>,
 ): Allocation {
   const services = new Map<string, Placement>();
   const heldBack = budgets.map(() => [] as BudgetPlan["heldBack"]);
   const refused = new Set<string>();
   const leadNotes = new Map<string, string>();
-  const memo = new Map<string, unknown>();
   for (const s of svcs) {
     const { ask } = s;
     if (ask.fixed) {
@@ -1407,10 +1416,10 @@ function report(
   }
 
   const budgetPlans = budgets.map((b, j): BudgetPlan => {
-    const usage = usageFor(svcs, j);
+    const usage = cached(memo, `usage ${j}`, () => usageFor(svcs, j));
     const violated: string[] = [];
     for (const l of b.limits) {
-      const mins = minimumsUse(svcs, j, l);
+      const mins = cached(memo, `mins ${j} ${l.name}`, () => minimumsUse(svcs, j, l));
       if (exceededLimits(usage, b.raw).includes(l.name) && mins > l.max * (1 + EPS) + EPS) {
         violated.push(
           `${l.name}: minimums alone use ${describeLimit(usage, b.raw, l.name)}` +
@@ -1423,7 +1432,7 @@ function report(
     return budgetResult(b.snap.name, usage, heldBack[j]!, b.window, violated);
   });
 
-  const placedOn = countsByPool(svcs);
+  const placedOn = cached(memo, "pools", () => poolCounts(svcs)).all;
   return {
     services,
     pools: pools.map((p) =>
