@@ -145,6 +145,7 @@ function copyMemory(m: ServiceMemory | undefined): ServiceMemory {
   if (m.inSystem) copy.inSystem = m.inSystem.map(([t, n]) => [t, n]);
   if (m.readyHistory) copy.readyHistory = m.readyHistory.map(([t, n]) => [t, n]);
   if (m.minutePeaks) copy.minutePeaks = m.minutePeaks.map(([t, n]) => [t, n]);
+  if (m.decidedUp) copy.decidedUp = { ...m.decidedUp };
   return copy;
 }
 
@@ -500,6 +501,30 @@ export function replicasKeepingCapacity(
   return current;
 }
 
+/**
+ * A scale-up decided less than an interval ago and not carried out yet stands (mode Auto): a plan made
+ * sooner than the interval (while growth waits for replicas to drain, planning/handover.ts) sees signals a
+ * few seconds newer, and must not take back, on one sample, what the last evaluation decided (the demo saw
+ * a budget hand-over started, undone 2 s later, and started again at the next interval: a pod of the
+ * lower-priority service deleted and created again, and the scale-up 12 s later). Remembered from the
+ * evaluation that decided it, so a chain of early plans never extends it.
+ */
+function standingScaleUp(target: Decided, mem: ServiceMemory, st: Standing, intervalMs: number): Decided {
+  if (st.svc.spec.scaling.mode !== "Auto") {
+    delete mem.decidedUp;
+    return target;
+  }
+  const up = mem.decidedUp;
+  if (up && st.nowMs - up.atMs < intervalMs && up.value > target.value && up.value > st.current) {
+    const value = Math.min(up.value, st.svc.spec.scaling.maxReplicas);
+    if (value > target.value) return { value, reason: up.reason, message: up.message };
+  }
+  if (target.value > st.current) {
+    mem.decidedUp = { value: target.value, atMs: st.nowMs, reason: target.reason, message: target.message };
+  } else delete mem.decidedUp;
+  return target;
+}
+
 /** Stage 1 for one service: observe, recommend, behave, bound (or hold on bad signals). */
 export function decideService(
   svc: ServiceSnapshot,
@@ -540,6 +565,7 @@ export function decideService(
         value: keep,
         message: `${target.message}; keeps ${keep}: the ${st.current - target.value} replicas a scale-down to ${target.value} removes first (least preferred variants) hold more than their share of the capacity`,
       };
+    target = standingScaleUp(target, mem, st, snapshot.intervalMs);
   }
   const { scaling } = svc.spec;
   return {

@@ -305,6 +305,27 @@ describe("scale-up stabilization (default 30 s)", () => {
     expect(one(plans[6]!).replicas.reason).not.toBe(Reason.ScaleUpStabilized);
   });
 
+  it("a scale-up decided stands until the next interval: a plan 2 s later does not take it back", () => {
+    const make = (i: number, now: number, growing: boolean) =>
+      service("a", {
+        replicas: 4,
+        signals: load(i >= 6 ? 11 : 8, 500, 200, { queueDepth: growing && i >= 6 ? 40 * (i - 5) : 0 }),
+        now,
+      });
+    const plans = sequence((i, now) => make(i, now, true), 7);
+    const decided = one(plans[6]!).replicas;
+    expect(decided.value).toBeGreaterThan(4);
+    // 2 s later the replicas are still 4 (the scale-up waits, say, for a budget hand-over) and the queue
+    // has stopped growing: on its own that sample would be held by the scale-up window.
+    const soon = T0 + 6 * INTERVAL_MS + 2_000;
+    const again = plan(snapshot([make(6, soon, false)], { memory: plans[6]!.memory }), soon);
+    expect(one(again).replicas).toMatchObject({ value: decided.value, reason: decided.reason });
+    // A full interval after the decision, the window decides again.
+    const later = T0 + 7 * INTERVAL_MS;
+    const next = plan(snapshot([make(6, later, false)], { memory: again.memory }), later);
+    expect(one(next).replicas.reason).toBe(Reason.ScaleUpStabilized);
+  });
+
   it("does not hold it back either when the requests grow running, not queued", () => {
     // vLLM runs up to hundreds of requests at once and queues none until its KV cache is full: an overloaded
     // fleet shows it by the requests it runs, which grow beyond noise.

@@ -94,6 +94,11 @@ export interface ServiceMemory {
   minutePeaks?: [number, number][];
   /** Ready replicas at recent evaluations, over the rate window: [epoch ms, ready] (rates per serving replica). */
   readyHistory?: [number, number][];
+  /**
+   * The last scale-up stage 1 decided, and when: it stands until an interval has passed, so that a plan made
+   * sooner (the replan while growth waits for replicas to drain) does not take it back on a sample 2 s later.
+   */
+  decidedUp?: { value: number; atMs: number; reason: string; message: string };
 }
 
 /** Learned from the signals over time (see recommend.ts for the rules). */
