@@ -1191,7 +1191,7 @@ function dot(coef: Float64Array, v: Float64Array): number {
 /**
  * An integer solution from the relaxation's (lp), when one is at hand: replicas rounded down, then per
  * priority the replicas the rounding lost placed again on the cheapest columns every row still admits
- * (moving one replica of another class to another of its variants when one row is full). Accepted when it
+ * (moving one replica of another class to another of its variants when one or two rows are full). Accepted when it
  * reaches the priorities' totals and its cost is within RELAXED_GAP of the relaxation's (HiGHS' own stopping
  * rule for the program); undefined otherwise.
  */
@@ -1244,20 +1244,21 @@ function roundRelaxed(
   // another variant of its class.
   const makeRoom = (c: number): boolean => {
     const full = over(c);
-    if (x[c]! + 1 > cols[c]!.upper || full.length !== 1) return false;
-    const [row] = full[0]!;
-    for (let e = rows.starts[row]!; e < rows.starts[row + 1]!; e++) {
-      const from = rows.indices[e]!;
-      if (from === c || !cols[from]!.integer || x[from]! - 1 < cols[from]!.lower) continue;
-      for (const to of siblings[from] ?? []) {
-        if (to === from || to === c) continue;
-        move(from, -1);
-        if (fits(to)) {
-          move(to, 1);
-          if (fits(c)) return true;
-          move(to, -1);
+    if (x[c]! + 1 > cols[c]!.upper || full.length === 0 || full.length > 2) return false;
+    for (const [row] of full) {
+      for (let e = rows.starts[row]!; e < rows.starts[row + 1]!; e++) {
+        const from = rows.indices[e]!;
+        if (from === c || !cols[from]!.integer || x[from]! - 1 < cols[from]!.lower) continue;
+        for (const to of siblings[from] ?? []) {
+          if (to === from || to === c) continue;
+          move(from, -1);
+          if (fits(to)) {
+            move(to, 1);
+            if (fits(c)) return true;
+            move(to, -1);
+          }
+          move(from, 1);
         }
-        move(from, 1);
       }
     }
     return false;
