@@ -21,12 +21,24 @@ export function holdGrowthWhileDraining(input: {
   nowMs: number;
 }): Allocation {
   const { allocation, asks, nowMs } = input;
-  const placed = new Map(
-    asks.map((a) => [
-      a.key,
-      new Map((allocation.services.get(a.key)?.variants ?? []).map((v) => [v.pool, v.replicas])),
-    ]),
-  );
+  // Replicas per pool of the services whose growth is taken back, made when the first is taken.
+  const rows = new Map<string, Map<string, number>>();
+  const rowOf = (a: ServiceAsk): Map<string, number> => {
+    let row = rows.get(a.key);
+    if (!row) {
+      row = new Map((allocation.services.get(a.key)?.variants ?? []).map((v) => [v.pool, v.replicas]));
+      rows.set(a.key, row);
+    }
+    return row;
+  };
+  const placedOn = (a: ServiceAsk, pool: string): number => {
+    const row = rows.get(a.key);
+    if (row) return row.get(pool) ?? 0;
+    const variants = allocation.services.get(a.key)?.variants ?? [];
+    for (let i = variants.length - 1; i >= 0; i--)
+      if (variants[i]!.pool === pool) return variants[i]!.replicas;
+    return 0;
+  };
   const held = new Map<string, { replicas: number; budgets: string[] }>();
   const taken: { ask: ServiceAsk; pool: string }[] = [];
   const budgets = [...input.budgets].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -36,7 +48,7 @@ export function holdGrowthWhileDraining(input: {
     const usage: Usage = emptyUsage();
     for (const a of scope)
       for (const o of a.options) {
-        const p = placed.get(a.key)?.get(o.pool) ?? 0;
+        const p = placedOn(a, o.pool);
         addUsage(usage, o.footprint, Math.max(p, a.current[o.pool] ?? 0) + (a.draining?.[o.pool] ?? 0));
       }
     if (exceededLimits(usage, limits).length === 0) continue;
@@ -45,7 +57,7 @@ export function holdGrowthWhileDraining(input: {
       .filter((a) => !a.fixed)
       .sort((x, y) => x.priority - y.priority || (x.key < y.key ? 1 : x.key > y.key ? -1 : 0));
     for (const a of growing) {
-      const row = placed.get(a.key)!;
+      const row = rowOf(a);
       // Minimums are never held back (the allocation says so when they alone exceed a budget).
       let total = [...row.values()].reduce((s, n) => s + n, 0);
       for (const o of [...a.options].reverse()) {
@@ -72,7 +84,7 @@ export function holdGrowthWhileDraining(input: {
   const services = new Map(allocation.services);
   for (const [key, h] of held) {
     const before = allocation.services.get(key)!;
-    const row = placed.get(key)!;
+    const row = rows.get(key)!;
     const variants = before.variants.map((v) => ({ pool: v.pool, replicas: row.get(v.pool) ?? v.replicas }));
     const wait = {
       reason: Reason.BudgetBinding,
@@ -96,7 +108,7 @@ export function holdGrowthWhileDraining(input: {
     for (const a of asks)
       for (const o of a.options)
         if (o.pool === pp.name) {
-          const n = placed.get(a.key)?.get(o.pool) ?? 0;
+          const n = placedOn(a, o.pool);
           counts.set(o.gpusPerReplica, (counts.get(o.gpusPerReplica) ?? 0) + n);
         }
     if (nodesFor(counts, snap.spec.gpu.count) >= pp.nodes.value) return pp;
