@@ -23,9 +23,15 @@
 // Decomposition, so that 10,000 services stay fast: every service first gets its own optimum (closed form:
 // its cheapest variants, minus churn). Only the pools and budgets that this ideal exceeds bind; only the
 // services touching a binding pool or budget go into the program, the others keep their optimum (their
-// usage is a constant in the program's rows). A pool or budget the program then fills is added and the
-// program solved again (at most MAX_ROUNDS). Services with identical options, priority and budget scopes
-// are one class in the program, split back to services fairly (water-filling by share of what each asked).
+// usage is a constant in the program's rows). The program's linear relaxation is solved first to find the
+// pools and budgets it fills while a service is short (probeProgram): they bind as well. A pool or budget
+// the program then fills is added and the program solved again (at most MAX_ROUNDS). Services with identical
+// options, priority and budget scopes are one class in the program, split back to services fairly
+// (water-filling by share of what each asked).
+// Solving: each phase (minimums, then the rest) solves the lexicographic relaxation first; when its replicas
+// per priority are whole numbers, a rounded solution reaching them within HiGHS' gap on cost, else one
+// integer program for the cost with those totals held, stands for the lexicographic integer program, which
+// runs only when neither does (viaRelaxation).
 // Determinism: HiGHS is single-threaded here and stops at MAX_MIP_NODES (a count, not a clock); the time
 // limit is a safety net, and when it is hit the greedy's plan is used.
 import highsModule, { type LinearObjectiveInput } from "highs";
