@@ -3,7 +3,8 @@
 # the image and chart suites a Docker engine (docker.io) and debootstrap (the local base image, hack/base-image.sh).
 set -euo pipefail
 missing=()
-command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
+# Debian's prometheus package carries promtool too (the chart suite tests the alert rules with it).
+command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 # dockerd, not docker: a static docker client may be installed on its own; the engine is what the suites need.
 command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
 command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
