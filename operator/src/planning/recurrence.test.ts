@@ -1,0 +1,79 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { type MinutePeaks, RECURRENCE_HORIZON_SECONDS, recordPeak, recurrenceHold } from "./recurrence.ts";
+import { T0 } from "./testkit.ts";
+
+const MIN = 60_000;
+
+/** Minute peaks from a per-minute level, over `minutes` minutes from T0, recorded as the planner does. */
+function peaks(level: (minute: number) => number, minutes: number): MinutePeaks {
+  let out: MinutePeaks = [];
+  for (let m = 0; m < minutes; m++) {
+    // Four evaluations a minute; the minute keeps the highest.
+    for (let s = 0; s < 4; s++)
+      out = recordPeak(out, T0 + m * MIN + s * 15_000, level(m) - (s === 2 ? 1 : 0));
+  }
+  return out;
+}
+
+/** 6 replicas, with bursts to 20 for `burst` minutes every `period` minutes, from minute 5. */
+const bursts =
+  (period: number, burst = 2) =>
+  (m: number) =>
+    m >= 5 && (m - 5) % period < burst ? 20 : 6;
+
+describe("recordPeak", () => {
+  it("keeps the highest value of each minute and only the last hour", () => {
+    const p = peaks((m) => m % 7, 90);
+    expect(p).toHaveLength(RECURRENCE_HORIZON_SECONDS / 60);
+    expect(p.every(([t]) => t % MIN === 0)).toBe(true);
+    expect(p.at(-1)).toEqual([T0 + 89 * MIN, 89 % 7]);
+  });
+});
+
+describe("recurrenceHold", () => {
+  const lead = 360;
+  const follow = lead + 360;
+
+  it("holds the burst level when bursts recur faster than following them would cost less", () => {
+    // Every 8 minutes: P - B = 6 min < lead + window = 12 min.
+    const p = peaks(bursts(8), 40);
+    const hold = recurrenceHold(p, T0 + 40 * MIN, follow)!;
+    expect(hold).toMatchObject({ level: 20, episodes: 5 });
+    expect(hold.periodSeconds).toBeCloseTo(480, 6);
+    expect(hold.message).toContain("holding their level 20");
+  });
+
+  it("follows the base when bursts are far enough apart", () => {
+    // Every 20 minutes: P - B = 18 min > 12 min.
+    expect(recurrenceHold(peaks(bursts(20), 60), T0 + 60 * MIN, follow)).toBeUndefined();
+  });
+
+  it("needs two bursts, and ends the hold once they stop", () => {
+    expect(recurrenceHold(peaks(bursts(100), 20), T0 + 20 * MIN, follow)).toBeUndefined();
+    // Bursts every 8 minutes until minute 30, then none: two periods later the hold is over.
+    const stopped = peaks((m) => (m < 30 ? bursts(8)(m) : 6), 50);
+    expect(recurrenceHold(stopped, T0 + 50 * MIN, follow)).toBeUndefined();
+  });
+
+  it("sees no bursts in a level that moves less than 1.3x or 2 replicas", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 4, max: 200 }),
+        fc.integer({ min: 1, max: 2 ** 31 - 1 }),
+        (base, seed) => {
+          let x = seed;
+          const noise = () => {
+            x = (x * 1103515245 + 12345) % 2 ** 31;
+            return x / 2 ** 31;
+          };
+          // Within +-12% of the base, and never 2 replicas apart when the base is small.
+          const spread = Math.min(Math.floor(base * 0.12), base < 17 ? 1 : Number.POSITIVE_INFINITY);
+          const p = peaks(() => base + Math.round((noise() * 2 - 1) * spread), 60);
+          return recurrenceHold(p, T0 + 60 * MIN, follow) === undefined;
+        },
+      ),
+      { numRuns: 50 },
+    );
+  });
+});
