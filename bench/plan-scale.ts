@@ -12,7 +12,7 @@ import { execFileSync } from "node:child_process";
 import { cpus, totalmem } from "node:os";
 import { parseArgs } from "node:util";
 import { allocate, variantOptions } from "../operator/src/planning/allocate.ts";
-import { decideService, leadTimeSeconds } from "../operator/src/planning/decide.ts";
+import { decideService } from "../operator/src/planning/decide.ts";
 import { optimise } from "../operator/src/planning/optimise.ts";
 import { plan } from "../operator/src/planning/plan.ts";
 import { scaleSnapshot } from "./plan-scale-snapshot.ts";
@@ -88,7 +88,7 @@ function child(allocator: "optimiser" | "greedy"): ChildResult {
       pools: snapshot.pools,
       budgets: snapshot.budgets,
       nowMs,
-      leadSeconds: new Map(firsts.map((f) => [f.svc.key, leadTimeSeconds(f.svc, f.ask.options, pools)])),
+      leadSeconds: new Map(firsts.map((f) => [f.svc.key, f.lead])),
     };
     const t1 = performance.now();
     const optimised = allocator === "optimiser" ? optimise(input) : undefined;

@@ -108,6 +108,8 @@ export interface ServiceDecision {
   apply: boolean;
   memory: ServiceMemory;
   ask: ServiceAsk;
+  /** The lead time the decision used (leadTimeSeconds), for stage 2's lead-time rule. */
+  lead: number;
 }
 
 /** The service as it stands: replicas, where they run, its options, lead time and signal health. */
@@ -577,6 +579,7 @@ export function decideService(
     metrics: st.health,
     apply: scaling.mode !== "Recommend",
     memory: mem,
+    lead,
     ask: {
       key: svc.key,
       namespace: svc.namespace,

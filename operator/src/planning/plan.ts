@@ -12,7 +12,7 @@
 // be chosen in the optimiser's place (PlanOptions.allocator): the simulator's `inferops-greedy` and bench:plan.
 import { allocate, variantOptions } from "./allocate.ts";
 import { pruneScaleEvents } from "./behavior.ts";
-import { decideService, leadTimeSeconds } from "./decide.ts";
+import { decideService } from "./decide.ts";
 import { HANDOVER_REPLAN_MS, holdGrowthWhileDraining } from "./handover.ts";
 import { optimise } from "./optimise.ts";
 import type { Decided, Plan, ServicePlan, Snapshot } from "./types.ts";
@@ -46,7 +46,7 @@ export function plan(snapshot: Snapshot, nowMs: number, { allocator }: PlanOptio
     pools: snapshot.pools,
     budgets: snapshot.budgets,
     nowMs,
-    leadSeconds: new Map(firsts.map((f) => [f.svc.key, leadTimeSeconds(f.svc, f.ask.options, pools)])),
+    leadSeconds: new Map(firsts.map((f) => [f.svc.key, f.lead])),
   });
   const allocation = holdGrowthWhileDraining({
     allocation: allocated,
