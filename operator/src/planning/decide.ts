@@ -134,21 +134,14 @@ function emptyMemory(): ServiceMemory {
   return { recommendations: [], scaleEvents: [], rates: [] };
 }
 
+/**
+ * This evaluation's memory, from the last one's. Shallow: stage 1 and plan() replace every array and object
+ * they change (never push or assign into the last evaluation's), so the last memory stays as it was (the
+ * property test "plan() is deterministic and leaves its input alone" checks it) without copying every
+ * service's history at every evaluation (a third of stage 1's time at 10,000 services went to garbage).
+ */
 function copyMemory(m: ServiceMemory | undefined): ServiceMemory {
-  if (!m) return emptyMemory();
-  const copy: ServiceMemory = {
-    ...m,
-    recommendations: m.recommendations.map(([t, r]) => [t, r]),
-    scaleEvents: m.scaleEvents.map(([t, c]) => [t, c]),
-    rates: m.rates.map(([t, r]) => [t, r]),
-  };
-  if (m.forecast) copy.forecast = { ...m.forecast };
-  if (m.learned) copy.learned = { ...m.learned };
-  if (m.inSystem) copy.inSystem = m.inSystem.map(([t, n]) => [t, n]);
-  if (m.readyHistory) copy.readyHistory = m.readyHistory.map(([t, n]) => [t, n]);
-  if (m.minutePeaks) copy.minutePeaks = m.minutePeaks.map(([t, n]) => [t, n]);
-  if (m.decidedUp) copy.decidedUp = { ...m.decidedUp };
-  return copy;
+  return m ? { ...m } : emptyMemory();
 }
 
 function standing(

@@ -68,8 +68,11 @@ export function plan(snapshot: Snapshot, nowMs: number, { allocator }: PlanOptio
         }
       : { ...f.target, value: placed.total };
     const mem = f.memory;
-    if (f.apply && placed.total !== f.current) mem.scaleEvents.push([nowMs, placed.total - f.current]);
-    mem.scaleEvents = pruneScaleEvents(mem.scaleEvents, nowMs, f.svc.spec.scaling.behavior);
+    const events: [number, number][] =
+      f.apply && placed.total !== f.current
+        ? [...mem.scaleEvents, [nowMs, placed.total - f.current]]
+        : mem.scaleEvents;
+    mem.scaleEvents = pruneScaleEvents(events, nowMs, f.svc.spec.scaling.behavior);
     memory.services[f.svc.key] = mem;
     const out: ServicePlan = {
       key: f.svc.key,
