@@ -259,6 +259,10 @@ integrationSuite("capacity budgets", () => {
       const now = await admin.get<Crd>(crdPath);
       await admin.replace(crdPath, { ...now, spec: current.spec });
     }
+    // The API server keeps a changed CRD's old storage, and the watches open on it, until its request
+    // timeout (60 s) has passed, and such a watch may deliver nothing new meanwhile: the operator's informer
+    // sees the object when that watch closes and it watches again (a CI run took just over 60 s).
+    const afterCrdChange = { timeoutMs: 150_000 };
     try {
       await eventually(async () => {
         const b = await admin.get<Budget>(path);
@@ -267,13 +271,13 @@ integrationSuite("capacity budgets", () => {
           reason: "InvalidSpec",
           message: expect.stringContaining("spec.timeZone: timeZone must be an IANA time zone"),
         });
-      });
+      }, afterCrdChange);
       await eventually(async () => {
         const e = (await events("default", name)).find((x) => x.reason === "InvalidSpec");
         expect(e?.note).toContain("spec.timeZone");
-      });
+      }, afterCrdChange);
     } finally {
       kubectl(admCfg(), ["delete", "capacitybudgets", name, "--ignore-not-found"]);
     }
-  });
+  }, 240_000);
 });
