@@ -105,6 +105,23 @@ export function service(
   return out;
 }
 
+/**
+ * Two services in mode Manual on the default pool, "high" (priority 900) and "low" (priority 100), each
+ * running 4 replicas and asking for 4: the pair the budget tests share.
+ */
+export function prioritisedPair(): ServiceSnapshot[] {
+  return [
+    service("high", {
+      replicas: 4,
+      spec: serviceSpec({ priority: 900, replicas: 4, scaling: { mode: "Manual" } }),
+    }),
+    service("low", {
+      replicas: 4,
+      spec: serviceSpec({ priority: 100, replicas: 4, scaling: { mode: "Manual" } }),
+    }),
+  ];
+}
+
 export function snapshot(
   services: ServiceSnapshot[],
   opts: {

@@ -6,7 +6,7 @@ import { FakeKube } from "../../kube/fake.ts";
 import { pathFor, R } from "../../kube/resources.ts";
 import { createMetrics } from "../../metrics.ts";
 import { plan } from "../../planning/plan.ts";
-import { budget, service, serviceSpec, snapshot, T0 } from "../../planning/testkit.ts";
+import { budget, prioritisedPair, snapshot, T0 } from "../../planning/testkit.ts";
 import { makeBudgetReconciler } from "./reconcile.ts";
 
 const log = pino({ level: "silent" });
@@ -22,17 +22,8 @@ function setup(spec: unknown = SPEC) {
     spec,
   });
   const snap = snapshot(
-    [
-      // Each running what it asks for: the budget takes from what runs (handover.ts).
-      service("high", {
-        replicas: 4,
-        spec: serviceSpec({ priority: 900, replicas: 4, scaling: { mode: "Manual" } }),
-      }),
-      service("low", {
-        replicas: 4,
-        spec: serviceSpec({ priority: 100, replicas: 4, scaling: { mode: "Manual" } }),
-      }),
-    ],
+    // Each running what it asks for: the budget takes from what runs (handover.ts).
+    prioritisedPair(),
     { budgets: [budget("shared", SPEC)] },
   );
   const p = plan(snap, T0);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { type CapacityBudget, capacityBudgetSchema } from "../../apis/capacitybudget.ts";
 import { plan } from "../../planning/plan.ts";
-import { budget, load, service, serviceSpec, snapshot, T0 } from "../../planning/testkit.ts";
+import { budget, load, prioritisedPair, service, serviceSpec, snapshot, T0 } from "../../planning/testkit.ts";
 import type { Snapshot } from "../../planning/types.ts";
 import { transitions } from "./events.ts";
 import { budgetGauges, computeBudgetStatus, invalidBudgetStatus } from "./status.ts";
@@ -23,20 +23,7 @@ function budgetObject(spec: unknown): CapacityBudget {
  */
 function fleet(spec: unknown, nowMs = T0, extra: Snapshot["services"] = []) {
   const obj = budgetObject(spec);
-  const snap = snapshot(
-    [
-      service("high", {
-        replicas: 4,
-        spec: serviceSpec({ priority: 900, replicas: 4, scaling: { mode: "Manual" } }),
-      }),
-      service("low", {
-        replicas: 4,
-        spec: serviceSpec({ priority: 100, replicas: 4, scaling: { mode: "Manual" } }),
-      }),
-      ...extra,
-    ],
-    { budgets: [budget("shared", spec as never)] },
-  );
+  const snap = snapshot([...prioritisedPair(), ...extra], { budgets: [budget("shared", spec as never)] });
   const p = plan(snap, nowMs);
   const input = {
     budget: obj,
