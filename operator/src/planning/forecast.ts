@@ -124,12 +124,23 @@ export function safetyMargin(rates: readonly [number, number][], nowMs: number, 
     ([earlier, later]) => later[1] - earlier[1],
   );
   if (diffs.length < MIN_MARGIN_SAMPLES) return 0;
-  const median = quantile(diffs, 0.5)!;
-  const mad = quantile(
-    diffs.map((d) => Math.abs(d - median)),
-    0.5,
-  )!;
-  return (MARGIN_Z * MAD_TO_SIGMA * mad) / Math.SQRT2;
+  return (MARGIN_Z * MAD_TO_SIGMA * medianAbsoluteDeviation(diffs)) / Math.SQRT2;
+}
+
+/** The median of the absolute deviations from the median (0 for an empty list). */
+function medianAbsoluteDeviation(xs: readonly number[]): number {
+  const median = quantile(xs, 0.5) ?? 0;
+  return (
+    quantile(
+      xs.map((x) => Math.abs(x - median)),
+      0.5,
+    ) ?? 0
+  );
+}
+
+/** The rate's change per second between the two rates of a pair. */
+function slopeOf([[tj, rj], [t, r]]: [[number, number], [number, number]]): number {
+  return ((r - rj) * 1000) / (t - tj);
 }
 
 /**
@@ -143,7 +154,7 @@ export function medianSlope(
   leadSeconds: number,
 ): number | undefined {
   const cutoff = nowMs - Math.max(leadSeconds, 2 * MARGIN_LAG_SECONDS) * 1000;
-  const slopes = lagPairs(rates, cutoff, nowMs).map(([[tj, rj], [t, r]]) => ((r - rj) * 1000) / (t - tj));
+  const slopes = lagPairs(rates, cutoff, nowMs).map(slopeOf);
   return slopes.length < MIN_MARGIN_SAMPLES ? undefined : quantile(slopes, 0.5);
 }
 
@@ -179,16 +190,10 @@ export function rampFit(
   const pairs = lagPairs(rates, cutoff, nowMs);
   if (pairs.length < MIN_MARGIN_SAMPLES) return undefined;
   const changes = pairs.map(([[, rj], [, r]]) => r - rj);
-  const median = quantile(changes, 0.5)!;
-  const noise =
-    MAD_TO_SIGMA *
-    quantile(
-      changes.map((d) => Math.abs(d - median)),
-      0.5,
-    )!;
+  const noise = MAD_TO_SIGMA * medianAbsoluteDeviation(changes);
   const rising = changes.filter((d) => d > noise).length / changes.length;
   if (rising < RAMP_CONSISTENCY) return undefined;
-  const slopes = pairs.map(([[tj, rj], [t, r]]) => ((r - rj) * 1000) / (t - tj));
+  const slopes = pairs.map(slopeOf);
   const slope = quantile(slopes, 1 - RAMP_CONSISTENCY)!;
   if (!(slope > 0)) return undefined;
   const recent = rates.filter(([t]) => t >= nowMs - RATE_WINDOW_SECONDS * 1000 && t <= nowMs);
