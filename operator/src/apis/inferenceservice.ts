@@ -154,6 +154,17 @@ export const scaleToZeroSchema = withRules(
   ],
 );
 
+export const capacityProbeSchema = z
+  .strictObject({
+    enabled: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Let the operator test replicas above their profile: on a steady, loaded fleet whose latency stays well under its targets, it scales down one step at a time and keeps the capacity the replicas prove. Only for services whose latency rises before they saturate (decode-bound chat); a prefill-bound service (long prompts) can tip into a backlog at a step.",
+      ),
+  })
+  .describe("Learn capacity above the profile by probing (off by default).");
+
 export const targetsSchema = z
   .strictObject({
     queueDepthPerReplica: positive()
@@ -208,6 +219,7 @@ export const scalingSchema = withRules(
       targets: defaulted(targetsSchema),
       behavior: defaulted(behaviorSchema),
       scaleToZero: scaleToZeroSchema.optional(),
+      capacityProbe: capacityProbeSchema.optional(),
       leadTimeSeconds: seconds(0, 7200)
         .optional()
         .describe(

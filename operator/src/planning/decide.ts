@@ -14,7 +14,13 @@
 import { Reason } from "../apis/conditions.ts";
 import type { ServiceAsk, VariantOption } from "./allocate.ts";
 import { estimateArrivals, RATE_WINDOW_SECONDS } from "./arrivals.ts";
-import { applyBehavior, PANIC_THRESHOLD, PANIC_WINDOW_SECONDS, pruneRecommendations } from "./behavior.ts";
+import {
+  applyBehavior,
+  ceil,
+  PANIC_THRESHOLD,
+  PANIC_WINDOW_SECONDS,
+  pruneRecommendations,
+} from "./behavior.ts";
 import { type ForecastResult, forecastDemand } from "./forecast.ts";
 import {
   type CapacityEstimate,
@@ -243,6 +249,7 @@ export function observe(st: Standing, mem: ServiceMemory): Observation {
         })
       : undefined;
   const backlogTrend = est?.trend ?? 0;
+  const short = growing(backlogTrend, signals.arrivalRate);
   mem.learned = learn(
     prev?.learned,
     signals,
@@ -253,8 +260,22 @@ export function observe(st: Standing, mem: ServiceMemory): Observation {
       settled: ready >= current,
       servingReplicas: meanReady,
       backlogTrend,
+      steady: steadyFleet(st, mem.readyHistory),
+      short,
+      utilization: svc.spec.scaling.targets.tokenUtilization,
+      tolerance: svc.spec.scaling.behavior.tolerance,
+      downWindowSeconds: scaleDownWindow(st),
+      probe: svc.spec.scaling.capacityProbe?.enabled ?? false,
     },
   );
+  // The scale a probe raised in the last evaluation is in force from this one: the recommendations the
+  // stabilization window holds were made at the old one, and are restated at the new one (probe.ts).
+  const raised = prev?.learned?.raised;
+  if (raised !== undefined && raised > 1) {
+    mem.recommendations = mem.recommendations.map(([t, r]): [number, number] => [t, ceil(r / raised)]);
+    if (mem.minutePeaks)
+      mem.minutePeaks = mem.minutePeaks.map(([t, r]): [number, number] => [t, ceil(r / raised)]);
+  }
   if (forecast) {
     mem.forecast = forecast.state;
     mem.rates = forecast.rates;
@@ -265,7 +286,7 @@ export function observe(st: Standing, mem: ServiceMemory): Observation {
   return {
     signals,
     backlogTrend,
-    short: growing(backlogTrend, signals.arrivalRate),
+    short,
     capacity,
     ...(size ? { size } : {}),
     ...(forecast ? { forecast } : {}),
@@ -354,7 +375,7 @@ function behave(st: Standing, rec: Recommended, mem: ServiceMemory, short: boole
   }
   const panic = (mem.panicUntilMs ?? 0) > nowMs;
   const upWindow = scaling.behavior.scaleUp.stabilizationWindowSeconds;
-  const downWindow = Math.max(scaling.behavior.scaleDown.stabilizationWindowSeconds, lead);
+  const downWindow = scaleDownWindow(st);
   // A planner without history (a new service, a restarted operator) starts as if the replicas running had
   // been recommended just now: nothing is scaled down before a full scale-down window of observations. That
   // seed holds no scale-up back in the evaluation that makes it (nobody recommended it).
@@ -590,6 +611,24 @@ export function decideService(
 }
 
 /** Keeps [epoch ms, ready] samples over the rate window (the last one before it, too, as its start). */
+/** The scale-down window in force: the spec's, and at least the lead time (capacity given back takes that long to return). */
+function scaleDownWindow(st: Standing): number {
+  return Math.max(st.svc.spec.scaling.behavior.scaleDown.stabilizationWindowSeconds, st.lead);
+}
+
+/**
+ * The same replicas ready over a whole rate window (the history reaches back that far and never changed),
+ * every desired replica ready and none draining: rates over the window are rates of this fleet.
+ */
+function steadyFleet(st: Standing, history: readonly [number, number][]): boolean {
+  const { ready, current, nowMs } = st;
+  if (ready === 0 || ready !== current) return false;
+  if (Object.values(st.drainingByPool).some((n) => n > 0)) return false;
+  const first = history[0];
+  if (!first || first[0] > nowMs - RATE_WINDOW_SECONDS * 1000) return false;
+  return history.every(([, r]) => r === ready);
+}
+
 function readyHistory(
   prev: readonly [number, number][] | undefined,
   ready: number,

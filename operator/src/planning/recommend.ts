@@ -28,11 +28,15 @@
 //   prove slower, never raises it (the profile is capacity at the latency targets; saturated throughput can
 //   be higher at the cost of latency). The scale relaxes back towards 1 with a one-hour time constant when
 //   no saturation is seen. Variants without a profile use the measured tokens/s per replica directly.
+// - capacity above the profile: only with scaling.capacityProbe.enabled, by a probe (probe.ts) that
+//   shrinks a steady fleet whose latency stays well under its targets and keeps the scale (up to 4) at which
+//   the replicas still meet them; saturation then lowers that scale as it lowers any other.
 import { Reason } from "../apis/conditions.ts";
 import { DEFAULT_ATTAINMENT, type InferenceServiceSpec } from "../apis/inferenceservice.ts";
 import { RATE_WINDOW_SECONDS } from "./arrivals.ts";
 import { ceil, replicasForRatio } from "./behavior.ts";
-import { type Objectives, updateHeadroom } from "./headroom.ts";
+import { type Objectives, SLO_MIN_REQUESTS, sloMisses, updateHeadroom } from "./headroom.ts";
+import { CAPACITY_SCALE_MAX, probeCapacity } from "./probe.ts";
 import { replicasForTtft } from "./queueing.ts";
 import type { LearnedModel, Signals } from "./types.ts";
 
@@ -198,6 +202,21 @@ export interface LearnContext {
    * their misses say nothing of capacity or headroom. Default 0.
    */
   backlogTrend?: number;
+  /**
+   * The same ready replicas over a whole rate window, all desired ones ready and none draining: what a
+   * capacity probe step needs before it reads the fleet (probe.ts). Default false.
+   */
+  steady?: boolean;
+  /** The requests in the servers grow beyond noise (growing()). Default false. */
+  short?: boolean;
+  /** targets.tokenUtilization, for the probe's load test. Default 1. */
+  utilization?: number;
+  /** behavior.tolerance, which a probe step must overcome. Default 0. */
+  tolerance?: number;
+  /** The scale-down stabilization window in force, seconds, which a probe step waits for. Default 0. */
+  downWindowSeconds?: number;
+  /** scaling.capacityProbe.enabled: probe capacity above the profile (probe.ts). Default false. */
+  probe?: boolean;
 }
 
 /**
@@ -266,23 +285,86 @@ export function learn(
     signals.replicasReporting > 0 &&
     serving > 0 &&
     served > 0;
+  delete next.raised;
+  delete next.probeEvent;
   if (saturated) {
     const perReplica = served / Math.max(serving, 1e-9);
     next.capacityTokensPerSecond = ewma(prev?.capacityTokensPerSecond, perReplica, CAPACITY_SMOOTHING);
     if (profiledTokensPerSecond !== undefined && profiledTokensPerSecond > 0) {
-      const measured = clamp(perReplica / profiledTokensPerSecond, CAPACITY_SCALE_MIN, 1);
-      next.capacityScale =
-        (1 - CAPACITY_SMOOTHING) * (prev?.capacityScale ?? 1) + CAPACITY_SMOOTHING * measured;
+      // Saturation lowers the scale, also one a probe raised above the profile (probe.ts), never raises it.
+      const prevScale = prev?.capacityScale ?? 1;
+      const measured = clamp(
+        perReplica / profiledTokensPerSecond,
+        CAPACITY_SCALE_MIN,
+        Math.max(1, prevScale),
+      );
+      next.capacityScale = (1 - CAPACITY_SMOOTHING) * prevScale + CAPACITY_SMOOTHING * measured;
     }
     next.atMs = nowMs;
-  } else if (prev?.capacityScale !== undefined) {
+  } else if (prev?.capacityScale !== undefined && prev.capacityScale < 1) {
+    // A scale learned below the profile relaxes back to it; one a probe measured above it holds (the
+    // saturation rule and the SLO headroom act when it stops being true).
     const dt = Math.max(0, (nowMs - (prev.atMs ?? nowMs)) / 1000);
     next.capacityScale = 1 - (1 - prev.capacityScale) * Math.exp(-dt / CAPACITY_RELAX_SECONDS);
     next.atMs = nowMs;
   }
+  if (!context.probe) {
+    // Without probing the profile is an upper bound: a scale a probe raised (before capacityProbe was
+    // turned off) goes back to it, and no probe stays open.
+    if ((next.capacityScale ?? 1) > 1) {
+      next.capacityScale = 1;
+      next.atMs = nowMs;
+    }
+    delete next.probe;
+  } else if (profiledTokensPerSecond !== undefined && profiledTokensPerSecond > 0) {
+    const p = probeCapacity({
+      scale: next.capacityScale ?? 1,
+      profiled: profiledTokensPerSecond,
+      served,
+      serving,
+      steady: context.steady ?? false,
+      ...latencyOverTarget(signals, objectives),
+      short: context.short ?? false,
+      utilization: context.utilization ?? 1,
+      tolerance: context.tolerance ?? 0,
+      downWindowSeconds: context.downWindowSeconds ?? 0,
+      headroom: prev?.sloHeadroom ?? 1,
+      nowMs,
+      ...(prev?.probe ? { probe: prev.probe } : {}),
+      ...(prev?.probedAtMs !== undefined ? { probedAtMs: prev.probedAtMs } : {}),
+    });
+    if (p.scale !== (next.capacityScale ?? 1)) {
+      next.capacityScale = Math.min(CAPACITY_SCALE_MAX, p.scale);
+      next.atMs = nowMs;
+    }
+    if (p.probe) next.probe = p.probe;
+    else delete next.probe;
+    if (p.probedAtMs !== undefined) next.probedAtMs = p.probedAtMs;
+    if (p.raised !== undefined) next.raised = p.raised;
+    if (p.event !== undefined) next.probeEvent = p.event;
+  }
   const headroom = updateHeadroom(prev, signals, objectives, nowMs, (context.settled ?? true) && !stranded);
   if (headroom) Object.assign(next, headroom);
   return next;
+}
+
+/**
+ * The worst p95 latency over its target among the objectives the signals report, when the window holds
+ * enough requests to say, and whether misses exceed the objective's budget.
+ */
+function latencyOverTarget(signals: Signals, objectives: Objectives): { latency?: number; missed: boolean } {
+  const requests = (signals.arrivalRate ?? 0) * RATE_WINDOW_SECONDS;
+  const misses = sloMisses(signals, objectives);
+  const missed = misses !== undefined && misses.share > 1 - objectives.attainment;
+  if (requests < SLO_MIN_REQUESTS) return { missed };
+  let latency: number | undefined;
+  const ratio = (p95: number | undefined, target: number | undefined) => {
+    if (p95 === undefined || target === undefined || !(target > 0)) return;
+    latency = Math.max(latency ?? 0, p95 / target);
+  };
+  ratio(signals.ttftSeconds, objectives.ttftSeconds);
+  ratio(signals.requestItlSeconds ?? signals.itlSeconds, objectives.itlSeconds);
+  return { ...(latency !== undefined ? { latency } : {}), missed };
 }
 
 export interface View {

@@ -197,6 +197,11 @@ export function runFleet(opts: {
   initialReplicas?: number;
   intervalMs?: number;
   startMs?: number;
+  /**
+   * p95 latencies the servers report at a utilisation of their real capacity (served / capacity, 0..1);
+   * none by default.
+   */
+  latency?: (utilization: number) => Pick<Signals, "ttftSeconds" | "requestItlSeconds">;
 }): FleetStep[] {
   const intervalMs = opts.intervalMs ?? INTERVAL_MS;
   const prompt = opts.prompt ?? 500;
@@ -230,6 +235,7 @@ export function runFleet(opts: {
       runningRequests: ready * slots * util,
       kvCacheUtilization: Math.min(1, util),
       replicasReporting: ready,
+      ...opts.latency?.(util),
     };
     const svc = service("svc", {
       spec: opts.spec,

@@ -6,6 +6,7 @@ import type { GPUNodePoolSpec } from "../apis/gpunodepool.ts";
 import type { InferenceServiceSpec } from "../apis/inferenceservice.ts";
 import type { PoolPower } from "../signals/power.ts";
 import type { Signals } from "../signals/types.ts";
+import type { ProbeState } from "./probe.ts";
 
 // The signals a service's servers report are the signals layer's type; the planner reads them.
 export type { HistogramBuckets, Signals } from "../signals/types.ts";
@@ -107,8 +108,22 @@ export interface LearnedModel {
   promptTokens?: number;
   /** Mean generated tokens per request, measured likewise. */
   outputTokens?: number;
-  /** Observed saturated throughput over the profiles' maxTokensPerSecond, in [0.25, 1]; relaxes to 1. */
+  /**
+   * Capacity over the profiles' maxTokensPerSecond, in [0.25, 4]: lowered by throughput observed at
+   * saturation (relaxing back to 1), raised only by a capacity probe's measurement (probe.ts).
+   */
   capacityScale?: number;
+  /** A capacity probe in progress (probe.ts). */
+  probe?: ProbeState;
+  /** When the last capacity probe ended (epoch ms). */
+  probedAtMs?: number;
+  /**
+   * Set in the evaluation whose probe raised the scale, by that factor: the next evaluation restates the
+   * stabilization window's past recommendations at the new scale.
+   */
+  raised?: number;
+  /** What the probe did in this evaluation, for the log. */
+  probeEvent?: string;
   /** Observed saturated tokens/s per replica, for variants without a profile. */
   capacityTokensPerSecond?: number;
   /** When capacityScale was last updated or relaxed (epoch ms). */
