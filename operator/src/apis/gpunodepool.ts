@@ -171,7 +171,9 @@ export const gpuNodePoolSpecSchema = withRules(
         ),
       scaleDownDelaySeconds: seconds(0, 86400)
         .default(600)
-        .describe("How long a node must be empty before it is cordoned, drained and removed."),
+        .describe(
+          "How long the plan must not have wanted a node before it is chosen to be cordoned, drained and removed: the pool is held at the highest node count the plan asked for over this window.",
+        ),
       provider: providerSchema,
       drainUnmanagedPods: z
         .boolean()

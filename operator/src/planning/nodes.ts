@@ -3,8 +3,11 @@
 // controller carries the answer out through the pool's provider; the simulator runs the same function, on
 // the providers' in-memory cloud (simulation/fleet.ts reconcileNodes, nodepools/fake.ts).
 //
-// Gentle scale-down: a pool holds more serving nodes than the plan wants for scaleDownDelaySeconds before
-// any node is chosen; the chosen nodes are those whose removal disturbs least (never registered, then
+// Gentle scale-down: a node is chosen to go only once no target of the last scaleDownDelaySeconds wanted it
+// (the pool is held at the highest target of that window, as HPA's stabilization window holds replicas), so
+// a pool coming down by steps follows the plan one delay behind, step by step, and a node the plan wanted a
+// moment ago is never removed. Until the policy has seen a whole delay of targets (a new operator, a new
+// leader), it holds every serving node. The chosen nodes are those whose removal disturbs least (never registered, then
 // running fewest of inferops' pods, a node not Ready before a Ready one), never one running pods inferops does not own
 // (unless the pool allows evicting them); a chosen node is cordoned and drained, and offered for removal
 // only once no pod is left. A plan that wants nodes back uncordons draining nodes before any is added, and
@@ -35,8 +38,8 @@ export interface NodePolicyInput {
   nodes: readonly PolicyNode[];
   now: number;
   scaleDownDelayMs: number;
-  /** Since when the pool has had more serving nodes than the target (the last answer's surplusSince). */
-  surplusSince?: number;
+  /** The targets of the earlier calls (the last answer's `targets`); none on a new operator. */
+  targets?: TargetHistory;
   /** A drain that has not emptied its node after this long is undone. */
   drainTimeoutMs: number;
   /** Whether pods inferops does not own may be evicted (otherwise their nodes are never chosen). */
@@ -52,9 +55,9 @@ export interface NodePolicy {
   evict: string[];
   /** Nodes the provider may remove now: drained, or never registered. */
   remove: string[];
-  /** Keep for the next call: since when the pool has had a surplus, or undefined when it has none. */
-  surplusSince?: number;
-  /** When to look again: the delay ending, or a drain's timeout. */
+  /** Keep for the next call: the targets of the last scaleDownDelaySeconds. */
+  targets: [number, number][];
+  /** When to look again: a held target running out, or a drain's timeout. */
   requeueAfterMs?: number;
   /** What the policy waits for, in a sentence (status messages). */
   waiting?: string;
@@ -62,6 +65,49 @@ export interface NodePolicy {
 
 /** How long a drain may take before it is undone (a PodDisruptionBudget that never allows the eviction). */
 export const DRAIN_TIMEOUT_MS = 15 * 60_000;
+
+/**
+ * Targets over time, oldest first: [epoch ms from which it stood, target], each standing until the next. The
+ * first stood at or before the start of the delay window once the policy has seen a whole window.
+ */
+export type TargetHistory = readonly (readonly [number, number])[];
+
+export interface HeldTarget {
+  /** Nodes held: the highest target of the last scaleDownDelayMs, or every serving node before a whole one was seen. */
+  held: number;
+  /** The history to keep, with this call's target. */
+  targets: [number, number][];
+  /** When the held count may next fall (epoch ms), if it is above the target. */
+  fallsAt?: number;
+}
+
+/** The nodes a pool holds: no target of the last scaleDownDelayMs is given up (rules in the file header). */
+export function heldTarget(input: {
+  target: number;
+  serving: number;
+  now: number;
+  scaleDownDelayMs: number;
+  targets?: TargetHistory;
+}): HeldTarget {
+  const { target, now } = input;
+  const start = now - input.scaleDownDelayMs;
+  const all: [number, number][] = (input.targets ?? []).filter(([t]) => t < now).map(([t, v]) => [t, v]);
+  if (all.at(-1)?.[1] !== target) all.push([now, target]);
+  // An entry stands until the next: it is kept while that next one is inside the window.
+  const targets = all.filter((_, i) => i === all.length - 1 || (all[i + 1]?.[0] ?? now) > start);
+  const first = targets[0] ?? [now, target];
+  const covered = first[0] <= start && input.scaleDownDelayMs > 0;
+  let held = Math.max(...targets.map(([, v]) => v));
+  if (input.scaleDownDelayMs <= 0) held = target;
+  else if (!covered) held = Math.max(held, input.serving);
+  if (held <= target) return { held, targets };
+  // The held count can fall when the window gives up an entry (when the next one is a delay old), or
+  // covers the whole delay.
+  const exits = targets.slice(1).map(([t]) => t + input.scaleDownDelayMs);
+  if (!covered) exits.push(first[0] + input.scaleDownDelayMs);
+  const later = exits.filter((t) => t > now);
+  return { held, targets, ...(later.length ? { fallsAt: Math.min(...later) } : {}) };
+}
 
 const busy = (n: PolicyNode) => n.ownedPods + n.otherPods;
 
@@ -76,7 +122,7 @@ export function nodePolicy(input: NodePolicyInput): NodePolicy {
   const live = input.nodes.filter((n) => n.state !== "deleting");
   let draining = live.filter((n) => n.state === "draining");
   const serving = live.filter((n) => n.state !== "draining");
-  const out: NodePolicy = { uncordon: [], drain: [], evict: [], remove: [] };
+  const out: NodePolicy = { uncordon: [], drain: [], evict: [], remove: [], targets: [] };
   const soon: number[] = [];
 
   // The plan wants more than the serving nodes: draining nodes come back first, the busiest first.
@@ -106,31 +152,36 @@ export function nodePolicy(input: NodePolicyInput): NodePolicy {
     } else out.remove.push(n.name);
   }
 
-  // More serving nodes than the plan wants, for scaleDownDelaySeconds: choose which go.
-  const surplus = serving.length - target;
+  // Serving nodes above every target of the last scaleDownDelaySeconds: choose which go.
+  const hold = heldTarget({
+    target,
+    serving: serving.length,
+    now,
+    scaleDownDelayMs: input.scaleDownDelayMs,
+    ...(input.targets ? { targets: input.targets } : {}),
+  });
+  out.targets = hold.targets;
+  if (hold.fallsAt !== undefined) soon.push(hold.fallsAt - now);
+  const surplus = serving.length - hold.held;
+  const held = Math.min(serving.length, hold.held) - target;
+  if (held > 0)
+    // No countdown in the sentence: it becomes a status message, which must not change every reconcile.
+    out.waiting = `${held} node(s) more than the plan wants, held: a node goes once the plan has not wanted it for scaleDownDelaySeconds (${Math.round(input.scaleDownDelayMs / 1000)} s)`;
   if (surplus > 0) {
-    out.surplusSince = input.surplusSince ?? now;
-    const due = out.surplusSince + input.scaleDownDelayMs;
-    if (due > now) {
-      soon.push(due - now);
-      // No countdown in the sentence: it becomes a status message, which must not change every reconcile.
-      out.waiting = `${surplus} node(s) more than the plan wants; nodes are chosen to drain once that has lasted scaleDownDelaySeconds (${Math.round(input.scaleDownDelayMs / 1000)} s)`;
-    } else {
-      const candidates = serving
-        .filter((n) => n.state !== "cordoned" && (input.evictOtherPods || n.otherPods === 0))
-        .sort((a, b) => disruption(a) - disruption(b) || a.name.localeCompare(b.name))
-        .slice(0, surplus);
-      for (const n of candidates) {
-        if (n.state === "registering") out.remove.push(n.name);
-        else {
-          out.drain.push(n.name);
-          if (busy(n) > 0) out.evict.push(n.name);
-          else out.remove.push(n.name);
-        }
+    const candidates = serving
+      .filter((n) => n.state !== "cordoned" && (input.evictOtherPods || n.otherPods === 0))
+      .sort((a, b) => disruption(a) - disruption(b) || a.name.localeCompare(b.name))
+      .slice(0, surplus);
+    for (const n of candidates) {
+      if (n.state === "registering") out.remove.push(n.name);
+      else {
+        out.drain.push(n.name);
+        if (busy(n) > 0) out.evict.push(n.name);
+        else out.remove.push(n.name);
       }
-      if (candidates.length < surplus)
-        out.waiting = `${surplus - candidates.length} node(s) more than the plan wants run pods inferops does not own, or were cordoned by someone else: kept`;
     }
+    if (candidates.length < surplus)
+      out.waiting = `${surplus - candidates.length} node(s) more than the plan wants run pods inferops does not own, or were cordoned by someone else: kept`;
   }
   if (soon.length) out.requeueAfterMs = Math.max(1000, Math.min(...soon));
   return out;

@@ -15,7 +15,7 @@
 // as the controller holds it; a policy that plans no nodes (the baselines) gets what its pods need (first-fit
 // decreasing over their GPUs, planning/allocate.ts nodesFor), a cluster autoscaler's stand-in. The operator's
 // node policy (planning/nodes.ts nodePolicy) says which draining node comes back, which node is cordoned and
-// drained (after scaleDownDelaySeconds of surplus; a registering node first, then the fewest pods) and which
+// drained (once no target of the last scaleDownDelaySeconds wanted it; a registering node first, then the fewest pods) and which
 // goes; evicted pods are replaced by pending ones (a ReplicaSet); and the nodes themselves live in the node
 // providers' in-memory cloud (nodepools/fake.ts), scaled through the NodeProvider interface and its shared
 // checks (nodepools/provider.ts): a node registers provisioningSeconds after it was asked for, and only an
@@ -33,7 +33,7 @@ import {
   replicaFootprint,
   type Usage,
 } from "../planning/budgets.ts";
-import { DRAIN_TIMEOUT_MS, nodePolicy, nodeTarget } from "../planning/nodes.ts";
+import { DRAIN_TIMEOUT_MS, nodePolicy, nodeTarget, type TargetHistory } from "../planning/nodes.ts";
 import type { ReplicaMetrics } from "../serving/metrics.ts";
 import { Replica } from "../serving/replica.ts";
 import type { ServingProfile } from "../serving/types.ts";
@@ -93,8 +93,8 @@ interface PoolState {
   nodes: Node[];
   /** Nodes the policy's plan asks for (inferops' Plan.pools), once it has planned them. */
   policyNodes?: number;
-  /** The node policy's memory: since when the pool has had more serving nodes than its target (ms). */
-  surplusSince?: number;
+  /** The node policy's memory: the targets of the last scale-down delay. */
+  targets?: TargetHistory;
   provisioningSeconds: number;
   scaleDownDelaySeconds: number;
   loadSeconds: number;
@@ -523,10 +523,10 @@ export class Fleet {
         }),
         now,
         scaleDownDelayMs: p.scaleDownDelaySeconds * 1000,
-        ...(p.surplusSince !== undefined ? { surplusSince: p.surplusSince } : {}),
+        ...(p.targets ? { targets: p.targets } : {}),
         drainTimeoutMs: DRAIN_TIMEOUT_MS,
       });
-      p.surplusSince = decision.surplusSince;
+      p.targets = decision.targets;
       // What the controller writes to the Nodes (cordon and the draining annotation, or their removal).
       for (const u of decision.uncordon) {
         this.#cloud.setState(u.name, "ready");

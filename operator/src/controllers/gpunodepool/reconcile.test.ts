@@ -168,7 +168,7 @@ describe("GPUNodePool reconcile", () => {
     expect(w.status()).toMatchObject({ usedGPUs: 2, allocatableGPUs: 8, freeGPUs: 6, desiredNodes: 1 });
   });
 
-  it("waits scaleDownDelaySeconds, then cordons the empty node and removes it, keeping the busy one", async () => {
+  it("holds a node the plan wanted within scaleDownDelaySeconds, then cordons the empty one and removes it, keeping the busy one", async () => {
     const w = setup();
     w.addNode("gpu-a");
     w.addNode("gpu-b");
@@ -177,7 +177,9 @@ describe("GPUNodePool reconcile", () => {
     await w.reconcile();
     expect(w.nodes()).toHaveLength(2);
     expect(w.condition(ConditionType.Scaling)).toMatchObject({ reason: Reason.ScalingDown });
-    expect(w.condition(ConditionType.Scaling)?.message).toMatch(/lasted scaleDownDelaySeconds \(60 s\)/);
+    expect(w.condition(ConditionType.Scaling)?.message).toMatch(
+      /more than the plan wants, held: a node goes once the plan has not wanted it for scaleDownDelaySeconds \(60 s\)/,
+    );
 
     // While the delay runs, no pod list is asked of the API server.
     const podLists = () => w.lists.filter((l) => l.startsWith("/api/v1/pods")).length;

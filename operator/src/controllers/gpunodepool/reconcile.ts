@@ -30,7 +30,14 @@ import {
   type NodeProvider,
   type PoolNode,
 } from "../../nodepools/provider.ts";
-import { DRAIN_TIMEOUT_MS, nodePolicy, nodeTarget, type PolicyNode } from "../../planning/nodes.ts";
+import {
+  DRAIN_TIMEOUT_MS,
+  heldTarget,
+  nodePolicy,
+  nodeTarget,
+  type PolicyNode,
+  type TargetHistory,
+} from "../../planning/nodes.ts";
 import type { Plan, Snapshot } from "../../planning/types.ts";
 import * as events from "./events.ts";
 import { computePoolStatus, conditionOf, invalidPoolStatus, type ProviderHealth } from "./status.ts";
@@ -79,7 +86,8 @@ export function forgetPoolMetrics(metrics: PoolMetrics, pool: string): void {
 }
 
 interface PoolMemory {
-  surplusSince?: number;
+  /** The node policy's targets of the last scaleDownDelaySeconds (planning/nodes.ts heldTarget). */
+  targets?: TargetHistory;
   failures: number;
   retryAt?: number;
   failing?: { reason: string; message: string };
@@ -236,12 +244,21 @@ export function makePoolReconciler(deps: PoolReconcilerDeps) {
 
     async function act(target: number, why: string, madeAt: number) {
       const live = nodes.filter((n) => n.state !== "deleting");
-      // Pods are read node by node only when the policy weighs them: a drain under way, or a surplus whose
-      // delay has run out (while it runs, no node is chosen, and the API server is spared the lists).
+      // Pods are read node by node only when the policy weighs them: a drain under way, or serving nodes
+      // above every target of the delay (while a target holds them, no node is chosen, and the API server
+      // is spared the lists).
       const delayMs = spec.scaleDownDelaySeconds * 1000;
+      const servingNow = live.filter((n) => n.state !== "draining").length;
       const choosing =
-        live.length > target &&
-        (delayMs === 0 || (mem.surplusSince !== undefined && nowMs - mem.surplusSince >= delayMs));
+        servingNow > target &&
+        servingNow >
+          heldTarget({
+            target,
+            serving: servingNow,
+            now: nowMs,
+            scaleDownDelayMs: delayMs,
+            ...(mem.targets ? { targets: mem.targets } : {}),
+          }).held;
       const needPods = choosing || live.some((n) => n.state === "draining");
       const policyNodes: PolicyNode[] = [];
       const podsByNode = new Map<string, Pod[]>();
@@ -267,11 +284,11 @@ export function makePoolReconciler(deps: PoolReconcilerDeps) {
         nodes: policyNodes,
         now: nowMs,
         scaleDownDelayMs: delayMs,
-        surplusSince: mem.surplusSince,
+        ...(mem.targets ? { targets: mem.targets } : {}),
         drainTimeoutMs,
         evictOtherPods: spec.drainUnmanagedPods ?? false,
       });
-      mem.surplusSince = decision.surplusSince;
+      mem.targets = decision.targets;
 
       const count = (operation: string, n = 1) => {
         if (n > 0) deps.metrics?.poolNodeOperations.inc({ pool: name, operation }, n);
