@@ -399,7 +399,7 @@ const signalsStatus = z
     arrivalRate: nonNegative()
       .optional()
       .describe(
-        "Requests per second by the servers' request counter: arrivals for TGI and custom queries, completions for vLLM, SGLang and Triton (the planner adds the growth of the requests in the servers to those; docs/tuning.md, Queue view).",
+        "Requests per second by the servers' request counter: arrivals for TGI and custom queries, completions for vLLM, SGLang and Triton (the planner corrects those by the change of the requests in the servers: growth added, a draining backlog taken off; docs/tuning.md, Queue view).",
       ),
     kvCacheUtilization: nonNegative().optional().describe("Mean KV-cache usage across replicas, 0 to 1."),
     ttftSeconds: nonNegative().optional().describe("Time to first token, p95, seconds."),

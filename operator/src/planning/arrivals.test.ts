@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { estimateArrivals, MIN_GROWTH_SPAN_SECONDS, RATE_WINDOW_SECONDS } from "./arrivals.ts";
+import { backlogNoise, estimateArrivals, MIN_GROWTH_SPAN_SECONDS, RATE_WINDOW_SECONDS } from "./arrivals.ts";
 
 const T0 = Date.UTC(2026, 0, 1);
 const at = (s: number) => T0 + s * 1000;
@@ -28,7 +28,9 @@ describe("estimateArrivals", () => {
     ]);
   });
 
-  it("takes nothing off while the backlog drains, and needs a long enough span", () => {
+  it("takes a draining backlog off the completion rate, not a change within noise, and needs a long enough span", () => {
+    // 90 requests in the servers a minute ago, 10 now, 5 completed per second: 80 of the minute's 300
+    // completions were the backlog's, so about 3.67 requests/s arrived.
     const drain = estimateArrivals({
       server: "sglang",
       arrivalRate: 5,
@@ -37,7 +39,19 @@ describe("estimateArrivals", () => {
       history: [[at(0), 90]],
       nowMs: at(60),
     })!;
-    expect(drain).toMatchObject({ rate: 5, growth: 0 });
+    expect(drain.growth).toBe(0);
+    expect(drain.drain).toBeCloseTo(80 / 60, 9);
+    expect(drain.rate).toBeCloseTo(5 - 80 / 60, 9);
+    // 12 fewer over the minute at 5 requests/s is 0.2/s, within noise (0.25/s): nothing taken off.
+    const noise = estimateArrivals({
+      server: "vllm",
+      arrivalRate: 5,
+      queueDepth: 0,
+      runningRequests: 10,
+      history: [[at(0), 22]],
+      nowMs: at(60),
+    })!;
+    expect(noise).toMatchObject({ rate: 5, drain: 0 });
     const short = estimateArrivals({
       server: "vllm",
       arrivalRate: 5,
@@ -89,7 +103,7 @@ describe("estimateArrivals", () => {
     ).toBeUndefined();
   });
 
-  it("never plans below the completion rate, and above it only by the window's growth", () => {
+  it("plans within the window's change of the completion rate, never below zero or above it by more than growth", () => {
     fc.assert(
       fc.property(
         fc.double({ min: 0, max: 100, noNaN: true }),
@@ -110,10 +124,16 @@ describe("estimateArrivals", () => {
             history,
             nowMs: at(60),
           })!;
-          expect(e.rate).toBeGreaterThanOrEqual(rate);
           const first = history[0];
-          const bound = first ? Math.max(0, now - first[1]) / MIN_GROWTH_SPAN_SECONDS : 0;
-          expect(e.rate - rate).toBeLessThanOrEqual(bound + 1e-9);
+          const change = first ? Math.abs(now - first[1]) / MIN_GROWTH_SPAN_SECONDS : 0;
+          expect(e.rate).toBeGreaterThanOrEqual(0);
+          expect(e.rate).toBeGreaterThanOrEqual(rate - change - 1e-9);
+          expect(e.rate).toBeLessThanOrEqual(rate + change + 1e-9);
+          // Only a fall beyond noise is taken off, and only from servers that count completions.
+          if (e.rate < rate) {
+            expect(-e.trend).toBeGreaterThan(backlogNoise(rate));
+            expect(["tgi", "custom"]).not.toContain(server);
+          }
         },
       ),
     );

@@ -13,7 +13,7 @@
 // never to zero) and says why.
 import { Reason } from "../apis/conditions.ts";
 import type { ServiceAsk, VariantOption } from "./allocate.ts";
-import { estimateArrivals, RATE_WINDOW_SECONDS } from "./arrivals.ts";
+import { type ArrivalEstimate, estimateArrivals, RATE_WINDOW_SECONDS } from "./arrivals.ts";
 import {
   applyBehavior,
   ceil,
@@ -223,7 +223,7 @@ export function observe(st: Standing, mem: ServiceMemory): Observation {
     nowMs,
   });
   if (est) mem.inSystem = est.inSystem;
-  const signals = est && est.growth > 0 ? { ...raw, arrivalRate: est.rate } : raw;
+  const signals = est ? correctedSignals(raw, est) : raw;
   // Rates over a window are per replica only over the replicas that were ready during that window: the
   // time-weighted mean of the ready count over the rate window.
   mem.readyHistory = readyHistory(prev?.readyHistory, ready, nowMs);
@@ -404,7 +404,7 @@ function behave(st: Standing, rec: Recommended, mem: ServiceMemory, short: boole
     ? { value: b.value, reason: b.reason, message: b.message ?? "" }
     : { value: b.value, reason: rec.raw.reason, message: rec.raw.message };
   // Bursts that recur faster than a scale-down and a scale-up take: hold their level (recurrence.ts).
-  const recurring = recurrenceHold(mem.minutePeaks, nowMs, lead + downWindow);
+  const recurring = recurrenceHold(mem.minutePeaks, nowMs, lead, downWindow);
   if (recurring && recurring.level > behaved.value) {
     return { value: recurring.level, reason: Reason.RecurringBursts, message: recurring.message };
   }
@@ -610,7 +610,27 @@ export function decideService(
   };
 }
 
-/** Keeps [epoch ms, ready] samples over the rate window (the last one before it, too, as its start). */
+/**
+ * The signals with the arrival rate by conservation (arrivals.ts). While a backlog drains, the tokens the
+ * servers process are the backlog's as well as the arrivals': they are scaled to what arrives, as the
+ * completion rate is (the pods that hold the backlog are the queue view's).
+ */
+function correctedSignals(raw: Signals, est: ArrivalEstimate): Signals {
+  if (est.growth > 0) return { ...raw, arrivalRate: est.rate };
+  if (est.drain <= 0 || raw.arrivalRate === undefined || !(raw.arrivalRate > 0)) return raw;
+  const share = est.rate / raw.arrivalRate;
+  return {
+    ...raw,
+    arrivalRate: est.rate,
+    ...(raw.promptTokensPerSecond !== undefined
+      ? { promptTokensPerSecond: raw.promptTokensPerSecond * share }
+      : {}),
+    ...(raw.generationTokensPerSecond !== undefined
+      ? { generationTokensPerSecond: raw.generationTokensPerSecond * share }
+      : {}),
+  };
+}
+
 /** The scale-down window in force: the spec's, and at least the lead time (capacity given back takes that long to return). */
 function scaleDownWindow(st: Standing): number {
   return Math.max(st.svc.spec.scaling.behavior.scaleDown.stabilizationWindowSeconds, st.lead);
@@ -629,6 +649,7 @@ function steadyFleet(st: Standing, history: readonly [number, number][]): boolea
   return history.every(([, r]) => r === ready);
 }
 
+/** Keeps [epoch ms, ready] samples over the rate window (the last one before it, too, as its start). */
 function readyHistory(
   prev: readonly [number, number][] | undefined,
   ready: number,

@@ -253,27 +253,42 @@ describe("panic mode", () => {
 });
 
 describe("arrivals where the servers count completions", () => {
+  /** The last of six plans of one service on `server`, its in-system requests given per step. */
+  const lastOn = (
+    server: "vllm" | "tgi",
+    replicas: number,
+    completed: number,
+    queueDepth: (i: number) => number,
+  ) => {
+    const spec = serviceSpec({ model: { name: "meta-llama/Llama-3.1-8B-Instruct", server } });
+    const plans = sequence(
+      (i, now) =>
+        service("a", {
+          spec,
+          replicas,
+          signals: load(completed, 500, 200, { queueDepth: queueDepth(i), runningRequests: 40 }),
+          now,
+        }),
+      6,
+    );
+    return plans.at(-1)!;
+  };
+
   it("a queue growing on vLLM is demand the completion rate does not show; TGI counts arrivals itself", () => {
     // The replicas finish 8 req/s (4 replicas' worth of tokens at 0.8 utilization) while 2 requests/s more
     // pile up in the servers: 10 req/s arrive.
-    const last = (server: "vllm" | "tgi") => {
-      const spec = serviceSpec({ model: { name: "meta-llama/Llama-3.1-8B-Instruct", server } });
-      const plans = sequence(
-        (i, now) =>
-          service("a", {
-            spec,
-            replicas: 4,
-            signals: load(8, 500, 200, { queueDepth: 30 * i, runningRequests: 40 }),
-            now,
-          }),
-        6,
-      );
-      return plans.at(-1)!;
-    };
-    const vllm = last("vllm");
-    const tgi = last("tgi");
+    const vllm = lastOn("vllm", 4, 8, (i) => 30 * i);
+    const tgi = lastOn("tgi", 4, 8, (i) => 30 * i);
     expect(vllm.memory.services["default/a"]!.inSystem).toHaveLength(5);
     expect(one(vllm).recommended.value).toBeGreaterThan(one(tgi).recommended.value);
+  });
+
+  it("a backlog draining on vLLM is not demand: the completions it adds are taken off, so the ask falls", () => {
+    // After a burst, 12 replicas finish 16 req/s while the requests in the servers fall by 60 every 15 s:
+    // 4 of those are the backlog's, 12 req/s arrive. TGI's counter says 12 itself.
+    const vllm = lastOn("vllm", 12, 16, (i) => 400 - 60 * i);
+    const tgi = lastOn("tgi", 12, 12, (i) => 400 - 60 * i);
+    expect(one(vllm).recommended.value).toBe(one(tgi).recommended.value);
   });
 });
 

@@ -33,7 +33,7 @@
 //   the replicas still meet them; saturation then lowers that scale as it lowers any other.
 import { Reason } from "../apis/conditions.ts";
 import { DEFAULT_ATTAINMENT, type InferenceServiceSpec } from "../apis/inferenceservice.ts";
-import { RATE_WINDOW_SECONDS } from "./arrivals.ts";
+import { backlogNoise, RATE_WINDOW_SECONDS } from "./arrivals.ts";
 import { ceil, replicasForRatio } from "./behavior.ts";
 import { type Objectives, SLO_MIN_REQUESTS, sloMisses, updateHeadroom } from "./headroom.ts";
 import { CAPACITY_SCALE_MAX, probeCapacity } from "./probe.ts";
@@ -219,12 +219,6 @@ export interface LearnContext {
   probe?: boolean;
 }
 
-/**
- * A backlog draining faster than this share of the arrival rate (requests/s) is stranded, not a fleet
- * short of capacity.
- */
-export const DRAINING_SHARE = 0.05;
-
 /** Whether the requests in the servers are falling: a backlog being drained by the pods that hold it. */
 export function draining(backlogTrend: number, arrivalRate: number | undefined): boolean {
   return backlogTrend < -backlogNoise(arrivalRate);
@@ -237,11 +231,6 @@ export function draining(backlogTrend: number, arrivalRate: number | undefined):
  */
 export function growing(backlogTrend: number, arrivalRate: number | undefined): boolean {
   return backlogTrend > backlogNoise(arrivalRate);
-}
-
-/** A change of the requests in the servers smaller than this (requests/s) is noise. */
-function backlogNoise(arrivalRate: number | undefined): number {
-  return Math.max(0.05, DRAINING_SHARE * (arrivalRate ?? 0));
 }
 
 /** Updates what was learned with this evaluation's signals (rules in the file header). */

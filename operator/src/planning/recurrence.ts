@@ -4,7 +4,9 @@
 // of every burst.
 //
 // The planner keeps the highest recommendation of each minute over the last hour and finds bursts in it:
-// minutes at or above half-way between the hour's lowest and highest minute, grouped into episodes. With
+// minutes at or above half-way between the hour's lowest and highest minute, grouped into episodes; an
+// episode ends only when the level falls below a quarter of the way (a step's plateau just under half-way,
+// with the backlog's spike at its start and another later, is one episode). With
 // at least two episodes it knows the period P (the mean gap between starts) and the burst length B, and
 // compares the two ways of serving them at the SLO:
 //
@@ -13,8 +15,12 @@
 //   before each burst until the scale-down window after it: (peak - base) x (lead + B + window).
 //
 // Following is cheaper only when P - B exceeds lead + window. Otherwise the planner holds the burst level
-// (the highest minute of the last period), and says so; when the bursts stop, the last one leaves the hour
-// and the hold ends with it. Pure: the per-minute peaks are kept in the planner's memory.
+// (the highest minute of the last period), and says so. When following is cheaper, it follows on purpose:
+// from a lead time (and AHEAD_SLACK_SECONDS, for a burst that comes early or is seen late) before the next
+// burst is due (the last one's start plus P) until it is due to be over (plus a minute), it asks for the
+// last burst's level, so that the capacity is there when the burst comes instead of a lead time after
+// it; between bursts, the fleet follows the base as the other views ask. When the bursts stop (none for
+// two periods), the hold and the following end. Pure: the per-minute peaks are kept in the planner's memory.
 
 /** How far back bursts are looked for. */
 export const RECURRENCE_HORIZON_SECONDS = 3600;
@@ -24,6 +30,8 @@ export const BURST_MIN_RATIO = 1.3;
 export const BURST_MIN_REPLICAS = 2;
 /** Episodes seen before a period is trusted. */
 export const MIN_EPISODES = 2;
+/** Following on purpose asks for the burst level this much earlier than a lead time before it is due. */
+export const AHEAD_SLACK_SECONDS = 120;
 
 const MINUTE_MS = 60_000;
 
@@ -46,7 +54,12 @@ export function recordPeak(
 }
 
 export interface RecurrenceHold {
-  /** Replicas to hold: the highest minute of the last period. */
+  /**
+   * hold: the burst level all the time (bursts too close to follow); ahead: the burst level from a lead
+   * time before the next burst is due until it is over (following on purpose).
+   */
+  kind: "hold" | "ahead";
+  /** Replicas to hold: the highest minute of the last period (hold), or of the last burst (ahead). */
   level: number;
   /** Mean gap between burst starts, seconds. */
   periodSeconds: number;
@@ -57,14 +70,16 @@ export interface RecurrenceHold {
 }
 
 /**
- * The level to hold when bursts recur too often to follow (see the header), or undefined: no recurring
- * bursts, or following the base is cheaper. `followSeconds` is lead time + scale-down window.
+ * The level to hold when bursts recur (see the header): all the time when they recur too often to follow,
+ * ahead of the next one when following is cheaper; or undefined: no recurring bursts, or none due soon.
  */
 export function recurrenceHold(
   peaks: readonly [number, number][],
   nowMs: number,
-  followSeconds: number,
+  leadSeconds: number,
+  windowSeconds: number,
 ): RecurrenceHold | undefined {
+  const followSeconds = leadSeconds + windowSeconds;
   if (peaks.length < 3) return undefined;
   let lo = Number.POSITIVE_INFINITY;
   let hi = 0;
@@ -74,16 +89,18 @@ export function recurrenceHold(
   }
   if (hi < lo * BURST_MIN_RATIO || hi - lo < BURST_MIN_REPLICAS) return undefined;
   const threshold = lo + (hi - lo) / 2;
+  const fallen = lo + (hi - lo) / 4;
   const episodes: { start: number; end: number }[] = [];
-  let open: { start: number; end: number } | undefined;
+  // An episode ends only when the level falls below a quarter of the way: a step's plateau with a spike
+  // at each end is one episode, not two bursts.
+  let fell = true;
   for (const [t, v] of peaks) {
+    const open = episodes[episodes.length - 1];
     if (v >= threshold) {
-      if (open && t - open.end <= MINUTE_MS) open.end = t;
-      else {
-        open = { start: t, end: t };
-        episodes.push(open);
-      }
-    } else open = undefined;
+      if (open && !fell) open.end = t;
+      else episodes.push({ start: t, end: t });
+      fell = false;
+    } else if (v < fallen) fell = true;
   }
   if (episodes.length < MIN_EPISODES) return undefined;
   const first = episodes[0]!;
@@ -93,16 +110,46 @@ export function recurrenceHold(
     episodes.reduce((s, e) => s + (e.end - e.start) / 1000 + MINUTE_MS / 1000, 0) / episodes.length;
   // The next burst is overdue by a whole period: the bursts have stopped.
   if ((nowMs - last.end) / 1000 > 2 * periodSeconds) return undefined;
-  if (periodSeconds - burstSeconds > followSeconds) return undefined;
+  if (periodSeconds - burstSeconds > followSeconds) {
+    return ahead(peaks, nowMs, last, { periodSeconds, burstSeconds, episodes: episodes.length, leadSeconds });
+  }
   const since = nowMs - periodSeconds * 1000 - MINUTE_MS;
   let level = 0;
   for (const [t, v] of peaks) if (t >= since) level = Math.max(level, v);
   const round = (x: number) => Math.round(x);
   return {
+    kind: "hold",
     level,
     periodSeconds,
     burstSeconds,
     episodes: episodes.length,
     message: `bursts recur every ${round(periodSeconds)}s (${episodes.length} in the last hour, ${round(burstSeconds)}s long): holding their level ${level}, cheaper than following the base (that needs the burst level from a lead time before each burst until the ${round(followSeconds)}s lead time + scale-down window after it)`,
+  };
+}
+
+/** Following on purpose: the last burst's level from a lead time before the next is due until it is over. */
+function ahead(
+  peaks: readonly [number, number][],
+  nowMs: number,
+  last: { start: number; end: number },
+  o: { periodSeconds: number; burstSeconds: number; episodes: number; leadSeconds: number },
+): RecurrenceHold | undefined {
+  const period = o.periodSeconds * 1000;
+  // The next burst due: the first whose expected end has not passed.
+  let due = last.start + period;
+  while (due + o.burstSeconds * 1000 + MINUTE_MS < nowMs) due += period;
+  const from = due - (o.leadSeconds + AHEAD_SLACK_SECONDS) * 1000;
+  const until = due + o.burstSeconds * 1000 + MINUTE_MS;
+  if (nowMs < from || nowMs > until) return undefined;
+  let level = 0;
+  for (const [t, v] of peaks) if (t >= last.start && t <= last.end) level = Math.max(level, v);
+  const round = (x: number) => Math.round(x);
+  return {
+    kind: "ahead",
+    level,
+    periodSeconds: o.periodSeconds,
+    burstSeconds: o.burstSeconds,
+    episodes: o.episodes,
+    message: `bursts recur every ${round(o.periodSeconds)}s (${o.episodes} in the last hour, ${round(o.burstSeconds)}s long), too far apart to hold: following the base, and raising to the last burst's level ${level} a lead time ahead of the next, due at ${new Date(due).toISOString()}`,
   };
 }
