@@ -117,7 +117,7 @@ try {
       preamble: [
         `Command: \`npm run bench${quick ? " -- --quick" : ""}\` on ${machine}, ${workers} worker threads: ${seconds.toFixed(0)} s.`,
         "",
-        `Standard set: Llama-3.1-8B FP8 on vLLM (serving profile \`${scenario.profiles.l4!.id}\`), one L4 per replica and per node ($${scenario.pools[0]!.spec.costPerNodeHour}/node-hour, provisioning ${scenario.pools[0]!.spec.provisioningSeconds} s, model load ${scenario.profiles.l4!.modelLoadSeconds} s, empty-node scale-down delay ${scenario.pools[0]!.spec.scaleDownDelaySeconds} s). ` +
+        `Standard set: Llama-3.1-8B FP8 on vLLM (serving profile \`${scenario.profiles.l4!.id}\`), one L4 per replica and per node ($${scenario.pools[0]!.spec.costPerNodeHour}/node-hour, provisioning ${scenario.pools[0]!.spec.provisioningSeconds} s, model load ${scenario.profiles.l4!.modelLoadSeconds} s, node scale-down delay (unwanted for) ${scenario.pools[0]!.spec.scaleDownDelaySeconds} s). ` +
           `Rate scaling by superposition: conv x${kConv}, code x${kCode} (the fewest copies whose peak minute needs at least ${MIN_PEAK_REPLICAS} replicas).` +
           (quick
             ? ""

@@ -133,7 +133,7 @@ export class Fleet {
   #nowMs = 0;
   /** Requests the router holds while none of their service's replicas is ready: trace indices, FIFO per service. */
   readonly #held: { queue: number[]; head: number }[];
-  /** Lifecycle times to wake up at (node ready, pod ready, empty-node removal). */
+  /** Lifecycle times to wake up at (node ready, pod ready, a held node target running out). */
   readonly #wakes = new Set<number>();
   readonly arrivals: Float64Array;
   readonly prompt: Int32Array;
