@@ -171,6 +171,50 @@ integrationSuite("signals", () => {
       }
     });
 
+    it("a pod that reports a negative queue is left out of the service's queue, its other signals kept", async () => {
+      // Two pods of a service of their own: one sane, one whose exporter says -3 waiting (docs/signals.md,
+      // "Malformed metric text"). The Prometheus source's query leaves the negative pod's queue out, as the
+      // pod scraper does, instead of summing 5 - 3.
+      const GARBAGE_SVC = "garbage";
+      const sane = await startVllmEmitter();
+      const broken = await startVllmEmitter();
+      sane.set({ waiting: 5, running: 10 });
+      broken.set({ waiting: -3, running: 20 });
+      let prom: PrometheusProcess | undefined;
+      try {
+        prom = await startPrometheus(
+          [sane, broken].map((e, i) => ({
+            address: e.address,
+            labels: { namespace: NS, inferops_service: GARBAGE_SVC, pod: `${GARBAGE_SVC}-fake-${i}` },
+          })),
+        );
+        const spec = inferenceServiceSpecSchema.parse({
+          model: { name: "meta-llama/Llama-3.1-8B-Instruct", server: "vllm" },
+          template: { spec: { containers: [{ name: "vllm", image: "vllm/vllm-openai:v0.11.0" }] } },
+          accelerators: [{ pool: POOL }],
+        });
+        const ref = serviceRef(NS, GARBAGE_SVC, spec, [
+          { name: `${GARBAGE_SVC}-fake-0`, ip: "127.0.0.1", variant: POOL },
+          { name: `${GARBAGE_SVC}-fake-1`, ip: "127.0.0.1", variant: POOL },
+        ]);
+        const source = createPrometheusSource({ url: prom.url });
+        await eventually(
+          async () => {
+            const result = (await source.fetchSignals([ref], Date.now())).get(ref.key);
+            if (!result?.ok) throw new Error(`no signals: ${result ? result.error.message : "no entry"}`);
+            expect(result.signals.replicasReporting).toBe(2);
+            expect(result.signals.queueDepth).toBe(5);
+            expect(result.signals.runningRequests).toBe(30);
+          },
+          { timeoutMs: 60_000, intervalMs: 1000 },
+        );
+      } finally {
+        await prom?.stop();
+        await sane.close();
+        await broken.close();
+      }
+    });
+
     it("stopping the emitter holds replicas: MetricsAvailable=False, never a scale-down", async () => {
       const before = await replicas();
       await emitter.close();

@@ -41,9 +41,11 @@ export interface AggregateOptions {
   quantile?: number;
 }
 
+/** The pods' values combined; undefined when none reports, or when the sum overflows (refused, not Infinity). */
 function across(values: readonly number[], how: "sum" | "mean"): number | undefined {
   if (values.length === 0) return undefined;
   const sum = values.reduce((a, b) => a + b, 0);
+  if (!Number.isFinite(sum)) return undefined;
   return how === "mean" ? sum / values.length : sum;
 }
 

@@ -89,7 +89,11 @@ export interface Exposition {
 }
 
 export interface ParseOptions {
-  /** Read as OpenMetrics (timestamps in seconds). Default: when the text has a `# EOF` line. */
+  /**
+   * Read as OpenMetrics (timestamps in seconds, nothing after `# EOF`), or as the text format 0.0.4
+   * (timestamps in milliseconds, `# EOF` a plain comment). The content type decides (`formatOf`); only
+   * when there is none does the body: OpenMetrics when it has a `# EOF` line.
+   */
   openMetrics?: boolean;
   /** Errors kept in `errors` (all are counted in `errorCount`). Default 100. */
   maxErrors?: number;
@@ -424,7 +428,7 @@ export function parsePromText(text: string, options: ParseOptions = {}): Exposit
     try {
       if (eofAt > 0) fail(LineErrorCode.AfterEOF, `text after "# EOF" on line ${eofAt}`);
       if (line.trimStart().startsWith("#")) {
-        if (parseCommentLine(line.trimStart(), st) === "eof") eofAt = n + 1;
+        if (parseCommentLine(line.trimStart(), st) === "eof" && st.openMetrics) eofAt = n + 1;
         continue;
       }
       const sample = parseSampleLine(line, st.openMetrics);
@@ -504,4 +508,15 @@ export function formatExposition(families: readonly FamilyInput[]): string {
     for (const s of f.samples) out.push(formatSample(s));
   }
   return `${out.join("\n")}\n`;
+}
+
+/**
+ * The format a scrape's Content-Type names: OpenMetrics for `application/openmetrics-text`, the text format
+ * for `text/plain` (whatever its body says), undefined (decide by the body) when there is none or another.
+ */
+export function formatOf(contentType: string | undefined): { openMetrics: boolean } | undefined {
+  const type = (contentType ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
+  if (type === "application/openmetrics-text") return { openMetrics: true };
+  if (type === "text/plain") return { openMetrics: false };
+  return undefined;
 }

@@ -1,6 +1,17 @@
 // From one pod's parsed exposition to its raw canonical readings, through the pod's server adapter:
 // gauges as they stand, counters and histograms as cumulative values (rates and quantiles need two readings;
 // see window.ts and aggregate.ts).
+//
+// Expositions the project has never seen are read by these rules (docs/signals.md, "Malformed metric text"):
+// - a series repeated within one scrape (same name and labels, histogram buckets included, a family
+//   declared twice) counts once, its first sample, as Prometheus keeps the first and drops the duplicate;
+// - a pod's value outside its signal's domain refuses that signal for that pod (it is absent, not zero; the
+//   pod's other signals stand): a negative gauge or counter, a KV-cache usage above 1 (a percentage is not
+//   a fraction: an adapter or query that reads percent sets scale 0.01), a sum that overflows to Infinity.
+//   The Prometheus source's queries filter each pod's gauge the same way (promql.ts);
+// - a metric exposed in two spellings (`vllm:x` and `vllm_x`, renamed by a pipeline) is read from the
+//   first in the adapter's order, the server's own: they are one metric, and summing would count it twice;
+// - nothing here spreads a list into a call, so 125,000 series cost time, not the call stack.
 import {
   COUNTER_SIGNALS,
   type CounterSignal,
@@ -31,14 +42,27 @@ export interface PodReading {
 /** Samples by name, built once per exposition. */
 export type SampleIndex = ReadonlyMap<string, readonly Sample[]>;
 
+/** Samples by name; a series repeated within the exposition (same name and labels) keeps its first sample. */
 export function indexSamples(samples: readonly Sample[]): SampleIndex {
   const index = new Map<string, Sample[]>();
+  const seen = new Set<string>();
   for (const s of samples) {
+    const id = `${s.name}\u0000${labelsKey(s.labels)}`;
+    if (seen.has(id)) continue;
+    seen.add(id);
     const list = index.get(s.name);
     if (list) list.push(s);
     else index.set(s.name, [s]);
   }
   return index;
+}
+
+/** A label set as a string, independent of order. */
+function labelsKey(labels: Labels, skip?: string): string {
+  const keys = Object.keys(labels)
+    .filter((k) => k !== skip)
+    .sort();
+  return JSON.stringify(keys.map((k) => [k, labels[k]]));
 }
 
 function matches(labels: Labels, want: Readonly<Record<string, string>> | undefined): boolean {
@@ -48,29 +72,32 @@ function matches(labels: Labels, want: Readonly<Record<string, string>> | undefi
 }
 
 function combine(values: readonly number[], how: PerPod): number {
-  if (how === "max") return Math.max(...values);
+  if (how === "max") return values.reduce((m, v) => Math.max(m, v), Number.NEGATIVE_INFINITY);
   const sum = values.reduce((a, b) => a + b, 0);
   return how === "mean" ? sum / values.length : sum;
 }
 
-/** A gauge or counter: the first name with matching series, its finite values combined per pod. */
+/**
+ * A gauge or counter: the first name with matching series, its finite values combined per pod; undefined
+ * (refused) when the pod's value is negative or not finite.
+ */
 function readScalar(index: SampleIndex, ref: MetricRef, how: PerPod): number | undefined {
   for (const name of nameCandidates(ref)) {
     const series = (index.get(name) ?? []).filter((s) => matches(s.labels, ref.labels));
     if (series.length === 0) continue;
     const values = series.map((s) => s.value).filter(Number.isFinite);
     if (values.length === 0) return undefined;
-    return combine(values, how) * (ref.scale ?? 1);
+    const value = combine(values, how) * (ref.scale ?? 1);
+    return Number.isFinite(value) && value >= 0 ? value : undefined;
   }
   return undefined;
 }
 
+/** The most a signal can be: KV-cache usage is a fraction of the cache. */
+const SIGNAL_MAX: Partial<Record<GaugeSignal, number>> = { kvCacheUtilization: 1 };
+
 function seriesKey(labels: Labels): string {
-  return JSON.stringify(
-    Object.entries(labels)
-      .filter(([k]) => k !== "le")
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
-  );
+  return labelsKey(labels, "le");
 }
 
 /** A histogram: the first family name with matching `_bucket` series; series combined per pod. */
@@ -120,7 +147,8 @@ export function readPod(
   for (const signal of GAUGE_SIGNALS) {
     const ref = adapter.gauges[signal];
     const value = ref && readScalar(index, ref, perPodOf(signal, ref));
-    if (value !== undefined) reading.gauges[signal] = value;
+    if (value !== undefined && value <= (SIGNAL_MAX[signal] ?? Number.POSITIVE_INFINITY) + 1e-9)
+      reading.gauges[signal] = value;
   }
   for (const signal of COUNTER_SIGNALS) {
     const ref = adapter.counters[signal];

@@ -10,7 +10,7 @@ import { adapterFor } from "../adapters/index.ts";
 import type { ServerAdapter } from "../adapters/types.ts";
 import { aggregateService, DEFAULT_QUANTILE, type PodWindow } from "../aggregate.ts";
 import { isSignalsError, SignalsError, SignalsErrorCode } from "../errors.ts";
-import { parsePromText } from "../prom-text.ts";
+import { formatOf, parsePromText } from "../prom-text.ts";
 import { hasAnySignal, type PodReading, readPod } from "../reading.ts";
 import { appendPoint, type Point } from "../window.ts";
 import { fetchText, mapLimit } from "./http.ts";
@@ -89,9 +89,7 @@ export function createPodScrapeSource(input: z.input<typeof podScrapeConfigSchem
         `${doing}: HTTP ${res.status}${res.status === 404 ? ` (is spec.metrics.port/path right, and are ${adapter.server} metrics enabled?)` : ""}`,
       );
     }
-    const exposition = parsePromText(res.text, {
-      ...(res.contentType.includes("openmetrics") ? { openMetrics: true } : {}),
-    });
+    const exposition = parsePromText(res.text, formatOf(res.contentType) ?? {});
     const reading = readPod(adapter, exposition.samples, nowMs);
     if (!hasAnySignal(reading)) {
       throw new SignalsError(

@@ -19,19 +19,19 @@ const BY_POD = "namespace, inferops_service, pod";
 describe("PromQL from adapters", () => {
   it.each([
     [
-      "a gauge summed per pod, then across pods, each spelling chosen per pod",
+      "a gauge summed per pod, then across pods, each spelling chosen per pod, a negative pod left out",
       gaugeQuery("queueDepth", ADAPTERS.vllm.gauges.queueDepth!, opts),
-      `sum by (namespace, inferops_service) (sum by (${BY_POD}) (vllm:num_requests_waiting) or on (${BY_POD}) sum by (${BY_POD}) (vllm_num_requests_waiting))`,
+      `sum by (namespace, inferops_service) ((sum by (${BY_POD}) (vllm:num_requests_waiting) or on (${BY_POD}) sum by (${BY_POD}) (vllm_num_requests_waiting)) >= 0)`,
     ],
     [
-      "KV cache averaged per pod and across pods, newest name first",
+      "KV cache averaged per pod and across pods, newest name first, a pod above 1 left out",
       gaugeQuery("kvCacheUtilization", ADAPTERS.vllm.gauges.kvCacheUtilization!, opts),
-      `avg by (namespace, inferops_service) (avg by (${BY_POD}) (vllm:kv_cache_usage_perc) or on (${BY_POD}) avg by (${BY_POD}) (vllm_kv_cache_usage_perc) or on (${BY_POD}) avg by (${BY_POD}) (vllm:gpu_cache_usage_perc) or on (${BY_POD}) avg by (${BY_POD}) (vllm_gpu_cache_usage_perc))`,
+      `avg by (namespace, inferops_service) ((avg by (${BY_POD}) (vllm:kv_cache_usage_perc) or on (${BY_POD}) avg by (${BY_POD}) (vllm_kv_cache_usage_perc) or on (${BY_POD}) avg by (${BY_POD}) (vllm:gpu_cache_usage_perc) or on (${BY_POD}) avg by (${BY_POD}) (vllm_gpu_cache_usage_perc)) >= 0 <= 1)`,
     ],
     [
       "a label matcher (Triton's request_type)",
       gaugeQuery("queueDepth", ADAPTERS.triton.gauges.queueDepth!, opts),
-      `sum by (namespace, inferops_service) (sum by (${BY_POD}) (nv_trt_llm_request_metrics{request_type="waiting"}))`,
+      `sum by (namespace, inferops_service) ((sum by (${BY_POD}) (nv_trt_llm_request_metrics{request_type="waiting"})) >= 0)`,
     ],
     [
       "a counter rate, max per pod for Triton's ensemble",
@@ -69,7 +69,7 @@ describe("PromQL from adapters", () => {
         labels: { namespace: "kubernetes_namespace", service: "svc", pod: "pod_name" },
         matchers: 'job="inferops"',
       }),
-      'sum by (kubernetes_namespace, svc) (sum by (kubernetes_namespace, svc, pod_name) (tgi_batch_current_size{job="inferops"}))',
+      'sum by (kubernetes_namespace, svc) ((sum by (kubernetes_namespace, svc, pod_name) (tgi_batch_current_size{job="inferops"})) >= 0)',
     ],
     [
       "replicas: pods exposing any of the runtime's gauges or counters",

@@ -78,11 +78,16 @@ function scaled(query: string, scale: number | undefined): string {
   return scale === undefined || scale === 1 ? query : `(${query}) * ${scale}`;
 }
 
-/** Current value of a gauge per service: per pod (sum/avg/max of its series), then across pods. */
+/**
+ * Current value of a gauge per service: per pod (sum/avg/max of its series), then across pods. A pod's value
+ * outside the signal's domain is left out, as the pod scraper refuses it (reading.ts): below 0, and for
+ * KV-cache usage above 1 (in the canonical unit, after `scale`).
+ */
 export function gaugeQuery(signal: GaugeSignal, ref: MetricRef, opts: QueryOptions): string {
   const g = groups(opts);
+  const max = signal === "kvCacheUtilization" ? ` <= ${1 / (ref.scale ?? 1)}` : "";
   return scaled(
-    `${PROM_AGG[ACROSS_PODS[signal]]} by (${g.service}) (${gaugePerPod(signal, ref, opts)})`,
+    `${PROM_AGG[ACROSS_PODS[signal]]} by (${g.service}) ((${gaugePerPod(signal, ref, opts)}) >= 0${max})`,
     ref.scale,
   );
 }
