@@ -38,6 +38,7 @@ export const operatorConfigSchema = z.strictObject({
     .string()
     .regex(/^https?:\/\/[^/\s]+/, "must be an http(s) URL such as http://prometheus:9090")
     .optional(),
+  promqlOverrides: z.enum(["Allow", "Forbid"], "must be Allow or Forbid"),
   concurrency: z.int().min(1).max(64).describe("Reconciles run at once."),
   logLevel: z.enum(["trace", "debug", "info", "warn", "error", "fatal"]),
 });
@@ -53,6 +54,7 @@ export interface RawConfig {
   interval?: string;
   httpAddress?: string;
   prometheusUrl?: string;
+  promqlOverrides?: string;
   concurrency?: string | number;
   logLevel?: string;
 }
@@ -71,6 +73,7 @@ const FLAG: Record<string, string> = {
   interval: "--interval",
   httpAddress: "--http-address",
   prometheusURL: "--prometheus-url",
+  promqlOverrides: "--promql-overrides",
   concurrency: "--concurrency",
   logLevel: "--log-level",
 };
@@ -89,6 +92,7 @@ export function parseConfig(raw: RawConfig, env: NodeJS.ProcessEnv = process.env
     interval: raw.interval ?? env.INFEROPS_INTERVAL ?? "10s",
     httpAddress: raw.httpAddress ?? env.INFEROPS_HTTP_ADDRESS ?? ":8080",
     prometheusURL: raw.prometheusUrl ?? env.INFEROPS_PROMETHEUS_URL ?? undefined,
+    promqlOverrides: raw.promqlOverrides ?? env.INFEROPS_PROMQL_OVERRIDES ?? "Allow",
     concurrency: typeof concurrency === "number" ? concurrency : Number(concurrency),
     logLevel: raw.logLevel ?? env.INFEROPS_LOG_LEVEL ?? "info",
   };

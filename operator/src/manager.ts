@@ -106,7 +106,10 @@ export async function startOperator(
   const source =
     opts.source ??
     routeBySource({
-      prometheus: createPrometheusSource(config.prometheusURL ? { url: config.prometheusURL } : {}),
+      prometheus: createPrometheusSource({
+        ...(config.prometheusURL ? { url: config.prometheusURL } : {}),
+        overrides: config.promqlOverrides,
+      }),
       podScrape: createPodScrapeSource(),
     });
   // Built before the caches exist; it reads them only when it ticks, after they synced.

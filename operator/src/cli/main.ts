@@ -36,6 +36,10 @@ export function buildProgram(): Command {
     .option("--interval <duration>", "evaluation interval for Auto services (default 10s)")
     .option("--http-address <host:port>", "address of /healthz, /readyz, /metrics (default :8080)")
     .option("--prometheus-url <url>", "Prometheus base URL for signals")
+    .option(
+      "--promql-overrides <Allow|Forbid>",
+      "whether InferenceServices may have the operator run their own PromQL or read their own Prometheus (default Allow); env INFEROPS_PROMQL_OVERRIDES",
+    )
     .option("--concurrency <n>", "reconciles at once (default 4)")
     .option("--log-level <level>", "trace, debug, info, warn, error (default info)")
     .action(async (opts: RawConfig) => {

@@ -20,6 +20,11 @@ export const SignalsErrorCode = {
   QueryFailed: "QueryFailed",
   /** A PromQL override from spec.metrics.queries returned something other than one sample. */
   InvalidOverride: "InvalidOverride",
+  /**
+   * The service asks the operator to run its own PromQL or read its own Prometheus, and the operator forbids
+   * that (--promql-overrides=Forbid).
+   */
+  OverridesForbidden: "OverridesForbidden",
   /** Every pod of the service failed to scrape. */
   ScrapeFailed: "ScrapeFailed",
 } as const;

@@ -450,6 +450,35 @@ describe("prometheus source: failures", () => {
 });
 
 describe("prometheus source: overrides and activation", () => {
+  it("with overrides Forbid, refuses a service that names its own PromQL or Prometheus, and reads the others", async () => {
+    const server = await prometheus(
+      byMetric({
+        num_requests_waiting: [row("team", "plain", 4)],
+        "count by": [row("team", "plain", 1)],
+      }),
+    );
+    const source = createPrometheusSource({ url: server.url, overrides: "Forbid" });
+    const plain = svc("team", "plain", "vllm");
+    const queries = svc("team", "q", "vllm", { queries: { queueDepth: "sum(x)" } });
+    const elsewhere = svc("team", "url", "vllm", { prometheusURL: "http://10.0.0.1:9090" });
+    const activation = svc("team", "act", "vllm", {}, { activationQuery: "sum(y)" });
+    const out = await source.fetchSignals([plain, queries, elsewhere, activation], NOW);
+    expect(ok(out.get("team/plain")).queueDepth).toBe(4);
+    for (const [key, field] of [
+      ["team/q", "spec.metrics.queries.queueDepth"],
+      ["team/url", "spec.metrics.prometheusURL"],
+      ["team/act", "spec.scaling.scaleToZero.activationQuery"],
+    ] as const) {
+      const e = err(out.get(key));
+      expect(e.code).toBe(SignalsErrorCode.OverridesForbidden);
+      expect(e.message).toContain(field);
+      expect(e.message).toContain("--promql-overrides=Forbid");
+    }
+    // Nothing the refused services name was asked of any Prometheus.
+    const asked = server.received.map((r) => new URLSearchParams(r.body).get("query") ?? "");
+    expect(asked.some((q) => q.includes("sum(x)") || q.includes("sum(y)"))).toBe(false);
+  });
+
   it("runs each override alone, with placeholders expanded, in place of the adapter's value", async () => {
     const server = await prometheus((q) => {
       if (q.startsWith("sum(my_queue")) return { body: vector([{ labels: {}, value: 11 }]) };

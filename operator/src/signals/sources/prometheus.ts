@@ -39,6 +39,12 @@ export const prometheusConfigSchema = z
       .default("1m")
       .describe("Range of rate() for counters and histograms."),
     quantile: z.number().min(0).max(1).default(0.95).describe("Quantile of TTFT and ITL."),
+    overrides: z
+      .enum(["Allow", "Forbid"])
+      .default("Allow")
+      .describe(
+        "Whether an InferenceService may have the operator run its own PromQL (spec.metrics.queries, spec.scaling.scaleToZero.activationQuery) or read its own Prometheus (spec.metrics.prometheusURL). Those run with the operator's credentials: Forbid refuses such a service's signals with OverridesForbidden.",
+      ),
     labels: z
       .strictObject({
         namespace: labelName.default(DEFAULT_LABELS.namespace),
@@ -407,6 +413,21 @@ export function createPrometheusSource(input: z.input<typeof prometheusConfigSch
 
   /** The Prometheus a service is read from, or why it cannot be read. */
   function check(svc: ServiceRef): { url: string } | { error: SignalsError } {
+    if (config.overrides === "Forbid") {
+      const fields = [
+        ...overridesOf(svc).map(([field]) => `spec.metrics.queries.${field}`),
+        ...(svc.activationQuery !== undefined ? ["spec.scaling.scaleToZero.activationQuery"] : []),
+        ...(svc.metrics.prometheusURL !== undefined ? ["spec.metrics.prometheusURL"] : []),
+      ];
+      if (fields.length > 0) {
+        return {
+          error: new SignalsError(
+            SignalsErrorCode.OverridesForbidden,
+            `reading signals of ${svc.key}: this cluster's operator runs no PromQL and reads no Prometheus an InferenceService names (--promql-overrides=Forbid); remove ${fields.join(", ")}, or ask the cluster's administrator`,
+          ),
+        };
+      }
+    }
     const url = svc.metrics.prometheusURL ?? config.url;
     if (url === undefined) {
       return {
