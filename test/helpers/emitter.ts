@@ -5,11 +5,18 @@
 import { createServer, type Server } from "node:http";
 import { Histogram, ITL_BUCKETS, TTFT_BUCKETS } from "../../operator/src/serving/metrics.ts";
 
+/**
+ * A metrics fault, as a broken exporter shows it: a body that is not an exposition (an HTML error page),
+ * NaN gauges, counters that start again from zero (a restart), an answer that takes `slowSeconds`, or none.
+ */
+export type EmitterFault = "garbage" | "nan" | "reset" | "slow" | "none";
+
 export interface EmitterValues {
   waiting?: number;
   running?: number;
   /** Share (0..1) of the requests finishing from now on that are slow. */
   slowShare?: number;
+  fault?: EmitterFault;
 }
 
 export interface EmitterOptions {
@@ -51,9 +58,10 @@ export async function startVllmEmitter(
   let waiting = 0;
   let running = 0;
   let slowShare = checkShare(opts.slowShare ?? 0);
-  const started = Date.now();
-  const ttft = new Histogram(TTFT_BUCKETS);
-  const requestItl = new Histogram(ITL_BUCKETS);
+  let started = Date.now();
+  let fault: EmitterFault = "none";
+  let ttft = new Histogram(TTFT_BUCKETS);
+  let requestItl = new Histogram(ITL_BUCKETS);
   let finished = 0; // requests observed in the histograms so far
   let slowOwed = 0; // fractional slow requests carried over, so the slow count tracks the share exactly
 
@@ -78,6 +86,17 @@ export async function startVllmEmitter(
       res.writeHead(404).end();
       return;
     }
+    if (fault === "garbage") {
+      res
+        .writeHead(200, { "content-type": "text/plain; version=0.0.4" })
+        .end("<html><body><h1>502 Bad Gateway</h1>\n{not: metrics}</body></html>\n");
+      return;
+    }
+    if (fault === "slow") {
+      // Answers after 30 s, far beyond any scrape timeout; closing the emitter ends it.
+      setTimeout(() => res.writeHead(200).end(""), 30_000).unref();
+      return;
+    }
     // Counters grow with time at a rate that follows the load, as a busy server's would.
     const seconds = (Date.now() - started) / 1000;
     advance(seconds);
@@ -96,9 +115,9 @@ export async function startVllmEmitter(
     const body = [
       "# HELP vllm:num_requests_waiting Number of requests waiting to be processed.",
       "# TYPE vllm:num_requests_waiting gauge",
-      `vllm:num_requests_waiting{${label}} ${waiting}`,
+      `vllm:num_requests_waiting{${label}} ${fault === "nan" ? "NaN" : waiting}`,
       "# TYPE vllm:num_requests_running gauge",
-      `vllm:num_requests_running{${label}} ${running}`,
+      `vllm:num_requests_running{${label}} ${fault === "nan" ? "NaN" : running}`,
       "# TYPE vllm:kv_cache_usage_perc gauge",
       `vllm:kv_cache_usage_perc{${label}} ${Math.min(1, running / 256)}`,
       "# TYPE vllm:prompt_tokens_total counter",
@@ -124,6 +143,17 @@ export async function startVllmEmitter(
     set: (v) => {
       waiting = v.waiting ?? waiting;
       running = v.running ?? running;
+      if (v.fault !== undefined) {
+        // A restart: every counter and histogram starts again from zero.
+        if (v.fault === "reset") {
+          started = Date.now();
+          finished = 0;
+          slowOwed = 0;
+          ttft = new Histogram(TTFT_BUCKETS);
+          requestItl = new Histogram(ITL_BUCKETS);
+        }
+        fault = v.fault === "reset" ? "none" : v.fault;
+      }
       if (v.slowShare !== undefined) {
         const share = checkShare(v.slowShare);
         advance((Date.now() - started) / 1000);

@@ -3,7 +3,7 @@
 // Prometheus source also reads the TTFT and per-request ITL histograms whole, with the share of slow requests.
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { inferenceServiceSpecSchema } from "../../operator/src/apis/inferenceservice.ts";
-import { KubeClient, type KubeObject } from "../../operator/src/kube/client.ts";
+import type { KubeClient, KubeObject } from "../../operator/src/kube/client.ts";
 import { pathFor, R } from "../../operator/src/kube/resources.ts";
 import type { HistogramBuckets } from "../../operator/src/planning/types.ts";
 import { ITL_BUCKETS, TTFT_BUCKETS } from "../../operator/src/serving/metrics.ts";
@@ -12,9 +12,10 @@ import { serviceRef } from "../../operator/src/signals/sources/types.ts";
 import { fractionAbove } from "../../operator/src/signals/window.ts";
 import { kubectl } from "../helpers/cluster.ts";
 import { type Emitter, startVllmEmitter } from "../helpers/emitter.ts";
+import { type EmitterRig, startEmitterRig } from "../helpers/emitter-rig.ts";
 import { eventually } from "../helpers/eventually.ts";
-import { gpuNode, gpuNodePool, inferenceService } from "../helpers/objects.ts";
-import { type OperatorProcess, startOperatorProcess } from "../helpers/operator.ts";
+import { inferenceService } from "../helpers/objects.ts";
+import type { OperatorProcess } from "../helpers/operator.ts";
 import { type PrometheusProcess, startPrometheus } from "../helpers/prometheus.ts";
 import { integrationSuite } from "../helpers/suite.ts";
 
@@ -47,24 +48,17 @@ integrationSuite("signals", () => {
     (await admin.get<Svc>(pathFor(R.inferenceServices, { namespace: NS, name: SVC }))).status;
   const condition = async (type: string) => (await status())?.conditions?.find((c) => c.type === type);
 
+  let rig: EmitterRig | undefined;
+
   beforeAll(async () => {
-    admin = await KubeClient.create(inject("adminKubeconfig"));
-    kubectl(inject("adminKubeconfig"), ["create", "namespace", NS]);
-    await admin.apply(
-      pathFor(R.gpuNodePools, { name: POOL }),
-      gpuNodePool(POOL, { maxNodes: 2, provisioningSeconds: 0, provider: { type: "static" } }),
-    );
-    for (const n of ["it-sig-0", "it-sig-1"])
-      await admin.apply(pathFor(R.nodes, { name: n }), gpuNode(n, POOL, 8));
-    emitter = await startVllmEmitter();
-    prometheus = await startPrometheus([
-      { address: emitter.address, labels: { namespace: NS, inferops_service: SVC, pod: `${DEPLOY}-fake-0` } },
-    ]);
-    operator = await startOperatorProcess({
-      kubeconfig: inject("operatorKubeconfig"),
+    rig = await startEmitterRig({
+      ns: NS,
+      pool: POOL,
+      svc: SVC,
+      nodePrefix: "it-sig",
       identity: "op-signals",
-      extraArgs: ["--prometheus-url", prometheus.url],
     });
+    ({ admin, emitter, prometheus, operator } = rig);
     await admin.apply(
       pathFor(R.inferenceServices, { namespace: NS, name: SVC }),
       inferenceService(SVC, NS, {
@@ -76,10 +70,7 @@ integrationSuite("signals", () => {
   });
 
   afterAll(async () => {
-    await operator?.stop();
-    await prometheus?.stop();
-    await emitter?.close();
-    await admin?.close();
+    await rig?.stop();
   });
 
   describe("signals through a real Prometheus", () => {

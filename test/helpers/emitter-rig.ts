@@ -1,0 +1,61 @@
+// One InferenceService whose signals come from a vLLM-format emitter through a real Prometheus, on a static
+// pool of two 8-GPU nodes, with an operator of its own: what signals.test.ts and metrics-faults.test.ts
+// stand on.
+import { inject } from "vitest";
+import { KubeClient } from "../../operator/src/kube/client.ts";
+import { pathFor, R } from "../../operator/src/kube/resources.ts";
+import { kubectl } from "./cluster.ts";
+import { type Emitter, startVllmEmitter } from "./emitter.ts";
+import { gpuNode, gpuNodePool } from "./objects.ts";
+import { type OperatorProcess, startOperatorProcess } from "./operator.ts";
+import { type PrometheusProcess, startPrometheus } from "./prometheus.ts";
+
+export interface EmitterRig {
+  admin: KubeClient;
+  emitter: Emitter;
+  prometheus: PrometheusProcess;
+  operator: OperatorProcess;
+  stop(): Promise<void>;
+}
+
+/** Namespace `ns`, pool `pool` with nodes `<prefix>-0/1`, and the emitter scraped as pod `<svc>-<pool>-fake-0`. */
+export async function startEmitterRig(o: {
+  ns: string;
+  pool: string;
+  svc: string;
+  nodePrefix: string;
+  identity: string;
+}): Promise<EmitterRig> {
+  const admin = await KubeClient.create(inject("adminKubeconfig"));
+  kubectl(inject("adminKubeconfig"), ["create", "namespace", o.ns]);
+  await admin.apply(
+    pathFor(R.gpuNodePools, { name: o.pool }),
+    gpuNodePool(o.pool, { maxNodes: 2, provisioningSeconds: 0, provider: { type: "static" } }),
+  );
+  for (const n of [`${o.nodePrefix}-0`, `${o.nodePrefix}-1`])
+    await admin.apply(pathFor(R.nodes, { name: n }), gpuNode(n, o.pool, 8));
+  const emitter = await startVllmEmitter();
+  const prometheus = await startPrometheus([
+    {
+      address: emitter.address,
+      labels: { namespace: o.ns, inferops_service: o.svc, pod: `${o.svc}-${o.pool}-fake-0` },
+    },
+  ]);
+  const operator = await startOperatorProcess({
+    kubeconfig: inject("operatorKubeconfig"),
+    identity: o.identity,
+    extraArgs: ["--prometheus-url", prometheus.url],
+  });
+  return {
+    admin,
+    emitter,
+    prometheus,
+    operator,
+    async stop() {
+      await operator.stop();
+      await prometheus.stop();
+      await emitter.close();
+      await admin.close();
+    },
+  };
+}
