@@ -96,12 +96,24 @@ export function signalHealth(svc: ServiceSnapshot, nowMs: number, intervalMs: nu
         "signals carry none of queueDepth, arrivalRate, promptTokensPerSecond, generationTokensPerSecond",
     };
   }
+  // Some signals may be missing while others are fresh (a NaN gauge, a metric the server does not
+  // expose): the views that need them have no say, and the message names them.
+  const missing = CORE_SIGNALS.filter((k) => s[k] === undefined);
   return {
     ok: true,
     reason: Reason.MetricsFresh,
-    message: `signals ${round(Math.max(0, age) / 1000, 1)}s old from ${s.replicasReporting} replicas`,
+    message: `signals ${round(Math.max(0, age) / 1000, 1)}s old from ${s.replicasReporting} replicas${missing.length ? `; not reported: ${missing.join(", ")}` : ""}`,
   };
 }
+
+/** The signals the replica views read, named in MetricsAvailable's message when missing. */
+const CORE_SIGNALS = [
+  "queueDepth",
+  "runningRequests",
+  "arrivalRate",
+  "promptTokensPerSecond",
+  "generationTokensPerSecond",
+] as const;
 
 /** What stage 1 hands to the allocation and to the Plan. */
 export interface ServiceDecision {

@@ -102,6 +102,17 @@ describe("missing or stale signals", () => {
     expect(p.recommended.reason).toBe(Reason.HoldingOnStaleMetrics);
   });
 
+  it("fresh signals with some missing (a NaN gauge) name what is not reported", () => {
+    const signals = { ...load(4), queueDepth: undefined, runningRequests: undefined };
+    const p = one(plan(snapshot([service("s", { replicas: 6, signals })]), T0));
+    expect(p.metricsAvailable).toMatchObject({ ok: true, reason: Reason.MetricsFresh });
+    expect(p.metricsAvailable.message).toContain("not reported: queueDepth, runningRequests");
+    const all = one(
+      plan(snapshot([service("s", { signals: { ...load(4), queueDepth: 0, runningRequests: 2 } })]), T0),
+    );
+    expect(all.metricsAvailable.message).not.toContain("not reported");
+  });
+
   it("signals exactly two intervals old are still fresh", () => {
     const p = one(plan(snapshot([service("s", { signals: load(1), now: T0 - 2 * INTERVAL_MS })]), T0));
     expect(p.metricsAvailable).toMatchObject({ ok: true, reason: Reason.MetricsFresh });
