@@ -25,6 +25,8 @@ export async function startEmitterRig(o: {
   svc: string;
   nodePrefix: string;
   identity: string;
+  /** Prometheus's scrape interval (default 1 s). */
+  scrapeIntervalSeconds?: number;
 }): Promise<EmitterRig> {
   const admin = await KubeClient.create(inject("adminKubeconfig"));
   kubectl(inject("adminKubeconfig"), ["create", "namespace", o.ns]);
@@ -35,12 +37,15 @@ export async function startEmitterRig(o: {
   for (const n of [`${o.nodePrefix}-0`, `${o.nodePrefix}-1`])
     await admin.apply(pathFor(R.nodes, { name: n }), gpuNode(n, o.pool, 8));
   const emitter = await startVllmEmitter();
-  const prometheus = await startPrometheus([
-    {
-      address: emitter.address,
-      labels: { namespace: o.ns, inferops_service: o.svc, pod: `${o.svc}-${o.pool}-fake-0` },
-    },
-  ]);
+  const prometheus = await startPrometheus(
+    [
+      {
+        address: emitter.address,
+        labels: { namespace: o.ns, inferops_service: o.svc, pod: `${o.svc}-${o.pool}-fake-0` },
+      },
+    ],
+    o.scrapeIntervalSeconds !== undefined ? { scrapeIntervalSeconds: o.scrapeIntervalSeconds } : {},
+  );
   const operator = await startOperatorProcess({
     kubeconfig: inject("operatorKubeconfig"),
     identity: o.identity,

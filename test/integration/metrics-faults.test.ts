@@ -53,6 +53,7 @@ integrationSuite("metrics-faults", () => {
   };
 
   let rig: EmitterRig | undefined;
+  let emitterStarted = 0;
 
   beforeAll(async () => {
     rig = await startEmitterRig({
@@ -63,6 +64,7 @@ integrationSuite("metrics-faults", () => {
       identity: "op-faults",
     });
     ({ admin, emitter, operator } = rig);
+    emitterStarted = Date.now();
     await admin.apply(
       pathFor(R.inferenceServices, { namespace: NS, name: SVC }),
       inferenceService(SVC, NS, {
@@ -97,6 +99,16 @@ integrationSuite("metrics-faults", () => {
     { fault: "nan", gone: false, what: "NaN queue and running gauges: those signals are missing, not zero" },
     { fault: "reset", gone: false, what: "counters and histograms starting again from zero (a restart)" },
   ];
+
+  it("writes nothing to the API server while fresh signals change nothing", async () => {
+    // Once the exporter's rates fill Prometheus's 1m window they stand, as the queue does: every evaluation
+    // reaches the same decision, and neither status, Deployment nor event is written.
+    await new Promise((r) => setTimeout(r, Math.max(0, emitterStarted + 75_000 - Date.now())));
+    await lowestOver(2);
+    const before = await operator.writes();
+    await lowestOver(6);
+    expect(await operator.writes()).toBe(before);
+  });
 
   describe("the replicas hold through a metrics fault, and the service recovers by itself", () => {
     for (const c of cases) {

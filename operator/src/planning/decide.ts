@@ -73,7 +73,8 @@ export function signalHealth(svc: ServiceSnapshot, nowMs: number, intervalMs: nu
     return {
       ok: false,
       reason: Reason.MetricsStale,
-      message: `signals are ${round(age / 1000, 1)}s old, over the ${round(limit / 1000, 1)}s limit (${STALE_INTERVALS} intervals)`,
+      // No age in the message: it becomes a status condition, which must not change every reconcile.
+      message: `signals last read at ${new Date(s.observedAtMs).toISOString()}, older than the ${round(limit / 1000, 1)}s limit (${STALE_INTERVALS} intervals)`,
     };
   }
   if (ready > 0 && s.replicasReporting === 0) {
@@ -102,8 +103,27 @@ export function signalHealth(svc: ServiceSnapshot, nowMs: number, intervalMs: nu
   return {
     ok: true,
     reason: Reason.MetricsFresh,
-    message: `signals ${round(Math.max(0, age) / 1000, 1)}s old from ${s.replicasReporting} replicas${missing.length ? `; not reported: ${missing.join(", ")}` : ""}`,
+    message: `signals from ${s.replicasReporting} replicas, fresh${missing.length ? `; not reported: ${missing.join(", ")}` : ""}`,
   };
+}
+
+/** How long a signal once reported is expected: after that, a server that stopped exposing it is believed. */
+const REPORTED_MEMORY_MS = 3_600_000;
+
+/**
+ * The views' signals reported within the last hour and missing now; records those reported now in memory.
+ * A signal never reported (a runtime that does not expose it) is not missed.
+ */
+function goneSignals(st: Standing, mem: ServiceMemory): string[] {
+  const s = st.svc.signals;
+  const reported: Partial<Record<string, number>> = { ...mem.reported };
+  const gone: string[] = [];
+  for (const k of CORE_SIGNALS) {
+    if (s?.[k] !== undefined) reported[k] = st.nowMs;
+    else if (st.nowMs - (reported[k] ?? Number.NEGATIVE_INFINITY) <= REPORTED_MEMORY_MS) gone.push(k);
+  }
+  mem.reported = reported;
+  return gone;
 }
 
 /** The signals the replica views read, named in MetricsAvailable's message when missing. */
@@ -574,6 +594,7 @@ export function decideService(
     if (h.limit) boundsLimit = { reason: h.limit.reason, message: h.limit.message };
   } else {
     const obs = observe(st, mem);
+    const gone = goneSignals(st, mem);
     const rec = recommendStep(st, obs, mem);
     recommended = rec.raw;
     const b = bound(st, rec.toZero ? undefined : rec.raw, behave(st, rec, mem, obs.short));
@@ -594,6 +615,15 @@ export function decideService(
         message: `${target.message}; keeps ${keep}: the ${st.current - target.value} replicas a scale-down to ${target.value} removes first (least preferred variants) hold more than their share of the capacity`,
       };
     target = standingScaleUp(target, mem, st, snapshot.intervalMs);
+    // A signal the views read went missing while the others stay fresh (a NaN gauge, a metric renamed):
+    // the views that need it have no say, and what the others say is no reason to scale down.
+    if (gone.length > 0 && target.value < st.current && svc.spec.scaling.mode !== "Manual") {
+      target = {
+        value: st.current,
+        reason: Reason.HoldingOnStaleMetrics,
+        message: `${gone.join(", ")} not reported since ${new Date(Math.max(...gone.map((k) => mem.reported?.[k] ?? 0))).toISOString()}: holding ${st.current} replicas (the other signals ask ${target.value}) until ${gone.length > 1 ? "they return" : "it returns"}, or for an hour`,
+      };
+    }
   }
   const { scaling } = svc.spec;
   return {

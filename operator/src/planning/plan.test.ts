@@ -80,7 +80,7 @@ describe("missing or stale signals", () => {
       name: "signals older than two intervals",
       svc: service("s", { replicas: 6, signals: load(0), now: T0 - 2 * INTERVAL_MS - 1 }),
       reason: Reason.MetricsStale,
-      message: "old, over the 30s limit",
+      message: "older than the 30s limit",
     },
     {
       name: "no ready replica reported",
@@ -260,6 +260,40 @@ describe("panic mode", () => {
       );
     expect(calm(T0 + 30_000).replicas).toMatchObject({ value: 8, reason: Reason.PanicMode });
     expect(calm(T0 + (PANIC_WINDOW_SECONDS + 1) * 1000).replicas.value).toBeLessThan(8);
+  });
+});
+
+describe("a signal that goes missing while the others stay fresh", () => {
+  // No scale-down window: what holds the replicas is the rule under test, not the window.
+  const spec = serviceSpec({
+    scaling: { behavior: { scaleDown: { stabilizationWindowSeconds: 0 } }, leadTimeSeconds: 0 },
+  });
+  const noQueue = { ...load(2), queueDepth: undefined };
+
+  it("is no reason to scale down: replicas hold until it returns, then the scale-down comes", () => {
+    // 2 requests/s needs one replica of 2,000 tokens/s; six run. runningRequests is never reported (load()
+    // has none): a signal the server does not expose is not missed.
+    const plans = sequence(
+      (i, now) => service("a", { spec, replicas: 6, signals: i >= 3 && i < 6 ? noQueue : load(2), now }),
+      8,
+    );
+    const targets = plans.map((p) => one(p).replicas);
+    expect(targets[2]!.value).toBeLessThan(6);
+    for (const t of targets.slice(3, 6)) {
+      expect(t).toMatchObject({ value: 6, reason: Reason.HoldingOnStaleMetrics });
+      expect(t.message).toContain("queueDepth not reported since");
+    }
+    expect(targets[6]!.value).toBeLessThan(6);
+  });
+
+  it("is believed gone after an hour without it", () => {
+    const steps = Math.ceil(3_600_000 / INTERVAL_MS) + 3;
+    const plans = sequence(
+      (i, now) => service("a", { spec, replicas: 6, signals: i === 0 ? load(2) : noQueue, now }),
+      steps,
+    );
+    expect(one(plans[5]!).replicas.value).toBe(6);
+    expect(one(plans.at(-1)!).replicas.value).toBeLessThan(6);
   });
 });
 

@@ -100,6 +100,11 @@ export interface ServiceMemory {
    * sooner (the replan while growth waits for replicas to drain) does not take it back on a sample 2 s later.
    */
   decidedUp?: { value: number; atMs: number; reason: string; message: string };
+  /**
+   * When each of the replica views' signals (queueDepth, runningRequests, arrivalRate, the token rates) was
+   * last reported: one that was reported within the last hour and is missing now is a partial outage.
+   */
+  reported?: Partial<Record<string, number>>;
 }
 
 /** Learned from the signals over time (see recommend.ts for the rules). */
