@@ -7,9 +7,10 @@ import { Histogram, ITL_BUCKETS, TTFT_BUCKETS } from "../../operator/src/serving
 
 /**
  * A metrics fault, as a broken exporter shows it: a body that is not an exposition (an HTML error page),
- * NaN gauges, counters that start again from zero (a restart), an answer that takes `slowSeconds`, or none.
+ * NaN gauges, counters that start again from zero (a restart), an answer that takes 30 s, histograms with
+ * every other finite bucket missing, or none.
  */
-export type EmitterFault = "garbage" | "nan" | "reset" | "slow" | "none";
+export type EmitterFault = "garbage" | "nan" | "reset" | "slow" | "buckets" | "none";
 
 export interface EmitterValues {
   waiting?: number;
@@ -106,7 +107,11 @@ export async function startVllmEmitter(
       return [
         `# HELP ${name} ${help}`,
         `# TYPE ${name} histogram`,
-        ...s.bounds.map((le, i) => `${name}_bucket{${label},le="${formatFloat(le)}"} ${s.cumulative[i]}`),
+        ...s.bounds.flatMap((le, i) =>
+          fault === "buckets" && i % 2 === 1
+            ? []
+            : [`${name}_bucket{${label},le="${formatFloat(le)}"} ${s.cumulative[i]}`],
+        ),
         `${name}_bucket{${label},le="+Inf"} ${s.cumulative[s.bounds.length]}`,
         `${name}_sum{${label}} ${s.sum}`,
         `${name}_count{${label}} ${s.count}`,

@@ -98,6 +98,7 @@ integrationSuite("metrics-faults", () => {
     { fault: "slow", gone: true, what: "an answer after 30 s, beyond the scrape timeout" },
     { fault: "nan", gone: false, what: "NaN queue and running gauges: those signals are missing, not zero" },
     { fault: "reset", gone: false, what: "counters and histograms starting again from zero (a restart)" },
+    { fault: "buckets", gone: false, what: "histograms with every other finite bucket missing" },
   ];
 
   it("writes nothing to the API server while fresh signals change nothing", async () => {
