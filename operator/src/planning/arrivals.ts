@@ -13,7 +13,7 @@
 // times what arrives (a 10x step in the robustness suite: 13 req/s completed, 4 arriving, for eight
 // minutes); every view that reads arrivals then asks for replicas that would serve requests nobody sends,
 // and the scale-down window holds them a second time. Those pods are counted by the queue view (what new
-// replicas can take), not by the arrival rate. A change within noise (backlogNoise) is not corrected. TGI
+// replicas can take), not by the arrival rate. A change within noise (backlogNoise; draining()) is not corrected. TGI
 // counts arrivals itself and custom queries say what they count, so neither is corrected.
 
 /** Runtimes whose request counter counts completions. */
@@ -32,6 +32,20 @@ export const DRAINING_SHARE = 0.05;
 /** A change of the requests in the servers smaller than this (requests/s) is noise. */
 export function backlogNoise(arrivalRate: number | undefined): number {
   return Math.max(0.05, DRAINING_SHARE * (arrivalRate ?? 0));
+}
+
+/** Whether the requests in the servers are falling: a backlog being drained by the pods that hold it. */
+export function draining(backlogTrend: number, arrivalRate: number | undefined): boolean {
+  return backlogTrend < -backlogNoise(arrivalRate);
+}
+
+/**
+ * Whether the requests in the servers are rising (the mirror of draining()): the fleet serves less than
+ * arrives, now, whatever the rate windows say. A second signal confirming a scale-up, so neither the
+ * tolerance nor the scale-up window holds it back (decide.ts).
+ */
+export function growing(backlogTrend: number, arrivalRate: number | undefined): boolean {
+  return backlogTrend > backlogNoise(arrivalRate);
 }
 
 export interface ArrivalEstimate {
@@ -74,6 +88,6 @@ export function estimateArrivals(input: {
   if (!COMPLETION_COUNTING_SERVERS.has(input.server))
     return { rate: arrivalRate, growth: 0, drain: 0, trend, inSystem };
   const growth = Math.max(0, trend);
-  const drain = trend < -backlogNoise(arrivalRate) ? Math.min(arrivalRate, -trend) : 0;
+  const drain = draining(trend, arrivalRate) ? Math.min(arrivalRate, -trend) : 0;
   return { rate: arrivalRate + growth - drain, growth, drain, trend, inSystem };
 }

@@ -13,7 +13,7 @@
 // never to zero) and says why.
 import { Reason } from "../apis/conditions.ts";
 import type { ServiceAsk, VariantOption } from "./allocate.ts";
-import { type ArrivalEstimate, estimateArrivals, RATE_WINDOW_SECONDS } from "./arrivals.ts";
+import { type ArrivalEstimate, estimateArrivals, growing, RATE_WINDOW_SECONDS } from "./arrivals.ts";
 import {
   applyBehavior,
   ceil,
@@ -24,7 +24,6 @@ import {
 import { type ForecastResult, forecastDemand } from "./forecast.ts";
 import {
   type CapacityEstimate,
-  growing,
   hasDemand,
   learn,
   type Recommendation,

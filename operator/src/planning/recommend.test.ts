@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { Reason } from "../apis/conditions.ts";
+import { growing } from "./arrivals.ts";
 import { replicasForTtft } from "./queueing.ts";
 import {
   CAPACITY_SCALE_MIN,
   type CapacityEstimate,
-  growing,
   hasDemand,
   learn,
   type RecommendInput,

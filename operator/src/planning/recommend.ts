@@ -33,7 +33,7 @@
 //   the replicas still meet them; saturation then lowers that scale as it lowers any other.
 import { Reason } from "../apis/conditions.ts";
 import { DEFAULT_ATTAINMENT, type InferenceServiceSpec } from "../apis/inferenceservice.ts";
-import { backlogNoise, RATE_WINDOW_SECONDS } from "./arrivals.ts";
+import { draining, RATE_WINDOW_SECONDS } from "./arrivals.ts";
 import { ceil, replicasForRatio } from "./behavior.ts";
 import { type Objectives, SLO_MIN_REQUESTS, sloMisses, updateHeadroom } from "./headroom.ts";
 import { CAPACITY_SCALE_MAX, probeCapacity } from "./probe.ts";
@@ -217,20 +217,6 @@ export interface LearnContext {
   downWindowSeconds?: number;
   /** scaling.capacityProbe.enabled: probe capacity above the profile (probe.ts). Default false. */
   probe?: boolean;
-}
-
-/** Whether the requests in the servers are falling: a backlog being drained by the pods that hold it. */
-export function draining(backlogTrend: number, arrivalRate: number | undefined): boolean {
-  return backlogTrend < -backlogNoise(arrivalRate);
-}
-
-/**
- * Whether the requests in the servers are rising (the mirror of draining()): the fleet serves less than
- * arrives, now, whatever the rate windows say. A second signal confirming a scale-up, so neither the
- * tolerance nor the scale-up window holds it back (decide.ts).
- */
-export function growing(backlogTrend: number, arrivalRate: number | undefined): boolean {
-  return backlogTrend > backlogNoise(arrivalRate);
 }
 
 /** Updates what was learned with this evaluation's signals (rules in the file header). */

@@ -15,6 +15,7 @@
 import {
   COUNTER_SIGNALS,
   type CounterSignal,
+  GAUGE_MAX,
   GAUGE_SIGNALS,
   type GaugeSignal,
   HISTOGRAM_SIGNALS,
@@ -93,9 +94,6 @@ function readScalar(index: SampleIndex, ref: MetricRef, how: PerPod): number | u
   return undefined;
 }
 
-/** The most a signal can be: KV-cache usage is a fraction of the cache. */
-const SIGNAL_MAX: Partial<Record<GaugeSignal, number>> = { kvCacheUtilization: 1 };
-
 function seriesKey(labels: Labels): string {
   return labelsKey(labels, "le");
 }
@@ -147,7 +145,7 @@ export function readPod(
   for (const signal of GAUGE_SIGNALS) {
     const ref = adapter.gauges[signal];
     const value = ref && readScalar(index, ref, perPodOf(signal, ref));
-    if (value !== undefined && value <= (SIGNAL_MAX[signal] ?? Number.POSITIVE_INFINITY) + 1e-9)
+    if (value !== undefined && value <= (GAUGE_MAX[signal] ?? Number.POSITIVE_INFINITY) + 1e-9)
       reading.gauges[signal] = value;
   }
   for (const signal of COUNTER_SIGNALS) {

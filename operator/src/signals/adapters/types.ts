@@ -59,6 +59,12 @@ export const ACROSS_PODS: Record<GaugeSignal | CounterSignal, "sum" | "mean"> = 
   generationTokens: "sum",
 };
 
+/**
+ * The most a gauge can be, in its canonical unit: KV-cache usage is a fraction of the cache. A pod's value
+ * above it is refused, by the pod scraper (reading.ts) and by the Prometheus source's query (promql.ts).
+ */
+export const GAUGE_MAX: Partial<Record<GaugeSignal, number>> = { kvCacheUtilization: 1 };
+
 /** Where one signal is read from. */
 export interface MetricRef {
   /**

@@ -9,6 +9,7 @@ import {
   ACROSS_PODS,
   COUNTER_SIGNALS,
   type CounterSignal,
+  GAUGE_MAX,
   GAUGE_SIGNALS,
   type GaugeSignal,
   HISTOGRAM_BUCKETS_FIELD,
@@ -85,7 +86,8 @@ function scaled(query: string, scale: number | undefined): string {
  */
 export function gaugeQuery(signal: GaugeSignal, ref: MetricRef, opts: QueryOptions): string {
   const g = groups(opts);
-  const max = signal === "kvCacheUtilization" ? ` <= ${1 / (ref.scale ?? 1)}` : "";
+  const top = GAUGE_MAX[signal];
+  const max = top !== undefined ? ` <= ${top / (ref.scale ?? 1)}` : "";
   return scaled(
     `${PROM_AGG[ACROSS_PODS[signal]]} by (${g.service}) ((${gaugePerPod(signal, ref, opts)}) >= 0${max})`,
     ref.scale,
