@@ -6,7 +6,10 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
-import { KubeClient } from "../operator/src/kube/client.ts";
+import pino from "pino";
+import { KubeClient, type KubeObject } from "../operator/src/kube/client.ts";
+import { REPORTING_CONTROLLER } from "../operator/src/kube/events.ts";
+import { Informer } from "../operator/src/kube/informer.ts";
 import { pathFor, R } from "../operator/src/kube/resources.ts";
 import { clusterDown, clusterUp, installInferops, kubectl } from "../test/helpers/cluster.ts";
 import { ROOT } from "../test/helpers/fixtures.ts";
@@ -19,6 +22,8 @@ const { values } = parseArgs({
     "steady-seconds": { type: "string", default: "120" },
     interval: { type: "string", default: "10s" },
     out: { type: "string", default: join(ROOT, "bench", "results", "controller.json") },
+    /** Writes the operator's CPU profile (node --cpu-prof) into this directory when it stops. */
+    "cpu-prof": { type: "string" },
   },
 });
 const N = Number(values.services);
@@ -73,33 +78,98 @@ try {
   );
   console.error(`created ${N} InferenceServices and ${nodes} kwok GPU nodes`);
 
+  // Watched, not listed over and over: the API server is what the operator's cold start waits on, and a
+  // list of thousands of objects every second would load it as much as the operator does.
+  const quiet = pino({ level: "silent" });
+  const isCache = new Informer(admin, R.inferenceServices, quiet);
+  const deployCache = new Informer(admin, R.deployments, quiet);
+  const serviceCache = new Informer(admin, R.services, quiet);
+  await Promise.all([isCache, deployCache, serviceCache].map((c) => c.start()));
+
   const started = Date.now();
   const op = await startOperatorProcess({
     kubeconfig: cluster.operatorKubeconfig,
     identity: "bench",
     interval: values.interval,
     extraArgs: ["--log-level", "info", "--concurrency", "8"],
+    ...(values["cpu-prof"] ? { nodeArgs: ["--cpu-prof", `--cpu-prof-dir=${values["cpu-prof"]}`] } : {}),
   });
-  const converged = async () => {
-    const list = await admin.list<{
-      metadata: { generation?: number };
-      status?: { observedGeneration?: number; conditions?: { type: string; status: string }[] };
-    }>(pathFor(R.inferenceServices, { namespace: NS }));
-    return list.items.filter(
-      (s) =>
-        s.status?.observedGeneration === s.metadata.generation &&
-        s.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"),
-    ).length;
+  /** Services whose status is written for their generation, and those of them Ready (from the watch). */
+  const statuses = () => {
+    const written = isCache
+      .list(NS)
+      .filter(
+        (s) =>
+          (s.status as { observedGeneration?: number } | undefined)?.observedGeneration ===
+          s.metadata?.generation,
+      );
+    return {
+      written: written.length,
+      ready: written.filter((s) =>
+        (s.status as { conditions?: { type: string; status: string }[] }).conditions?.some(
+          (c) => c.type === "Ready" && c.status === "True",
+        ),
+      ).length,
+    };
   };
-  let deploymentsSeconds: number | undefined;
-  for (let done = await converged(); done < N; done = await converged()) {
-    if (Date.now() - started > 30 * 60_000) throw new Error(`not converged after 30 min: ${done}/${N}`);
-    if (deploymentsSeconds === undefined) {
-      const deployments = await admin.list(pathFor(R.deployments, { namespace: NS }));
-      if (deployments.items.length >= N) deploymentsSeconds = (Date.now() - started) / 1000;
+  /** The operator's API requests by verb and resource, and its reconciles' count and mean time, so far. */
+  const work = async () => {
+    const text = await op.metrics();
+    const requests: Record<string, { count: number; meanMs?: number }> = {};
+    const labels = (text: string) =>
+      Object.fromEntries([...text.matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
+    for (const m of text.matchAll(/^inferops_kube_api_requests_total\{(.*)\} (\S+)$/gm)) {
+      const l = labels(m[1]!);
+      const k = `${l.verb} ${l.resource}`;
+      requests[k] = { count: (requests[k]?.count ?? 0) + Number(m[2]) };
     }
-    await new Promise((r) => setTimeout(r, 1000));
+    const seconds: Record<string, number> = {};
+    for (const m of text.matchAll(/^inferops_kube_api_request_duration_seconds_sum\{(.*)\} (\S+)$/gm)) {
+      const l = labels(m[1]!);
+      seconds[`${l.verb} ${l.resource}`] = Number(m[2]);
+    }
+    for (const [k, r] of Object.entries(requests))
+      if (seconds[k] !== undefined) r.meanMs = Math.round((seconds[k] / r.count) * 1000);
+    const sum = (name: string) =>
+      [...text.matchAll(new RegExp(`^${name}\\{[^}]*\\} (\\S+)$`, "gm"))].reduce(
+        (a, m) => a + Number(m[1]),
+        0,
+      );
+    const reconciles = sum("inferops_reconcile_duration_seconds_count");
+    return {
+      requests,
+      reconciles,
+      reconcileMeanMs: Math.round((sum("inferops_reconcile_duration_seconds_sum") / reconciles) * 1000),
+    };
+  };
+  let coldStartWork: Awaited<ReturnType<typeof work>> | undefined;
+  let coldStartEvents: Record<string, number> | undefined;
+  let deploymentsSeconds: number | undefined;
+  let objectsSeconds: number | undefined;
+  let statusSeconds: number | undefined;
+  for (let s = statuses(); s.ready < N; s = statuses()) {
+    if (Date.now() - started > 30 * 60_000) throw new Error(`not converged after 30 min: ${s.ready}/${N}`);
+    const at = (Date.now() - started) / 1000;
+    if (deploymentsSeconds === undefined && deployCache.list(NS).length >= N) deploymentsSeconds = at;
+    if (objectsSeconds === undefined && deploymentsSeconds !== undefined && serviceCache.list(NS).length >= N)
+      objectsSeconds = at;
+    if (statusSeconds === undefined && s.written >= N) statusSeconds = at;
+    if (objectsSeconds !== undefined && statusSeconds !== undefined && !coldStartWork) {
+      coldStartWork = await work();
+      // The events inferops recorded by then, by reason.
+      const evs = await admin.list<KubeObject & { reason?: string; reportingController?: string }>(
+        `/apis/events.k8s.io/v1/namespaces/${NS}/events`,
+      );
+      coldStartEvents = {};
+      for (const e of evs.items)
+        if (e.reportingController === REPORTING_CONTROLLER)
+          coldStartEvents[e.reason ?? ""] = (coldStartEvents[e.reason ?? ""] ?? 0) + 1;
+    }
+    if (Math.floor(at / 10) !== Math.floor((at - 0.25) / 10))
+      console.error(`${Math.round(at)} s: ${s.written} statuses written, ${s.ready} Ready`);
+    await new Promise((r) => setTimeout(r, 250));
   }
+  await Promise.all([isCache, deployCache, serviceCache].map((c) => c.stop()));
   const convergeSeconds = (Date.now() - started) / 1000;
   console.error(`all ${N} converged (Ready) in ${convergeSeconds.toFixed(1)} s`);
 
@@ -120,8 +190,13 @@ try {
     interval: values.interval,
     /** Until every Deployment exists (the operator's own work). */
     deploymentsCreatedSeconds: Math.round((deploymentsSeconds ?? convergeSeconds) * 10) / 10,
+    /** Until every Deployment and Service exists and every status is written for its generation. */
+    objectsAndStatusSeconds:
+      Math.round(Math.max(objectsSeconds ?? convergeSeconds, statusSeconds ?? convergeSeconds) * 10) / 10,
     /** Until every service reports Ready (includes kwok starting 1,000 pods on the same 2 cores). */
     convergeSeconds: Math.round(convergeSeconds * 10) / 10,
+    /** Until objects and statuses were all there: the operator's requests and reconciles. */
+    coldStartWork: coldStartWork && { ...coldStartWork, eventsByReason: coldStartEvents },
     peakRssMiB: Math.round(rss),
     steadyStateSeconds: STEADY_S,
     steadyStateWritesPerMinute: Math.round(((w1 - w0) / STEADY_S) * 60 * 10) / 10,

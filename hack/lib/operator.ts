@@ -30,8 +30,11 @@ export async function startOperatorProcess(opts: {
   extraArgs?: string[];
   /** Also append the operator's log lines (JSON) to this file. */
   logFile?: string;
+  /** Options for Node itself, before the script (`--cpu-prof`, `--max-old-space-size`). */
+  nodeArgs?: string[];
 }): Promise<OperatorProcess> {
   const args = [
+    ...(opts.nodeArgs ?? []),
     join(ROOT, "operator/src/cli/main.ts"),
     "operator",
     "--kubeconfig",

@@ -98,9 +98,11 @@ export async function startOperator(
 ): Promise<OperatorHandle> {
   const metrics = createMetrics();
   const client = await KubeClient.create(config.kubeconfig, config.context);
-  client.onRequest((verb, path, status) =>
-    metrics.apiRequests.inc({ verb, resource: resourceOfPath(path), code: String(status) }),
-  );
+  client.onRequest((verb, path, status, seconds) => {
+    const resource = resourceOfPath(path);
+    metrics.apiRequests.inc({ verb, resource, code: String(status) });
+    metrics.apiRequestSeconds.observe({ verb, resource }, seconds);
+  });
 
   const events = new EventRecorder(client, config.identity, log.child({ component: "events" }));
   const source =
@@ -226,6 +228,8 @@ export async function startOperator(
       acting = false;
       planner.stop();
       await shutdownQueues(); // finish in-flight reconciles
+      // Their events go out too, unless the API server keeps them waiting.
+      await Promise.race([events.flush(), new Promise((r) => setTimeout(r, 5_000).unref())]);
       if (leader) await leader.stop(); // release the lease for a fast hand-over
       await Promise.all(all.map((i) => i.stop()));
       await new Promise<void>((r) => server.close(() => r()));

@@ -36,6 +36,13 @@ export function createMetrics(registry = new Registry()) {
       labelNames: ["verb", "resource", "code"] as const,
       registers: [registry],
     }),
+    apiRequestSeconds: new Histogram({
+      name: "inferops_kube_api_request_duration_seconds",
+      help: "Time a request to the Kubernetes API takes, answer read, by verb and resource (watches not counted).",
+      labelNames: ["verb", "resource"] as const,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
     decisions: new Counter({
       name: "inferops_scaling_decisions_total",
       help: "Replica changes applied, by direction and reason.",

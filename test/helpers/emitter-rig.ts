@@ -14,7 +14,12 @@ export interface EmitterRig {
   admin: KubeClient;
   emitter: Emitter;
   prometheus: PrometheusProcess;
+  /** The first operator; with `operators > 1`, whichever leads is found with `leaderOf`. */
   operator: OperatorProcess;
+  /** Every operator started, in order (one unless `operators` said more). */
+  operators: OperatorProcess[];
+  /** Starts one more operator like the others (a new standby after a leader was killed). */
+  addOperator(identity: string): Promise<OperatorProcess>;
   stop(): Promise<void>;
 }
 
@@ -27,6 +32,10 @@ export async function startEmitterRig(o: {
   identity: string;
   /** Prometheus's scrape interval (default 1 s). */
   scrapeIntervalSeconds?: number;
+  /** Operators to start, `<identity>-0`, `<identity>-1`...; more than one elect a leader (default 1). */
+  operators?: number;
+  /** More flags for every operator. */
+  operatorArgs?: string[];
 }): Promise<EmitterRig> {
   const admin = await KubeClient.create(inject("adminKubeconfig"));
   kubectl(inject("adminKubeconfig"), ["create", "namespace", o.ns]);
@@ -46,18 +55,28 @@ export async function startEmitterRig(o: {
     ],
     o.scrapeIntervalSeconds !== undefined ? { scrapeIntervalSeconds: o.scrapeIntervalSeconds } : {},
   );
-  const operator = await startOperatorProcess({
-    kubeconfig: inject("operatorKubeconfig"),
-    identity: o.identity,
-    extraArgs: ["--prometheus-url", prometheus.url],
-  });
+  const count = o.operators ?? 1;
+  const operators: OperatorProcess[] = [];
+  const addOperator = async (identity: string) => {
+    const op = await startOperatorProcess({
+      kubeconfig: inject("operatorKubeconfig"),
+      identity,
+      leaderElect: count > 1,
+      extraArgs: ["--prometheus-url", prometheus.url, ...(o.operatorArgs ?? [])],
+    });
+    operators.push(op);
+    return op;
+  };
+  for (let i = 0; i < count; i++) await addOperator(count > 1 ? `${o.identity}-${i}` : o.identity);
   return {
     admin,
     emitter,
     prometheus,
-    operator,
+    operator: operators[0]!,
+    operators,
+    addOperator,
     async stop() {
-      await operator.stop();
+      await Promise.all(operators.map((op) => op.stop()));
       await prometheus.stop();
       await emitter.close();
       await admin.close();

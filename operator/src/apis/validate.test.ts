@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { EXAMPLES_DIR, readInvalidCases, readManifests } from "../../../test/helpers/fixtures.ts";
 import { API_VERSION } from "./common.ts";
-import { formatErrors, parseResource } from "./validate.ts";
+import { inferenceServiceSchema } from "./inferenceservice.ts";
+import { formatErrors, parseResource, parseSpec } from "./validate.ts";
 
 describe("examples", () => {
   const examples = readManifests(EXAMPLES_DIR).filter((m) => m.object.apiVersion === API_VERSION);
@@ -57,5 +58,42 @@ describe("parseResource", () => {
     expect(result.value.spec.scaling.mode).toBe("Auto");
     expect(result.value.spec.scaling.behavior.scaleDown.stabilizationWindowSeconds).toBe(300);
     expect(result.value.spec.metrics.source).toBe("prometheus");
+  });
+});
+
+describe("parseSpec", () => {
+  const service = () =>
+    structuredClone(examples.find((m) => m.object.kind === "InferenceService")!.object) as unknown as {
+      spec: Record<string, unknown>;
+    };
+  const examples = readManifests(EXAMPLES_DIR);
+
+  it("parses an object once, ignoring its status, and hands out the same frozen result until the object changes", () => {
+    const raw: { spec: Record<string, unknown>; status: unknown } = {
+      ...service(),
+      status: { anything: "the operator's own, not validated" },
+    };
+    const first = parseSpec(inferenceServiceSchema, raw);
+    if (!first.success) throw first.error;
+    expect(parseSpec(inferenceServiceSchema, raw)).toBe(first);
+    expect(Object.isFrozen(first.data.spec.scaling)).toBe(true);
+    expect(() => {
+      (first.data.spec.scaling as { maxReplicas: number }).maxReplicas = 1;
+    }).toThrow(TypeError);
+    // An informer replaces an object that changed: the new one is parsed afresh.
+    const changed = {
+      ...raw,
+      spec: { ...raw.spec, scaling: { minReplicas: 1, maxReplicas: 3 } },
+    };
+    const second = parseSpec(inferenceServiceSchema, changed);
+    if (!second.success) throw second.error;
+    expect(second.data.spec.scaling.maxReplicas).toBe(3);
+  });
+
+  it("caches a refusal too", () => {
+    const raw = { ...service(), spec: { model: {} } };
+    const first = parseSpec(inferenceServiceSchema, raw);
+    expect(first.success).toBe(false);
+    expect(parseSpec(inferenceServiceSchema, raw)).toBe(first);
   });
 });

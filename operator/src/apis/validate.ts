@@ -70,3 +70,33 @@ export function parseResource(input: unknown): ParseResult<AnyResource> {
     ? { ok: true, value: result.data as AnyResource }
     : { ok: false, errors: toFieldErrors(result.error) };
 }
+
+const parsedSpecs = new WeakMap<z.ZodType, WeakMap<object, z.ZodSafeParseResult<unknown>>>();
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+/**
+ * The schema's safeParse of an object from an informer's cache, without its status (ours, not validated), once
+ * per object: the caches replace an object when it changes and never change one in place, so a parse is
+ * reused by the planner, the snapshot and every reconcile until the object changes. The result is frozen,
+ * being shared: copy before changing it.
+ */
+export function parseSpec<S extends z.ZodType>(schema: S, raw: object): z.ZodSafeParseResult<z.output<S>> {
+  let bySchema = parsedSpecs.get(schema);
+  if (!bySchema) {
+    bySchema = new WeakMap();
+    parsedSpecs.set(schema, bySchema);
+  }
+  let parsed = bySchema.get(raw);
+  if (!parsed) {
+    parsed = deepFreeze(schema.safeParse({ ...raw, status: undefined }));
+    bySchema.set(raw, parsed);
+  }
+  return parsed as z.ZodSafeParseResult<z.output<S>>;
+}

@@ -4,6 +4,7 @@ import type { Logger } from "pino";
 import { gpuNodePoolSchema } from "../apis/gpunodepool.ts";
 import { inferenceServiceSchema } from "../apis/inferenceservice.ts";
 import { LABEL_SERVICE, LABEL_VARIANT } from "../apis/labels.ts";
+import { parseSpec } from "../apis/validate.ts";
 import type { KubeObject } from "../kube/client.ts";
 import { plan as planFn } from "../planning/plan.ts";
 import type { Plan, PlannerMemory, ServicePlan, Signals, Snapshot } from "../planning/types.ts";
@@ -92,7 +93,7 @@ export class Planner {
     const world = this.deps.world();
     const pods = readyPods(world.pods);
     const refs = world.services.flatMap((raw) => {
-      const p = inferenceServiceSchema.safeParse({ ...raw, status: undefined });
+      const p = parseSpec(inferenceServiceSchema, raw);
       if (!p.success) return [];
       const ns = p.data.metadata.namespace ?? "default";
       return [
@@ -144,7 +145,7 @@ export class Planner {
 
   private async readPower(world: World, nowMs: number): Promise<Map<string, PowerReading>> {
     const requests = world.pools.flatMap((raw) => {
-      const p = gpuNodePoolSchema.safeParse({ ...raw, status: undefined });
+      const p = parseSpec(gpuNodePoolSchema, raw);
       const measured = p.success ? p.data.spec.power.measured : undefined;
       return p.success && measured ? [{ pool: p.data.metadata.name, measured }] : [];
     });

@@ -12,6 +12,7 @@ import {
   MANAGED_BY,
   poolNodeLabels,
 } from "../apis/labels.ts";
+import { parseSpec } from "../apis/validate.ts";
 import type { KubeObject } from "../kube/client.ts";
 import type {
   BudgetSnapshot,
@@ -126,7 +127,7 @@ export function buildSnapshot(
   power?: ReadonlyMap<string, PowerReading>,
 ): Snapshot {
   const pools = world.pools.flatMap((raw) => {
-    const p = gpuNodePoolSchema.safeParse({ ...raw, status: undefined });
+    const p = parseSpec(gpuNodePoolSchema, raw);
     if (!p.success) return [];
     const status = gpuNodePoolStatusSchema.safeParse(raw.status ?? {});
     const pool = status.success ? { ...p.data, status: status.data } : p.data;
@@ -143,19 +144,24 @@ export function buildSnapshot(
     const k = `${p.metadata.namespace}/${labels[LABEL_SERVICE]}/${labels[LABEL_VARIANT] ?? ""}`;
     deleting.set(k, (deleting.get(k) ?? 0) + 1);
   }
+  // Each service's Deployments, in one pass over them all.
+  const owned = new Map<string, KubeObject[]>();
+  for (const d of world.deployments) {
+    const service = d.metadata?.labels?.[LABEL_SERVICE];
+    if (!service || d.metadata?.labels?.[LABEL_MANAGED_BY] !== MANAGED_BY) continue;
+    const k = `${d.metadata?.namespace}/${service}`;
+    const list = owned.get(k);
+    if (list) list.push(d);
+    else owned.set(k, [d]);
+  }
   const services: ServiceSnapshot[] = world.services.flatMap((raw) => {
     if (raw.metadata?.deletionTimestamp) return [];
-    const p = inferenceServiceSchema.safeParse({ ...raw, status: undefined });
+    const p = parseSpec(inferenceServiceSchema, raw);
     if (!p.success) return [];
     const svc = p.data;
     const namespace = svc.metadata.namespace ?? "default";
     const key = `${namespace}/${svc.metadata.name}`;
-    const deployments = world.deployments.filter(
-      (d) =>
-        d.metadata?.namespace === namespace &&
-        d.metadata?.labels?.[LABEL_SERVICE] === svc.metadata.name &&
-        d.metadata?.labels?.[LABEL_MANAGED_BY] === MANAGED_BY,
-    );
+    const deployments = owned.get(key) ?? [];
     const sig = signals.get(key);
     return [
       {
@@ -180,7 +186,7 @@ export function buildSnapshot(
     ];
   });
   const budgets: BudgetSnapshot[] = world.budgets.flatMap((raw) => {
-    const p = capacityBudgetSchema.safeParse({ ...raw, status: undefined });
+    const p = parseSpec(capacityBudgetSchema, raw);
     if (!p.success) return [];
     const namespaces = budgetNamespaces(p.data.spec.scope.namespaceSelector, world.namespaces);
     return [{ name: p.data.metadata.name, spec: p.data.spec, ...(namespaces ? { namespaces } : {}) }];

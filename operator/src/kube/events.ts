@@ -1,5 +1,7 @@
 // Events on events.k8s.io/v1, deduplicated: the same reason and note for the same object within the
-// window is recorded once. Recording never throws: an event that cannot be written is logged.
+// window is recorded once. Recording never throws and never waits for the API server (client-go's
+// broadcaster does the same): events go out in the background, a few at a time, from a bounded queue; an
+// event that cannot be written is logged, and when the queue is full the oldest waiting event is dropped.
 import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
 import type { KubeClient, KubeObject } from "./client.ts";
@@ -36,18 +38,43 @@ export const regardingOf = (obj: KubeObject): Regarding => ({
 /** 2026-01-02T15:04:05.000000Z, as metav1.MicroTime wants. */
 const microTime = (ms: number) => new Date(ms).toISOString().replace(/\.(\d{3})Z$/, ".$1000Z");
 
+export interface EventRecorderOptions {
+  /** The same event for the same object within this window is recorded once (default 10 minutes). */
+  dedupeWindowMs?: number;
+  /** Events remembered for deduplication (default 4096). */
+  maxKeys?: number;
+  /** Events written at once (default 4). */
+  concurrency?: number;
+  /** Events waiting to be written; beyond it the oldest is dropped (default 1000). */
+  maxQueued?: number;
+  now?: () => number;
+}
+
+interface Pending {
+  key: string;
+  namespace: string;
+  body: Record<string, unknown>;
+  reason: string;
+  object: string;
+}
+
 export class EventRecorder {
   private readonly seen = new Map<string, number>();
-  private readonly client: KubeClient;
+  private readonly client: Pick<KubeClient, "create">;
   private readonly instance: string;
   private readonly log: Logger;
-  private readonly opts: { dedupeWindowMs?: number; maxKeys?: number; now?: () => number };
+  private readonly opts: EventRecorderOptions;
+  private readonly queue: Pending[] = [];
+  private inFlight = 0;
+  private idle: (() => void)[] = [];
+  /** Events dropped because the queue was full, since the start. */
+  dropped = 0;
 
   constructor(
-    client: KubeClient,
+    client: Pick<KubeClient, "create">,
     instance: string,
     log: Logger,
-    opts: { dedupeWindowMs?: number; maxKeys?: number; now?: () => number } = {},
+    opts: EventRecorderOptions = {},
   ) {
     this.client = client;
     this.instance = instance;
@@ -55,7 +82,10 @@ export class EventRecorder {
     this.opts = opts;
   }
 
-  /** Records the event unless the same one was recorded within the window. Resolves when written or skipped. */
+  /**
+   * Queues the event unless the same one was recorded within the window: true when queued. Resolves at once;
+   * the event is written in the background (`flush()` waits for it).
+   */
   async record(regarding: Regarding, event: EventSpec): Promise<boolean> {
     const now = (this.opts.now ?? Date.now)();
     const key = `${regarding.uid ?? `${regarding.namespace}/${regarding.name}`}|${event.type}|${event.reason}|${event.note}`;
@@ -80,16 +110,43 @@ export class EventRecorder {
       type: event.type,
       regarding,
     };
+    this.queue.push({ key, namespace, body, reason: event.reason, object: `${namespace}/${regarding.name}` });
+    const maxQueued = this.opts.maxQueued ?? 1000;
+    if (this.queue.length > maxQueued) {
+      const old = this.queue.shift()!;
+      this.seen.delete(old.key);
+      this.dropped++;
+      this.log.warn({ reason: old.reason, object: old.object }, "event queue full: dropped the oldest event");
+    }
+    this.pump();
+    return true;
+  }
+
+  /** Resolves once every queued event has been written or has failed. */
+  flush(): Promise<void> {
+    if (this.queue.length === 0 && this.inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idle.push(resolve));
+  }
+
+  private pump(): void {
+    while (this.inFlight < (this.opts.concurrency ?? 4) && this.queue.length > 0) {
+      const next = this.queue.shift()!;
+      this.inFlight++;
+      void this.send(next).finally(() => {
+        this.inFlight--;
+        this.pump();
+        if (this.queue.length === 0 && this.inFlight === 0)
+          for (const resolve of this.idle.splice(0)) resolve();
+      });
+    }
+  }
+
+  private async send(p: Pending): Promise<void> {
     try {
-      await this.client.create(pathFor(R.events, { namespace }), body);
-      return true;
+      await this.client.create(pathFor(R.events, { namespace: p.namespace }), p.body);
     } catch (err) {
-      this.seen.delete(key);
-      this.log.warn(
-        { err, reason: event.reason, object: `${namespace}/${regarding.name}` },
-        "recording event failed",
-      );
-      return false;
+      this.seen.delete(p.key);
+      this.log.warn({ err, reason: p.reason, object: p.object }, "recording event failed");
     }
   }
 }

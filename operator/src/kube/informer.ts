@@ -21,8 +21,51 @@ function withoutManagedFields<O>(obj: O): O {
   return obj;
 }
 
+/**
+ * One index of a cache: objects by a key computed from each (client-go's Indexer), kept up to date by the
+ * cache's add, update and delete events.
+ */
+export class CacheIndex<T extends Obj> {
+  private readonly keyOf: (obj: T) => string | undefined;
+  /** Index key -> (namespace/name -> object). */
+  private readonly byKey = new Map<string, Map<string, T>>();
+  /** namespace/name -> the index key it is filed under, to move or drop it on update and delete. */
+  private readonly filed = new Map<string, string>();
+
+  constructor(keyOf: (obj: T) => string | undefined) {
+    this.keyOf = keyOf;
+  }
+
+  file(obj: T, kind: "add" | "update" | "delete"): void {
+    const id = `${obj.metadata?.namespace ?? ""}/${obj.metadata?.name ?? ""}`;
+    const was = this.filed.get(id);
+    if (was !== undefined) {
+      const bucket = this.byKey.get(was);
+      bucket?.delete(id);
+      if (bucket?.size === 0) this.byKey.delete(was);
+      this.filed.delete(id);
+    }
+    if (kind === "delete") return;
+    const key = this.keyOf(obj);
+    if (key === undefined) return;
+    let bucket = this.byKey.get(key);
+    if (!bucket) {
+      bucket = new Map();
+      this.byKey.set(key, bucket);
+    }
+    bucket.set(id, obj);
+    this.filed.set(id, key);
+  }
+
+  get(key: string): T[] {
+    const bucket = this.byKey.get(key);
+    return bucket ? [...bucket.values()] : [];
+  }
+}
+
 export class Informer<T extends Obj = Obj> {
   readonly resource: Resource;
+  private readonly indexes = new Map<string, CacheIndex<T>>();
   private readonly log: Logger;
   private readonly lw: ListWatch<T>;
   private readonly handlers: Handler<T>[] = [];
@@ -67,6 +110,23 @@ export class Informer<T extends Obj = Obj> {
     this.handlers.push(handler);
   }
 
+  /**
+   * Files every object under `keyOf(obj)` (none when undefined), kept up to date with the cache, so that
+   * `byIndex` finds a service's Deployments among thousands without a scan. Adding an index of the same name
+   * again keeps the first.
+   */
+  addIndex(name: string, keyOf: (obj: T) => string | undefined): void {
+    if (this.indexes.has(name)) return;
+    const index = new CacheIndex(keyOf);
+    this.indexes.set(name, index);
+    for (const o of this.list()) index.file(o, "add");
+  }
+
+  /** The objects filed under `key` in the index `name` (empty for an index never added). */
+  byIndex(name: string, key: string): T[] {
+    return this.indexes.get(name)?.get(key) ?? [];
+  }
+
   async start(): Promise<void> {
     this.stopped = false;
     this.listed = false;
@@ -97,6 +157,7 @@ export class Informer<T extends Obj = Obj> {
   }
 
   private emit(obj: T, kind: "add" | "update" | "delete"): void {
+    for (const index of this.indexes.values()) index.file(obj, kind);
     for (const h of this.handlers) {
       try {
         h(obj, kind);

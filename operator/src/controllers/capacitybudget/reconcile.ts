@@ -7,7 +7,7 @@ import {
   type CapacityBudgetStatus,
   capacityBudgetSchema,
 } from "../../apis/capacitybudget.ts";
-import { formatErrors, toFieldErrors } from "../../apis/validate.ts";
+import { formatErrors, parseSpec, toFieldErrors } from "../../apis/validate.ts";
 import type { KubeClient, KubeObject } from "../../kube/client.ts";
 import { TerminalError } from "../../kube/errors.ts";
 import type { EventRecorder } from "../../kube/events.ts";
@@ -66,7 +66,7 @@ export function makeBudgetReconciler(deps: BudgetReconcilerDeps) {
     const previous = raw.status as CapacityBudgetStatus | undefined;
     const nowIso = new Date(now()).toISOString();
 
-    const parsed = capacityBudgetSchema.safeParse({ ...raw, status: undefined });
+    const parsed = parseSpec(capacityBudgetSchema, raw);
     if (!parsed.success) {
       // The API server admitted it (a time zone its CEL cannot check, an older CRD...), but the planner
       // cannot use it: say so, naming the field, instead of dropping it silently.

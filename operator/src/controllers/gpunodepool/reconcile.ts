@@ -14,7 +14,7 @@ import type { Logger } from "pino";
 import { ConditionType, Reason } from "../../apis/conditions.ts";
 import { type GPUNodePool, type GPUNodePoolStatus, gpuNodePoolSchema } from "../../apis/gpunodepool.ts";
 import { ANNOTATION_DRAINING, GPU_RESOURCE, LABEL_MANAGED_BY, MANAGED_BY } from "../../apis/labels.ts";
-import { formatErrors, toFieldErrors } from "../../apis/validate.ts";
+import { formatErrors, parseSpec, toFieldErrors } from "../../apis/validate.ts";
 import type { KubeApi, KubeObject } from "../../kube/client.ts";
 import { isNotFound, TerminalError, wrap } from "../../kube/errors.ts";
 import type { EventRecorder } from "../../kube/events.ts";
@@ -165,7 +165,7 @@ export function makePoolReconciler(deps: PoolReconcilerDeps) {
     const previous = raw.status as GPUNodePoolStatus | undefined;
     const nowMs = now();
     const nowIso = new Date(nowMs).toISOString();
-    const parsed = gpuNodePoolSchema.safeParse({ ...raw, status: undefined });
+    const parsed = parseSpec(gpuNodePoolSchema, raw);
     if (!parsed.success) {
       // Admitted by the API server (an object stored under an older CRD) but not usable: say so, naming the
       // field, instead of leaving the pool silently alone.

@@ -1,5 +1,5 @@
 // Events of the InferenceService controller: one function each, so wording stays in one place.
-import { ConditionType } from "../../apis/conditions.ts";
+import { ConditionType, Reason } from "../../apis/conditions.ts";
 import type { InferenceService, InferenceServiceStatus } from "../../apis/inferenceservice.ts";
 import type { EventSpec, Regarding } from "../../kube/events.ts";
 import { findCondition } from "../conditions.ts";
@@ -27,7 +27,11 @@ export const scaled = (deployment: string, from: number, to: number, decision: D
   note: `scaled Deployment ${deployment} from ${from} to ${to}: ${decision.message}`,
 });
 
-/** Warnings when a condition turns bad, and a note when the service becomes Ready. */
+/**
+ * Warnings when a condition turns bad, and a note when the service becomes Ready. What every new service
+ * passes through is no event: the metrics a service whose replicas are still starting cannot have yet, and
+ * resting at minReplicas (the conditions say both).
+ */
 export function transitions(
   _svc: InferenceService,
   before: InferenceServiceStatus | undefined,
@@ -39,16 +43,30 @@ export function transitions(
     const b = findCondition(after.conditions, type);
     return b && (a?.status !== b.status || a?.reason !== b.reason) ? b : undefined;
   };
-  const metrics = changed(ConditionType.MetricsAvailable);
-  if (metrics?.status === "False")
+  // Metrics are missing in earnest once a replica is ready, or once they were fresh: then a warning.
+  const metricsBefore = findCondition(before?.conditions, ConditionType.MetricsAvailable);
+  const metricsAfter = findCondition(after.conditions, ConditionType.MetricsAvailable);
+  const warned = (st: InferenceServiceStatus | undefined, c: typeof metricsAfter) =>
+    c?.status === "False" && (st?.readyReplicas ?? 0) > 0;
+  if (
+    metricsAfter?.status === "False" &&
+    (metricsBefore?.status === "True" ||
+      (warned(after, metricsAfter) &&
+        !(warned(before, metricsBefore) && metricsBefore?.reason === metricsAfter.reason)))
+  )
     out.push({
       type: "Warning",
-      reason: metrics.reason,
+      reason: metricsAfter.reason,
       action: "Hold",
-      note: `holding replicas: ${metrics.message}`,
+      note: `holding replicas: ${metricsAfter.message}`,
     });
-  if (metrics?.status === "True" && before)
-    out.push({ type: "Normal", reason: metrics.reason, action: "Resume", note: "signals are fresh again" });
+  if (metricsAfter?.status === "True" && warned(before, metricsBefore))
+    out.push({
+      type: "Normal",
+      reason: metricsAfter.reason,
+      action: "Resume",
+      note: "signals are fresh again",
+    });
   const conflict = changed(ConditionType.Conflict);
   if (conflict?.status === "True")
     out.push({ type: "Warning", reason: conflict.reason, action: "Hold", note: conflict.message });
@@ -56,7 +74,7 @@ export function transitions(
   if (valid?.status === "False")
     out.push({ type: "Warning", reason: valid.reason, action: "Validate", note: valid.message });
   const limited = changed(ConditionType.ScalingLimited);
-  if (limited?.status === "True")
+  if (limited?.status === "True" && limited.reason !== Reason.AtMinReplicas)
     out.push({ type: "Normal", reason: limited.reason, action: "Limit", note: limited.message });
   const ready = changed(ConditionType.Ready);
   if (ready?.status === "True")

@@ -12,7 +12,7 @@ import {
   LABEL_VARIANT,
   MANAGED_BY,
 } from "../../apis/labels.ts";
-import { formatErrors, toFieldErrors } from "../../apis/validate.ts";
+import { formatErrors, parseSpec, toFieldErrors } from "../../apis/validate.ts";
 import type { KubeClient, KubeObject } from "../../kube/client.ts";
 import { isNotFound, TerminalError, wrap } from "../../kube/errors.ts";
 import type { EventRecorder } from "../../kube/events.ts";
@@ -64,7 +64,7 @@ export interface ReconcilerDeps {
 export function knownPools(cache: Caches["pools"]): Map<string, GPUNodePool> {
   const out = new Map<string, GPUNodePool>();
   for (const raw of cache.list()) {
-    const parsed = gpuNodePoolSchema.safeParse(raw);
+    const parsed = parseSpec(gpuNodePoolSchema, raw);
     if (parsed.success) out.set(parsed.data.metadata.name, parsed.data);
   }
   return out;
@@ -88,8 +88,15 @@ function conflictsFor(svc: InferenceService, hpas: Caches["hpas"]) {
   });
 }
 
+/** The Deployments cache's index: `namespace/service` of the inferops service label. */
+const BY_SERVICE = "inferops-service";
+
 export function makeReconciler(deps: ReconcilerDeps) {
   const now = deps.now ?? Date.now;
+  deps.caches.deployments.addIndex(BY_SERVICE, (d) => {
+    const service = d.metadata?.labels?.[LABEL_SERVICE];
+    return service ? `${d.metadata?.namespace}/${service}` : undefined;
+  });
   return async function reconcile(key: string): Promise<ReconcileResult | undefined> {
     const [namespace, name] = key.split("/") as [string, string];
     const raw = deps.caches.services.get(name, namespace);
@@ -97,7 +104,7 @@ export function makeReconciler(deps: ReconcilerDeps) {
     const log = deps.log.child({ namespace, name });
 
     // Status is ours and read as is; only the user's part is validated (and defaulted).
-    const parsed = inferenceServiceSchema.safeParse({ ...raw, status: undefined });
+    const parsed = parseSpec(inferenceServiceSchema, raw);
     if (!parsed.success) {
       // The API server admitted it, so the CRD and this build disagree (an older CRD installed?).
       const message = formatErrors(toFieldErrors(parsed.error));
@@ -107,84 +114,88 @@ export function makeReconciler(deps: ReconcilerDeps) {
     const svc: InferenceService = { ...parsed.data, status: raw.status as InferenceService["status"] };
     const pools = knownPools(deps.caches.pools);
     const owned = deps.caches.deployments
-      .list(namespace)
-      .filter(
-        (d) =>
-          d.metadata?.labels?.[LABEL_SERVICE] === name &&
-          d.metadata?.labels?.[LABEL_MANAGED_BY] === MANAGED_BY,
-      );
+      .byIndex(BY_SERVICE, key)
+      .filter((d) => d.metadata?.labels?.[LABEL_MANAGED_BY] === MANAGED_BY);
     const views = owned.map((d) => viewDeployment(d.metadata?.labels?.[LABEL_VARIANT] ?? "", d));
     const decision = deps.decide(svc, { deployments: views, pools });
     const conflicts = conflictsFor(svc, deps.caches.hpas);
     const unknownPools = svc.spec.accelerators.filter((a) => !pools.has(a.pool)).map((a) => a.pool);
 
-    // Deployments, one per variant on a known pool.
+    // The Deployments (one per variant on a known pool) and the Service over all variants, side by side: a
+    // new service's first reconcile waits for one round trip, not two.
     let settleMs: number | undefined;
-    for (const accel of svc.spec.accelerators) {
-      const pool = pools.get(accel.pool);
-      if (!pool) continue; // keep what runs; the Valid condition says why nothing new is made
-      const dname = deploymentName(name, accel.pool);
-      const live = owned.find((d) => d.metadata?.name === dname);
-      const conflicted = conflicts.some((c) => c.deployment === dname);
-      if (conflicted && live) continue; // another autoscaler owns its replicas
-      const liveReplicas = (live?.spec as { replicas?: number } | undefined)?.replicas;
-      const replicas = conflicted ? (liveReplicas ?? 0) : (decision.perVariant.get(accel.pool) ?? 0);
-      const desired = desiredDeployment(svc, accel, pool, replicas);
-      if (upToDate(live, desired)) continue;
-      if (live && liveReplicas !== undefined && replicas < liveReplicas) {
-        // The ReplicaSet picks the pods to remove from its own cache: lower the replicas once it has seen
-        // the costs just set, at the next pass, not in the same breath.
-        if ((await rankForRemoval(deps, namespace, name, accel.pool, log)) > 0) {
-          settleMs = DELETION_COST_SETTLE_MS;
-          continue;
+    const deployments = async () => {
+      for (const accel of svc.spec.accelerators) {
+        const pool = pools.get(accel.pool);
+        if (!pool) continue; // keep what runs; the Valid condition says why nothing new is made
+        const dname = deploymentName(name, accel.pool);
+        const live = owned.find((d) => d.metadata?.name === dname);
+        const conflicted = conflicts.some((c) => c.deployment === dname);
+        if (conflicted && live) continue; // another autoscaler owns its replicas
+        const liveReplicas = (live?.spec as { replicas?: number } | undefined)?.replicas;
+        const replicas = conflicted ? (liveReplicas ?? 0) : (decision.perVariant.get(accel.pool) ?? 0);
+        const desired = desiredDeployment(svc, accel, pool, replicas);
+        if (upToDate(live, desired)) continue;
+        if (live && liveReplicas !== undefined && replicas < liveReplicas) {
+          // The ReplicaSet picks the pods to remove from its own cache: lower the replicas once it has seen
+          // the costs just set, at the next pass, not in the same breath.
+          if ((await rankForRemoval(deps, namespace, name, accel.pool, log)) > 0) {
+            settleMs = DELETION_COST_SETTLE_MS;
+            continue;
+          }
+        }
+        try {
+          await deps.client.apply(pathFor(R.deployments, { namespace, name: dname }), desired);
+        } catch (err) {
+          await deps.events.record(events.regarding(svc), events.applyFailed(`Deployment ${dname}`, err));
+          throw wrap(`applying Deployment ${namespace}/${dname}`, err);
+        }
+        if (!live) log.info({ deployment: dname, replicas }, "created Deployment");
+        else if (liveReplicas !== replicas) {
+          log.info(
+            { deployment: dname, from: liveReplicas, to: replicas, reason: decision.reason },
+            "scaled Deployment",
+          );
+          deps.metrics?.decisions.inc({
+            direction: replicas > (liveReplicas ?? 0) ? "up" : "down",
+            reason: decision.reason,
+          });
+          await deps.events.record(
+            events.regarding(svc),
+            events.scaled(dname, liveReplicas ?? 0, replicas, decision),
+          );
         }
       }
-      try {
-        await deps.client.apply(pathFor(R.deployments, { namespace, name: dname }), desired);
-      } catch (err) {
-        await deps.events.record(events.regarding(svc), events.applyFailed(`Deployment ${dname}`, err));
-        throw wrap(`applying Deployment ${namespace}/${dname}`, err);
-      }
-      if (!live) log.info({ deployment: dname, replicas }, "created Deployment");
-      else if (liveReplicas !== replicas) {
-        log.info(
-          { deployment: dname, from: liveReplicas, to: replicas, reason: decision.reason },
-          "scaled Deployment",
-        );
-        deps.metrics?.decisions.inc({
-          direction: replicas > (liveReplicas ?? 0) ? "up" : "down",
-          reason: decision.reason,
-        });
-        await deps.events.record(
-          events.regarding(svc),
-          events.scaled(dname, liveReplicas ?? 0, replicas, decision),
-        );
-      }
-    }
 
-    // Variants removed from the spec: their Deployments go (only ours, only this service's).
-    const variants = new Set(svc.spec.accelerators.map((a) => a.pool));
-    for (const d of owned) {
-      const variant = d.metadata?.labels?.[LABEL_VARIANT] ?? "";
-      const ownedByUs = d.metadata?.ownerReferences?.some((o) => o.uid === svc.metadata.uid && o.controller);
-      if (variants.has(variant) || !ownedByUs) continue;
-      try {
-        await deps.client.delete(pathFor(R.deployments, { namespace, name: d.metadata?.name }));
-        log.info({ deployment: d.metadata?.name }, "deleted Deployment of a removed variant");
-      } catch (err) {
-        if (!isNotFound(err)) throw wrap(`deleting Deployment ${namespace}/${d.metadata?.name}`, err);
+      // Variants removed from the spec: their Deployments go (only ours, only this service's).
+      const variants = new Set(svc.spec.accelerators.map((a) => a.pool));
+      for (const d of owned) {
+        const variant = d.metadata?.labels?.[LABEL_VARIANT] ?? "";
+        const ownedByUs = d.metadata?.ownerReferences?.some(
+          (o) => o.uid === svc.metadata.uid && o.controller,
+        );
+        if (variants.has(variant) || !ownedByUs) continue;
+        try {
+          await deps.client.delete(pathFor(R.deployments, { namespace, name: d.metadata?.name }));
+          log.info({ deployment: d.metadata?.name }, "deleted Deployment of a removed variant");
+        } catch (err) {
+          if (!isNotFound(err)) throw wrap(`deleting Deployment ${namespace}/${d.metadata?.name}`, err);
+        }
       }
-    }
-
-    // The Service over all variants.
-    const desiredSvc = desiredService(svc);
-    if (!upToDate(deps.caches.k8sServices.get(name, namespace), desiredSvc)) {
-      try {
-        await deps.client.apply(pathFor(R.services, { namespace, name }), desiredSvc);
-      } catch (err) {
-        throw wrap(`applying Service ${namespace}/${name}`, err);
+    };
+    const service = async () => {
+      const desiredSvc = desiredService(svc);
+      if (!upToDate(deps.caches.k8sServices.get(name, namespace), desiredSvc)) {
+        try {
+          await deps.client.apply(pathFor(R.services, { namespace, name }), desiredSvc);
+        } catch (err) {
+          throw wrap(`applying Service ${namespace}/${name}`, err);
+        }
       }
-    }
+    };
+    const [deployed, served] = await Promise.allSettled([deployments(), service()]);
+    if (deployed.status === "rejected") throw deployed.reason;
+    if (served.status === "rejected") throw served.reason;
 
     deps.metrics?.desiredReplicas.set({ namespace, service: name }, decision.total);
     if (decision.recommendation)
