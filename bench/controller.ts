@@ -21,6 +21,8 @@ const { values } = parseArgs({
     services: { type: "string", default: "1000" },
     "steady-seconds": { type: "string", default: "120" },
     interval: { type: "string", default: "10s" },
+    /** The operator's --concurrency (reconciles at once). */
+    concurrency: { type: "string", default: "8" },
     out: { type: "string", default: join(ROOT, "bench", "results", "controller.json") },
     /** Writes the operator's CPU profile (node --cpu-prof) into this directory when it stops. */
     "cpu-prof": { type: "string" },
@@ -91,7 +93,7 @@ try {
     kubeconfig: cluster.operatorKubeconfig,
     identity: "bench",
     interval: values.interval,
-    extraArgs: ["--log-level", "info", "--concurrency", "8"],
+    extraArgs: ["--log-level", "info", "--concurrency", values.concurrency],
     ...(values["cpu-prof"] ? { nodeArgs: ["--cpu-prof", `--cpu-prof-dir=${values["cpu-prof"]}`] } : {}),
   });
   /** Services whose status is written for their generation, and those of them Ready (from the watch). */
@@ -204,7 +206,8 @@ try {
     machine:
       `${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, ${cpus()[0]?.model ?? ""}`.trim(),
     node: process.version,
-    command: `node bench/controller.ts --services ${N} --steady-seconds ${STEADY_S}`,
+    concurrency: Number(values.concurrency),
+    command: `node bench/controller.ts --services ${N} --steady-seconds ${STEADY_S} --concurrency ${values.concurrency}`,
     date: new Date().toISOString().slice(0, 10),
   };
   mkdirSync(dirname(values.out), { recursive: true });
