@@ -1,7 +1,11 @@
-// Controller benchmark: N InferenceServices on the local control plane. Measures the time from operator
-// start to all converged, the operator's peak RSS, and API writes per minute in steady state (target: 0).
+// Controller benchmark: N InferenceServices on the local control plane, created before the operator starts
+// (a cold start). Measures the time from operator start until every Deployment and Service exists and every
+// status is written, with the operator's API requests (by verb, with their mean time), reconciles and events
+// meanwhile; then until all are Ready, the operator's peak RSS, and API writes per minute in steady state
+// (target: 0).
 //
-//   node bench/controller.ts [--services 1000] [--steady-seconds 120] [--out bench/results/controller.json]
+//   node bench/controller.ts [--services 1000] [--steady-seconds 120] [--concurrency 8] [--until ready|status]
+//                            [--out bench/results/controller.json] [--cpu-prof DIR]
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { dirname, join } from "node:path";
@@ -23,6 +27,12 @@ const { values } = parseArgs({
     interval: { type: "string", default: "10s" },
     /** The operator's --concurrency (reconciles at once). */
     concurrency: { type: "string", default: "8" },
+    /**
+     * `status`: stop once every object exists and every status is written (the cold start alone, for thousands
+     * of services, whose pods kwok takes many minutes to start); `ready` (default): wait until all are Ready,
+     * then measure the steady state.
+     */
+    until: { type: "string", default: "ready" },
     out: { type: "string", default: join(ROOT, "bench", "results", "controller.json") },
     /** Writes the operator's CPU profile (node --cpu-prof) into this directory when it stops. */
     "cpu-prof": { type: "string" },
@@ -42,6 +52,8 @@ async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<unkno
     }),
   );
 }
+
+const round1 = (x: number | undefined) => (x === undefined ? undefined : Math.round(x * 10) / 10);
 
 const peakRssMiB = (pid: number) => {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
@@ -149,7 +161,8 @@ try {
   let deploymentsSeconds: number | undefined;
   let objectsSeconds: number | undefined;
   let statusSeconds: number | undefined;
-  for (let s = statuses(); s.ready < N; s = statuses()) {
+  const untilStatus = values.until === "status";
+  for (let s = statuses(); s.ready < N && !(untilStatus && coldStartWork); s = statuses()) {
     if (Date.now() - started > 30 * 60_000) throw new Error(`not converged after 30 min: ${s.ready}/${N}`);
     const at = (Date.now() - started) / 1000;
     if (deploymentsSeconds === undefined && deployCache.list(NS).length >= N) deploymentsSeconds = at;
@@ -172,16 +185,22 @@ try {
     await new Promise((r) => setTimeout(r, 250));
   }
   await Promise.all([isCache, deployCache, serviceCache].map((c) => c.stop()));
-  const convergeSeconds = (Date.now() - started) / 1000;
-  console.error(`all ${N} converged (Ready) in ${convergeSeconds.toFixed(1)} s`);
+  const convergeSeconds = untilStatus ? undefined : (Date.now() - started) / 1000;
+  if (convergeSeconds !== undefined)
+    console.error(`all ${N} converged (Ready) in ${convergeSeconds.toFixed(1)} s`);
 
   // Steady state: let in-flight status updates settle for one interval, then count writes.
-  await new Promise((r) => setTimeout(r, 15_000));
-  const w0 = await op.writes();
-  const r0 = await op.counter("inferops_reconcile_total");
-  await new Promise((r) => setTimeout(r, STEADY_S * 1000));
-  const w1 = await op.writes();
-  const r1 = await op.counter("inferops_reconcile_total");
+  let steady: { writes: number; reconciles: number } | undefined;
+  if (!untilStatus) {
+    await new Promise((r) => setTimeout(r, 15_000));
+    const w0 = await op.writes();
+    const r0 = await op.counter("inferops_reconcile_total");
+    await new Promise((r) => setTimeout(r, STEADY_S * 1000));
+    steady = {
+      writes: (await op.writes()) - w0,
+      reconciles: (await op.counter("inferops_reconcile_total")) - r0,
+    };
+  }
   const rss = peakRssMiB(op.proc.pid!);
   await op.stop();
   await admin.close();
@@ -191,23 +210,26 @@ try {
     nodes,
     interval: values.interval,
     /** Until every Deployment exists (the operator's own work). */
-    deploymentsCreatedSeconds: Math.round((deploymentsSeconds ?? convergeSeconds) * 10) / 10,
+    deploymentsCreatedSeconds: round1(deploymentsSeconds ?? convergeSeconds),
     /** Until every Deployment and Service exists and every status is written for its generation. */
-    objectsAndStatusSeconds:
-      Math.round(Math.max(objectsSeconds ?? convergeSeconds, statusSeconds ?? convergeSeconds) * 10) / 10,
+    objectsAndStatusSeconds: round1(Math.max(objectsSeconds ?? 0, statusSeconds ?? 0)),
     /** Until every service reports Ready (includes kwok starting 1,000 pods on the same 2 cores). */
-    convergeSeconds: Math.round(convergeSeconds * 10) / 10,
+    convergeSeconds: round1(convergeSeconds),
     /** Until objects and statuses were all there: the operator's requests and reconciles. */
     coldStartWork: coldStartWork && { ...coldStartWork, eventsByReason: coldStartEvents },
     peakRssMiB: Math.round(rss),
-    steadyStateSeconds: STEADY_S,
-    steadyStateWritesPerMinute: Math.round(((w1 - w0) / STEADY_S) * 60 * 10) / 10,
-    steadyStateReconcilesPerMinute: Math.round(((r1 - r0) / STEADY_S) * 60),
+    ...(steady
+      ? {
+          steadyStateSeconds: STEADY_S,
+          steadyStateWritesPerMinute: round1((steady.writes / STEADY_S) * 60),
+          steadyStateReconcilesPerMinute: Math.round((steady.reconciles / STEADY_S) * 60),
+        }
+      : {}),
     machine:
       `${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, ${cpus()[0]?.model ?? ""}`.trim(),
     node: process.version,
     concurrency: Number(values.concurrency),
-    command: `node bench/controller.ts --services ${N} --steady-seconds ${STEADY_S} --concurrency ${values.concurrency}`,
+    command: `node bench/controller.ts --services ${N} --steady-seconds ${STEADY_S} --concurrency ${values.concurrency} --until ${values.until}`,
     date: new Date().toISOString().slice(0, 10),
   };
   mkdirSync(dirname(values.out), { recursive: true });

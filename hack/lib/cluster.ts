@@ -1,6 +1,6 @@
 // Starts and stops the local control plane (hack/controlplane/cluster.sh), for tests, the demo and benchmarks.
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseAllDocuments, stringify } from "yaml";
@@ -125,4 +125,60 @@ export function installInferops(kubeconfig: string): void {
       .map((o) => stringify(o))
       .join("---\n"),
   );
+}
+
+/** A component of the local control plane (hack/controlplane/cluster.sh) that a test may stop or pause. */
+export type Component = "etcd" | "kube-apiserver" | "kube-controller-manager" | "kube-scheduler" | "kwok";
+
+/** The pid of a component of the cluster in `dir`, from its pid file, if it runs (undefined on k3s). */
+export function componentPid(dir: string, component: Component): number | undefined {
+  try {
+    const pid = Number(readFileSync(join(dir, "pids", `${component}.pid`), "utf8").trim());
+    return pid > 0 && existsSync(`/proc/${pid}`) ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Freezes a component (SIGSTOP): its connections stay open and nothing answers, as when a host or its disk
+ * hangs. Returns the function that thaws it (SIGCONT).
+ */
+export function pauseComponent(dir: string, component: Component): () => void {
+  const pid = componentPid(dir, component);
+  if (pid === undefined) throw new Error(`${component} is not running in ${dir}`);
+  process.kill(pid, "SIGSTOP");
+  return () => process.kill(pid, "SIGCONT");
+}
+
+/**
+ * Stops a component (SIGTERM, then SIGKILL after 10 s), leaves it down for `downMs`, and starts it again with
+ * the same command line, its output appended to its log and its pid file updated, so that `clusterDown`
+ * stops the new process. Resolves once it runs again (the caller waits for readiness).
+ */
+export async function restartComponent(dir: string, component: Component, downMs: number): Promise<void> {
+  const pid = componentPid(dir, component);
+  if (pid === undefined) throw new Error(`${component} is not running in ${dir}`);
+  const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean);
+  process.kill(pid, "SIGTERM");
+  const deadline = Date.now() + 10_000;
+  while (existsSync(`/proc/${pid}`)) {
+    if (Date.now() > deadline) process.kill(pid, "SIGKILL");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await new Promise((r) => setTimeout(r, downMs));
+  // Through a shell that exits at once, as cluster.sh starts it: the component is nobody's child here, so
+  // no zombie of it outlives its stop.
+  const pidText = execFileSync(
+    "sh",
+    [
+      "-c",
+      'log="$1"; shift; setsid "$@" </dev/null >>"$log" 2>&1 & echo $!',
+      "sh",
+      join(dir, "logs", `${component}.log`),
+      ...argv,
+    ],
+    { encoding: "utf8" },
+  );
+  writeFileSync(join(dir, "pids", `${component}.pid`), `${pidText.trim()}\n`);
 }
