@@ -20,12 +20,42 @@ export interface TextResponse {
   text: string;
 }
 
-/** Fetches a text body. Rejects with a SignalsError (Unreachable, Timeout, BadResponse). */
-export async function fetchText(req: TextRequest): Promise<TextResponse> {
+/**
+ * A URL's user and password (`http://user:password@prometheus:9090`) as a Basic Authorization header, and the
+ * URL without them: what requests are sent to and what messages, logs and conditions may show.
+ */
+export function splitCredentials(url: string): { url: string; authorization?: string } {
+  let u: URL;
   try {
-    const res = await fetch(req.url, {
+    u = new URL(url);
+  } catch {
+    return { url };
+  }
+  if (!u.username && !u.password) return { url };
+  const user = decodeURIComponent(u.username);
+  const password = decodeURIComponent(u.password);
+  u.username = "";
+  u.password = "";
+  return {
+    url: u.toString(),
+    authorization: `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`,
+  };
+}
+
+/** The URL as a message may show it: without a user or password. */
+export const shownURL = (url: string): string => splitCredentials(url).url;
+
+/**
+ * Fetches a text body. Rejects with a SignalsError (Unreachable, Timeout, BadResponse). Credentials in the URL
+ * are sent as a Basic Authorization header unless the request has one.
+ */
+export async function fetchText(req: TextRequest): Promise<TextResponse> {
+  const { url, authorization } = splitCredentials(req.url);
+  const hasAuthorization = Object.keys(req.headers ?? {}).some((h) => h.toLowerCase() === "authorization");
+  try {
+    const res = await fetch(url, {
       method: req.method ?? "GET",
-      headers: { ...req.headers },
+      headers: { ...(authorization && !hasAuthorization ? { authorization } : {}), ...req.headers },
       ...(req.body !== undefined ? { body: req.body } : {}),
       signal: AbortSignal.timeout(req.timeoutMs),
       redirect: "follow",

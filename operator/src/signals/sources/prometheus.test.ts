@@ -157,6 +157,43 @@ describe("prometheus source: batching", () => {
   });
 });
 
+describe("prometheus source: credentials in the URL", () => {
+  const withCredentials = (url: string) => url.replace("http://", "http://reader:s3cr%40t@");
+
+  it("sends a URL's user and password as Basic authorization, to the URL without them", async () => {
+    const server = await prometheus(() => ({ body: vector([]) }));
+    const out = await createPrometheusSource({ url: withCredentials(server.url) }).fetchSignals(
+      [svc("a", "x", "llamacpp")],
+      NOW,
+    );
+    expect(ok(out.get("a/x")).replicasReporting).toBe(0);
+    expect(server.received[0]?.headers.authorization).toBe(
+      `Basic ${Buffer.from("reader:s3cr@t").toString("base64")}`,
+    );
+  });
+
+  it("never shows them in a message (which becomes a condition, an event and a log line)", async () => {
+    const server = await prometheus(() => ({ status: 502, body: "bad gateway" }));
+    const out = await createPrometheusSource({ url: server.url }).fetchSignals(
+      [svc("a", "x", "tgi", { prometheusURL: withCredentials(server.url) })],
+      NOW,
+    );
+    const e = err(out.get("a/x"));
+    expect(e.message).toContain("HTTP 502");
+    expect(e.message).toContain(server.url.replace("http://", ""));
+    expect(e.message).not.toMatch(/s3cr|reader/);
+  });
+
+  it("keeps an Authorization header configured", async () => {
+    const server = await prometheus(() => ({ body: vector([]) }));
+    await createPrometheusSource({
+      url: withCredentials(server.url),
+      headers: { Authorization: "Bearer t" },
+    }).fetchSignals([svc("a", "x", "llamacpp")], NOW);
+    expect(server.received[0]?.headers.authorization).toBe("Bearer t");
+  });
+});
+
 describe("prometheus source: histogram buckets", () => {
   const bucket = (ns: string, name: string, le: string, value: number | string) => ({
     labels: { namespace: ns, inferops_service: name, le },

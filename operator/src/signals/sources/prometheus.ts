@@ -13,7 +13,7 @@ import { isSignalsError, SignalsError, SignalsErrorCode } from "../errors.ts";
 import { parsePromFloat } from "../prom-text.ts";
 import type { HistogramBuckets, Signals } from "../types.ts";
 import { readableBuckets } from "../window.ts";
-import { fetchText, mapLimit } from "./http.ts";
+import { fetchText, mapLimit, shownURL } from "./http.ts";
 import {
   type BatchQuery,
   batchQueries,
@@ -117,7 +117,7 @@ export async function instantQuery(
   config: Pick<PrometheusConfig, "timeoutMs" | "headers" | "maxResponseBytes">,
 ): Promise<InstantResult> {
   const url = `${baseUrl.replace(/\/+$/, "")}/api/v1/query`;
-  const doing = `querying Prometheus at ${url} for ${short(query)}`;
+  const doing = `querying Prometheus at ${shownURL(url)} for ${short(query)}`;
   const res = await fetchText({
     url,
     method: "POST",
@@ -503,7 +503,7 @@ export function createPrometheusSource(input: z.input<typeof prometheusConfigSch
           ? err
           : new SignalsError(
               SignalsErrorCode.BadResponse,
-              `querying Prometheus at ${t.url}: ${String(err)}`,
+              `querying Prometheus at ${shownURL(t.url)}: ${String(err)}`,
               {
                 cause: err,
               },
