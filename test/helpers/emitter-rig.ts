@@ -1,6 +1,7 @@
 // One InferenceService whose signals come from a vLLM-format emitter through a real Prometheus, on a static
 // pool of two 8-GPU nodes, with an operator of its own: what signals.test.ts and metrics-faults.test.ts
 // stand on.
+import { join } from "node:path";
 import { inject } from "vitest";
 import { KubeClient } from "../../operator/src/kube/client.ts";
 import { pathFor, R } from "../../operator/src/kube/resources.ts";
@@ -36,6 +37,8 @@ export async function startEmitterRig(o: {
   operators?: number;
   /** More flags for every operator. */
   operatorArgs?: string[];
+  /** `user:password` the operators put in their --prometheus-url (Prometheus here ignores it). */
+  prometheusUserinfo?: string;
 }): Promise<EmitterRig> {
   const admin = await KubeClient.create(inject("adminKubeconfig"));
   kubectl(inject("adminKubeconfig"), ["create", "namespace", o.ns]);
@@ -58,11 +61,18 @@ export async function startEmitterRig(o: {
   const count = o.operators ?? 1;
   const operators: OperatorProcess[] = [];
   const addOperator = async (identity: string) => {
+    const logDir = process.env.INFEROPS_TEST_OPERATOR_LOG_DIR;
     const op = await startOperatorProcess({
       kubeconfig: inject("operatorKubeconfig"),
       identity,
+      // For a failure's post-mortem: every operator's log lines, one file per identity.
+      ...(logDir ? { logFile: join(logDir, `${identity}.log`) } : {}),
       leaderElect: count > 1,
-      extraArgs: ["--prometheus-url", prometheus.url, ...(o.operatorArgs ?? [])],
+      extraArgs: [
+        "--prometheus-url",
+        o.prometheusUserinfo ? prometheus.url.replace("://", `://${o.prometheusUserinfo}@`) : prometheus.url,
+        ...(o.operatorArgs ?? []),
+      ],
     });
     operators.push(op);
     return op;

@@ -3,7 +3,8 @@
 // a queue has scaled to several replicas: the replicas never drop while the fault lasts, the
 // MetricsAvailable condition says what is wrong where the signals are gone, and the service recovers by
 // itself once the exporter is healthy again.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readFileSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { KubeClient, KubeObject } from "../../operator/src/kube/client.ts";
 import { pathFor, R } from "../../operator/src/kube/resources.ts";
 import type { Emitter, EmitterFault } from "../helpers/emitter.ts";
@@ -18,6 +19,8 @@ integrationSuite("metrics-faults", () => {
   const POOL = "it-faults-h100";
   const SVC = "chat";
   const DEPLOY = `${SVC}-${POOL}`;
+  /** In the operator's --prometheus-url: it must never be shown. */
+  const PASSWORD = "pw-7f3a91c2";
 
   let admin: KubeClient;
   let emitter: Emitter;
@@ -62,6 +65,7 @@ integrationSuite("metrics-faults", () => {
       svc: SVC,
       nodePrefix: "it-faults",
       identity: "op-faults",
+      prometheusUserinfo: `inferops:${PASSWORD}`,
     });
     ({ admin, emitter, operator } = rig);
     emitterStarted = Date.now();
@@ -145,5 +149,31 @@ integrationSuite("metrics-faults", () => {
         );
       });
     }
+  });
+  it("no log line or condition shows a credential: the Prometheus password, or the operator's client key", async () => {
+    // Prometheus gone for a few evaluations: every query fails, and its URL is in the messages.
+    await rig!.prometheus.stop();
+    await eventually(async () => expect((await metricsCondition())?.status).toBe("False"), {
+      timeoutMs: 60_000,
+    });
+    await lowestOver(2);
+    const condition = await metricsCondition();
+    const host = new URL(rig!.prometheus.url).host;
+    expect(condition?.message).toContain(host);
+    const kubeconfig = readFileSync(inject("operatorKubeconfig"), "utf8");
+    const keyData = kubeconfig.match(/client-key-data: (\S+)/)?.[1] ?? "";
+    const keyLines = Buffer.from(keyData, "base64")
+      .toString("utf8")
+      .split("\n")
+      .filter((l) => l.length >= 32 && !l.startsWith("-----"));
+    const secrets = [PASSWORD, keyData, ...keyLines].filter(Boolean);
+    expect(keyLines.length).toBeGreaterThan(0);
+    const text = [
+      ...operator.logs.map((l) => JSON.stringify(l)),
+      ...operator.stderr,
+      JSON.stringify(condition),
+    ].join("\n");
+    expect(text).toContain(host);
+    for (const secret of secrets) expect(text).not.toContain(secret);
   });
 });

@@ -7,7 +7,14 @@ import { LABEL_SERVICE, LABEL_VARIANT } from "../apis/labels.ts";
 import { parseSpec } from "../apis/validate.ts";
 import type { KubeObject } from "../kube/client.ts";
 import { plan as planFn } from "../planning/plan.ts";
-import type { Plan, PlannerMemory, ServicePlan, Signals, Snapshot } from "../planning/types.ts";
+import type {
+  Plan,
+  PlannerMemory,
+  ServicePlan,
+  ServiceSnapshot,
+  Signals,
+  Snapshot,
+} from "../planning/types.ts";
 import type { PowerReader, PowerReading } from "../signals/power.ts";
 import {
   type MetricSource,
@@ -54,6 +61,7 @@ export class Planner {
   private current?: Plan;
   private input?: { snapshot: Snapshot; nowMs: number };
   private byKey = new Map<string, ServicePlan>();
+  private seenByKey = new Map<string, ServiceSnapshot>();
   private signals: ReturnType<typeof toSignalsByService> = new Map();
   private timer?: NodeJS.Timeout;
   private running = false;
@@ -66,6 +74,11 @@ export class Planner {
   /** The latest plan for one service, if the engine has planned it. */
   planFor(key: string): ServicePlan | undefined {
     return this.byKey.get(key);
+  }
+
+  /** The service as the latest plan saw it (its generation, the replicas its variants ran then). */
+  seenFor(key: string): ServiceSnapshot | undefined {
+    return this.seenByKey.get(key);
   }
 
   /** The signals the latest plan saw for one service. */
@@ -116,6 +129,7 @@ export class Planner {
     this.current = plan;
     this.input = { snapshot, nowMs };
     this.byKey = new Map(plan.services.map((s) => [s.key, s]));
+    this.seenByKey = new Map(snapshot.services.map((s) => [s.key, s]));
     if (this.deps.log.isLevelEnabled("debug")) this.logDecisions(snapshot, plan);
     this.deps.onPlan(plan);
     return plan;

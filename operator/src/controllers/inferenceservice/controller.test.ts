@@ -36,12 +36,15 @@ const held: BudgetPlan = {
 };
 
 /** A Plan that gives the service `replicas` (cut by the budget above when `limited`), made at `generation`. */
-function planner(replicas: number, opts: { generation?: number; limited?: boolean } = {}) {
+function planner(
+  replicas: number,
+  opts: { generation?: number; limited?: boolean; seen?: number; reason?: string } = {},
+) {
   const service: ServicePlan = {
     key: "n/s",
     replicas: opts.limited
       ? { value: replicas, reason: "BudgetBinding", message: "3 replicas held back by CapacityBudget" }
-      : { value: replicas, reason: "Manual", message: "mode Manual: spec.replicas" },
+      : { value: replicas, reason: opts.reason ?? "Manual", message: "mode Manual: spec.replicas" },
     variants: [{ pool: "a", replicas }],
     recommended: { value: replicas, reason: "NoDemand", message: "" },
     metricsAvailable: { ok: true, reason: "MetricsFresh", message: "" },
@@ -53,16 +56,54 @@ function planner(replicas: number, opts: { generation?: number; limited?: boolea
     budgets: opts.limited ? [held] : [],
     memory: { services: {} },
   };
-  const snapshot = {
-    services: [{ key: "n/s", generation: opts.generation ?? 2 }],
-  } as unknown as Snapshot;
+  const seen = {
+    key: "n/s",
+    generation: opts.generation ?? 2,
+    variants: opts.seen !== undefined ? [{ pool: "a", replicas: opts.seen, readyReplicas: opts.seen }] : [],
+  };
+  const snapshot = { services: [seen] } as unknown as Snapshot;
   return {
     plan,
     planned: { snapshot, nowMs: 0 },
     planFor: (key: string) => (key === "n/s" ? service : undefined),
     signalsFor: () => undefined,
+    seenFor: (key: string) => (key === "n/s" ? (seen as unknown as Snapshot["services"][number]) : undefined),
   };
 }
+
+describe("planDecider: a plan lowers replicas only from what it saw", () => {
+  const auto = make({ mode: "Auto", minReplicas: 1, maxReplicas: 12 });
+
+  it("keeps what runs when the plan saw fewer and did not decide a decrease (its caches were behind)", () => {
+    // After an API server outage the plan saw 4 (a stale cache) and its scale-up limit allowed 4; the
+    // Deployment runs 6: removing 2 would be a scale-down nobody decided.
+    const d = planDecider(planner(4, { seen: 4, reason: "ScaleUpLimit" }))(auto, {
+      deployments: [view(6)],
+      pools,
+    });
+    expect(d.total).toBe(6);
+    expect(d.perVariant.get("a")).toBe(6);
+    expect(d.message).toContain("keeps 6 (the plan saw 4 and asked 4)");
+    const up = planDecider(planner(6, { seen: 4, reason: "QueueDepth" }))(auto, {
+      deployments: [view(8)],
+      pools,
+    });
+    expect(up.total).toBe(8);
+  });
+
+  it("applies a decrease the plan decided from what it saw", () => {
+    const d = planDecider(planner(4, { seen: 6, reason: "QueueDepth" }))(auto, {
+      deployments: [view(6)],
+      pools,
+    });
+    expect(d.total).toBe(4);
+    const fresh = planDecider(planner(5, { seen: 5, reason: "QueueDepth" }))(auto, {
+      deployments: [view(5)],
+      pools,
+    });
+    expect(fresh.total).toBe(5);
+  });
+});
 
 describe("planDecider in mode Manual", () => {
   const manual = (replicas: number, generation = 2) =>

@@ -17,7 +17,9 @@ export const INFERENCE_SERVICE = "inferenceservice";
  * budgets. Until a Plan covers the service, replicas hold. In Manual, a spec changed since the Plan was
  * made gets fewer replicas at once, and more only once the next evaluation has checked pools and budgets.
  */
-export function planDecider(planner: Pick<Planner, "planFor" | "signalsFor" | "plan" | "planned">): Decider {
+export function planDecider(
+  planner: Pick<Planner, "planFor" | "signalsFor" | "plan" | "planned" | "seenFor">,
+): Decider {
   // Every decision carries the measured watts per GPU of the pools that read them fresh (spec.power.measured),
   // so the service's status.powerWatts counts what its budget counts.
   return (svc, ctx) => withMeasuredPower(decide(svc, ctx), planner.planned?.snapshot.pools ?? []);
@@ -26,10 +28,10 @@ export function planDecider(planner: Pick<Planner, "planFor" | "signalsFor" | "p
     const plan = planner.planFor(key);
     const signals = planner.signalsFor(key);
     const budgets = planner.plan?.budgets ?? [];
+    const seen = planner.seenFor(key);
     if (svc.spec.scaling.mode === "Manual") {
-      const planned = planner.planned?.snapshot.services.find((s) => s.key === key);
-      if (plan && planned?.generation === (svc.metadata.generation ?? 0))
-        return planDecision(svc, plan, deployments, pools, budgets);
+      if (plan && seen?.generation === (svc.metadata.generation ?? 0))
+        return planDecision(svc, plan, deployments, pools, budgets, seen.variants);
       const manual = manualDecision(svc, deployments, pools);
       const current = deployments.filter((d) => pools.has(d.pool)).reduce((n, d) => n + d.wanted, 0);
       if (deployments.length > 0 && manual.total <= current) return manual;
@@ -39,7 +41,10 @@ export function planDecider(planner: Pick<Planner, "planFor" | "signalsFor" | "p
       });
     }
     if (plan)
-      return { ...planDecision(svc, plan, deployments, pools, budgets), ...(signals ? { signals } : {}) };
+      return {
+        ...planDecision(svc, plan, deployments, pools, budgets, seen?.variants),
+        ...(signals ? { signals } : {}),
+      };
     return holdDecision(svc, deployments, pools, {
       reason: Reason.HoldingOnStaleMetrics,
       message: "not evaluated yet: replicas hold",

@@ -81,6 +81,8 @@ export function planDecision(
   deployments: DeploymentView[],
   pools: Map<string, GPUNodePool>,
   budgets: readonly BudgetPlan[] = [],
+  /** The replicas each variant ran as the plan saw them (its snapshot): what it decided from. */
+  seen?: readonly { pool: string; replicas: number }[],
 ): Decision {
   const budgetLimited = budgetLimit(plan.key, budgets);
   const recommended = {
@@ -101,7 +103,25 @@ export function planDecision(
     });
     return { ...held, ...recommended };
   }
-  const perVariant = new Map(plan.variants.filter((v) => pools.has(v.pool)).map((v) => [v.pool, v.replicas]));
+  // A plan lowers a variant only from what it saw. When the Deployment runs more than the plan saw (its
+  // caches were behind: a watch restarting after an API server outage, an apply the plan had not seen yet),
+  // a value the plan did not decide as a decrease is no reason to remove replicas: keep what runs until a
+  // plan that sees it decides.
+  const kept: string[] = [];
+  const perVariant = new Map(
+    plan.variants
+      .filter((v) => pools.has(v.pool))
+      .map((v) => {
+        const live = deployments.find((d) => d.pool === v.pool)?.wanted;
+        const before = seen?.find((x) => x.pool === v.pool)?.replicas;
+        if (live !== undefined && before !== undefined && v.replicas < live && v.replicas >= before) {
+          kept.push(`${v.pool} keeps ${live} (the plan saw ${before} and asked ${v.replicas})`);
+          return [v.pool, live] as const;
+        }
+        return [v.pool, v.replicas] as const;
+      }),
+  );
   const total = [...perVariant.values()].reduce((a, b) => a + b, 0);
-  return { perVariant, total, reason: plan.replicas.reason, message: plan.replicas.message, ...recommended };
+  const message = kept.length > 0 ? `${plan.replicas.message}; ${kept.join("; ")}` : plan.replicas.message;
+  return { perVariant, total, reason: plan.replicas.reason, message, ...recommended };
 }
