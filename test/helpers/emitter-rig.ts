@@ -7,7 +7,7 @@ import { KubeClient } from "../../operator/src/kube/client.ts";
 import { pathFor, R } from "../../operator/src/kube/resources.ts";
 import { kubectl } from "./cluster.ts";
 import { type Emitter, startVllmEmitter } from "./emitter.ts";
-import { gpuNode, gpuNodePool } from "./objects.ts";
+import { gpuNode, gpuNodePool, inferenceService } from "./objects.ts";
 import { type OperatorProcess, startOperatorProcess } from "./operator.ts";
 import { type PrometheusProcess, startPrometheus } from "./prometheus.ts";
 
@@ -92,4 +92,32 @@ export async function startEmitterRig(o: {
       await admin.close();
     },
   };
+}
+
+/**
+ * A rig's InferenceService scaled by its queue alone: `perReplica` waiting requests per replica, no lead time
+ * and no scale-up window, so that what the replicas do is the operator's doing at the next evaluation; the
+ * scale-down window is `scaleDownWindowSeconds` (default none: a queue read as zero would scale down at once).
+ */
+export function queueScaledService(o: {
+  svc: string;
+  ns: string;
+  pool: string;
+  perReplica: number;
+  maxReplicas: number;
+  scaleDownWindowSeconds?: number;
+}) {
+  return inferenceService(o.svc, o.ns, {
+    accelerators: [{ pool: o.pool }],
+    scaling: {
+      minReplicas: 1,
+      maxReplicas: o.maxReplicas,
+      targets: { queueDepthPerReplica: o.perReplica },
+      leadTimeSeconds: 0,
+      behavior: {
+        scaleUp: { stabilizationWindowSeconds: 0 },
+        scaleDown: { stabilizationWindowSeconds: o.scaleDownWindowSeconds ?? 0 },
+      },
+    },
+  });
 }

@@ -14,9 +14,8 @@ import {
   restartComponent,
 } from "../helpers/cluster.ts";
 import type { Emitter } from "../helpers/emitter.ts";
-import { type EmitterRig, startEmitterRig } from "../helpers/emitter-rig.ts";
+import { type EmitterRig, queueScaledService, startEmitterRig } from "../helpers/emitter-rig.ts";
 import { eventually } from "../helpers/eventually.ts";
-import { inferenceService } from "../helpers/objects.ts";
 import type { OperatorProcess } from "../helpers/operator.ts";
 import { integrationSuite } from "../helpers/suite.ts";
 
@@ -93,22 +92,10 @@ integrationSuite("control-plane faults", () => {
       identity: "op-cp-faults",
     });
     ({ admin, emitter, operator } = rig);
+    // No scale-down window: replicas that held are the operator's doing, not a window's.
     await admin.apply(
       pathFor(R.inferenceServices, { namespace: NS, name: SVC }),
-      inferenceService(SVC, NS, {
-        accelerators: [{ pool: POOL }],
-        // No scale-down window and no lead time: replicas that held are the operator's doing, not a window's.
-        scaling: {
-          minReplicas: 1,
-          maxReplicas: 12,
-          targets: { queueDepthPerReplica: PER_REPLICA },
-          leadTimeSeconds: 0,
-          behavior: {
-            scaleUp: { stabilizationWindowSeconds: 0 },
-            scaleDown: { stabilizationWindowSeconds: 0 },
-          },
-        },
-      }),
+      queueScaledService({ svc: SVC, ns: NS, pool: POOL, perReplica: PER_REPLICA, maxReplicas: 12 }),
     );
     emitter.set({ waiting: 4 * PER_REPLICA, running: 2 });
     await convergeTo(4, Date.now());

@@ -6,9 +6,8 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import type { KubeClient, KubeObject } from "../../operator/src/kube/client.ts";
 import { pathFor, R } from "../../operator/src/kube/resources.ts";
 import type { Emitter } from "../helpers/emitter.ts";
-import { type EmitterRig, startEmitterRig } from "../helpers/emitter-rig.ts";
+import { type EmitterRig, queueScaledService, startEmitterRig } from "../helpers/emitter-rig.ts";
 import { eventually } from "../helpers/eventually.ts";
-import { inferenceService } from "../helpers/objects.ts";
 import type { OperatorProcess } from "../helpers/operator.ts";
 import { integrationSuite } from "../helpers/suite.ts";
 
@@ -122,18 +121,13 @@ integrationSuite("failover", () => {
     all = [...rig.operators];
     await admin.apply(
       pathFor(R.inferenceServices, { namespace: NS, name: SVC }),
-      inferenceService(SVC, NS, {
-        accelerators: [{ pool: POOL }],
-        scaling: {
-          minReplicas: 1,
-          maxReplicas: 8,
-          targets: { queueDepthPerReplica: PER_REPLICA },
-          leadTimeSeconds: 0,
-          behavior: {
-            scaleUp: { stabilizationWindowSeconds: 0 },
-            scaleDown: { stabilizationWindowSeconds: WINDOW_S },
-          },
-        },
+      queueScaledService({
+        svc: SVC,
+        ns: NS,
+        pool: POOL,
+        perReplica: PER_REPLICA,
+        maxReplicas: 8,
+        scaleDownWindowSeconds: WINDOW_S,
       }),
     );
     emitter.set({ waiting: PER_REPLICA, running: 2 });

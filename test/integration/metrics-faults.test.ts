@@ -8,9 +8,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { KubeClient, KubeObject } from "../../operator/src/kube/client.ts";
 import { pathFor, R } from "../../operator/src/kube/resources.ts";
 import type { Emitter, EmitterFault } from "../helpers/emitter.ts";
-import { type EmitterRig, startEmitterRig } from "../helpers/emitter-rig.ts";
+import { type EmitterRig, queueScaledService, startEmitterRig } from "../helpers/emitter-rig.ts";
 import { eventually } from "../helpers/eventually.ts";
-import { inferenceService } from "../helpers/objects.ts";
 import type { OperatorProcess } from "../helpers/operator.ts";
 import { integrationSuite } from "../helpers/suite.ts";
 
@@ -69,20 +68,11 @@ integrationSuite("metrics-faults", () => {
     });
     ({ admin, emitter, operator } = rig);
     emitterStarted = Date.now();
+    // No scale-down window and no lead time: a queue read as zero would scale down at the next evaluation,
+    // so holding is the planner's doing, not the window's.
     await admin.apply(
       pathFor(R.inferenceServices, { namespace: NS, name: SVC }),
-      inferenceService(SVC, NS, {
-        accelerators: [{ pool: POOL }],
-        // No scale-down window and no lead time: a queue read as zero would scale down at the next
-        // evaluation, so holding is the planner's doing, not the window's.
-        scaling: {
-          minReplicas: 1,
-          maxReplicas: 8,
-          targets: { queueDepthPerReplica: 4 },
-          leadTimeSeconds: 0,
-          behavior: { scaleDown: { stabilizationWindowSeconds: 0 } },
-        },
-      }),
+      queueScaledService({ svc: SVC, ns: NS, pool: POOL, perReplica: 4, maxReplicas: 8 }),
     );
     // A queue of 16 at 4 per replica: 4 replicas, held there by the queue while it stands.
     emitter.set({ waiting: 16, running: 8 });
