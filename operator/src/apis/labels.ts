@@ -23,6 +23,20 @@ export const ANNOTATION_DRAINING = "inferops.dev/draining";
 /** The extended resource a GPU node advertises and a replica requests. */
 export const GPU_RESOURCE = "nvidia.com/gpu";
 
+/**
+ * `namespace/name` of the InferenceService an object of inferops belongs to (a service's Deployments, Service
+ * and pods), from its labels: undefined for anything else.
+ */
+export function owningServiceKey(obj: {
+  metadata?: { namespace?: string; labels?: Record<string, string> };
+}): string | undefined {
+  const labels = obj.metadata?.labels;
+  const service = labels?.[LABEL_SERVICE];
+  return service && labels?.[LABEL_MANAGED_BY] === MANAGED_BY
+    ? `${obj.metadata?.namespace}/${service}`
+    : undefined;
+}
+
 /** The labels every object and pod of a variant carries. */
 export function variantLabels(svc: string, pool: string): Record<string, string> {
   return { [LABEL_MANAGED_BY]: MANAGED_BY, [LABEL_SERVICE]: svc, [LABEL_VARIANT]: pool };

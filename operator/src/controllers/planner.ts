@@ -130,16 +130,15 @@ export class Planner {
     this.input = { snapshot, nowMs };
     this.byKey = new Map(plan.services.map((s) => [s.key, s]));
     this.seenByKey = new Map(snapshot.services.map((s) => [s.key, s]));
-    if (this.deps.log.isLevelEnabled("debug")) this.logDecisions(snapshot, plan);
+    if (this.deps.log.isLevelEnabled("debug")) this.logDecisions(plan);
     this.deps.onPlan(plan);
     return plan;
   }
 
   /** At debug level, every service's signals and decision: what an SRE reads to see why it scaled. */
-  private logDecisions(snapshot: Snapshot, plan: Plan): void {
-    const bySvc = new Map(snapshot.services.map((s) => [s.key, s]));
+  private logDecisions(plan: Plan): void {
     for (const s of plan.services) {
-      const svc = bySvc.get(s.key);
+      const svc = this.seenByKey.get(s.key);
       const mem = plan.memory.services[s.key];
       this.deps.log.debug(
         {

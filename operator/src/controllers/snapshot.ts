@@ -6,10 +6,9 @@ import { type GPUNodePool, gpuNodePoolSchema, gpuNodePoolStatusSchema } from "..
 import { inferenceServiceSchema } from "../apis/inferenceservice.ts";
 import {
   GPU_RESOURCE,
-  LABEL_MANAGED_BY,
   LABEL_SERVICE,
   LABEL_VARIANT,
-  MANAGED_BY,
+  owningServiceKey,
   poolNodeLabels,
 } from "../apis/labels.ts";
 import { parseSpec } from "../apis/validate.ts";
@@ -147,9 +146,8 @@ export function buildSnapshot(
   // Each service's Deployments, in one pass over them all.
   const owned = new Map<string, KubeObject[]>();
   for (const d of world.deployments) {
-    const service = d.metadata?.labels?.[LABEL_SERVICE];
-    if (!service || d.metadata?.labels?.[LABEL_MANAGED_BY] !== MANAGED_BY) continue;
-    const k = `${d.metadata?.namespace}/${service}`;
+    const k = owningServiceKey(d);
+    if (k === undefined) continue;
     const list = owned.get(k);
     if (list) list.push(d);
     else owned.set(k, [d]);

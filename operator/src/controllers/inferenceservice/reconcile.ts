@@ -10,7 +10,7 @@ import {
   LABEL_MANAGED_BY,
   LABEL_SERVICE,
   LABEL_VARIANT,
-  MANAGED_BY,
+  owningServiceKey,
 } from "../../apis/labels.ts";
 import { formatErrors, parseSpec, toFieldErrors } from "../../apis/validate.ts";
 import type { KubeClient, KubeObject } from "../../kube/client.ts";
@@ -88,15 +88,12 @@ function conflictsFor(svc: InferenceService, hpas: Caches["hpas"]) {
   });
 }
 
-/** The Deployments cache's index: `namespace/service` of the inferops service label. */
+/** The Deployments cache's index: the InferenceService each of inferops' Deployments belongs to. */
 const BY_SERVICE = "inferops-service";
 
 export function makeReconciler(deps: ReconcilerDeps) {
   const now = deps.now ?? Date.now;
-  deps.caches.deployments.addIndex(BY_SERVICE, (d) => {
-    const service = d.metadata?.labels?.[LABEL_SERVICE];
-    return service ? `${d.metadata?.namespace}/${service}` : undefined;
-  });
+  deps.caches.deployments.addIndex(BY_SERVICE, owningServiceKey);
   return async function reconcile(key: string): Promise<ReconcileResult | undefined> {
     const [namespace, name] = key.split("/") as [string, string];
     const raw = deps.caches.services.get(name, namespace);
@@ -113,9 +110,7 @@ export function makeReconciler(deps: ReconcilerDeps) {
     }
     const svc: InferenceService = { ...parsed.data, status: raw.status as InferenceService["status"] };
     const pools = knownPools(deps.caches.pools);
-    const owned = deps.caches.deployments
-      .byIndex(BY_SERVICE, key)
-      .filter((d) => d.metadata?.labels?.[LABEL_MANAGED_BY] === MANAGED_BY);
+    const owned = deps.caches.deployments.byIndex(BY_SERVICE, key);
     const views = owned.map((d) => viewDeployment(d.metadata?.labels?.[LABEL_VARIANT] ?? "", d));
     const decision = deps.decide(svc, { deployments: views, pools });
     const conflicts = conflictsFor(svc, deps.caches.hpas);
