@@ -7,7 +7,12 @@ export default defineConfig({
         test: {
           name: "unit",
           setupFiles: ["test/helpers/fast-check-seed.ts"],
-          include: ["operator/src/**/*.test.ts", "hack/**/*.test.ts", "bench/**/*.test.ts"],
+          include: [
+            "operator/src/**/*.test.ts",
+            "hack/**/*.test.ts",
+            "bench/**/*.test.ts",
+            "test/helpers/**/*.test.ts",
+          ],
           environment: "node",
           // A hang guard, not a timing threshold: simulation and property tests take several seconds on a
           // loaded 2-core machine.

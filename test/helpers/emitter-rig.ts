@@ -2,7 +2,6 @@
 // pool of two 8-GPU nodes, with an operator of its own: what signals.test.ts and metrics-faults.test.ts
 // stand on.
 import { join } from "node:path";
-import { inject } from "vitest";
 import { KubeClient } from "../../operator/src/kube/client.ts";
 import { pathFor, R } from "../../operator/src/kube/resources.ts";
 import { kubectl } from "./cluster.ts";
@@ -35,13 +34,18 @@ export async function startEmitterRig(o: {
   scrapeIntervalSeconds?: number;
   /** Operators to start, `<identity>-0`, `<identity>-1`...; more than one elect a leader (default 1). */
   operators?: number;
+  /** Whether the operators elect a leader (default: when there are several); without, every one writes. */
+  leaderElect?: boolean;
   /** More flags for every operator. */
   operatorArgs?: string[];
   /** `user:password` the operators put in their --prometheus-url (Prometheus here ignores it). */
   prometheusUserinfo?: string;
+  /** The cluster's kubeconfigs; by default the integration suite's (a benchmark has its own cluster). */
+  kubeconfigs?: { admin: string; operator: string };
 }): Promise<EmitterRig> {
-  const admin = await KubeClient.create(inject("adminKubeconfig"));
-  kubectl(inject("adminKubeconfig"), ["create", "namespace", o.ns]);
+  const kubeconfigs = o.kubeconfigs ?? (await suiteKubeconfigs());
+  const admin = await KubeClient.create(kubeconfigs.admin);
+  kubectl(kubeconfigs.admin, ["create", "namespace", o.ns]);
   await admin.apply(
     pathFor(R.gpuNodePools, { name: o.pool }),
     gpuNodePool(o.pool, { maxNodes: 2, provisioningSeconds: 0, provider: { type: "static" } }),
@@ -63,11 +67,11 @@ export async function startEmitterRig(o: {
   const addOperator = async (identity: string) => {
     const logDir = process.env.INFEROPS_TEST_OPERATOR_LOG_DIR;
     const op = await startOperatorProcess({
-      kubeconfig: inject("operatorKubeconfig"),
+      kubeconfig: kubeconfigs.operator,
       identity,
       // For a failure's post-mortem: every operator's log lines, one file per identity.
       ...(logDir ? { logFile: join(logDir, `${identity}.log`) } : {}),
-      leaderElect: count > 1,
+      leaderElect: o.leaderElect ?? count > 1,
       extraArgs: [
         "--prometheus-url",
         o.prometheusUserinfo ? prometheus.url.replace("://", `://${o.prometheusUserinfo}@`) : prometheus.url,
@@ -92,6 +96,12 @@ export async function startEmitterRig(o: {
       await admin.close();
     },
   };
+}
+
+/** The integration suite's kubeconfigs (global-setup.ts), read through vitest only when running under it. */
+async function suiteKubeconfigs() {
+  const { inject } = await import("vitest");
+  return { admin: inject("adminKubeconfig"), operator: inject("operatorKubeconfig") };
 }
 
 /**

@@ -271,6 +271,48 @@ integrationSuite("operator", () => {
       expect((await getDeploy(`contested-${POOL}`)).spec.replicas).toBe(4);
     });
 
+    it("sets back a person's kubectl scale once, with a warning, and leaves the replicas to a writer that keeps on", async () => {
+      await admin.apply(
+        svcPath("edited"),
+        service("edited", { scaling: { mode: "Manual", minReplicas: 1, maxReplicas: 6 }, replicas: 2 }),
+      );
+      const name = `edited-${POOL}`;
+      await eventually(async () => expect((await getDeploy(name)).spec.replicas).toBe(2));
+      const overridden = async () =>
+        (
+          await admin.list<KubeObject & { reason?: string; regarding?: { name?: string } }>(
+            pathFor(R.events, { namespace: NS }),
+          )
+        ).items.filter((e) => e.regarding?.name === "edited" && e.reason === "ReplicasOverridden").length;
+      // Two edits by hand: each set back to the spec's 2, each with a warning naming Manual mode.
+      for (const [i, to] of [4, 5].entries()) {
+        kubectl(admCfg(), ["scale", "-n", NS, `deployment/${name}`, `--replicas=${to}`]);
+        await eventually(async () => expect((await getDeploy(name)).spec.replicas).toBe(2));
+        await eventually(async () => expect(await overridden()).toBe(i + 1));
+      }
+      // The third within five minutes: inferops stops writing them, says so, and writes nothing more.
+      kubectl(admCfg(), ["scale", "-n", NS, `deployment/${name}`, "--replicas=3"]);
+      await eventually(async () =>
+        expect(condition(await getSvc("edited"), "Conflict")).toMatchObject({
+          status: "True",
+          reason: "ReplicasContested",
+        }),
+      );
+      const held = await getDeploy(name);
+      expect(held.spec.replicas).toBe(3);
+      // Several evaluations (every 2 s here) and a spec change later: neither the replicas nor anything else
+      // of the Deployment was written (its resourceVersion moves only with the rollout's status).
+      await admin.apply(
+        svcPath("edited"),
+        service("edited", { scaling: { mode: "Manual", minReplicas: 1, maxReplicas: 6 }, replicas: 1 }),
+      );
+      await new Promise((r) => setTimeout(r, 5_000));
+      const after = await getDeploy(name);
+      expect(after.spec.replicas).toBe(3);
+      expect(after.metadata?.generation).toBe(held.metadata?.generation);
+      expect(await overridden()).toBe(2);
+    });
+
     it("garbage-collects owned objects when the InferenceService is deleted", async () => {
       await admin.delete(svcPath("llama"));
       await expectGone(deployPath(`llama-${POOL}`));

@@ -110,7 +110,7 @@ export const capacityBudgetSpecSchema = withRules(
         }),
       ).describe("Which InferenceServices the budget covers."),
       limits: limitsSchema,
-      timeZone: withRules(text(64), [
+      timeZone: withRules(text(64).min(1), [
         {
           // The API server loads the zone (Go's time zone database) as the operator does (ICU): a zone it
           // cannot load fails the rule. Go also takes "Local" (the server's own zone), which ICU does not.

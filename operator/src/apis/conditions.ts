@@ -62,8 +62,14 @@ export const Reason = {
   NoConflict: "NoConflict",
   HPAConflict: "HPAConflict",
   ScaledObjectConflict: "ScaledObjectConflict",
+  /** Another writer (not an HPA) kept changing a Deployment's replicas: inferops leaves them for a while. */
+  ReplicasContested: "ReplicasContested",
+  /** Another writer changed a Deployment's replicas once: inferops set them back (an event). */
+  ReplicasOverridden: "ReplicasOverridden",
   SpecValid: "SpecValid",
   UnknownPool: "UnknownPool",
+  /** The API server refuses the Deployment the spec makes (its pod template): the message names the field. */
+  TemplateRefused: "TemplateRefused",
   InvalidSpec: "InvalidSpec",
   // Decisions
   QueueDepth: "QueueDepth",

@@ -95,9 +95,15 @@ const scalingRules = (defaults: { window: number; policies: z.input<typeof polic
         ),
       policies: z
         .array(policySchema)
+        .min(
+          1,
+          "policies needs at least one policy: to stop scaling in this direction, set selectPolicy: Disabled",
+        )
         .max(8)
         .default(defaults.policies)
-        .describe("Rate limits; with selectPolicy they bound how fast replicas change."),
+        .describe(
+          "Rate limits; with selectPolicy they bound how fast replicas change. At least one (selectPolicy: Disabled stops scaling in this direction).",
+        ),
     }),
   );
 
@@ -137,6 +143,7 @@ export const scaleToZeroSchema = withRules(
         .default(600)
         .describe("How long the service must see no requests before it scales to zero."),
       activationQuery: text(4096)
+        .min(1)
         .optional()
         .describe(
           "PromQL for demand that exists while no replica runs (a gateway or router queue, say). A value above zero wakes the service.",
@@ -276,7 +283,10 @@ export const metricsSchema = z
       .optional()
       .describe("Prometheus base URL for this service; default: the operator's --prometheus-url."),
     port: z.int().min(1).max(65535).default(8000).describe("Container port serving /metrics, for podScrape."),
-    path: text(256).default("/metrics").describe("HTTP path of the metrics endpoint, for podScrape."),
+    path: text(256)
+      .regex(/^\//, "path must start with / (as /metrics does)")
+      .default("/metrics")
+      .describe("HTTP path of the metrics endpoint, for podScrape."),
     queries: z
       .strictObject(
         Object.fromEntries(
@@ -296,9 +306,13 @@ export const metricsSchema = z
   })
   .describe("Where the service's signals come from.");
 
-/** The model server's PodTemplateSpec. Kept open (x-kubernetes-preserve-unknown-fields); the API server validates the Deployment we make from it. */
+/**
+ * The model server's PodTemplateSpec: metadata and spec kept open (x-kubernetes-preserve-unknown-fields); the
+ * API server validates the Deployment we make from them (a field it refuses is named in the Valid condition,
+ * reason TemplateRefused). Nothing else is a PodTemplateSpec's: another field beside them is refused.
+ */
 export const podTemplateSchema = z
-  .looseObject({
+  .strictObject({
     metadata: z
       .looseObject({
         labels: z.record(text(317), text(63)).optional().describe("Labels added to the pods."),
@@ -320,7 +334,6 @@ export const podTemplateSchema = z
       })
       .describe("Pod spec (corev1.PodSpec)."),
   })
-  .meta({ "x-kubernetes-preserve-unknown-fields": true })
   .describe("Pod template for the model server (corev1.PodTemplateSpec).");
 
 export const inferenceServiceSpecSchema = withRules(

@@ -36,6 +36,20 @@ export const isInvalid = (err: unknown): boolean => hasCode(err, "Invalid");
 export const isGone = (err: unknown): boolean => hasCode(err, "Expired") || hasCode(err, "Gone");
 export const isTerminal = (err: unknown): err is TerminalError => err instanceof TerminalError;
 
+/**
+ * The API server refused the object itself, as it would again: invalid (422), malformed (400), or, for a
+ * server-side apply, a field its schema does not have, which it answers with 500 "failed to create typed
+ * patch object".
+ */
+export function isRefusedObject(err: unknown): boolean {
+  if (!(err instanceof ApiError)) return false;
+  return (
+    err.status === 422 ||
+    err.status === 400 ||
+    (err.status === 500 && err.message.includes("failed to create typed patch object"))
+  );
+}
+
 /** "doing X: cause" — keeps the cause chain for logs. */
 export function wrap(doing: string, err: unknown): Error {
   const message = err instanceof Error ? err.message : String(err);

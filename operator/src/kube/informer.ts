@@ -63,6 +63,64 @@ export class CacheIndex<T extends Obj> {
   }
 }
 
+/** The HTTP status an informer's error carries: the list's (ApiError) or the watch's; 0 when none answered. */
+function httpStatusOf(err: unknown): number {
+  const e = err as { status?: unknown; statusCode?: unknown; code?: unknown } | undefined;
+  // A DOMException's numeric code (23 for a timeout) is not an HTTP status.
+  for (const v of [e?.status, e?.statusCode, e?.code])
+    if (typeof v === "number" && v >= 100 && v < 600) return v;
+  return 0;
+}
+
+/**
+ * When an informer starts again after an error. Delays double from the first to the max (client-go's reflector
+ * backs off the same way, to at most 30 s) and go back to the first once a list lands. After an outage the
+ * longest delays come last, so an informer could stay stale for up to the max once the API server answers
+ * again: when the error was that nothing answered (refused, reset, timed out: no HTTP status) and another
+ * request of the operator then gets an answer, the wait ends at once. An HTTP error (403, 500) does not end
+ * early: the server answered, and restarting on every other request would repeat it.
+ */
+export class RestartBackoff {
+  private readonly initialMs: number;
+  private readonly maxMs: number;
+  private nextMs: number;
+  private waitingForServer = false;
+
+  constructor(initialMs: number, maxMs: number) {
+    this.initialMs = initialMs;
+    this.maxMs = maxMs;
+    this.nextMs = initialMs;
+  }
+
+  /** The informer failed with `err`: the delay before it starts again. */
+  failed(err: unknown): number {
+    const delay = this.nextMs;
+    this.nextMs = Math.min(this.nextMs * 2, this.maxMs);
+    this.waitingForServer = httpStatusOf(err) === 0;
+    return delay;
+  }
+
+  /** It starts (its delay is over, or ended early). */
+  starting(): void {
+    this.waitingForServer = false;
+  }
+
+  /** A full list landed: the next error waits the first delay again. */
+  listed(): void {
+    this.nextMs = this.initialMs;
+  }
+
+  /**
+   * Another request got an HTTP answer from the API server: true when the informer should start now instead of
+   * waiting out its delay (once per error).
+   */
+  answered(status: number): boolean {
+    if (!this.waitingForServer || status === 0 || status >= 500) return false;
+    this.waitingForServer = false;
+    return true;
+  }
+}
+
 export class Informer<T extends Obj = Obj> {
   readonly resource: Resource;
   private readonly indexes = new Map<string, CacheIndex<T>>();
@@ -72,15 +130,23 @@ export class Informer<T extends Obj = Obj> {
   private listed = false;
   private isSynced = false;
   private stopped = false;
-  private restartDelayMs: number;
   private restartTimer?: NodeJS.Timeout;
-  private readonly backoff: { initialMs: number; maxMs: number };
+  private readonly restarts: RestartBackoff;
 
   constructor(client: KubeClient, resource: Resource, log: Logger, opts: InformerOptions = {}) {
     this.resource = resource;
     this.log = log;
-    this.backoff = opts.backoff ?? { initialMs: 500, maxMs: 30_000 };
-    this.restartDelayMs = this.backoff.initialMs;
+    const backoff = opts.backoff ?? { initialMs: 500, maxMs: 30_000 };
+    this.restarts = new RestartBackoff(backoff.initialMs, backoff.maxMs);
+    client.onRequest((_verb, _path, status) => {
+      if (this.restartTimer && !this.stopped && this.restarts.answered(status)) {
+        this.log.info(
+          { resource: this.resource.plural },
+          "the API server answers again; restarting the watch now",
+        );
+        this.restartNow();
+      }
+    });
     const path = pathFor(resource);
     const listFn = async () => {
       const list = await client.list<T>(path, { labelSelector: opts.labelSelector });
@@ -133,7 +199,7 @@ export class Informer<T extends Obj = Obj> {
     await this.lw.start();
     if (this.listed && !this.stopped) {
       this.isSynced = true;
-      this.restartDelayMs = this.backoff.initialMs;
+      this.restarts.listed();
     }
   }
 
@@ -153,6 +219,7 @@ export class Informer<T extends Obj = Obj> {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.restartTimer);
+    this.restartTimer = undefined;
     await this.lw.stop();
   }
 
@@ -169,13 +236,17 @@ export class Informer<T extends Obj = Obj> {
 
   private onError(err: unknown): void {
     if (this.stopped) return;
-    const delay = this.restartDelayMs;
-    this.restartDelayMs = Math.min(this.restartDelayMs * 2, this.backoff.maxMs);
+    const delay = this.restarts.failed(err);
     this.log.warn({ err, resource: this.resource.plural, retryInMs: delay }, "watch failed; restarting");
     clearTimeout(this.restartTimer);
-    this.restartTimer = setTimeout(() => {
-      this.start().catch((e) => this.onError(e));
-    }, delay);
+    this.restartTimer = setTimeout(() => this.restartNow(), delay);
     this.restartTimer.unref();
+  }
+
+  private restartNow(): void {
+    clearTimeout(this.restartTimer);
+    this.restartTimer = undefined;
+    this.restarts.starting();
+    this.start().catch((e) => this.onError(e));
   }
 }

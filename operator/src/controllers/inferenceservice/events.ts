@@ -3,6 +3,7 @@ import { ConditionType, Reason } from "../../apis/conditions.ts";
 import type { InferenceService, InferenceServiceStatus } from "../../apis/inferenceservice.ts";
 import type { EventSpec, Regarding } from "../../kube/events.ts";
 import { findCondition } from "../conditions.ts";
+import { CONTEST_LIMIT, CONTEST_WINDOW_MS } from "./contest.ts";
 import type { Decision } from "./status.ts";
 
 export const regarding = (svc: InferenceService): Regarding => ({
@@ -25,6 +26,18 @@ export const scaled = (deployment: string, from: number, to: number, decision: D
   reason: decision.reason,
   action: "Scale",
   note: `scaled Deployment ${deployment} from ${from} to ${to}: ${decision.message}`,
+});
+
+/** Another writer changed a Deployment's replicas: inferops sets them back (a writer that keeps on wins). */
+export const replicasOverridden = (deployment: string, to: number, ours: number): EventSpec => ({
+  type: "Warning",
+  reason: Reason.ReplicasOverridden,
+  action: "Scale",
+  note:
+    `Deployment ${deployment}'s replicas were set to ${to} by another writer; inferops manages them and sets` +
+    ` them back to ${ours}. To scale by hand, set` +
+    ` spec.scaling.mode: Manual and scale the InferenceService; a writer that changes them ${CONTEST_LIMIT} times` +
+    ` in ${CONTEST_WINDOW_MS / 60_000} minutes is left alone (Conflict, reason ${Reason.ReplicasContested})`,
 });
 
 /**

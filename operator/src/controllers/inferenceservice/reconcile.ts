@@ -2,7 +2,7 @@
 // Service, write status once and only when it changed. Level-triggered: nothing depends on the event.
 import { isDeepStrictEqual } from "node:util";
 import type { Logger } from "pino";
-import { Reason } from "../../apis/conditions.ts";
+import { ConditionType, Reason } from "../../apis/conditions.ts";
 import { type GPUNodePool, gpuNodePoolSchema } from "../../apis/gpunodepool.ts";
 import { type InferenceService, inferenceServiceSchema } from "../../apis/inferenceservice.ts";
 import {
@@ -14,7 +14,7 @@ import {
 } from "../../apis/labels.ts";
 import { formatErrors, parseSpec, toFieldErrors } from "../../apis/validate.ts";
 import type { KubeClient, KubeObject } from "../../kube/client.ts";
-import { isNotFound, TerminalError, wrap } from "../../kube/errors.ts";
+import { isNotFound, isRefusedObject, TerminalError, wrap } from "../../kube/errors.ts";
 import type { EventRecorder } from "../../kube/events.ts";
 import type { Informer } from "../../kube/informer.ts";
 import type { ReconcileResult } from "../../kube/queue.ts";
@@ -22,16 +22,30 @@ import { pathFor, R } from "../../kube/resources.ts";
 import { applyStatus } from "../../kube/status.ts";
 import type { Metrics } from "../../metrics.ts";
 import { mergeConditions } from "../conditions.ts";
+import { CONTEST_LIMIT, CONTEST_WINDOW_MS, ReplicaWriters } from "./contest.ts";
 import { deletionCosts, POD_DELETION_COST } from "./deletion.ts";
 import * as events from "./events.ts";
 import { deploymentName, desiredDeployment, desiredService, upToDate } from "./objects.ts";
-import { computeStatus, type Decision, type DeploymentView, viewDeployment } from "./status.ts";
+import {
+  computeStatus,
+  type Decision,
+  type DeploymentView,
+  namesDeployment,
+  type ReplicasConflict,
+  viewDeployment,
+} from "./status.ts";
 
 /**
  * How long a scale-down waits after setting pod-deletion-costs, so that the ReplicaSet controller, which
  * chooses from its own cache, sees them before the replicas are lowered.
  */
 export const DELETION_COST_SETTLE_MS = 1_000;
+
+/**
+ * A Deployment the API server refused as the spec makes it is not applied again for the same generation of
+ * the spec until this long has passed (something else, a webhook or a newer API server, may have changed).
+ */
+export const REFUSED_RETRY_MS = 5 * 60_000;
 
 export interface Caches {
   services: Informer;
@@ -71,7 +85,7 @@ export function knownPools(cache: Caches["pools"]): Map<string, GPUNodePool> {
 }
 
 /** HPAs (KEDA makes them too) that target a Deployment we would manage: we leave those replicas alone. */
-function conflictsFor(svc: InferenceService, hpas: Caches["hpas"]) {
+function conflictsFor(svc: InferenceService, hpas: Caches["hpas"]): ReplicasConflict[] {
   const names = new Set(svc.spec.accelerators.map((a) => deploymentName(svc.metadata.name, a.pool)));
   return hpas.list(svc.metadata.namespace).flatMap((h) => {
     const ref = (h.spec as { scaleTargetRef?: { kind?: string; name?: string } } | undefined)?.scaleTargetRef;
@@ -94,10 +108,17 @@ const BY_SERVICE = "inferops-service";
 export function makeReconciler(deps: ReconcilerDeps) {
   const now = deps.now ?? Date.now;
   deps.caches.deployments.addIndex(BY_SERVICE, owningServiceKey);
+  const writers = new ReplicaWriters();
+  /** Deployment key (namespace/name) -> the spec generation the API server refused it for, when, and why. */
+  const refusals = new Map<string, { generation: number; atMs: number; message: string }>();
   return async function reconcile(key: string): Promise<ReconcileResult | undefined> {
     const [namespace, name] = key.split("/") as [string, string];
     const raw = deps.caches.services.get(name, namespace);
-    if (!raw || raw.metadata?.deletionTimestamp) return undefined; // owned objects go with it (ownerReferences)
+    if (!raw || raw.metadata?.deletionTimestamp) {
+      writers.forget(key);
+      for (const k of refusals.keys()) if (k.startsWith(`${namespace}/${name}-`)) refusals.delete(k);
+      return undefined; // owned objects go with it (ownerReferences)
+    }
     const log = deps.log.child({ namespace, name });
 
     // Status is ours and read as is; only the user's part is validated (and defaulted).
@@ -114,11 +135,46 @@ export function makeReconciler(deps: ReconcilerDeps) {
     const views = owned.map((d) => viewDeployment(d.metadata?.labels?.[LABEL_VARIANT] ?? "", d));
     const decision = deps.decide(svc, { deployments: views, pools });
     const conflicts = conflictsFor(svc, deps.caches.hpas);
+    // Replicas another writer changed (not an HPA): set back once with a warning; left alone when it keeps on.
+    let contestedUntilMs: number | undefined;
+    const minutes = CONTEST_WINDOW_MS / 60_000;
+    const conflictBefore = svc.status?.conditions?.find((c) => c.type === ConditionType.Conflict);
+    for (const d of owned) {
+      const dname = d.metadata?.name ?? "";
+      const liveReplicas = (d.spec as { replicas?: number } | undefined)?.replicas;
+      if (liveReplicas === undefined || conflicts.some((c) => c.deployment === dname)) continue;
+      const live = { replicas: liveReplicas, generation: d.metadata?.generation ?? 0 };
+      const nowMs = now();
+      if (
+        !writers.knows(key, dname) &&
+        conflictBefore?.status === "True" &&
+        namesDeployment(conflictBefore.message, dname) &&
+        conflictBefore.message.includes("another writer")
+      )
+        writers.inherit(key, dname, live, nowMs);
+      const ours = decision.perVariant.get(d.metadata?.labels?.[LABEL_VARIANT] ?? "") ?? 0;
+      const changed = writers.observe(key, dname, live, ours, nowMs);
+      const contest = writers.contested(key, dname, nowMs);
+      if (contest) {
+        // No count or time in the words: they stay the same from one evaluation, and one leader, to the next.
+        conflicts.push({
+          deployment: dname,
+          by: `another writer (it changed the replicas ${CONTEST_LIMIT} times or more within ${minutes} minutes, the last time to ${contest.lastTo})`,
+          reason: Reason.ReplicasContested,
+          until: `${minutes} minutes pass without another change`,
+        });
+        contestedUntilMs = Math.min(contestedUntilMs ?? contest.untilMs, contest.untilMs);
+      } else if (changed) {
+        await deps.events.record(events.regarding(svc), events.replicasOverridden(dname, liveReplicas, ours));
+      }
+    }
     const unknownPools = svc.spec.accelerators.filter((a) => !pools.has(a.pool)).map((a) => a.pool);
 
     // The Deployments (one per variant on a known pool) and the Service over all variants, side by side: a
     // new service's first reconcile waits for one round trip, not two.
     let settleMs: number | undefined;
+    const refused: { deployment: string; message: string }[] = [];
+    const generation = svc.metadata.generation ?? 0;
     const deployments = async () => {
       for (const accel of svc.spec.accelerators) {
         const pool = pools.get(accel.pool);
@@ -131,6 +187,11 @@ export function makeReconciler(deps: ReconcilerDeps) {
         const replicas = conflicted ? (liveReplicas ?? 0) : (decision.perVariant.get(accel.pool) ?? 0);
         const desired = desiredDeployment(svc, accel, pool, replicas);
         if (upToDate(live, desired)) continue;
+        const refusal = refusals.get(`${namespace}/${dname}`);
+        if (refusal && refusal.generation === generation && now() - refusal.atMs < REFUSED_RETRY_MS) {
+          refused.push({ deployment: dname, message: refusal.message });
+          continue;
+        }
         if (live && liveReplicas !== undefined && replicas < liveReplicas) {
           // The ReplicaSet picks the pods to remove from its own cache: lower the replicas once it has seen
           // the costs just set, at the next pass, not in the same breath.
@@ -140,8 +201,26 @@ export function makeReconciler(deps: ReconcilerDeps) {
           }
         }
         try {
-          await deps.client.apply(pathFor(R.deployments, { namespace, name: dname }), desired);
+          const applied = await deps.client.apply<KubeObject>(
+            pathFor(R.deployments, { namespace, name: dname }),
+            desired,
+          );
+          writers.wrote(key, dname, { replicas, generation: applied.metadata?.generation ?? 0 });
+          refusals.delete(`${namespace}/${dname}`);
         } catch (err) {
+          if (isRefusedObject(err)) {
+            // As the spec makes it, the server will refuse it again: say why in status, keep what runs, and
+            // try again only when the spec changes (or after a while), not at every evaluation.
+            const full = (err as Error).message;
+            const message =
+              full.length > 1_000 ? `${full.slice(0, 1_000)}... (${full.length} characters)` : full;
+            if (refusal?.message !== message)
+              await deps.events.record(events.regarding(svc), events.applyFailed(`Deployment ${dname}`, err));
+            refusals.set(`${namespace}/${dname}`, { generation, atMs: now(), message });
+            refused.push({ deployment: dname, message });
+            log.warn({ err, deployment: dname }, "the API server refuses the Deployment the spec makes");
+            continue;
+          }
           await deps.events.record(events.regarding(svc), events.applyFailed(`Deployment ${dname}`, err));
           throw wrap(`applying Deployment ${namespace}/${dname}`, err);
         }
@@ -205,6 +284,7 @@ export function makeReconciler(deps: ReconcilerDeps) {
       decision,
       unknownPools,
       conflicts,
+      refused,
       nowIso,
     });
     if (!isDeepStrictEqual(normalise(status), normalise(svc.status ?? {}))) {
@@ -213,8 +293,10 @@ export function makeReconciler(deps: ReconcilerDeps) {
         await deps.events.record(events.regarding(svc), e);
     }
     // No timer: every Plan (each evaluation interval) wakes every service; a scale-down waiting for its
-    // pod-deletion-costs to be seen comes back sooner.
-    return settleMs !== undefined ? { requeueAfterMs: settleMs } : undefined;
+    // pod-deletion-costs to be seen comes back sooner, and a contest's end is not missed in Manual mode.
+    const waits = [settleMs, contestedUntilMs === undefined ? undefined : contestedUntilMs - now() + 1_000];
+    const requeueAfterMs = Math.min(...waits.filter((w): w is number => w !== undefined));
+    return Number.isFinite(requeueAfterMs) ? { requeueAfterMs: Math.max(requeueAfterMs, 0) } : undefined;
   };
 }
 

@@ -2,7 +2,14 @@ import { describe, expect, it } from "vitest";
 import { gpuNodePool } from "../../../../test/helpers/objects.ts";
 import { gpuNodePoolSchema } from "../../apis/gpunodepool.ts";
 import { inferenceServiceSchema } from "../../apis/inferenceservice.ts";
-import { computeStatus, type Decision, type DeploymentView, signalsClose } from "./status.ts";
+import {
+  computeStatus,
+  conflictMessage,
+  type Decision,
+  type DeploymentView,
+  namesDeployment,
+  signalsClose,
+} from "./status.ts";
 
 const svc = inferenceServiceSchema.parse({
   apiVersion: "inferops.dev/v1alpha1",
@@ -108,5 +115,25 @@ describe("signalsClose", () => {
     );
     expect(signalsClose({ queueDepth: 0, observedAt: "a" }, { queueDepth: 0.3, observedAt: "b" })).toBe(true);
     expect(signalsClose({ observedAt: "a" }, { queueDepth: 1, observedAt: "b" })).toBe(false);
+  });
+});
+
+describe("the Conflict message", () => {
+  it("names each Deployment so that a new leader finds it, and no other", () => {
+    const message = [
+      { deployment: "a-l4", by: "HorizontalPodAutoscaler h", reason: "HPAConflict" },
+      {
+        deployment: "a-h100",
+        by: "another writer (x)",
+        reason: "ReplicasContested",
+        until: "5 minutes pass",
+      },
+    ]
+      .map(conflictMessage)
+      .join("; ");
+    expect(namesDeployment(message, "a-l4")).toBe(true);
+    expect(namesDeployment(message, "a-h100")).toBe(true);
+    expect(namesDeployment(message, "a-h1")).toBe(false);
+    expect(namesDeployment(message, "h100")).toBe(false);
   });
 });

@@ -59,18 +59,39 @@ export interface Decision {
   wattsPerGPU?: ReadonlyMap<string, number>;
 }
 
+/** Another writer of a Deployment's replicas, whose replicas inferops leaves alone (the Conflict condition). */
+export interface ReplicasConflict {
+  deployment: string;
+  by: string;
+  reason: string;
+  /** When inferops takes the replicas back, if it does by itself. */
+  until?: string;
+}
+
+/** The Conflict condition's words for one conflict; a new leader finds its Deployment in them (`namesDeployment`). */
+export function conflictMessage(c: ReplicasConflict): string {
+  return `${c.by} scales Deployment ${c.deployment}; inferops leaves its replicas alone${c.until ? ` until ${c.until}` : ""}`;
+}
+
+/** Whether a Conflict message names the Deployment. */
+export function namesDeployment(message: string, deployment: string): boolean {
+  return message.split("; ").some((part) => part.endsWith(` scales Deployment ${deployment}`));
+}
+
 export interface StatusInput {
   svc: InferenceService;
   pools: Map<string, GPUNodePool>;
   deployments: DeploymentView[];
   decision: Decision;
   unknownPools: string[];
-  conflicts: { deployment: string; by: string; reason: string }[];
+  conflicts: ReplicasConflict[];
+  /** Deployments the API server refuses as the spec makes them, with its words. */
+  refused?: { deployment: string; message: string }[];
   nowIso: string;
 }
 
 export function computeStatus(input: StatusInput): InferenceServiceStatus {
-  const { svc, pools, deployments, decision, unknownPools, conflicts, nowIso } = input;
+  const { svc, pools, deployments, decision, unknownPools, conflicts, refused = [], nowIso } = input;
   const byPool = new Map(deployments.map((d) => [d.pool, d]));
   const variants = svc.spec.accelerators.map((a) => {
     const d = byPool.get(a.pool);
@@ -110,15 +131,20 @@ export function computeStatus(input: StatusInput): InferenceServiceStatus {
           reason: Reason.UnknownPool,
           message: `spec.accelerators names GPUNodePool ${unknownPools.join(", ")}, which does not exist; create it or remove the variant (existing replicas are kept)`,
         }
-      : { type: ConditionType.Valid, status: "True", reason: Reason.SpecValid, message: "" },
+      : refused.length > 0
+        ? {
+            type: ConditionType.Valid,
+            status: "False",
+            reason: Reason.TemplateRefused,
+            message: `${refused.map((r) => `the API server refuses Deployment ${r.deployment}: ${r.message}`).join("; ")}; fix spec.template (what runs is kept)`,
+          }
+        : { type: ConditionType.Valid, status: "True", reason: Reason.SpecValid, message: "" },
     conflicts.length > 0
       ? {
           type: ConditionType.Conflict,
           status: "True",
           reason: conflicts[0]!.reason,
-          message: conflicts
-            .map((c) => `${c.by} scales Deployment ${c.deployment}; inferops leaves its replicas alone`)
-            .join("; "),
+          message: conflicts.map(conflictMessage).join("; "),
         }
       : { type: ConditionType.Conflict, status: "False", reason: Reason.NoConflict, message: "" },
     rollingOut || scaling
@@ -162,19 +188,26 @@ export function computeStatus(input: StatusInput): InferenceServiceStatus {
           reason: Reason.UnknownPool,
           message: `unknown GPUNodePool ${unknownPools.join(", ")}`,
         }
-      : allReady
+      : refused.length > 0
         ? {
             type: ConditionType.Ready,
-            status: "True",
-            reason: desired === 0 ? Reason.ScaledToZero : Reason.AllReplicasReady,
-            message: `${ready}/${desired} replicas ready`,
-          }
-        : {
-            type: ConditionType.Ready,
             status: "False",
-            reason: Reason.ReplicasNotReady,
-            message: `${ready}/${desired} replicas ready`,
-          },
+            reason: Reason.TemplateRefused,
+            message: `the API server refuses Deployment ${refused.map((r) => r.deployment).join(", ")} (the Valid condition says why)`,
+          }
+        : allReady
+          ? {
+              type: ConditionType.Ready,
+              status: "True",
+              reason: desired === 0 ? Reason.ScaledToZero : Reason.AllReplicasReady,
+              message: `${ready}/${desired} replicas ready`,
+            }
+          : {
+              type: ConditionType.Ready,
+              status: "False",
+              reason: Reason.ReplicasNotReady,
+              message: `${ready}/${desired} replicas ready`,
+            },
   );
 
   const generation = svc.metadata.generation ?? 0;
