@@ -266,12 +266,21 @@ function runController(
   const enqueueAll = () => {
     for (const o of primary.list()) enqueue(keyOf(o));
   };
+  // Changes of an object's own status wake nothing (controller-runtime's GenerationChangedPredicate, with the
+  // metadata a reconcile reads): the controller wrote it, and another writer of it must not start a loop.
+  const seen = new Map<string, string>();
   primary.on((o, kind) => {
     const key = keyOf(o);
     if (kind === "delete") {
+      seen.delete(key);
       queue.forget(key);
       spec.onDelete?.(key, ctx);
-    } else enqueue(key);
+      return;
+    }
+    const print = fingerprint(o);
+    if (kind === "update" && seen.get(key) === print) return;
+    seen.set(key, print);
+    enqueue(key);
   });
   for (const owns of spec.owns ?? []) {
     const map = owns.map ?? ((o: Obj) => controllerOwnerKeys(o, spec.for.resource.kind));
@@ -285,4 +294,18 @@ function runController(
     });
   }
   return { spec, queue, enqueueAll };
+}
+
+/** What of an object, beyond its status, a reconcile acts on: spec (generation) and metadata. */
+export function fingerprint(o: Obj): string {
+  const m = o.metadata ?? {};
+  return JSON.stringify([
+    m.generation,
+    m.labels,
+    m.annotations,
+    m.deletionTimestamp,
+    m.finalizers,
+    m.ownerReferences,
+    m.generation === undefined ? (o as { spec?: unknown }).spec : undefined,
+  ]);
 }

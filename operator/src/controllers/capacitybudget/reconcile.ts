@@ -13,7 +13,7 @@ import { TerminalError } from "../../kube/errors.ts";
 import type { EventRecorder } from "../../kube/events.ts";
 import type { ReconcileResult } from "../../kube/queue.ts";
 import { R } from "../../kube/resources.ts";
-import { applyStatus } from "../../kube/status.ts";
+import { applyStatus, StatusWrites, statusContested } from "../../kube/status.ts";
 import type { Metrics } from "../../metrics.ts";
 import type { Plan, Snapshot } from "../../planning/types.ts";
 import * as events from "./events.ts";
@@ -38,7 +38,9 @@ export function makeBudgetReconciler(deps: BudgetReconcilerDeps) {
   const now = deps.now ?? Date.now;
   /** The limit labels each budget's ratio series has, so a limit no longer in force loses its series. */
   const series = new Map<string, string[]>();
+  const statusWrites = new StatusWrites();
   const forget = (name: string) => {
+    statusWrites.forget(R.capacityBudgets, undefined, name);
     for (const limit of series.get(name) ?? []) deps.metrics?.budgetUsedRatio.remove({ budget: name, limit });
     deps.metrics?.budgetHeldBackReplicas.remove({ budget: name });
     deps.metrics?.budgetBinding.remove({ budget: name });
@@ -95,13 +97,19 @@ export function makeBudgetReconciler(deps: BudgetReconcilerDeps) {
     });
     record(name, status);
     if (isDeepStrictEqual(normalise(status), normalise(previous))) return undefined;
+    const log = deps.log.child({ name });
+    let write: Awaited<ReturnType<StatusWrites["write"]>>;
     try {
-      await applyStatus(deps.client, R.capacityBudgets, raw, status);
+      write = await statusWrites.write(deps.client, R.capacityBudgets, raw, status, now());
     } catch (err) {
       await deps.events.record(events.regarding(raw), events.applyFailed(err));
       throw err;
     }
-    const log = deps.log.child({ name });
+    if (write.contestStarted) {
+      log.warn("another writer keeps rewriting this status; not writing it for a while");
+      await deps.events.record(events.regarding(raw), statusContested("CapacityBudget"));
+    }
+    if (!write.written) return undefined;
     for (const e of events.transitions(previous, status)) {
       log.info({ reason: e.reason }, e.note);
       await deps.events.record(events.regarding(raw), e);

@@ -21,7 +21,7 @@ import type { EventRecorder } from "../../kube/events.ts";
 import { evictPod } from "../../kube/eviction.ts";
 import type { ReconcileResult } from "../../kube/queue.ts";
 import { pathFor, R } from "../../kube/resources.ts";
-import { applyStatus } from "../../kube/status.ts";
+import { applyStatus, StatusWrites, statusContested } from "../../kube/status.ts";
 import type { Metrics } from "../../metrics.ts";
 import {
   isInsufficientCapacity,
@@ -124,6 +124,7 @@ export function makePoolReconciler(deps: PoolReconcilerDeps) {
   const now = deps.now ?? Date.now;
   const drainTimeoutMs = deps.drainTimeoutMs ?? DRAIN_TIMEOUT_MS;
   const memory = new Map<string, PoolMemory>();
+  const statusWrites = new StatusWrites();
 
   async function podsOn(node: string): Promise<Pod[]> {
     const list = await deps.client.list<Pod>(pathFor(R.pods), { fieldSelector: `spec.nodeName=${node}` });
@@ -157,6 +158,7 @@ export function makePoolReconciler(deps: PoolReconcilerDeps) {
     const raw = deps.pools.get(name);
     if (!raw || raw.metadata?.deletionTimestamp) {
       memory.delete(name);
+      statusWrites.forget(R.gpuNodePools, undefined, name);
       if (deps.metrics) forgetPoolMetrics(deps.metrics, name);
       return undefined;
     }
@@ -405,16 +407,23 @@ export function makePoolReconciler(deps: PoolReconcilerDeps) {
     });
     if (deps.metrics) exportPool(deps.metrics, name, status);
     if (!isDeepStrictEqual(normalise(status), normalise(previous))) {
+      let write: Awaited<ReturnType<StatusWrites["write"]>>;
       try {
-        await applyStatus(deps.client, R.gpuNodePools, raw, status);
+        write = await statusWrites.write(deps.client, R.gpuNodePools, raw, status, nowMs);
       } catch (err) {
         await deps.events.record(about, events.statusFailed(err));
         throw err;
       }
-      const measured = events.powerTransition(
-        conditionOf(previous, ConditionType.PowerMeasured),
-        conditionOf(status, ConditionType.PowerMeasured),
-      );
+      if (write.contestStarted) {
+        log.warn("another writer keeps rewriting this status; not writing it for a while");
+        await deps.events.record(about, statusContested("GPUNodePool"));
+      }
+      const measured = !write.written
+        ? undefined
+        : events.powerTransition(
+            conditionOf(previous, ConditionType.PowerMeasured),
+            conditionOf(status, ConditionType.PowerMeasured),
+          );
       if (measured) {
         log.info({ reason: measured.reason }, measured.note);
         await deps.events.record(about, measured);

@@ -1,14 +1,11 @@
 // Another writer of a managed Deployment's replicas: a person's `kubectl scale`, a script, a second operator
 // instance with its own lease. inferops owns those replicas in mode Auto and sets them back once, with a
-// warning; a writer that keeps changing them wins: after CONTEST_LIMIT changes within CONTEST_WINDOW_MS
-// inferops stops writing them (Conflict, reason ReplicasContested) until a whole window passes without one,
-// so that two writers never fight. An HPA or KEDA on the Deployment is found by its object instead
-// (reconcile.ts, conflictsFor). Pure bookkeeping, per operator process: a new leader starts with none.
+// warning; a writer that keeps changing them wins (kube/contest.ts): inferops stops writing them (Conflict,
+// reason ReplicasContested) until a whole window passes without a change, so that two writers never fight.
+// An HPA or KEDA on the Deployment is found by its object instead (reconcile.ts, conflictsFor).
+import { CONTEST_LIMIT, CONTEST_WINDOW_MS, ForeignWrites } from "../../kube/contest.ts";
 
-/** Changes by another writer within the window that make inferops stop writing a Deployment's replicas. */
-export const CONTEST_LIMIT = 3;
-/** How far back changes count, and how long without one before inferops writes the replicas again. */
-export const CONTEST_WINDOW_MS = 5 * 60_000;
+export { CONTEST_LIMIT, CONTEST_WINDOW_MS };
 
 /** What a Deployment shows: its replicas, and its generation (raised by every change of its spec). */
 export interface LiveReplicas {
@@ -16,8 +13,8 @@ export interface LiveReplicas {
   generation: number;
 }
 
-export interface Contest {
-  /** Changes by another writer within the window, the newest last. */
+export interface ReplicasContest {
+  /** Changes by the other writer within the window. */
   changes: number;
   /** The replicas the last one set. */
   lastTo: number;
@@ -25,34 +22,15 @@ export interface Contest {
   untilMs: number;
 }
 
-interface Entry {
-  /** What inferops last wrote, and the generation its write produced. */
-  mine?: LiveReplicas;
-  /** Generations of changes by another writer already counted, with when they were seen. */
-  foreign: { generation: number; replicas: number; atMs: number }[];
-}
-
 export class ReplicaWriters {
-  /** Service key (namespace/name) -> Deployment name -> entry. */
-  private readonly byService = new Map<string, Map<string, Entry>>();
-
-  private entry(service: string, deployment: string): Entry {
-    let deployments = this.byService.get(service);
-    if (!deployments) {
-      deployments = new Map();
-      this.byService.set(service, deployments);
-    }
-    let e = deployments.get(deployment);
-    if (!e) {
-      e = { foreign: [] };
-      deployments.set(deployment, e);
-    }
-    return e;
-  }
+  /** What inferops last wrote per Deployment (`service key|deployment`), and the generation it produced. */
+  private readonly mine = new Map<string, LiveReplicas>();
+  /** Changes of replicas by another writer, by generation, with the replicas set. */
+  private readonly foreign = new ForeignWrites<number>();
 
   /** inferops' write of `replicas` succeeded, and produced `generation`. */
   wrote(service: string, deployment: string, written: LiveReplicas): void {
-    this.entry(service, deployment).mine = written;
+    this.mine.set(`${service}|${deployment}`, written);
   }
 
   /**
@@ -63,27 +41,23 @@ export class ReplicaWriters {
    * (a plan without fresh metrics holds what runs, whoever set it).
    */
   observe(service: string, deployment: string, live: LiveReplicas, wanted: number, nowMs: number): boolean {
-    const e = this.byService.get(service)?.get(deployment);
-    if (!e?.mine || live.generation <= e.mine.generation || live.replicas === e.mine.replicas) return false;
+    const key = `${service}|${deployment}`;
+    const mine = this.mine.get(key);
+    if (!mine || live.generation <= mine.generation || live.replicas === mine.replicas) return false;
     if (live.replicas === wanted) return false;
-    if (e.foreign.some((f) => f.generation === live.generation)) return false;
-    e.foreign.push({ generation: live.generation, replicas: live.replicas, atMs: nowMs });
-    return true;
+    return this.foreign.count(key, String(live.generation), live.replicas, nowMs);
   }
 
   /** Whether inferops leaves the Deployment's replicas to the other writer now. */
-  contested(service: string, deployment: string, nowMs: number): Contest | undefined {
-    const e = this.byService.get(service)?.get(deployment);
-    if (!e) return undefined;
-    e.foreign = e.foreign.filter((f) => nowMs - f.atMs < CONTEST_WINDOW_MS);
-    if (e.foreign.length < CONTEST_LIMIT) return undefined;
-    const last = e.foreign[e.foreign.length - 1]!;
-    return { changes: e.foreign.length, lastTo: last.replicas, untilMs: last.atMs + CONTEST_WINDOW_MS };
+  contested(service: string, deployment: string, nowMs: number): ReplicasContest | undefined {
+    const c = this.foreign.contested(`${service}|${deployment}`, nowMs);
+    return c && { changes: c.writes, lastTo: c.last, untilMs: c.untilMs };
   }
 
   /** Whether anything is recorded for the Deployment (an operator just started has nothing). */
   knows(service: string, deployment: string): boolean {
-    return this.byService.get(service)?.has(deployment) ?? false;
+    const key = `${service}|${deployment}`;
+    return this.mine.has(key) || this.foreign.has(key);
   }
 
   /**
@@ -91,13 +65,14 @@ export class ReplicaWriters {
    * saw none of it, leaves it for a whole window of its own (as it waits a whole scale-down window).
    */
   inherit(service: string, deployment: string, live: LiveReplicas, nowMs: number): void {
-    const e = this.entry(service, deployment);
-    if (e.mine || e.foreign.length > 0) return;
-    for (let i = 0; i < CONTEST_LIMIT; i++) e.foreign.push({ ...live, atMs: nowMs });
+    const key = `${service}|${deployment}`;
+    if (!this.mine.has(key)) this.foreign.inherit(key, live.replicas, nowMs);
   }
 
   /** The service is gone: its Deployments' records go too. */
   forget(service: string): void {
-    this.byService.delete(service);
+    const gone = (key: string) => key.startsWith(`${service}|`);
+    for (const key of this.mine.keys()) if (gone(key)) this.mine.delete(key);
+    this.foreign.forget(gone);
   }
 }

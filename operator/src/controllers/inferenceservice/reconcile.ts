@@ -19,7 +19,7 @@ import type { EventRecorder } from "../../kube/events.ts";
 import type { Informer } from "../../kube/informer.ts";
 import type { ReconcileResult } from "../../kube/queue.ts";
 import { pathFor, R } from "../../kube/resources.ts";
-import { applyStatus } from "../../kube/status.ts";
+import { StatusWrites, statusContested } from "../../kube/status.ts";
 import type { Metrics } from "../../metrics.ts";
 import { mergeConditions } from "../conditions.ts";
 import { CONTEST_LIMIT, CONTEST_WINDOW_MS, ReplicaWriters } from "./contest.ts";
@@ -109,6 +109,7 @@ export function makeReconciler(deps: ReconcilerDeps) {
   const now = deps.now ?? Date.now;
   deps.caches.deployments.addIndex(BY_SERVICE, owningServiceKey);
   const writers = new ReplicaWriters();
+  const statusWrites = new StatusWrites();
   /** Deployment key (namespace/name) -> the spec generation the API server refused it for, when, and why. */
   const refusals = new Map<string, { generation: number; atMs: number; message: string }>();
   return async function reconcile(key: string): Promise<ReconcileResult | undefined> {
@@ -116,6 +117,7 @@ export function makeReconciler(deps: ReconcilerDeps) {
     const raw = deps.caches.services.get(name, namespace);
     if (!raw || raw.metadata?.deletionTimestamp) {
       writers.forget(key);
+      statusWrites.forget(R.inferenceServices, namespace, name);
       for (const k of refusals.keys()) if (k.startsWith(`${namespace}/${name}-`)) refusals.delete(k);
       return undefined; // owned objects go with it (ownerReferences)
     }
@@ -288,9 +290,14 @@ export function makeReconciler(deps: ReconcilerDeps) {
       nowIso,
     });
     if (!isDeepStrictEqual(normalise(status), normalise(svc.status ?? {}))) {
-      await applyStatus(deps.client, R.inferenceServices, svc, status);
-      for (const e of events.transitions(svc, svc.status, status))
-        await deps.events.record(events.regarding(svc), e);
+      const write = await statusWrites.write(deps.client, R.inferenceServices, raw, status, now());
+      if (write.contestStarted) {
+        log.warn("another writer keeps rewriting this status; not writing it for a while");
+        await deps.events.record(events.regarding(svc), statusContested("InferenceService"));
+      }
+      if (write.written)
+        for (const e of events.transitions(svc, svc.status, status))
+          await deps.events.record(events.regarding(svc), e);
     }
     // No timer: every Plan (each evaluation interval) wakes every service; a scale-down waiting for its
     // pod-deletion-costs to be seen comes back sooner, and a contest's end is not missed in Manual mode.
