@@ -186,6 +186,13 @@ integrationSuite("fuzz", () => {
     const before = await writesBy();
     await new Promise((r) => setTimeout(r, 10_000));
     const after = await writesBy();
+    const quietFrom = Date.now() - 10_000;
+    if (after.some((l) => !before.includes(l)))
+      // What went on, for the failure below.
+      for (const l of operator.logs
+        .filter((x) => (x.level as number) >= 40 && (x.time as number) >= quietFrom)
+        .slice(-8))
+        console.log(JSON.stringify(l).slice(0, 800));
     expect(
       after.filter((l) => !before.includes(l)),
       "writes while nothing changes",

@@ -36,6 +36,13 @@ export const isInvalid = (err: unknown): boolean => hasCode(err, "Invalid");
 export const isGone = (err: unknown): boolean => hasCode(err, "Expired") || hasCode(err, "Gone");
 export const isTerminal = (err: unknown): err is TerminalError => err instanceof TerminalError;
 
+/** A namespace being deleted takes no new objects (403): its objects go with it, nothing to retry. */
+export function isNamespaceTerminating(err: unknown): boolean {
+  return (
+    err instanceof ApiError && err.status === 403 && err.message.includes("because it is being terminated")
+  );
+}
+
 /**
  * The API server refused the object itself, as it would again: invalid (422), malformed (400), or, for a
  * server-side apply, a field its schema does not have, which it answers with 500 "failed to create typed

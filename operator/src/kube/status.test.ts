@@ -60,6 +60,23 @@ describe("StatusWrites: two writers of one status", () => {
     expect(later.written).toBe(true);
   });
 
+  it("recognises its own writes in a cache several writes behind, with a change of labels between them", async () => {
+    const kube = new FakeKube();
+    kube.seed(path, { ...pool, spec: { a: 1 } });
+    const a = new StatusWrites();
+    const stale = await live(kube);
+    const seen = [];
+    for (let i = 0; i < CONTEST_LIMIT + 2; i++) {
+      // each write made from the stale cache; the cache then shows each version in turn
+      expect((await a.write(kube, R.gpuNodePools, stale, { nodes: i }, i)).written).toBe(true);
+      seen.push(await live(kube));
+      await kube.patch(path, { metadata: { labels: { n: String(i) } } });
+      seen.push(await live(kube));
+    }
+    for (const [i, cached] of seen.entries())
+      expect((await a.write(kube, R.gpuNodePools, cached, { nodes: 100 + i }, 100 + i)).written).toBe(true);
+  });
+
   it("counts neither a cache behind its own write, nor a change of labels, nor a change of spec", async () => {
     const kube = new FakeKube();
     kube.seed(path, { ...pool, spec: { a: 1 } });

@@ -55,9 +55,14 @@ export interface StatusWrite {
  * within CONTEST_WINDOW_MS inferops stops writing it until a window passes without one (kube/contest.ts).
  */
 export class StatusWrites {
+  /**
+   * Per object: the generation and resourceVersion the cache showed at inferops' last write, and its recent
+   * writes (the resourceVersion each produced, and the status as the server kept it). A cache behind several
+   * writes of inferops' own shows one of them.
+   */
   private readonly ours = new Map<
     string,
-    { before?: string; after?: string; generation?: number; status: string }
+    { generation?: number; before?: string; writes: { rv?: string; status: string }[] }
   >();
   private readonly foreign = new ForeignWrites();
   private readonly reported = new Set<string>();
@@ -76,9 +81,9 @@ export class StatusWrites {
       mine &&
       rv !== undefined &&
       rv !== mine.before &&
-      rv !== mine.after &&
       obj.metadata?.generation === mine.generation &&
-      normalised(obj.status) !== mine.status
+      !mine.writes.some((w) => w.rv === rv) &&
+      !mine.writes.some((w) => w.status === normalised(obj.status))
     )
       this.foreign.count(key, rv, undefined, nowMs);
     const contest = this.foreign.contested(key, nowMs);
@@ -90,11 +95,12 @@ export class StatusWrites {
     this.reported.delete(key);
     const applied = await applyStatus(client, resource, obj, status);
     // As the server keeps it (defaults applied): what the cache will show while nobody else writes it.
+    const write = { rv: applied?.metadata?.resourceVersion, status: normalised(applied?.status ?? status) };
+    const writes = mine && mine.generation === obj.metadata?.generation ? [...mine.writes, write] : [write];
     this.ours.set(key, {
-      before: rv,
-      after: applied?.metadata?.resourceVersion,
       generation: obj.metadata?.generation,
-      status: normalised(applied?.status ?? status),
+      before: rv,
+      writes: writes.slice(-RECENT_WRITES),
     });
     return { written: true };
   }
@@ -107,6 +113,9 @@ export class StatusWrites {
     this.foreign.forget((k) => k === key);
   }
 }
+
+/** How many of its own recent writes per object StatusWrites recognises in a lagging cache. */
+const RECENT_WRITES = 16;
 
 /** The Warning a controller records once when another writer's rewrites of a status make inferops stop. */
 export function statusContested(kind: string): EventSpec {

@@ -14,7 +14,13 @@ import {
 } from "../../apis/labels.ts";
 import { formatErrors, parseSpec, toFieldErrors } from "../../apis/validate.ts";
 import type { KubeClient, KubeObject } from "../../kube/client.ts";
-import { isNotFound, isRefusedObject, TerminalError, wrap } from "../../kube/errors.ts";
+import {
+  isNamespaceTerminating,
+  isNotFound,
+  isRefusedObject,
+  TerminalError,
+  wrap,
+} from "../../kube/errors.ts";
 import type { EventRecorder } from "../../kube/events.ts";
 import type { Informer } from "../../kube/informer.ts";
 import type { ReconcileResult } from "../../kube/queue.ts";
@@ -223,7 +229,8 @@ export function makeReconciler(deps: ReconcilerDeps) {
             log.warn({ err, deployment: dname }, "the API server refuses the Deployment the spec makes");
             continue;
           }
-          await deps.events.record(events.regarding(svc), events.applyFailed(`Deployment ${dname}`, err));
+          if (!isNamespaceTerminating(err))
+            await deps.events.record(events.regarding(svc), events.applyFailed(`Deployment ${dname}`, err));
           throw wrap(`applying Deployment ${namespace}/${dname}`, err);
         }
         if (!live) log.info({ deployment: dname, replicas }, "created Deployment");
@@ -270,6 +277,11 @@ export function makeReconciler(deps: ReconcilerDeps) {
       }
     };
     const [deployed, served] = await Promise.allSettled([deployments(), service()]);
+    // Its namespace is being deleted, and the service with it: nothing to make, nothing to retry.
+    if ([deployed, served].some((r) => r.status === "rejected" && isNamespaceTerminating(r.reason))) {
+      log.debug("the namespace is being deleted; nothing to do");
+      return undefined;
+    }
     if (deployed.status === "rejected") throw deployed.reason;
     if (served.status === "rejected") throw served.reason;
 
