@@ -24,7 +24,9 @@ integrationSuite("node providers", () => {
   let providers: ReturnType<typeof nodeProviders>;
 
   /** Applies a GPUNodePool and reads it back as the operator sees it (defaults, generation). */
+  const made = new Set<string>();
   async function pool(name: string, spec: Record<string, unknown>): Promise<Pool> {
+    made.add(name);
     const applied = await admin.apply(pathFor(R.gpuNodePools, { name }), gpuNodePool(name, spec));
     return gpuNodePoolSchema.parse(applied);
   }
@@ -46,6 +48,10 @@ integrationSuite("node providers", () => {
     providers = nodeProviders({ client: operator });
   });
   afterAll(async () => {
+    // Cluster-scoped: an operator of a later suite would find them (and one names a MachineDeployment that
+    // does not exist, a provider failing for ever).
+    if (made.size > 0)
+      kubectl(inject("adminKubeconfig"), ["delete", "gpunodepools", ...made, "--ignore-not-found"]);
     await admin?.close();
     await operator?.close();
   });

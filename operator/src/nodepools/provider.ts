@@ -44,6 +44,12 @@ export interface PoolNode {
    * failed for want of capacity, say). The controller reports it and the planner stops counting on growth.
    */
   failure?: string;
+  /**
+   * For a registered node that is not Ready: since when (its Ready condition's last transition, ms since the
+   * epoch), and whether its kubelet stopped reporting (Ready Unknown, as the node lifecycle controller marks
+   * a node it no longer hears from) rather than not being ready yet (Ready False, as a booting node is).
+   */
+  notReady?: { since: number; unreachable: boolean };
 }
 
 /** What a provider needs of a GPUNodePool. */
@@ -244,7 +250,7 @@ interface NodeFields {
     providerID?: string;
   };
   status?: {
-    conditions?: { type: string; status: string }[];
+    conditions?: { type: string; status: string; lastTransitionTime?: string }[];
     capacity?: Record<string, string>;
     allocatable?: Record<string, string>;
   };
@@ -270,12 +276,21 @@ export function poolNodeOf(n: NodeObject, pool: Pool, registering = false): Pool
           : nodeIsReady(n)
             ? "ready"
             : "notReady";
+  const ready = n.status?.conditions?.find((c) => c.type === "Ready");
   return {
     name: n.metadata?.name ?? "",
     state,
     gpus: Number.isFinite(allocatable) ? allocatable : pool.spec.gpu.count,
     createdAt: time(n.metadata?.creationTimestamp),
     ...(n.metadata?.uid ? { uid: n.metadata.uid } : {}),
+    ...(state === "notReady"
+      ? {
+          notReady: {
+            since: time(ready?.lastTransitionTime ?? n.metadata?.creationTimestamp),
+            unreachable: ready?.status === "Unknown",
+          },
+        }
+      : {}),
   };
 }
 

@@ -120,6 +120,9 @@ function failureOf(err: unknown): { reason: string; message: string } {
   return { reason: Reason.ProviderError, message };
 }
 
+/** A registered node not Ready (Ready False) for this long is replaced as lost (cluster-autoscaler waits 20 min to remove one). */
+export const NOT_READY_REPLACE_MS = 5 * 60_000;
+
 export function makePoolReconciler(deps: PoolReconcilerDeps) {
   const now = deps.now ?? Date.now;
   const drainTimeoutMs = deps.drainTimeoutMs ?? DRAIN_TIMEOUT_MS;
@@ -244,8 +247,19 @@ export function makePoolReconciler(deps: PoolReconcilerDeps) {
       if (acted.nodes) nodes = acted.nodes;
     }
 
-    async function act(target: number, why: string, madeAt: number) {
+    async function act(planned: number, why: string, madeAt: number) {
       const live = nodes.filter((n) => n.state !== "deleting");
+      // A node lost (its kubelet stopped reporting, or not Ready for NOT_READY_REPLACE_MS) serves nothing:
+      // another is asked for on top of the plan's, within maxNodes, while it stays so. A node still booting
+      // (Ready False for less than that) is not replaced. The lost one is kept (it may come back: then the
+      // pool has one node more than the plan wants, and the surplus goes after scaleDownDelaySeconds).
+      const lost = live.filter(
+        (n) =>
+          n.state === "notReady" &&
+          n.notReady !== undefined &&
+          (n.notReady.unreachable || nowMs - n.notReady.since >= NOT_READY_REPLACE_MS),
+      ).length;
+      const target = Math.min(spec.maxNodes, planned + lost);
       // Pods are read node by node only when the policy weighs them: a drain under way, or serving nodes
       // above every target of the delay (while a target holds them, no node is chosen, and the API server
       // is spared the lists).
