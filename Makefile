@@ -74,7 +74,7 @@ bench-quick: deps ## The autoscaling benchmark's quick subset (about 20 s; resul
 # CPU-heavy work. docs/development.md (Integration tests) has the figures.
 WALLCLOCK_TESTS := test/integration/headroom.test.ts test/integration/demo.test.ts \
   test/integration/failover.test.ts test/integration/controlplane-faults.test.ts \
-  test/integration/node-faults.test.ts
+  test/integration/node-faults.test.ts test/integration/budgets.test.ts
 vitest_report = --reporter=default --reporter=json --outputFile.json=$(TMP)/vitest-$(1).json
 
 test: check system-deps controlplane bench-quick ## Everything: checks, the quick benchmark, unit and integration tests. Ends with `N passed, N failed`.
