@@ -1,6 +1,14 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { heldTarget, type NodePolicyInput, nodePolicy, nodeTarget, type PolicyNode } from "./nodes.ts";
+import {
+  heldTarget,
+  NOT_READY_REPLACE_MS,
+  type NodePolicyInput,
+  nodePolicy,
+  nodeTarget,
+  type PolicyNode,
+  targetWithLost,
+} from "./nodes.ts";
 
 const T0 = Date.UTC(2026, 0, 5, 12, 0, 0);
 const DELAY = 600_000;
@@ -258,5 +266,27 @@ describe("nodeTarget", () => {
     [9, 5],
   ])("the plan's %i node(s) give a target of %i within minNodes 1..maxNodes 5", (wanted, target) => {
     expect(nodeTarget({ minNodes: 1, maxNodes: 5 }, wanted)).toBe(target);
+  });
+});
+
+describe("targetWithLost: a lost node is asked for again", () => {
+  const now = 10 * 60_000;
+  const ready = { state: "ready" };
+  it("one more per node whose kubelet stopped reporting, or not Ready for NOT_READY_REPLACE_MS, within maxNodes", () => {
+    const unreachable = { state: "notReady", notReady: { since: now - 1_000, unreachable: true } };
+    const longNotReady = {
+      state: "notReady",
+      notReady: { since: now - NOT_READY_REPLACE_MS, unreachable: false },
+    };
+    expect(targetWithLost(2, [ready, unreachable], now, 8)).toBe(3);
+    expect(targetWithLost(2, [ready, unreachable, longNotReady], now, 8)).toBe(4);
+    expect(targetWithLost(2, [ready, unreachable, longNotReady], now, 3)).toBe(3);
+  });
+
+  it("not a node still booting (Ready False for less than that), nor one being drained", () => {
+    const booting = { state: "notReady", notReady: { since: now - 30_000, unreachable: false } };
+    expect(targetWithLost(2, [ready, booting, { state: "draining" }, { state: "registering" }], now, 8)).toBe(
+      2,
+    );
   });
 });

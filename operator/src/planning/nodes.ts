@@ -20,6 +20,30 @@ export function nodeTarget(spec: Pick<GPUNodePoolSpec, "minNodes" | "maxNodes">,
   return Math.min(spec.maxNodes, Math.max(spec.minNodes, wanted));
 }
 
+/** A registered node not Ready (Ready False) for this long is replaced as lost (cluster-autoscaler waits 20 min to remove one). */
+export const NOT_READY_REPLACE_MS = 5 * 60_000;
+
+/**
+ * The nodes to ask the provider for: the plan's, and one more for each node lost (its kubelet stopped
+ * reporting, Ready Unknown, or not Ready for NOT_READY_REPLACE_MS), within maxNodes. A node still booting
+ * (Ready False for less than that) is not replaced. A lost node is kept meanwhile (it may come back: the
+ * pool then has one node more than the plan wants, which goes after scaleDownDelaySeconds).
+ */
+export function targetWithLost(
+  planned: number,
+  nodes: readonly { state: string; notReady?: { since: number; unreachable: boolean } }[],
+  now: number,
+  maxNodes: number,
+): number {
+  const lost = nodes.filter(
+    (n) =>
+      n.state === "notReady" &&
+      n.notReady !== undefined &&
+      (n.notReady.unreachable || now - n.notReady.since >= NOT_READY_REPLACE_MS),
+  ).length;
+  return Math.min(maxNodes, planned + lost);
+}
+
 /** A node of the pool as the policy sees it (the provider's PoolNode state and the pods bound to it). */
 export interface PolicyNode {
   name: string;

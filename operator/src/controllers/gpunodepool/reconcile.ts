@@ -37,6 +37,7 @@ import {
   nodeTarget,
   type PolicyNode,
   type TargetHistory,
+  targetWithLost,
 } from "../../planning/nodes.ts";
 import type { Plan, Snapshot } from "../../planning/types.ts";
 import * as events from "./events.ts";
@@ -119,9 +120,6 @@ function failureOf(err: unknown): { reason: string; message: string } {
   if (isUnsupported(err)) return { reason: Reason.ProviderUnsupported, message };
   return { reason: Reason.ProviderError, message };
 }
-
-/** A registered node not Ready (Ready False) for this long is replaced as lost (cluster-autoscaler waits 20 min to remove one). */
-export const NOT_READY_REPLACE_MS = 5 * 60_000;
 
 export function makePoolReconciler(deps: PoolReconcilerDeps) {
   const now = deps.now ?? Date.now;
@@ -249,17 +247,8 @@ export function makePoolReconciler(deps: PoolReconcilerDeps) {
 
     async function act(planned: number, why: string, madeAt: number) {
       const live = nodes.filter((n) => n.state !== "deleting");
-      // A node lost (its kubelet stopped reporting, or not Ready for NOT_READY_REPLACE_MS) serves nothing:
-      // another is asked for on top of the plan's, within maxNodes, while it stays so. A node still booting
-      // (Ready False for less than that) is not replaced. The lost one is kept (it may come back: then the
-      // pool has one node more than the plan wants, and the surplus goes after scaleDownDelaySeconds).
-      const lost = live.filter(
-        (n) =>
-          n.state === "notReady" &&
-          n.notReady !== undefined &&
-          (n.notReady.unreachable || nowMs - n.notReady.since >= NOT_READY_REPLACE_MS),
-      ).length;
-      const target = Math.min(spec.maxNodes, planned + lost);
+      // A lost node serves nothing: one more is asked for while it stays so (planning/nodes.ts).
+      const target = targetWithLost(planned, live, nowMs, spec.maxNodes);
       // Pods are read node by node only when the policy weighs them: a drain under way, or serving nodes
       // above every target of the delay (while a target holds them, no node is chosen, and the API server
       // is spared the lists).
