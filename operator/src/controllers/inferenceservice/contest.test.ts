@@ -80,6 +80,13 @@ describe("ReplicaWriters", () => {
     expect(w.contested(SVC, D, 2_000_000)).toBeUndefined();
   });
 
+  it("keeps its last write, by which a reconcile whose cache is behind tells a no-op apply from a scaling", () => {
+    const w = new ReplicaWriters();
+    expect(w.lastWrite(SVC, D)).toBeUndefined();
+    w.wrote(SVC, D, { replicas: 6, generation: 4 });
+    expect(w.lastWrite(SVC, D)).toEqual({ replicas: 6, generation: 4 });
+  });
+
   it("forgets a service that is gone", () => {
     const w = new ReplicaWriters();
     w.wrote(SVC, D, { replicas: 2, generation: 1 });

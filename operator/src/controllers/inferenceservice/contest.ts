@@ -28,6 +28,11 @@ export class ReplicaWriters {
   /** Changes of replicas by another writer, by generation, with the replicas set. */
   private readonly foreign = new ForeignWrites<number>();
 
+  /** What inferops last wrote to the Deployment, and the generation that write produced. */
+  lastWrite(service: string, deployment: string): LiveReplicas | undefined {
+    return this.mine.get(`${service}|${deployment}`);
+  }
+
   /** inferops' write of `replicas` succeeded, and produced `generation`. */
   wrote(service: string, deployment: string, written: LiveReplicas): void {
     this.mine.set(`${service}|${deployment}`, written);

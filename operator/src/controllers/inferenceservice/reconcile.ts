@@ -208,12 +208,17 @@ export function makeReconciler(deps: ReconcilerDeps) {
             continue;
           }
         }
+        let unchanged = false;
         try {
           const applied = await deps.client.apply<KubeObject>(
             pathFor(R.deployments, { namespace, name: dname }),
             desired,
           );
-          writers.wrote(key, dname, { replicas, generation: applied.metadata?.generation ?? 0 });
+          const before = writers.lastWrite(key, dname);
+          const appliedGeneration = applied.metadata?.generation ?? 0;
+          // The server had it already from inferops' own last write (the cache was behind): nothing scaled.
+          unchanged = before?.replicas === replicas && before.generation === appliedGeneration;
+          writers.wrote(key, dname, { replicas, generation: appliedGeneration });
           refusals.delete(`${namespace}/${dname}`);
         } catch (err) {
           if (isRefusedObject(err)) {
@@ -234,7 +239,7 @@ export function makeReconciler(deps: ReconcilerDeps) {
           throw wrap(`applying Deployment ${namespace}/${dname}`, err);
         }
         if (!live) log.info({ deployment: dname, replicas }, "created Deployment");
-        else if (liveReplicas !== replicas) {
+        else if (liveReplicas !== replicas && !unchanged) {
           log.info(
             { deployment: dname, from: liveReplicas, to: replicas, reason: decision.reason },
             "scaled Deployment",
