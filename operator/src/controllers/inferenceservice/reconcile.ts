@@ -116,7 +116,7 @@ export function makeReconciler(deps: ReconcilerDeps) {
   deps.caches.deployments.addIndex(BY_SERVICE, owningServiceKey);
   const writers = new ReplicaWriters();
   const statusWrites = new StatusWrites();
-  /** Deployment key (namespace/name) -> the spec generation the API server refused it for, when, and why. */
+  /** `service key|Deployment name` -> the spec generation the API server refused it for, when, and why. */
   const refusals = new Map<string, { generation: number; atMs: number; message: string }>();
   return async function reconcile(key: string): Promise<ReconcileResult | undefined> {
     const [namespace, name] = key.split("/") as [string, string];
@@ -124,7 +124,7 @@ export function makeReconciler(deps: ReconcilerDeps) {
     if (!raw || raw.metadata?.deletionTimestamp) {
       writers.forget(key);
       statusWrites.forget(R.inferenceServices, namespace, name);
-      for (const k of refusals.keys()) if (k.startsWith(`${namespace}/${name}-`)) refusals.delete(k);
+      for (const k of refusals.keys()) if (k.startsWith(`${key}|`)) refusals.delete(k);
       return undefined; // owned objects go with it (ownerReferences)
     }
     const log = deps.log.child({ namespace, name });
@@ -195,7 +195,7 @@ export function makeReconciler(deps: ReconcilerDeps) {
         const replicas = conflicted ? (liveReplicas ?? 0) : (decision.perVariant.get(accel.pool) ?? 0);
         const desired = desiredDeployment(svc, accel, pool, replicas);
         if (upToDate(live, desired)) continue;
-        const refusal = refusals.get(`${namespace}/${dname}`);
+        const refusal = refusals.get(`${key}|${dname}`);
         if (refusal && refusal.generation === generation && now() - refusal.atMs < REFUSED_RETRY_MS) {
           refused.push({ deployment: dname, message: refusal.message });
           continue;
@@ -219,7 +219,7 @@ export function makeReconciler(deps: ReconcilerDeps) {
           // The server had it already from inferops' own last write (the cache was behind): nothing scaled.
           unchanged = before?.replicas === replicas && before.generation === appliedGeneration;
           writers.wrote(key, dname, { replicas, generation: appliedGeneration });
-          refusals.delete(`${namespace}/${dname}`);
+          refusals.delete(`${key}|${dname}`);
         } catch (err) {
           if (isRefusedObject(err)) {
             // As the spec makes it, the server will refuse it again: say why in status, keep what runs, and
@@ -229,7 +229,7 @@ export function makeReconciler(deps: ReconcilerDeps) {
               full.length > 1_000 ? `${full.slice(0, 1_000)}... (${full.length} characters)` : full;
             if (refusal?.message !== message)
               await deps.events.record(events.regarding(svc), events.applyFailed(`Deployment ${dname}`, err));
-            refusals.set(`${namespace}/${dname}`, { generation, atMs: now(), message });
+            refusals.set(`${key}|${dname}`, { generation, atMs: now(), message });
             refused.push({ deployment: dname, message });
             log.warn({ err, deployment: dname }, "the API server refuses the Deployment the spec makes");
             continue;
