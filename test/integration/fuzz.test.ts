@@ -173,7 +173,9 @@ integrationSuite("fuzz", () => {
     console.log(
       `fuzz: what the API server accepted, and what the operator made of it:\n  ${outcomes.join("\n  ")}`,
     );
-    // Settled: nothing more is written over several evaluations, and the operator is still up.
+    // Settled: a window of 10 s in which nothing is written, and the operator still up. The Deployments'
+    // controllers may still be creating pods when every status is current (a slow CI machine), and their
+    // status is the services' status: a write loop never goes quiet, a late write does within a window or two.
     const writesBy = async () =>
       (await operator!.metrics())
         .split("\n")
@@ -183,20 +185,19 @@ integrationSuite("fuzz", () => {
             !l.includes('verb="GET"') &&
             !l.includes('resource="leases"'),
         );
-    const before = await writesBy();
-    await new Promise((r) => setTimeout(r, 10_000));
-    const after = await writesBy();
-    const quietFrom = Date.now() - 10_000;
-    if (after.some((l) => !before.includes(l)))
-      // What went on, for the failure below.
-      for (const l of operator.logs
-        .filter((x) => (x.level as number) >= 40 && (x.time as number) >= quietFrom)
-        .slice(-8))
+    let written: string[] = [];
+    for (let window = 0; window < 6; window++) {
+      const before = await writesBy();
+      await new Promise((r) => setTimeout(r, 10_000));
+      written = (await writesBy()).filter((l) => !before.includes(l));
+      if (written.length === 0) break;
+      // What went on, for a failure below.
+      const from = Date.now() - 10_000;
+      console.log(`fuzz: written within window ${window}:\n  ${written.join("\n  ")}`);
+      for (const l of operator.logs.filter((x) => (x.time as number) >= from).slice(-8))
         console.log(JSON.stringify(l).slice(0, 800));
-    expect(
-      after.filter((l) => !before.includes(l)),
-      "writes while nothing changes",
-    ).toEqual([]);
+    }
+    expect(written, "writes in each of six 10 s windows while nothing changes").toEqual([]);
     expect(operator.proc.exitCode).toBeNull();
   }, 400_000);
 });
