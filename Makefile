@@ -67,27 +67,32 @@ unit: deps ## Unit tests only (no cluster).
 bench-quick: deps ## The autoscaling benchmark's quick subset (about 20 s; results to a temporary folder).
 	npm run bench -- --quick
 
-# `make test` runs two vitest processes at once, each with its own local control plane (its own global setup):
-# the wall-clock group, integration files that mostly wait on real time (minutes of traffic or of learned
-# headroom), one file at a time; and the main group, the unit tests and the other integration files (one
-# integration file at a time). Each cluster runs one file's operators at a time, and the waiting overlaps the
-# CPU-heavy work. docs/development.md (Integration tests) has the figures.
-WALLCLOCK_TESTS := test/integration/headroom.test.ts test/integration/demo.test.ts \
-  test/integration/failover.test.ts test/integration/controlplane-faults.test.ts \
-  test/integration/node-faults.test.ts test/integration/budgets.test.ts
+# `make test` runs three vitest processes at once, each with its own local control plane (its own global
+# setup): two wall-clock groups, integration files that mostly wait on real time (minutes of traffic, of learned
+# headroom, of faults), one file at a time each; and the main group, the unit tests and the other integration
+# files (one integration file at a time). Each cluster runs one file's operators at a time, and the waiting
+# overlaps the CPU-heavy work. docs/development.md (Integration tests) has the figures.
+WALLCLOCK_A := test/integration/headroom.test.ts test/integration/controlplane-faults.test.ts \
+  test/integration/node-faults.test.ts test/integration/budgets.test.ts test/integration/signals.test.ts
+WALLCLOCK_B := test/integration/demo.test.ts test/integration/failover.test.ts \
+  test/integration/metrics-faults.test.ts
+WALLCLOCK_TESTS := $(WALLCLOCK_A) $(WALLCLOCK_B)
 vitest_report = --reporter=default --reporter=json --outputFile.json=$(TMP)/vitest-$(1).json
 
 test: check system-deps controlplane bench-quick ## Everything: checks, the quick benchmark, unit and integration tests. Ends with `N passed, N failed`.
 	@mkdir -p $(TMP)
 	@rm -f $(TMP)/vitest.json $(TMP)/vitest-*.json $(TMP)/vitest-*.log
-	@echo "wall-clock group (output in $(TMP)/vitest-wallclock.log, printed when it ends): $(WALLCLOCK_TESTS)"
-	node_modules/.bin/vitest run --project integration $(WALLCLOCK_TESTS) $(call vitest_report,wallclock) \
-	  >$(TMP)/vitest-wallclock.log 2>&1 & wallclock=$$!; \
-	  trap 'kill $$wallclock 2>/dev/null; exit 130' INT TERM; \
+	@echo "wall-clock groups (output in $(TMP)/vitest-wallclock-{a,b}.log, printed when they end): $(WALLCLOCK_A); $(WALLCLOCK_B)"
+	node_modules/.bin/vitest run --project integration $(WALLCLOCK_A) $(call vitest_report,wallclock-a) \
+	  >$(TMP)/vitest-wallclock-a.log 2>&1 & a=$$!; \
+	  node_modules/.bin/vitest run --project integration $(WALLCLOCK_B) $(call vitest_report,wallclock-b) \
+	  >$(TMP)/vitest-wallclock-b.log 2>&1 & b=$$!; \
+	  trap 'kill $$a $$b 2>/dev/null; exit 130' INT TERM; \
 	  node_modules/.bin/vitest run --project unit --project integration $(addprefix --exclude ,$(WALLCLOCK_TESTS)) \
 	    $(call vitest_report,main) || true; \
-	  echo "main group done; waiting for the wall-clock group"; \
-	  wait $$wallclock || true; \
-	  cat $(TMP)/vitest-wallclock.log
-	@node hack/test-summary.ts $(TMP)/vitest-main.json $(TMP)/vitest-wallclock.json | tee $(TMP)/summary.txt
+	  echo "main group done; waiting for the wall-clock groups"; \
+	  wait $$a || true; wait $$b || true; \
+	  cat $(TMP)/vitest-wallclock-a.log $(TMP)/vitest-wallclock-b.log
+	@node hack/test-summary.ts $(TMP)/vitest-main.json $(TMP)/vitest-wallclock-a.json $(TMP)/vitest-wallclock-b.json \
+	  | tee $(TMP)/summary.txt
 	@grep -q ' 0 failed' $(TMP)/summary.txt
