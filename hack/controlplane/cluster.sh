@@ -27,6 +27,8 @@
 #   INFEROPS_UP_TIMEOUT=120       seconds `up` waits for the components
 #   INFEROPS_STOP_TIMEOUT=5       seconds between SIGTERM and SIGKILL in `down`
 #   INFEROPS_KCM_SA_CREDENTIALS=false  true: one ServiceAccount per controller (kubeadm-like, slower)
+#   INFEROPS_PROFILING=false      true: the API server, controller-manager and scheduler serve /debug/pprof
+#                                 (kubectl get --raw '/debug/pprof/profile?seconds=30' > cpu.pb; go tool pprof)
 # shellcheck source-path=SCRIPTDIR
 set -euo pipefail
 
@@ -51,6 +53,10 @@ UP_TIMEOUT="${INFEROPS_UP_TIMEOUT:-120}"  # seconds
 case "${INFEROPS_KCM_SA_CREDENTIALS:-false}" in
   1 | true) KCM_SA_CREDENTIALS=true ;;
   *) KCM_SA_CREDENTIALS=false ;;
+esac
+case "${INFEROPS_PROFILING:-false}" in
+  1 | true) PROFILING=true ;;
+  *) PROFILING=false ;;
 esac
 
 log() { printf '[cluster] %s\n' "$*" >&2; }
@@ -473,7 +479,7 @@ POLICY
     --audit-policy-file="${DIR}/audit-policy.yaml" \
     --audit-log-path="${DIR}/logs/audit.log" \
     --audit-log-format=json \
-    --profiling=false
+    --profiling="${PROFILING}"
 
   wait_for "kube-apiserver /readyz" https_ok "${API_URL}/readyz"
   # The controller-manager and scheduler exit (instead of retrying) when RBAC is
@@ -494,7 +500,7 @@ POLICY
     --cluster-signing-key-file="${pki}/ca.key" \
     --service-cluster-ip-range="${SERVICE_CIDR}" \
     --cluster-name=inferops \
-    --profiling=false
+    --profiling="${PROFILING}"
 
   start kube-scheduler "$(bin kube-scheduler)" \
     --kubeconfig="${kc}/kube-scheduler.kubeconfig" \
@@ -504,7 +510,7 @@ POLICY
     --secure-port="${SCHED_PORT}" \
     --cert-dir="${pki}/kube-scheduler-generated" \
     --leader-elect=false \
-    --profiling=false
+    --profiling="${PROFILING}"
 
   # kwok: manages only nodes annotated kwok.x-k8s.io/node=fake (and their pods).
   # HOME is pointed into <dir> so a user's ~/.kwok/kwok.yaml is never merged in.
