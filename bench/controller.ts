@@ -5,7 +5,7 @@
 // (target: 0).
 //
 //   node bench/controller.ts [--services 1000] [--steady-seconds 120] [--concurrency 8] [--until ready|status]
-//                            [--out bench/results/controller.json] [--cpu-prof DIR]
+//                            [--headless] [--out bench/results/controller.json] [--cpu-prof DIR]
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { dirname, join } from "node:path";
@@ -33,6 +33,8 @@ const { values } = parseArgs({
      * then measure the steady state.
      */
     until: { type: "string", default: "ready" },
+    /** spec.service.headless on every service: no cluster IP to allocate per Service. */
+    headless: { type: "boolean", default: false },
     out: { type: "string", default: join(ROOT, "bench", "results", "controller.json") },
     /** Writes the operator's CPU profile (node --cpu-prof) into this directory when it stops. */
     "cpu-prof": { type: "string" },
@@ -87,6 +89,7 @@ try {
         template: { spec: { containers: [{ name: "vllm", image: "vllm/vllm-openai:v0.11.0" }] } },
         accelerators: [{ pool: POOL }],
         scaling: { minReplicas: 1, maxReplicas: 4 },
+        ...(values.headless ? { service: { headless: true } } : {}),
       },
     }),
   );
@@ -229,7 +232,8 @@ try {
       `${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, ${cpus()[0]?.model ?? ""}`.trim(),
     node: process.version,
     concurrency: Number(values.concurrency),
-    command: `node bench/controller.ts --services ${N} --steady-seconds ${STEADY_S} --concurrency ${values.concurrency} --until ${values.until}`,
+    command: `node bench/controller.ts --services ${N} --steady-seconds ${STEADY_S} --concurrency ${values.concurrency} --until ${values.until}${values.headless ? " --headless" : ""}`,
+    headless: values.headless,
     date: new Date().toISOString().slice(0, 10),
   };
   mkdirSync(dirname(values.out), { recursive: true });

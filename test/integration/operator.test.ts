@@ -148,6 +148,31 @@ integrationSuite("operator", () => {
       });
     });
 
+    it("makes the Service headless, and back, when spec.service.headless changes (its clusterIP cannot)", async () => {
+      type K8sSvc = KubeObject & { spec: { clusterIP?: string } };
+      const k8sSvc = () => admin.get<K8sSvc>(pathFor(R.services, { namespace: NS, name: "llama" }));
+      const before = await k8sSvc();
+      expect(before.spec.clusterIP).not.toBe("None");
+      await admin.apply(svcPath("llama"), service("llama", { service: { headless: true } }));
+      await eventually(async () => {
+        const s = await k8sSvc();
+        expect(s.spec.clusterIP).toBe("None");
+        expect(s.metadata?.ownerReferences?.[0]).toMatchObject({ name: "llama", controller: true });
+      });
+      await admin.apply(svcPath("llama"), service("llama"));
+      await eventually(async () => expect((await k8sSvc()).spec.clusterIP).toMatch(/^\d+\.\d+\.\d+\.\d+$/));
+      // Both changes are told, and the Deployment stayed as it was.
+      await eventually(async () => {
+        const evs = await admin.list<KubeObject & { reason?: string; regarding?: { name?: string } }>(
+          `/apis/events.k8s.io/v1/namespaces/${NS}/events`,
+        );
+        expect(
+          evs.items.filter((e) => e.reason === "ServiceRemade" && e.regarding?.name === "llama").length,
+        ).toBeGreaterThanOrEqual(1);
+      });
+      expect((await getDeploy(`llama-${POOL}`)).spec.replicas).toBe(2);
+    });
+
     it("follows kubectl scale through the scale subresource in Manual mode", async () => {
       await admin.apply(
         svcPath("llama"),

@@ -336,6 +336,17 @@ export const podTemplateSchema = z
   })
   .describe("Pod template for the model server (corev1.PodTemplateSpec).");
 
+export const serviceSchema = z
+  .strictObject({
+    headless: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Make the Service headless (clusterIP: None): DNS answers the ready pods' addresses and no virtual IP is allocated. For gateways and clients that choose the replica themselves, and for thousands of services (the API server allocates each virtual IP in a time that grows with the Services there are). Changing it replaces the Service.",
+      ),
+  })
+  .describe("The Service inferops makes in front of the service's pods.");
+
 export const inferenceServiceSpecSchema = withRules(
   z
     .strictObject({
@@ -349,6 +360,7 @@ export const inferenceServiceSpecSchema = withRules(
         .describe("GPU variants the service may run on, in order of preference when cost and fit are equal."),
       scaling: defaulted(scalingSchema),
       metrics: defaulted(metricsSchema),
+      service: defaulted(serviceSchema),
       priority: z
         .int()
         .min(0)

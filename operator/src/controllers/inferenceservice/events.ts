@@ -28,6 +28,14 @@ export const scaled = (deployment: string, from: number, to: number, decision: D
   note: `scaled Deployment ${deployment} from ${from} to ${to}: ${decision.message}`,
 });
 
+/** spec.service.headless changed: a Service's clusterIP cannot change, so the Service was deleted and made again. */
+export const serviceRemade = (headless: boolean): EventSpec => ({
+  type: "Normal",
+  reason: "ServiceRemade",
+  action: "Apply",
+  note: `spec.service.headless is ${headless}: the Service was deleted and made again ${headless ? "headless (clusterIP: None)" : "with a cluster IP"}, as its clusterIP cannot change; connections through it were cut`,
+});
+
 /** Another writer changed a Deployment's replicas: inferops sets them back (a writer that keeps on wins). */
 export const replicasOverridden = (deployment: string, to: number, ours: number): EventSpec => ({
   type: "Warning",

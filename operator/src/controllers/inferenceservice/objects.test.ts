@@ -130,4 +130,13 @@ describe("desiredService", () => {
       ports: [{ name: "http", port: 8000, targetPort: 8000, protocol: "TCP" }],
     });
   });
+
+  it("is headless (clusterIP: None) when spec.service.headless says so, and its hash changes with it", () => {
+    const headless = { ...svc, spec: { ...svc.spec, service: { headless: true } } };
+    const s = desiredService(headless) as Json;
+    expect(s.spec.clusterIP).toBe("None");
+    expect(s.spec.selector).toEqual({ "inferops.dev/service": "llama" });
+    expect(upToDate(desiredService(svc), s)).toBe(false);
+    expect((desiredService(svc) as Json).spec.clusterIP).toBeUndefined();
+  });
 });

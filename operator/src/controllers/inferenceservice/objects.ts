@@ -120,7 +120,10 @@ export function desiredDeployment(
   return withHash(body, { ...body, spec: rest });
 }
 
-/** One Service over all variants' pods, on the first container's ports (or the metrics port). */
+/**
+ * One Service over all variants' pods, on the first container's ports (or the metrics port); headless
+ * (clusterIP: None) when spec.service.headless says so.
+ */
 export function desiredService(svc: InferenceService): KubeObject {
   const name = svc.metadata.name;
   const container = svc.spec.template.spec.containers[0] as {
@@ -149,7 +152,11 @@ export function desiredService(svc: InferenceService): KubeObject {
       labels: { [LABEL_MANAGED_BY]: MANAGED_BY, [LABEL_SERVICE]: name, "app.kubernetes.io/name": name },
       ownerReferences: [ownerRef(svc)],
     },
-    spec: { selector: { [LABEL_SERVICE]: name }, ports },
+    spec: {
+      ...(svc.spec.service.headless ? { clusterIP: "None" } : {}),
+      selector: { [LABEL_SERVICE]: name },
+      ports,
+    },
   };
   return withHash(body, body);
 }

@@ -259,10 +259,7 @@ export function makeReconciler(deps: ReconcilerDeps) {
       const variants = new Set(svc.spec.accelerators.map((a) => a.pool));
       for (const d of owned) {
         const variant = d.metadata?.labels?.[LABEL_VARIANT] ?? "";
-        const ownedByUs = d.metadata?.ownerReferences?.some(
-          (o) => o.uid === svc.metadata.uid && o.controller,
-        );
-        if (variants.has(variant) || !ownedByUs) continue;
+        if (variants.has(variant) || !ownedBy(d, svc)) continue;
         try {
           await deps.client.delete(pathFor(R.deployments, { namespace, name: d.metadata?.name }));
           log.info({ deployment: d.metadata?.name }, "deleted Deployment of a removed variant");
@@ -273,7 +270,21 @@ export function makeReconciler(deps: ReconcilerDeps) {
     };
     const service = async () => {
       const desiredSvc = desiredService(svc);
-      if (!upToDate(deps.caches.k8sServices.get(name, namespace), desiredSvc)) {
+      const live = deps.caches.k8sServices.get(name, namespace);
+      if (!upToDate(live, desiredSvc)) {
+        // A Service's clusterIP cannot change: one made headless, or no longer headless, is made again.
+        if (live && isHeadless(live) !== svc.spec.service.headless && ownedBy(live, svc)) {
+          try {
+            await deps.client.delete(pathFor(R.services, { namespace, name }));
+          } catch (err) {
+            if (!isNotFound(err)) throw wrap(`deleting Service ${namespace}/${name} to remake it`, err);
+          }
+          log.info(
+            { headless: svc.spec.service.headless },
+            "remade the Service (spec.service.headless changed)",
+          );
+          await deps.events.record(events.regarding(svc), events.serviceRemade(svc.spec.service.headless));
+        }
         try {
           await deps.client.apply(pathFor(R.services, { namespace, name }), desiredSvc);
         } catch (err) {
@@ -323,6 +334,12 @@ export function makeReconciler(deps: ReconcilerDeps) {
     return Number.isFinite(requeueAfterMs) ? { requeueAfterMs: Math.max(requeueAfterMs, 0) } : undefined;
   };
 }
+
+const isHeadless = (o: KubeObject) => (o.spec as { clusterIP?: string } | undefined)?.clusterIP === "None";
+
+/** The object's controller is this InferenceService (its uid): inferops deletes nothing it does not own. */
+const ownedBy = (o: KubeObject, svc: InferenceService) =>
+  o.metadata?.ownerReferences?.some((r) => r.uid === svc.metadata.uid && r.controller) ?? false;
 
 /** JSON round-trip, so undefined fields and key order do not count as changes. */
 const normalise = (o: unknown) => JSON.parse(JSON.stringify(o));
