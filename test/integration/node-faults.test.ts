@@ -3,13 +3,20 @@
 // hears from). That controller taints it and evicts the pods after their toleration (5 s here, as a GPU
 // service that wants to fail over fast sets it); the pool asks for a node in its place, the replicas come
 // back on it, nothing is cordoned, and the budget holds.
-// The test prints how long each step took (docs/reliability.md, "Nodes").
+// A node that never registers: a Cluster API pool (the fixture CRDs of the real kinds) whose MachineDeployment
+// is scaled up, while no Cluster API controller makes the Machine: the pool reports ProvisioningStalled with a
+// Warning, asks for no more meanwhile, and clears once the test, playing Cluster API, makes the Machine and
+// its node.
+// The tests print how long each step took (docs/reliability.md, "Nodes").
+import { join } from "node:path";
 import { afterAll, beforeAll, expect, inject, it } from "vitest";
 import { KubeClient, type KubeObject } from "../../operator/src/kube/client.ts";
 import { pathFor, R } from "../../operator/src/kube/resources.ts";
+import { DEPLOYMENT_NAME_LABEL } from "../../operator/src/nodepools/clusterapi.ts";
 import { kubectl } from "../helpers/cluster.ts";
 import { eventually } from "../helpers/eventually.ts";
-import { gpuNodePool, inferenceService } from "../helpers/objects.ts";
+import { ROOT } from "../helpers/fixtures.ts";
+import { gpuNode, gpuNodePool, inferenceService } from "../helpers/objects.ts";
 import { type OperatorProcess, startOperatorProcess } from "../helpers/operator.ts";
 import { integrationSuite } from "../helpers/suite.ts";
 
@@ -26,6 +33,10 @@ integrationSuite("node faults", () => {
   const NS = "it-nodefaults";
   const POOL = "it-notready";
   const BUDGET = "it-notready-budget";
+  /** The Cluster API pool's namespace (outside the budget's scope), pool and MachineDeployment. */
+  const CAPI_NS = "it-nodefaults-capi";
+  const CAPI_POOL = "it-capi-stall";
+  const MD = "gpu";
   let admin: KubeClient;
   let operator: OperatorProcess;
   const admCfg = () => inject("adminKubeconfig");
@@ -99,8 +110,9 @@ integrationSuite("node faults", () => {
 
   afterAll(async () => {
     await operator?.stop();
-    kubectl(admCfg(), ["delete", "namespace", NS, "--wait=false"]);
-    kubectl(admCfg(), ["delete", "gpunodepools", POOL, "--ignore-not-found"]);
+    kubectl(admCfg(), ["delete", "namespace", NS, CAPI_NS, "--wait=false", "--ignore-not-found"]);
+    kubectl(admCfg(), ["delete", "gpunodepools", POOL, CAPI_POOL, "--ignore-not-found"]);
+    kubectl(admCfg(), ["delete", "nodes", "-l", `inferops.dev/pool=${CAPI_POOL}`, "--wait=false"]);
     kubectl(admCfg(), ["delete", "capacitybudgets", BUDGET, "--ignore-not-found"]);
     kubectl(admCfg(), ["delete", "nodes", "-l", `inferops.dev/pool=${POOL}`, "--wait=false"]);
     await admin?.close();
@@ -170,6 +182,112 @@ integrationSuite("node faults", () => {
     expect(pool).toMatchObject({ nodes: 2, readyNodes: 1 });
     console.log(
       `node NotReady with 2 replicas: pods off it ${((evictedAt - failedAt) / 1000).toFixed(1)} s after, both ready on a new node ${((recoveredAt - failedAt) / 1000).toFixed(1)} s after; the lost node kept, nothing cordoned`,
+    );
+  }, 300_000);
+  it("Cluster API makes no Machine for the node asked for: ProvisioningStalled, nothing more asked; it clears once the node registers", async () => {
+    kubectl(admCfg(), ["apply", "-f", join(ROOT, "test", "fixtures", "crds", "cluster-api.yaml")]);
+    kubectl(admCfg(), [
+      "wait",
+      "--for=condition=Established",
+      "--timeout=60s",
+      ...["machinedeployments", "machines"].map((r) => `crd/${r}.cluster.x-k8s.io`),
+    ]);
+    kubectl(admCfg(), ["create", "namespace", CAPI_NS]);
+    const md = pathFor(R.machineDeployments, { namespace: CAPI_NS, name: MD });
+    await admin.apply(md, {
+      apiVersion: "cluster.x-k8s.io/v1beta1",
+      kind: "MachineDeployment",
+      metadata: { name: MD, namespace: CAPI_NS },
+      spec: { clusterName: "c", replicas: 0 },
+    });
+    // Nodes boot in 3 s, so a node asked for is late after 2 x 3 + 60 = 66 s.
+    await admin.apply(
+      pathFor(R.gpuNodePools, { name: CAPI_POOL }),
+      gpuNodePool(CAPI_POOL, {
+        gpu: { type: "nvidia-l4", count: 2, memoryGiB: 24 },
+        costPerNodeHour: 1.6,
+        maxNodes: 3,
+        provisioningSeconds: 3,
+        provider: { type: "clusterAPI", clusterAPI: { machineDeployment: { namespace: CAPI_NS, name: MD } } },
+      }),
+    );
+    await admin.apply(
+      pathFor(R.inferenceServices, { namespace: CAPI_NS, name: "mistral" }),
+      inferenceService("mistral", CAPI_NS, {
+        accelerators: [{ pool: CAPI_POOL, gpusPerReplica: 1 }],
+        scaling: { mode: "Manual", minReplicas: 1, maxReplicas: 2 },
+        replicas: 2,
+      }),
+    );
+    type Pool = KubeObject & {
+      status?: {
+        nodes?: number;
+        readyNodes?: number;
+        conditions?: { type: string; status: string; reason: string }[];
+      };
+    };
+    const capiPool = async () => (await admin.get<Pool>(pathFor(R.gpuNodePools, { name: CAPI_POOL }))).status;
+    const failing = async () => (await capiPool())?.conditions?.find((c) => c.type === "ProviderFailing");
+    const mdReplicas = async () =>
+      (await admin.get<KubeObject & { spec: { replicas: number } }>(md)).spec.replicas;
+
+    // The plan wants one node (two 1-GPU replicas on a 2-GPU node): the MachineDeployment is asked for it.
+    await eventually(async () => expect(await mdReplicas()).toBe(1), { timeoutMs: 30_000 });
+    const askedAt = Date.now();
+    // No Machine comes. The pool counts the node asked for, asks for no other, and once it is late says so.
+    let most = 1;
+    await eventually(
+      async () => {
+        most = Math.max(most, await mdReplicas());
+        expect(await failing()).toMatchObject({ status: "True", reason: "ProvisioningStalled" });
+      },
+      { timeoutMs: 120_000, intervalMs: 1_000 },
+    );
+    const stalledAfter = (Date.now() - askedAt) / 1000;
+    expect(most).toBe(1);
+    expect(await mdReplicas()).toBe(1);
+    expect(await capiPool()).toMatchObject({ nodes: 1 });
+    const reasons = async () =>
+      (
+        await admin.list<KubeObject & { reason?: string; regarding?: { name?: string } }>(
+          "/apis/events.k8s.io/v1/namespaces/default/events",
+        )
+      ).items
+        .filter((e) => e.regarding?.name === CAPI_POOL)
+        .map((e) => e.reason);
+    await eventually(async () => expect(await reasons()).toContain("ProvisioningStalled"));
+
+    // Cluster API comes back: the Machine, then its node.
+    const machine = pathFor(R.machines, { namespace: CAPI_NS, name: `${MD}-m1` });
+    await admin.apply(machine, {
+      apiVersion: "cluster.x-k8s.io/v1beta1",
+      kind: "Machine",
+      metadata: { name: `${MD}-m1`, namespace: CAPI_NS, labels: { [DEPLOYMENT_NAME_LABEL]: MD } },
+      spec: { clusterName: "c" },
+    });
+    await admin.apply(`${machine}/status`, {
+      apiVersion: "cluster.x-k8s.io/v1beta1",
+      kind: "Machine",
+      metadata: { name: `${MD}-m1`, namespace: CAPI_NS },
+      status: { phase: "Running", nodeRef: { name: "it-capi-stall-n1" } },
+    });
+    await admin.apply(
+      pathFor(R.nodes, { name: "it-capi-stall-n1" }),
+      gpuNode("it-capi-stall-n1", CAPI_POOL, 2),
+    );
+    const registeredAt = Date.now();
+    await eventually(
+      async () => {
+        expect(await failing()).toMatchObject({ status: "False" });
+        expect(await capiPool()).toMatchObject({ nodes: 1, readyNodes: 1 });
+      },
+      { timeoutMs: 60_000 },
+    );
+    const clearedAfter = (Date.now() - registeredAt) / 1000;
+    await eventually(async () => expect(await reasons()).toContain("ProvisioningResumed"));
+    expect(await mdReplicas()).toBe(1);
+    console.log(
+      `Cluster API pool, no Machine made: ProvisioningStalled ${stalledAfter.toFixed(1)} s after the MachineDeployment was scaled to 1 (at most ${most} asked meanwhile); cleared ${clearedAfter.toFixed(1)} s after the node registered`,
     );
   }, 300_000);
 });

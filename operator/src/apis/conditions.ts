@@ -128,6 +128,8 @@ export const Reason = {
   ProviderError: "ProviderError",
   /** A node asked for did not register within twice provisioningSeconds plus a minute. */
   ProvisioningStalled: "ProvisioningStalled",
+  /** Event: no node asked for is late any more (the stalled ones registered, or are no longer asked for). */
+  ProvisioningResumed: "ProvisioningResumed",
   /** The provider said a node asked for will not come (a launch failed for want of capacity, say). */
   CapacityUnavailable: "CapacityUnavailable",
   /** Events: nodes asked for, a node cordoned to be drained, brought back, removed; an eviction held back. */

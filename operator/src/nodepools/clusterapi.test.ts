@@ -2,7 +2,12 @@ import { describe, expect, it } from "vitest";
 import type { KubeObject } from "../kube/client.ts";
 import { FakeKube } from "../kube/fake.ts";
 import { pathFor, R } from "../kube/resources.ts";
-import { ClusterAPIProvider, DELETE_MACHINE_ANNOTATION, DEPLOYMENT_NAME_LABEL } from "./clusterapi.ts";
+import {
+  ClusterAPIProvider,
+  DELETE_MACHINE_ANNOTATION,
+  DEPLOYMENT_NAME_LABEL,
+  MISSING_MACHINE_INFIX,
+} from "./clusterapi.ts";
 import { isInsufficientCapacity, isProviderNotFound, kubeOccupant, nodeProvider } from "./provider.ts";
 import { planFor, T0, testPool } from "./testing.ts";
 
@@ -14,7 +19,10 @@ const pool = testPool("capi", {
 const mdPath = pathFor(R.machineDeployments, { namespace: NS, name: MD });
 const machinePath = (name: string) => pathFor(R.machines, { namespace: NS, name });
 
-function setup(machines: { name: string; node?: string; phase?: string; failureReason?: string }[]) {
+function setup(
+  machines: { name: string; node?: string; phase?: string; failureReason?: string }[],
+  clock = { now: T0 },
+) {
   const kube = new FakeKube({ now: () => T0 });
   kube.seed(mdPath, {
     apiVersion: "cluster.x-k8s.io/v1beta1",
@@ -37,8 +45,8 @@ function setup(machines: { name: string; node?: string; phase?: string; failureR
         status: { conditions: [{ type: "Ready", status: "True" }], allocatable: { "nvidia.com/gpu": "8" } },
       });
   }
-  const provider = nodeProvider(new ClusterAPIProvider({ client: kube }), {
-    now: () => T0,
+  const provider = nodeProvider(new ClusterAPIProvider({ client: kube, now: () => clock.now }), {
+    now: () => clock.now,
     occupant: kubeOccupant(kube),
   });
   const replicas = () => kube.peek<KubeObject & { spec: { replicas: number } }>(mdPath)?.spec.replicas;
@@ -72,6 +80,50 @@ describe("clusterAPI provider", () => {
       added: 0,
     });
     expect(kube.writes).toHaveLength(1);
+  });
+
+  it("counts replicas Cluster API has not made a Machine for as registering since first seen, until it does", async () => {
+    const clock = { now: T0 };
+    const { kube, provider } = setup([{ name: "m1", node: "n1" }], clock);
+    await provider.scale(pool, { target: 3, removable: [], plan });
+    clock.now = T0 + 10_000;
+    const missing = (await provider.observe(pool)).filter((n) => n.state === "registering");
+    expect(missing.map((n) => [n.name, n.createdAt, n.gpus, n.holder])).toEqual([
+      [`${MD}${MISSING_MACHINE_INFIX}0`, T0 + 10_000, 8, undefined],
+      [`${MD}${MISSING_MACHINE_INFIX}1`, T0 + 10_000, 8, undefined],
+    ]);
+    // Still missing later: the same age, so a stall shows (GPUNodePool ProvisioningStalled).
+    clock.now = T0 + 300_000;
+    expect((await provider.observe(pool)).filter((n) => n.state === "registering")[0]?.createdAt).toBe(
+      T0 + 10_000,
+    );
+    // Cluster API makes the Machines: nothing is missing, and a later shortfall starts a new clock.
+    for (const m of ["m2", "m3"])
+      kube.seed(machinePath(m), {
+        metadata: { name: m, namespace: NS, labels: { [DEPLOYMENT_NAME_LABEL]: MD } },
+        status: { phase: "Provisioning" },
+      });
+    expect((await provider.observe(pool)).map((n) => n.name)).toEqual(["n1", "m2", "m3"]);
+    await kube.patch(mdPath, { spec: { replicas: 4 } });
+    clock.now = T0 + 400_000;
+    expect((await provider.observe(pool)).at(-1)).toMatchObject({
+      name: `${MD}${MISSING_MACHINE_INFIX}0`,
+      createdAt: T0 + 400_000,
+    });
+  });
+
+  it("lowers replicas when the plan removes a replica that has no Machine, marking nothing", async () => {
+    const { kube, provider, replicas } = setup([{ name: "m1", node: "n1" }]);
+    await provider.scale(pool, { target: 2, removable: [], plan });
+    expect(replicas()).toBe(2);
+    const result = await provider.scale(pool, {
+      target: 1,
+      removable: [`${MD}${MISSING_MACHINE_INFIX}0`],
+      plan,
+    });
+    expect(result.removed).toEqual([`${MD}${MISSING_MACHINE_INFIX}0`]);
+    expect(replicas()).toBe(1);
+    expect(kube.peek(machinePath("m1"))?.metadata?.annotations?.[DELETE_MACHINE_ANNOTATION]).toBeUndefined();
   });
 
   it("marks the drained node's Machine for deletion before lowering replicas by one", async () => {

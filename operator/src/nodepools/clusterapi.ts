@@ -5,6 +5,10 @@
 // other, then lowers replicas by the Machines marked: the node the controller drained is the one removed.
 // A marked Machine the plan no longer removes is unmarked. A Machine that failed for want of resources
 // (status.failureReason InsufficientResources) makes a scale-up fail with InsufficientCapacity.
+// Replicas asked for that Cluster API has not made a Machine for yet (its controllers down, or stalled) are
+// nodes too, `registering` since this provider first saw them missing: they keep the planner from asking
+// again, and once late they make the pool report ProvisioningStalled. (A restarted operator starts that
+// clock again: a stall is reported later, never sooner.)
 
 import { poolNodeLabels } from "../apis/labels.ts";
 import type { KubeApi, KubeObject } from "../kube/client.ts";
@@ -29,6 +33,11 @@ import {
 export const DELETE_MACHINE_ANNOTATION = "cluster.x-k8s.io/delete-machine";
 /** The label Cluster API puts on the Machines of a MachineDeployment. */
 export const DEPLOYMENT_NAME_LABEL = "cluster.x-k8s.io/deployment-name";
+/**
+ * A replica of the MachineDeployment that has no Machine yet is named `<machineDeployment>/no-machine-<i>`:
+ * no Kubernetes object has a "/" in its name, so it never collides with a Machine's.
+ */
+export const MISSING_MACHINE_INFIX = "/no-machine-";
 /** Cluster API's MachineStatusError for a machine the infrastructure had no resources for. */
 const INSUFFICIENT_RESOURCES = "InsufficientResources";
 
@@ -40,9 +49,13 @@ type Scale = KubeObject & { spec?: { replicas?: number } };
 export class ClusterAPIProvider implements Driver {
   readonly type = "clusterAPI" as const;
   readonly #client: KubeApi;
+  readonly #now: () => number;
+  /** Per pool: since when its MachineDeployment has had fewer Machines than replicas. */
+  readonly #missingSince = new Map<string, number>();
 
-  constructor(deps: { client: KubeApi }) {
+  constructor(deps: { client: KubeApi; now?: () => number }) {
     this.#client = deps.client;
+    this.#now = deps.now ?? Date.now;
   }
 
   #ref(pool: Pool): { namespace: string; name: string } {
@@ -96,10 +109,28 @@ export class ClusterAPIProvider implements Driver {
   }
 
   async observe(pool: Pool): Promise<PoolNode[]> {
-    await this.#scale(pool);
+    const scale = await this.#scale(pool);
     const machines = await this.#machines(pool);
     const nodes = await this.#nodes(pool, machines);
-    return machines.map((m) => machineNode(pool, m, nodes));
+    const observed = machines.map((m) => machineNode(pool, m, nodes));
+    // Replicas without a Machine yet: nodes asked for, registering.
+    const missing = (scale.spec?.replicas ?? 0) - liveNodes(observed).length;
+    const key = pool.metadata.name;
+    if (missing <= 0) {
+      this.#missingSince.delete(key);
+      return observed;
+    }
+    const since = this.#missingSince.get(key) ?? this.#now();
+    this.#missingSince.set(key, since);
+    const { name } = this.#ref(pool);
+    for (let i = 0; i < missing; i++)
+      observed.push({
+        name: `${name}${MISSING_MACHINE_INFIX}${i}`,
+        state: "registering",
+        gpus: pool.spec.gpu.count,
+        createdAt: since,
+      });
+    return observed;
   }
 
   async resize(pool: Pool, target: number, remove: readonly PoolNode[], nodes: readonly PoolNode[]) {

@@ -22,7 +22,7 @@ export function nodeProviders(deps: ProvidersDeps): Record<ProviderType, NodePro
   const client = deps.client;
   return {
     kwok: nodeProvider(new KwokProvider({ client, now }), shared),
-    clusterAPI: nodeProvider(new ClusterAPIProvider({ client }), shared),
+    clusterAPI: nodeProvider(new ClusterAPIProvider({ client, now }), shared),
     karpenter: nodeProvider(new KarpenterProvider({ client }), shared),
     static: nodeProvider(new StaticProvider({ client }), shared),
   };

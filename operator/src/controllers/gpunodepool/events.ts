@@ -67,6 +67,22 @@ export const capacityUnavailable = (message: string, holdMs: number): EventSpec 
   note: `${message}; the plan counts only the pool's nodes for ${Math.round(holdMs / 60_000)} min`,
 });
 
+/** Nodes asked for have not registered in time (GPUNodePool ProviderFailing, reason ProvisioningStalled). */
+export const provisioningStalled = (message: string): EventSpec => ({
+  type: "Warning",
+  reason: Reason.ProvisioningStalled,
+  action: "Scale",
+  note: message,
+});
+
+/** The stalled nodes registered, or are no longer asked for. */
+export const provisioningResumed = (): EventSpec => ({
+  type: "Normal",
+  reason: Reason.ProvisioningResumed,
+  action: "Scale",
+  note: "no node asked for is late any more",
+});
+
 export const providerRecovered = (): EventSpec => ({
   type: "Normal",
   reason: Reason.ProviderRecovered,

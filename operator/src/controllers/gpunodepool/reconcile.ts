@@ -431,10 +431,20 @@ export function makePoolReconciler(deps: PoolReconcilerDeps) {
         log.info({ reason: measured.reason }, measured.note);
         await deps.events.record(about, measured);
       }
+      const wasStalled = isStalled(conditionOf(previous, ConditionType.ProviderFailing));
+      const stalledNow = isStalled(conditionOf(status, ConditionType.ProviderFailing));
+      if (write.written && stalledNow && !wasStalled) {
+        log.warn({ stalled: health.stalled }, "nodes asked for have not registered in time");
+        await deps.events.record(about, events.provisioningStalled(health.stalled ?? ""));
+      } else if (write.written && wasStalled && !stalledNow)
+        await deps.events.record(about, events.provisioningResumed());
     }
     return requeueAfterMs !== undefined ? { requeueAfterMs } : undefined;
   };
 }
+
+const isStalled = (c: { status?: string; reason?: string } | undefined) =>
+  c?.status === "True" && c.reason === Reason.ProvisioningStalled;
 
 /** The pool's gauges, from its status. */
 function exportPool(m: PoolMetrics, pool: string, status: GPUNodePoolStatus): void {
