@@ -73,9 +73,9 @@ bench-quick: deps ## The autoscaling benchmark's quick subset (about 20 s; resul
 # files (one integration file at a time). Each cluster runs one file's operators at a time, and the waiting
 # overlaps the CPU-heavy work. docs/development.md (Integration tests) has the figures.
 WALLCLOCK_A := test/integration/headroom.test.ts test/integration/controlplane-faults.test.ts \
-  test/integration/budgets.test.ts test/integration/signals.test.ts
-WALLCLOCK_B := test/integration/demo.test.ts test/integration/failover.test.ts \
-  test/integration/metrics-faults.test.ts test/integration/node-faults.test.ts
+  test/integration/budgets.test.ts test/integration/signals.test.ts test/integration/failover.test.ts
+WALLCLOCK_B := test/integration/demo.test.ts test/integration/metrics-faults.test.ts \
+  test/integration/node-faults.test.ts
 WALLCLOCK_TESTS := $(WALLCLOCK_A) $(WALLCLOCK_B)
 vitest_report = --reporter=default --reporter=json --outputFile.json=$(TMP)/vitest-$(1).json
 

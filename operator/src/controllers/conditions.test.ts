@@ -24,6 +24,24 @@ describe("mergeConditions", () => {
     ]);
   });
 
+  it("writes a message within the CRD's 32768 and with its control characters escaped: the API server would refuse the status", () => {
+    const [c] = mergeConditions(
+      undefined,
+      [
+        {
+          type: "Valid",
+          status: "False",
+          reason: "TemplateRefused",
+          message: `\u001b[2J${"x".repeat(40_000)}`,
+        },
+      ],
+      1,
+      T0,
+    );
+    expect(c!.message.startsWith("\\x1b[2Jxxx")).toBe(true);
+    expect(Buffer.byteLength(c!.message)).toBeLessThanOrEqual(32768);
+  });
+
   it("keeps lastTransitionTime when only reason, message or generation change", () => {
     const first = mergeConditions(
       undefined,

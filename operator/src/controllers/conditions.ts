@@ -1,5 +1,6 @@
 // metav1.Condition bookkeeping: lastTransitionTime moves only when status changes; Ready is derived.
 import type { Condition } from "../apis/common.ts";
+import { CONDITION_MESSAGE_MAX_BYTES, displayText } from "../kube/text.ts";
 
 export interface ConditionInput {
   type: string;
@@ -10,7 +11,8 @@ export interface ConditionInput {
 
 /**
  * The conditions to write: each input with observedGeneration, keeping the previous lastTransitionTime when
- * the status did not change. Conditions of other types already present are kept as they are.
+ * the status did not change. Conditions of other types already present are kept as they are. Messages are
+ * untrusted text, shown as kube/text.ts displayText shows it (control characters escaped, within the limit).
  */
 export function mergeConditions(
   existing: readonly Condition[] | undefined,
@@ -23,6 +25,7 @@ export function mergeConditions(
     const prev = byType.get(input.type);
     byType.set(input.type, {
       ...input,
+      message: displayText(input.message, CONDITION_MESSAGE_MAX_BYTES),
       observedGeneration,
       lastTransitionTime: prev && prev.status === input.status ? prev.lastTransitionTime : nowIso,
     });

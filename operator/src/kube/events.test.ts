@@ -84,4 +84,17 @@ describe("EventRecorder", () => {
     await flushed;
     expect(client.written).toEqual(["e0", "e3", "e4"]);
   });
+
+  it("writes a note within the API server's 1024 bytes, its control characters escaped", async () => {
+    const client = slowClient();
+    const rec = new EventRecorder(client, "test", pino({ level: "silent" }));
+    await rec.record(regarding("p"), event(`refused: \u001b[31m${"ü".repeat(900)}`));
+    const flushed = rec.flush();
+    await settle();
+    client.releaseAll();
+    await flushed;
+    const note = client.written[0]!;
+    expect(Buffer.byteLength(note)).toBeLessThanOrEqual(1024);
+    expect(note.startsWith("refused: \\x1b[31m")).toBe(true);
+  });
 });

@@ -6,6 +6,7 @@ import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
 import type { KubeClient, KubeObject } from "./client.ts";
 import { pathFor, R } from "./resources.ts";
+import { displayText, EVENT_NOTE_MAX_BYTES } from "./text.ts";
 
 export const REPORTING_CONTROLLER = "inferops.dev/operator";
 
@@ -106,7 +107,7 @@ export class EventRecorder {
       reportingInstance: this.instance,
       action: event.action,
       reason: event.reason,
-      note: event.note.slice(0, 1024),
+      note: displayText(event.note, EVENT_NOTE_MAX_BYTES),
       type: event.type,
       regarding,
     };
