@@ -66,6 +66,10 @@ export const Reason = {
   ReplicasContested: "ReplicasContested",
   /** Another writer changed a Deployment's replicas once: inferops set them back (an event). */
   ReplicasOverridden: "ReplicasOverridden",
+  /** Event: another writer kept rewriting an object's status; inferops stops writing it for a while. */
+  StatusContested: "StatusContested",
+  /** Event: spec.service.headless changed, so the Service was deleted and made again (clusterIP is immutable). */
+  ServiceRemade: "ServiceRemade",
   SpecValid: "SpecValid",
   UnknownPool: "UnknownPool",
   /** The API server refuses the Deployment the spec makes (its pod template): the message names the field. */

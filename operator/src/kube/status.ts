@@ -1,5 +1,6 @@
 // Writing an object's status: server-side apply on its /status subresource, as field manager inferops,
 // sending only the status. An object deleted meanwhile is not an error (there is nothing left to report on).
+import { Reason } from "../apis/conditions.ts";
 import type { KubeApi, KubeObject } from "./client.ts";
 import { CONTEST_LIMIT, CONTEST_WINDOW_MS, type Contest, ForeignWrites } from "./contest.ts";
 import { isNotFound, wrap } from "./errors.ts";
@@ -121,7 +122,7 @@ const RECENT_WRITES = 16;
 export function statusContested(kind: string): EventSpec {
   return {
     type: "Warning",
-    reason: "StatusContested",
+    reason: Reason.StatusContested,
     action: "WriteStatus",
     note:
       `another writer rewrote this ${kind}'s status ${CONTEST_LIMIT} times within ${CONTEST_WINDOW_MS / 60_000} minutes` +

@@ -31,7 +31,7 @@ export const scaled = (deployment: string, from: number, to: number, decision: D
 /** spec.service.headless changed: a Service's clusterIP cannot change, so the Service was deleted and made again. */
 export const serviceRemade = (headless: boolean): EventSpec => ({
   type: "Normal",
-  reason: "ServiceRemade",
+  reason: Reason.ServiceRemade,
   action: "Apply",
   note: `spec.service.headless is ${headless}: the Service was deleted and made again ${headless ? "headless (clusterIP: None)" : "with a cluster IP"}, as its clusterIP cannot change; connections through it were cut`,
 });
