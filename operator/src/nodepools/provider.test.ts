@@ -31,6 +31,34 @@ describe("nodeProvider: the checks every provider shares", () => {
     expect(fake.nodes("a").map((n) => n.state)).toEqual(["registering", "registering", "registering"]);
   });
 
+  it("removes a node lost for good though pods are bound to it and the pool has no surplus, and adds its replacement", async () => {
+    const { fake, provider, now } = cloud();
+    const pool = testPool("a", { maxNodes: 2 });
+    const lost = fake.add(pool, "notReady", 2); // its pods are stuck Terminating: nobody can reach them
+    const other = fake.add(pool, "ready", 1);
+    const result = await provider.scale(pool, {
+      target: 2,
+      removable: [lost],
+      lost: [lost],
+      plan: planFor(pool, now()),
+    });
+    expect(result).toMatchObject({ outcome: "acted", removed: [lost], added: 1 });
+    // The lost node is gone (or going); the other stays, and its replacement registers.
+    const left = fake.nodes("a");
+    expect(left.some((n) => n.name === lost && n.state !== "deleting")).toBe(false);
+    expect(left.filter((n) => n.name !== lost).map((n) => [n.name === other, n.state])).toEqual([
+      [true, "ready"],
+      [false, "registering"],
+    ]);
+    // The same node, not lost: kept for its pods, and for the target.
+    const { fake: fake2, provider: provider2 } = cloud();
+    const busy = fake2.add(pool, "notReady", 2);
+    fake2.add(pool, "ready", 1);
+    const kept = await provider2.scale(pool, { target: 2, removable: [busy], plan: planFor(pool, now()) });
+    expect(kept.removed).toEqual([]);
+    expect(kept.kept).toEqual([{ name: busy, reason: "the pool needs it: no more nodes than the target" }]);
+  });
+
   it("registers nodes after the pool's provisioningSeconds", async () => {
     const { provider, advance, now } = cloud();
     const pool = testPool("a");

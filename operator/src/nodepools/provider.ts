@@ -66,6 +66,12 @@ export interface ScaleRequest {
   target: number;
   /** Names of nodes (PoolNode.name) that may be removed, most preferred first: drained, or never registered. */
   removable: readonly string[];
+  /**
+   * Of the removable, nodes lost for good (not Ready for LOST_REMOVE_MS, planning/nodes.ts): always removed,
+   * without waiting for their pods, which cannot be reached (they go with the Node); the target, which no
+   * longer counts them, brings their replacement.
+   */
+  lost?: readonly string[];
   plan: PlanStamp;
 }
 
@@ -210,6 +216,8 @@ export function nodeProvider(driver: Driver, deps: ProviderDeps): NodeProvider {
         let reason: string | undefined;
         if (!node)
           reason = nodes.some((n) => n.name === name) ? "already deleting" : "not a node of the pool";
+        else if (request.lost?.includes(name))
+          reason = undefined; // not capacity: the target asks for its replacement
         else if (surplus <= 0) reason = "the pool needs it: no more nodes than the target";
         else reason = await deps.occupant(name);
         if (reason || !node) result.kept.push({ name, reason: reason ?? "not a node of the pool" });

@@ -2,6 +2,8 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   heldTarget,
+  LOST_REMOVE_MS,
+  lostForGood,
   NOT_READY_REPLACE_MS,
   type NodePolicyInput,
   nodePolicy,
@@ -281,6 +283,18 @@ describe("targetWithLost: a lost node is asked for again", () => {
     expect(targetWithLost(2, [ready, unreachable], now, 8)).toBe(3);
     expect(targetWithLost(2, [ready, unreachable, longNotReady], now, 8)).toBe(4);
     expect(targetWithLost(2, [ready, unreachable, longNotReady], now, 3)).toBe(3);
+  });
+
+  it("no longer once it has not been Ready for LOST_REMOVE_MS: it is removed (lostForGood) and its replacement stays", () => {
+    const later = 40 * 60_000;
+    const lostLong = { state: "notReady", notReady: { since: later - LOST_REMOVE_MS, unreachable: true } };
+    const lostNow = { state: "notReady", notReady: { since: later - 60_000, unreachable: true } };
+    const falseLong = { state: "notReady", notReady: { since: later - LOST_REMOVE_MS, unreachable: false } };
+    expect(targetWithLost(2, [ready, lostLong, lostNow, falseLong], later, 8)).toBe(3);
+    expect(lostForGood([ready, lostLong, lostNow, falseLong], later)).toEqual([lostLong, falseLong]);
+    expect(
+      lostForGood([{ state: "notReady", notReady: { since: later - 30_000, unreachable: false } }], later),
+    ).toEqual([]);
   });
 
   it("not a node still booting (Ready False for less than that), nor one being drained", () => {

@@ -22,25 +22,38 @@ export function nodeTarget(spec: Pick<GPUNodePoolSpec, "minNodes" | "maxNodes">,
 
 /** A registered node not Ready (Ready False) for this long is replaced as lost (cluster-autoscaler waits 20 min to remove one). */
 export const NOT_READY_REPLACE_MS = 5 * 60_000;
+/**
+ * A node not Ready for this long is removed (cluster-autoscaler's --scale-down-unready-time): it was replaced
+ * long ago, serves nothing, and a cloud bills it.
+ */
+export const LOST_REMOVE_MS = 20 * 60_000;
+
+type MaybeLost = { state: string; notReady?: { since: number; unreachable: boolean } };
+
+const isLost = (n: MaybeLost, now: number) =>
+  n.state === "notReady" &&
+  n.notReady !== undefined &&
+  (n.notReady.unreachable || now - n.notReady.since >= NOT_READY_REPLACE_MS);
+
+/** Lost nodes not Ready for LOST_REMOVE_MS: removed without a drain (their pods cannot be reached). */
+export function lostForGood<N extends MaybeLost>(nodes: readonly N[], now: number): N[] {
+  return nodes.filter((n) => isLost(n, now) && now - n.notReady!.since >= LOST_REMOVE_MS);
+}
 
 /**
  * The nodes to ask the provider for: the plan's, and one more for each node lost (its kubelet stopped
  * reporting, Ready Unknown, or not Ready for NOT_READY_REPLACE_MS), within maxNodes. A node still booting
  * (Ready False for less than that) is not replaced. A lost node is kept meanwhile (it may come back: the
- * pool then has one node more than the plan wants, which goes after scaleDownDelaySeconds).
+ * pool then has one node more than the plan wants, which goes after scaleDownDelaySeconds), until it has
+ * not been Ready for LOST_REMOVE_MS: then it no longer counts, and is removed (`lostForGood`).
  */
 export function targetWithLost(
   planned: number,
-  nodes: readonly { state: string; notReady?: { since: number; unreachable: boolean } }[],
+  nodes: readonly MaybeLost[],
   now: number,
   maxNodes: number,
 ): number {
-  const lost = nodes.filter(
-    (n) =>
-      n.state === "notReady" &&
-      n.notReady !== undefined &&
-      (n.notReady.unreachable || now - n.notReady.since >= NOT_READY_REPLACE_MS),
-  ).length;
+  const lost = nodes.filter((n) => isLost(n, now)).length - lostForGood(nodes, now).length;
   return Math.min(maxNodes, planned + lost);
 }
 

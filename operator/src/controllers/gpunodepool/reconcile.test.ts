@@ -13,6 +13,7 @@ import { nodeProviders } from "../../nodepools/index.ts";
 import { kwokNode } from "../../nodepools/kwok.ts";
 import { type NodeProvider, ProviderError } from "../../nodepools/provider.ts";
 import { T0, testPool } from "../../nodepools/testing.ts";
+import { LOST_REMOVE_MS } from "../../planning/nodes.ts";
 import type { Plan, Snapshot } from "../../planning/types.ts";
 import { CAPACITY_HOLD_MS, forgetPoolMetrics, makePoolReconciler } from "./reconcile.ts";
 
@@ -214,6 +215,38 @@ describe("GPUNodePool reconcile", () => {
     w.advance(5000);
     await w.reconcile();
     expect(w.nodes().map((n) => n.metadata?.name)).toEqual(["gpu-a"]);
+  });
+
+  it("removes a node lost for LOST_REMOVE_MS without a drain, its stuck pods notwithstanding, and keeps its replacement", async () => {
+    const w = setup();
+    w.addNode("gpu-a");
+    const lost = w.addNode("gpu-lost");
+    // Its kubelet stopped reporting at T0: Ready Unknown; its pods stay Terminating, nobody can reach them.
+    w.kube.seed(pathFor(R.nodes, { name: "gpu-lost" }), {
+      ...lost,
+      status: {
+        ...(lost as { status?: object }).status,
+        conditions: [{ type: "Ready", status: "Unknown", lastTransitionTime: new Date(T0).toISOString() }],
+      },
+    });
+    w.addPod("p1", "gpu-a");
+    const stuck = w.addPod("p2", "gpu-lost");
+    w.kube.seed(pathFor(R.pods, { namespace: "team", name: "p2" }), {
+      ...stuck,
+      metadata: { ...stuck.metadata, deletionTimestamp: new Date(T0).toISOString() },
+    });
+    w.want(1);
+    await w.reconcile();
+    w.advance(DELAY_S * 1000);
+    await w.reconcile();
+    // Lost for a minute: kept (it may come back), and counted as one more node to have.
+    expect(w.nodes().map((n) => n.metadata?.name)).toEqual(["gpu-a", "gpu-lost"]);
+    w.advance(LOST_REMOVE_MS);
+    await w.reconcile();
+    expect(w.nodes().map((n) => n.metadata?.name)).toEqual(["gpu-a"]);
+    expect(w.kube.writes.some((x) => x.path.includes("/eviction"))).toBe(false);
+    expect(w.recorded.map((e) => e.reason)).not.toContain(Reason.NodeCordoned);
+    expect(w.recorded.map((e) => e.reason)).toContain(Reason.NodeRemoved);
   });
 
   it("never drains a node running pods inferops does not own", async () => {

@@ -33,6 +33,7 @@ import {
 import {
   DRAIN_TIMEOUT_MS,
   heldTarget,
+  lostForGood,
   nodePolicy,
   nodeTarget,
   type PolicyNode,
@@ -247,13 +248,16 @@ export function makePoolReconciler(deps: PoolReconcilerDeps) {
 
     async function act(planned: number, why: string, madeAt: number) {
       const live = nodes.filter((n) => n.state !== "deleting");
-      // A lost node serves nothing: one more is asked for while it stays so (planning/nodes.ts).
+      // A lost node serves nothing: one more is asked for while it stays so, and after LOST_REMOVE_MS it is
+      // removed, without a drain: its pods cannot be reached (planning/nodes.ts).
       const target = targetWithLost(planned, live, nowMs, spec.maxNodes);
+      const gone = new Set(lostForGood(live, nowMs).map((n) => n.name));
+      for (const node of gone) log.info({ node }, "not Ready for 20 minutes: removing it without a drain");
       // Pods are read node by node only when the policy weighs them: a drain under way, or serving nodes
       // above every target of the delay (while a target holds them, no node is chosen, and the API server
       // is spared the lists).
       const delayMs = spec.scaleDownDelaySeconds * 1000;
-      const servingNow = live.filter((n) => n.state !== "draining").length;
+      const servingNow = live.filter((n) => n.state !== "draining" && !gone.has(n.name)).length;
       const choosing =
         servingNow > target &&
         servingNow >
@@ -268,6 +272,7 @@ export function makePoolReconciler(deps: PoolReconcilerDeps) {
       const policyNodes: PolicyNode[] = [];
       const podsByNode = new Map<string, Pod[]>();
       for (const n of nodes) {
+        if (gone.has(n.name)) continue;
         let ownedPods = 0;
         let otherPods = 0;
         if (needPods && n.state !== "registering" && n.state !== "deleting") {
@@ -329,7 +334,8 @@ export function makePoolReconciler(deps: PoolReconcilerDeps) {
       try {
         result = await provider.scale(pool, {
           target,
-          removable: decision.remove,
+          removable: [...gone, ...decision.remove],
+          ...(gone.size ? { lost: [...gone] } : {}),
           plan: { generation, madeAt },
         });
         await recovered();
