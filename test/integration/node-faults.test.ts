@@ -37,6 +37,13 @@ integrationSuite("node faults", () => {
   const CAPI_NS = "it-nodefaults-capi";
   const CAPI_POOL = "it-capi-stall";
   const MD = "gpu";
+  /** Both pools: nodes of 2 L4 GPUs at $1.60/h that take 3 s to boot, at most 3. */
+  const L4_NODES = {
+    gpu: { type: "nvidia-l4", count: 2, memoryGiB: 24 },
+    costPerNodeHour: 1.6,
+    maxNodes: 3,
+    provisioningSeconds: 3,
+  };
   let admin: KubeClient;
   let operator: OperatorProcess;
   const admCfg = () => inject("adminKubeconfig");
@@ -61,16 +68,10 @@ integrationSuite("node faults", () => {
   beforeAll(async () => {
     admin = await KubeClient.create(admCfg());
     kubectl(admCfg(), ["create", "namespace", NS]);
-    // Nodes of 2 L4 GPUs at $1.60/h that take 3 s to boot; a surplus node goes after 3 s.
+    // L4_NODES; a surplus node goes after 3 s.
     await admin.apply(
       pathFor(R.gpuNodePools, { name: POOL }),
-      gpuNodePool(POOL, {
-        gpu: { type: "nvidia-l4", count: 2, memoryGiB: 24 },
-        costPerNodeHour: 1.6,
-        maxNodes: 3,
-        provisioningSeconds: 3,
-        scaleDownDelaySeconds: 3,
-      }),
+      gpuNodePool(POOL, { ...L4_NODES, scaleDownDelaySeconds: 3 }),
     );
     // Room for two nodes' dollars: the NotReady node and its replacement, not a third.
     await admin.apply(pathFor(R.capacityBudgets, { name: BUDGET }), {
@@ -204,10 +205,7 @@ integrationSuite("node faults", () => {
     await admin.apply(
       pathFor(R.gpuNodePools, { name: CAPI_POOL }),
       gpuNodePool(CAPI_POOL, {
-        gpu: { type: "nvidia-l4", count: 2, memoryGiB: 24 },
-        costPerNodeHour: 1.6,
-        maxNodes: 3,
-        provisioningSeconds: 3,
+        ...L4_NODES,
         provider: { type: "clusterAPI", clusterAPI: { machineDeployment: { namespace: CAPI_NS, name: MD } } },
       }),
     );

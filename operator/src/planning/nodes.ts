@@ -35,9 +35,12 @@ const isLost = (n: MaybeLost, now: number) =>
   n.notReady !== undefined &&
   (n.notReady.unreachable || now - n.notReady.since >= NOT_READY_REPLACE_MS);
 
+const isLostForGood = (n: MaybeLost, now: number) =>
+  isLost(n, now) && now - n.notReady!.since >= LOST_REMOVE_MS;
+
 /** Lost nodes not Ready for LOST_REMOVE_MS: removed without a drain (their pods cannot be reached). */
 export function lostForGood<N extends MaybeLost>(nodes: readonly N[], now: number): N[] {
-  return nodes.filter((n) => isLost(n, now) && now - n.notReady!.since >= LOST_REMOVE_MS);
+  return nodes.filter((n) => isLostForGood(n, now));
 }
 
 /**
@@ -53,7 +56,7 @@ export function targetWithLost(
   now: number,
   maxNodes: number,
 ): number {
-  const lost = nodes.filter((n) => isLost(n, now)).length - lostForGood(nodes, now).length;
+  const lost = nodes.filter((n) => isLost(n, now) && !isLostForGood(n, now)).length;
   return Math.min(maxNodes, planned + lost);
 }
 

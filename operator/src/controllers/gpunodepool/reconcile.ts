@@ -33,6 +33,7 @@ import {
 import {
   DRAIN_TIMEOUT_MS,
   heldTarget,
+  LOST_REMOVE_MS,
   lostForGood,
   nodePolicy,
   nodeTarget,
@@ -252,7 +253,8 @@ export function makePoolReconciler(deps: PoolReconcilerDeps) {
       // removed, without a drain: its pods cannot be reached (planning/nodes.ts).
       const target = targetWithLost(planned, live, nowMs, spec.maxNodes);
       const gone = new Set(lostForGood(live, nowMs).map((n) => n.name));
-      for (const node of gone) log.info({ node }, "not Ready for 20 minutes: removing it without a drain");
+      for (const node of gone)
+        log.info({ node }, `not Ready for ${LOST_REMOVE_MS / 60_000} minutes: removing it without a drain`);
       // Pods are read node by node only when the policy weighs them: a drain under way, or serving nodes
       // above every target of the delay (while a target holds them, no node is chosen, and the API server
       // is spared the lists).
