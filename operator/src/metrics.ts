@@ -18,7 +18,7 @@ export function createMetrics(registry = new Registry()) {
       name: "inferops_reconcile_duration_seconds",
       help: "Time one reconcile takes.",
       labelNames: ["controller"] as const,
-      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers: [registry],
     }),
     queueDepth: new Gauge({
@@ -47,6 +47,12 @@ export function createMetrics(registry = new Registry()) {
       name: "inferops_scaling_decisions_total",
       help: "Replica changes applied, by direction and reason.",
       labelNames: ["direction", "reason"] as const,
+      registers: [registry],
+    }),
+    actuationSeconds: new Histogram({
+      name: "inferops_scaling_actuation_seconds",
+      help: "Time from the start of the evaluation that decided a replica change until the API server acknowledged the Deployment write that applies it.",
+      buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 20, 30, 60, 120],
       registers: [registry],
     }),
     desiredReplicas: new Gauge({

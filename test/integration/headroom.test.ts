@@ -231,6 +231,10 @@ integrationSuite("headroom", () => {
       expect(
         await operator.counter("inferops_scaling_decisions_total", { direction: "up", reason: tokenViews }),
       ).toBeGreaterThanOrEqual(1);
+      // Every replica change applied from a Plan is timed from the start of the evaluation that decided it.
+      const actuations = await operator.counter("inferops_scaling_actuation_seconds_count");
+      expect(actuations).toBe(await operator.counter("inferops_scaling_decisions_total"));
+      expect(await operator.counter("inferops_scaling_actuation_seconds_sum")).toBeGreaterThan(0);
     }, 600_000);
   });
 });

@@ -8,7 +8,8 @@
 //   and over targets.itlSeconds (each request's mean inter-token latency), the larger of the two, times the
 //   window's requests. Missed and total requests are averaged over time (EWMA, MISS_MEMORY_SECONDS), so a
 //   burst counts by the requests it hurt, not by how long it lasted.
-// - Growth: while the averaged miss rate exceeds the budget (1 - attainment), the headroom h grows
+// - Growth: while the averaged miss rate exceeds the budget (1 - attainment) and the current window's share
+//   does too (misses now, not only remembered), the headroom h grows
 //   exponentially, faster the further over budget (at most 10 budgets): d ln h / dt = GAIN x excess per
 //   minute. Only while no capacity is on its way (anti-windup: misses while replicas start say nothing about
 //   headroom, and would be counted again when they are ready). Never above SLO_HEADROOM_MAX.
@@ -103,7 +104,9 @@ export function updateHeadroom(
   const budget = 1 - objectives.attainment;
   let h = prev?.sloHeadroom ?? 1;
   let episode = prev?.sloEpisode;
-  if (misses && rate !== undefined && rate > budget) {
+  // Grows only while requests miss now: the average remembers misses for minutes after capacity cured them,
+  // and growing on that memory alone would add headroom the fleet has already shown it does not need.
+  if (misses && misses.share > budget && rate !== undefined && rate > budget) {
     // An episode of misses starts at this rate and headroom; capacity that does not help is not added.
     if (!episode || rate <= EPISODE_PROGRESS * episode.rate) episode = { rate, headroom: h };
     if (settled && h < EPISODE_GROWTH * episode.headroom) {
@@ -114,6 +117,8 @@ export function updateHeadroom(
         h * Math.exp((SLO_HEADROOM_GAIN * excess * dt) / 60),
       );
     }
+  } else if (misses && misses.share <= budget && rate !== undefined && rate > budget) {
+    // Met now while the average still remembers misses: hold (neither grow nor give back yet).
   } else {
     h = 1 + (h - 1) * Math.exp(-dt / SLO_HEADROOM_RELAX_SECONDS);
     if (rate !== undefined && rate <= budget) episode = undefined;

@@ -91,6 +91,21 @@ describe("planDecider: a plan lowers replicas only from what it saw", () => {
     expect(up.total).toBe(8);
   });
 
+  it("dates the decision by the evaluation that made its Plan (the actuation latency counts from it)", () => {
+    const made = planner(4, { seen: 4, reason: "QueueDepth" });
+    const d = planDecider({ ...made, planned: { ...made.planned, nowMs: 1_700_000_000_000 } })(auto, {
+      deployments: [view(4)],
+      pools,
+    });
+    expect(d.evaluatedAtMs).toBe(1_700_000_000_000);
+    expect(
+      planDecider({ ...made, planned: undefined, plan: undefined, planFor: () => undefined })(auto, {
+        deployments: [view(4)],
+        pools,
+      }).evaluatedAtMs,
+    ).toBeUndefined();
+  });
+
   it("applies a decrease the plan decided from what it saw", () => {
     const d = planDecider(planner(4, { seen: 6, reason: "QueueDepth" }))(auto, {
       deployments: [view(6)],

@@ -23,6 +23,10 @@ export function planDecider(
   // Every decision carries the measured watts per GPU of the pools that read them fresh (spec.power.measured),
   // so the service's status.powerWatts counts what its budget counts.
   return (svc, ctx) => withMeasuredPower(decide(svc, ctx), planner.planned?.snapshot.pools ?? []);
+  function evaluated(): { evaluatedAtMs?: number } {
+    const at = planner.planned?.nowMs;
+    return at === undefined ? {} : { evaluatedAtMs: at };
+  }
   function decide(svc: InferenceService, { deployments, pools }: Parameters<Decider>[1]): Decision {
     const key = `${svc.metadata.namespace}/${svc.metadata.name}`;
     const plan = planner.planFor(key);
@@ -31,7 +35,7 @@ export function planDecider(
     const seen = planner.seenFor(key);
     if (svc.spec.scaling.mode === "Manual") {
       if (plan && seen?.generation === (svc.metadata.generation ?? 0))
-        return planDecision(svc, plan, deployments, pools, budgets, seen.variants);
+        return { ...planDecision(svc, plan, deployments, pools, budgets, seen.variants), ...evaluated() };
       const manual = manualDecision(svc, deployments, pools);
       const current = deployments.filter((d) => pools.has(d.pool)).reduce((n, d) => n + d.wanted, 0);
       if (deployments.length > 0 && manual.total <= current) return manual;
@@ -44,6 +48,7 @@ export function planDecider(
       return {
         ...planDecision(svc, plan, deployments, pools, budgets, seen?.variants),
         ...(signals ? { signals } : {}),
+        ...evaluated(),
       };
     return holdDecision(svc, deployments, pools, {
       reason: Reason.HoldingOnStaleMetrics,

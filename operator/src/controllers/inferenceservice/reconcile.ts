@@ -248,6 +248,8 @@ export function makeReconciler(deps: ReconcilerDeps) {
             direction: replicas > (liveReplicas ?? 0) ? "up" : "down",
             reason: decision.reason,
           });
+          if (decision.evaluatedAtMs !== undefined)
+            deps.metrics?.actuationSeconds.observe(Math.max(0, now() - decision.evaluatedAtMs) / 1000);
           await deps.events.record(
             events.regarding(svc),
             events.scaled(dname, liveReplicas ?? 0, replicas, decision),

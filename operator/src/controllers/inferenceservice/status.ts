@@ -57,6 +57,8 @@ export interface Decision {
   budgetLimited?: { budgets: string[]; message: string };
   /** Measured watts per GPU in use, per pool, where the latest Snapshot has them (spec.power.measured). */
   wattsPerGPU?: ReadonlyMap<string, number>;
+  /** When the evaluation whose Plan made this decision started (epoch ms); absent for decisions no Plan made. */
+  evaluatedAtMs?: number;
 }
 
 /** Another writer of a Deployment's replicas, whose replicas inferops leaves alone (the Conflict condition). */
