@@ -79,7 +79,7 @@ const rand = mulberry32(Number(values.seed));
 const services: ServiceLoad[] = Array.from({ length: N }, (_, i) => ({
   namespace: `load-${i % NAMESPACES}`,
   name: `svc-${String(i).padStart(4, "0")}`,
-  base: 0.3 + rand() * 0.9,
+  base: 0.2 + rand() * 0.7,
   amplitude: 0.2 + rand() * 0.5,
   periodS: (8 + rand() * 16) * 60,
   phase: rand() * 2 * Math.PI,

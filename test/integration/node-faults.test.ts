@@ -6,13 +6,14 @@
 // A node that never registers: a Cluster API pool (the fixture CRDs of the real kinds) whose MachineDeployment
 // is scaled up, while no Cluster API controller makes the Machine: the pool reports ProvisioningStalled with a
 // Warning, asks for no more meanwhile, and clears once the test, playing Cluster API, makes the Machine and
-// its node.
+// its node. The same with a Karpenter pool: its pods wait unschedulable and no NodeClaim comes.
 // The tests print how long each step took (docs/reliability.md, "Nodes").
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, inject, it } from "vitest";
 import { KubeClient, type KubeObject } from "../../operator/src/kube/client.ts";
 import { pathFor, R } from "../../operator/src/kube/resources.ts";
 import { DEPLOYMENT_NAME_LABEL } from "../../operator/src/nodepools/clusterapi.ts";
+import { NODEPOOL_LABEL } from "../../operator/src/nodepools/karpenter.ts";
 import { kubectl } from "../helpers/cluster.ts";
 import { eventually } from "../helpers/eventually.ts";
 import { ROOT } from "../helpers/fixtures.ts";
@@ -37,6 +38,10 @@ integrationSuite("node faults", () => {
   const CAPI_NS = "it-nodefaults-capi";
   const CAPI_POOL = "it-capi-stall";
   const MD = "gpu";
+  /** The Karpenter pool's namespace (outside the budget's scope), pool and NodePool. */
+  const KP_NS = "it-nodefaults-kp";
+  const KP_POOL = "it-kp-stall";
+  const NODEPOOL = "kp-gpu";
   /** Both pools: nodes of 2 L4 GPUs at $1.60/h that take 3 s to boot, at most 3. */
   const L4_NODES = {
     gpu: { type: "nvidia-l4", count: 2, memoryGiB: 24 },
@@ -286,6 +291,103 @@ integrationSuite("node faults", () => {
     expect(await mdReplicas()).toBe(1);
     console.log(
       `Cluster API pool, no Machine made: ProvisioningStalled ${stalledAfter.toFixed(1)} s after the MachineDeployment was scaled to 1 (at most ${most} asked meanwhile); cleared ${clearedAfter.toFixed(1)} s after the node registered`,
+    );
+  }, 300_000);
+
+  it("Karpenter makes no NodeClaim for the pods waiting: ProvisioningStalled, the limit not raised; it clears once the node registers", async () => {
+    kubectl(admCfg(), ["apply", "-f", join(ROOT, "test", "fixtures", "crds", "karpenter.yaml")]);
+    kubectl(admCfg(), [
+      "wait",
+      "--for=condition=Established",
+      "--timeout=60s",
+      ...["nodepools", "nodeclaims"].map((r) => `crd/${r}.karpenter.sh`),
+    ]);
+    kubectl(admCfg(), ["create", "namespace", KP_NS]);
+    const np = pathFor(R.karpenterNodePools, { name: NODEPOOL });
+    await admin.apply(np, {
+      apiVersion: "karpenter.sh/v1",
+      kind: "NodePool",
+      metadata: { name: NODEPOOL },
+      spec: { template: { spec: { requirements: [] } } },
+    });
+    await admin.apply(
+      pathFor(R.gpuNodePools, { name: KP_POOL }),
+      gpuNodePool(KP_POOL, {
+        ...L4_NODES,
+        provider: { type: "karpenter", karpenter: { nodePool: NODEPOOL } },
+      }),
+    );
+    await admin.apply(
+      pathFor(R.inferenceServices, { namespace: KP_NS, name: "qwen" }),
+      inferenceService("qwen", KP_NS, {
+        accelerators: [{ pool: KP_POOL, gpusPerReplica: 1 }],
+        scaling: { mode: "Manual", minReplicas: 1, maxReplicas: 2 },
+        replicas: 2,
+      }),
+    );
+    type Pool = KubeObject & {
+      status?: {
+        nodes?: number;
+        readyNodes?: number;
+        conditions?: { type: string; status: string; reason: string }[];
+      };
+    };
+    const kpPool = async () => (await admin.get<Pool>(pathFor(R.gpuNodePools, { name: KP_POOL }))).status;
+    const failing = async () => (await kpPool())?.conditions?.find((c) => c.type === "ProviderFailing");
+    const limit = async () =>
+      Number(
+        (await admin.get<KubeObject & { spec?: { limits?: Record<string, string> } }>(np)).spec?.limits?.[
+          "nvidia.com/gpu"
+        ] ?? 0,
+      );
+    // The plan wants one node (two 1-GPU replicas on a 2-GPU node): the NodePool may have 2 GPUs.
+    await eventually(async () => expect(await limit()).toBe(2), { timeoutMs: 30_000 });
+    const askedAt = Date.now();
+    // The pods wait, unschedulable, and no NodeClaim comes: the node they need counts as asked for, and once
+    // late the pool says so.
+    let most = 2;
+    await eventually(
+      async () => {
+        most = Math.max(most, await limit());
+        expect(await failing()).toMatchObject({ status: "True", reason: "ProvisioningStalled" });
+      },
+      { timeoutMs: 120_000, intervalMs: 1_000 },
+    );
+    const stalledAfter = (Date.now() - askedAt) / 1000;
+    expect(most).toBe(2);
+    expect(await kpPool()).toMatchObject({ nodes: 1 });
+
+    // Karpenter comes back: a NodeClaim, then its node.
+    const claim = pathFor(R.nodeClaims, { name: `${NODEPOOL}-c1` });
+    await admin.apply(claim, {
+      apiVersion: "karpenter.sh/v1",
+      kind: "NodeClaim",
+      metadata: { name: `${NODEPOOL}-c1`, labels: { [NODEPOOL_LABEL]: NODEPOOL } },
+      spec: { nodeClassRef: { group: "karpenter.k8s.aws", kind: "EC2NodeClass", name: "default" } },
+    });
+    const node = gpuNode("it-kp-stall-n1", KP_POOL, 2);
+    await admin.apply(pathFor(R.nodes, { name: "it-kp-stall-n1" }), {
+      ...node,
+      metadata: { ...node.metadata, labels: { ...node.metadata.labels, [NODEPOOL_LABEL]: NODEPOOL } },
+    });
+    await admin.apply(`${claim}/status`, {
+      apiVersion: "karpenter.sh/v1",
+      kind: "NodeClaim",
+      metadata: { name: `${NODEPOOL}-c1` },
+      status: { nodeName: "it-kp-stall-n1" },
+    });
+    const registeredAt = Date.now();
+    await eventually(
+      async () => {
+        expect(await failing()).toMatchObject({ status: "False" });
+        expect(await kpPool()).toMatchObject({ nodes: 1, readyNodes: 1 });
+      },
+      { timeoutMs: 60_000 },
+    );
+    const clearedAfter = (Date.now() - registeredAt) / 1000;
+    expect(await limit()).toBe(2);
+    console.log(
+      `Karpenter pool, no NodeClaim made: ProvisioningStalled ${stalledAfter.toFixed(1)} s after the limit allowed the node (limit at most ${most} GPUs meanwhile); cleared ${clearedAfter.toFixed(1)} s after the node registered`,
     );
   }, 300_000);
 });

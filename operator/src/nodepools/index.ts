@@ -23,7 +23,7 @@ export function nodeProviders(deps: ProvidersDeps): Record<ProviderType, NodePro
   return {
     kwok: nodeProvider(new KwokProvider({ client, now }), shared),
     clusterAPI: nodeProvider(new ClusterAPIProvider({ client, now }), shared),
-    karpenter: nodeProvider(new KarpenterProvider({ client }), shared),
+    karpenter: nodeProvider(new KarpenterProvider({ client, now }), shared),
     static: nodeProvider(new StaticProvider({ client }), shared),
   };
 }

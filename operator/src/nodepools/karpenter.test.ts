@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { KubeObject } from "../kube/client.ts";
 import { FakeKube } from "../kube/fake.ts";
 import { pathFor, R } from "../kube/resources.ts";
-import { DISRUPTION, KarpenterProvider, NODEPOOL_LABEL } from "./karpenter.ts";
+import { DISRUPTION, KarpenterProvider, MISSING_CLAIM_INFIX, NODEPOOL_LABEL } from "./karpenter.ts";
 import { isProviderNotFound, kubeOccupant, nodeProvider } from "./provider.ts";
 import { planFor, T0, testPool } from "./testing.ts";
 
@@ -88,6 +88,77 @@ describe("karpenter provider", () => {
     expect(result.removed).toEqual(["node-a"]);
     expect(kube.peek(pathFor(R.nodeClaims, { name: "gpu-a" }))).toBeUndefined();
     expect(spec()?.limits).toMatchObject({ "nvidia.com/gpu": "8" });
+  });
+
+  it("counts the nodes unschedulable pods wait for and Karpenter has not claimed, since first seen, within the limit", async () => {
+    let now = T0;
+    const kube = new FakeKube({ now: () => now });
+    kube.seed(npPath, {
+      apiVersion: "karpenter.sh/v1",
+      kind: "NodePool",
+      metadata: { name: "gpu" },
+      // The limit inferops set: 4 nodes of 8 GPUs. One node exists.
+      spec: { limits: { "nvidia.com/gpu": "32" } },
+    });
+    kube.seed(pathFor(R.nodes, { name: "node-a" }), {
+      metadata: { name: "node-a", labels: { [NODEPOOL_LABEL]: "gpu" } },
+      status: { conditions: [{ type: "Ready", status: "True" }], allocatable: { "nvidia.com/gpu": "8" } },
+    });
+    const pod = (name: string, gpus: number, reason = "Unschedulable") =>
+      kube.seed(pathFor(R.pods, { namespace: "ml", name }), {
+        metadata: { name, namespace: "ml", labels: { "inferops.dev/variant": "kp" } },
+        spec: { containers: [{ name: "vllm", resources: { limits: { "nvidia.com/gpu": String(gpus) } } }] },
+        status: { phase: "Pending", conditions: [{ type: "PodScheduled", status: "False", reason }] },
+      });
+    const provider = new KarpenterProvider({ client: kube, now: () => now });
+    const missing = async () =>
+      (await provider.observe(pool))
+        .filter((n) => n.name.includes(MISSING_CLAIM_INFIX))
+        .map((n) => [n.name, n.state, n.createdAt]);
+    // No pod waits: nothing is asked for, whatever the limit allows.
+    expect(await missing()).toEqual([]);
+    // 12 GPUs of pods wait (two nodes' worth); a pod held by something else (SchedulingGated) does not count.
+    pod("a", 8);
+    pod("b", 4);
+    pod("gated", 8, "SchedulingGated");
+    expect(await missing()).toEqual([
+      ["gpu/no-claim-0", "registering", T0],
+      ["gpu/no-claim-1", "registering", T0],
+    ]);
+    // Still unclaimed a minute later: counted from when first seen, which is what makes the pool stalled.
+    now = T0 + 60_000;
+    expect((await missing()).map((m) => m[2])).toEqual([T0, T0]);
+    // Karpenter claims one (launching: its pods stay unschedulable until the node registers): progress, so
+    // the clock starts again for the one left.
+    kube.seed(pathFor(R.nodeClaims, { name: "gpu-c" }), {
+      metadata: { name: "gpu-c", labels: { [NODEPOOL_LABEL]: "gpu" } },
+      status: {},
+    });
+    now = T0 + 90_000;
+    expect(await missing()).toEqual([["gpu/no-claim-0", "registering", T0 + 90_000]]);
+    // Never beyond the limit: at 2 nodes (16 GPUs) the pool has what it may have.
+    kube.seed(npPath, { ...kube.peek(npPath)!, spec: { limits: { "nvidia.com/gpu": "16" } } });
+    expect(await missing()).toEqual([]);
+  });
+
+  it("removes a node Karpenter never claimed by lowering the limit alone", async () => {
+    const { kube, provider, spec } = setup();
+    // Two nodes' worth of pods wait; the NodeClaim gpu-b launching is one of them.
+    kube.seed(pathFor(R.pods, { namespace: "ml", name: "p" }), {
+      metadata: { name: "p", namespace: "ml", labels: { "inferops.dev/variant": "kp" } },
+      spec: { containers: [{ name: "vllm", resources: { limits: { "nvidia.com/gpu": "16" } } }] },
+      status: {
+        phase: "Pending",
+        conditions: [{ type: "PodScheduled", status: "False", reason: "Unschedulable" }],
+      },
+    });
+    await provider.scale(pool, { target: 3, removable: [], plan });
+    const nodes = await provider.observe(pool);
+    expect(nodes.map((n) => n.name)).toContain("gpu/no-claim-0");
+    const deletes = () => kube.writes.filter((w) => w.verb === "delete");
+    await provider.scale(pool, { target: 2, removable: ["gpu/no-claim-0"], plan });
+    expect(deletes()).toEqual([]);
+    expect(spec()?.limits).toMatchObject({ "nvidia.com/gpu": "16" });
   });
 
   it("answers NotFound when the NodePool does not exist", async () => {

@@ -8,7 +8,14 @@
 // A NodeClaim whose launch failed (Karpenter leaves the reason on its Launched condition, InsufficientCapacity
 // or LaunchFailed and the cloud's message, then deletes it and tries again) is reported as the node's failure,
 // so the pool says it cannot get capacity instead of waiting in silence.
-import { GPU_RESOURCE } from "../apis/labels.ts";
+// Karpenter makes a NodeClaim only for pods it cannot place, so "asked for" is not a count there: while the
+// pool's pods wait unschedulable and the NodePool's nodes and NodeClaims are fewer than the limit inferops
+// set, the nodes those pods need beyond the NodeClaims launching (at most the shortfall) are nodes asked
+// for, `registering` since this
+// provider first saw them missing, named `<nodePool>/no-claim-<i>`. Karpenter down or unable to act then
+// makes the pool report ProvisioningStalled, as a Cluster API that makes no Machine does. (A restarted
+// operator starts that clock again: a stall is reported later, never sooner.)
+import { GPU_RESOURCE, LABEL_VARIANT } from "../apis/labels.ts";
 import type { KubeApi, KubeObject } from "../kube/client.ts";
 import { isNotFound } from "../kube/errors.ts";
 import { pathFor, R } from "../kube/resources.ts";
@@ -42,6 +49,34 @@ type NodeClaim = KubeObject & {
   };
 };
 
+/**
+ * Nodes pending pods need that Karpenter has made no NodeClaim for are named `<nodePool>/no-claim-<i>`: no
+ * Kubernetes object has a "/" in its name, so it never collides with a Node's or a NodeClaim's.
+ */
+export const MISSING_CLAIM_INFIX = "/no-claim-";
+
+type PendingPod = KubeObject & {
+  spec?: {
+    containers?: { resources?: { requests?: Record<string, string>; limits?: Record<string, string> } }[];
+  };
+  status?: { phase?: string; conditions?: { type: string; status: string; reason?: string }[] };
+};
+
+/** GPUs a pod asks for (its containers' nvidia.com/gpu, limits where requests are not given). */
+const podGPUs = (p: PendingPod) =>
+  (p.spec?.containers ?? []).reduce((n, c) => {
+    const v = Number(c.resources?.requests?.[GPU_RESOURCE] ?? c.resources?.limits?.[GPU_RESOURCE] ?? 0);
+    return n + (Number.isFinite(v) && v > 0 ? v : 0);
+  }, 0);
+
+/** A pod the scheduler found no node for (PodScheduled False, Unschedulable): what Karpenter provisions for. */
+const unschedulable = (p: PendingPod) =>
+  !p.metadata?.deletionTimestamp &&
+  (p.status?.phase ?? "Pending") === "Pending" &&
+  (p.status?.conditions ?? []).some(
+    (c) => c.type === "PodScheduled" && c.status === "False" && c.reason === "Unschedulable",
+  );
+
 /** Reasons Karpenter gives a Launched condition while a launch is still under way. */
 const LAUNCHING = new Set(["", "AwaitingReconciliation", "Unknown", "CapacityEvidencePending"]);
 
@@ -58,9 +93,13 @@ export function launchFailure(claim: NodeClaim): string | undefined {
 export class KarpenterProvider implements Driver {
   readonly type = "karpenter" as const;
   readonly #client: KubeApi;
+  readonly #now: () => number;
+  /** Per pool: since when pending pods have waited for nodes Karpenter has not claimed, and its nodes then. */
+  readonly #missingSince = new Map<string, { since: number; live: number }>();
 
-  constructor(deps: { client: KubeApi }) {
+  constructor(deps: { client: KubeApi; now?: () => number }) {
     this.#client = deps.client;
+    this.#now = deps.now ?? Date.now;
   }
 
   #name(pool: Pool): string {
@@ -81,7 +120,54 @@ export class KarpenterProvider implements Driver {
 
   async observe(pool: Pool): Promise<PoolNode[]> {
     const name = this.#name(pool);
-    await this.#nodePool(pool);
+    const nodePool = await this.#nodePool(pool);
+    const observed = await this.#observed(pool, name);
+    // Nodes the pool's unschedulable pods need, within what the limit allows, that Karpenter has not claimed.
+    const limit = Number(nodePool.spec?.limits?.[GPU_RESOURCE]);
+    const allowed = Number.isFinite(limit) ? Math.floor(limit / pool.spec.gpu.count) : 0;
+    const shortfall = allowed - liveNodes(observed).length;
+    const needed = shortfall > 0 ? await this.#nodesPodsWaitFor(pool) : 0;
+    // Pods stay unschedulable while the NodeClaims made for them launch: those nodes are on their way.
+    const launching = observed.filter((n) => n.state === "registering").length;
+    const missing = Math.min(shortfall, needed - launching);
+    const key = pool.metadata.name;
+    if (missing <= 0) {
+      this.#missingSince.delete(key);
+      return observed;
+    }
+    // The clock starts again whenever Karpenter claims more: a large scale-up claimed wave by wave is progress.
+    const live = liveNodes(observed).length;
+    const last = this.#missingSince.get(key);
+    const since = last && live <= last.live ? last.since : this.#now();
+    this.#missingSince.set(key, { since, live });
+    for (let i = 0; i < missing; i++)
+      observed.push({
+        name: `${name}${MISSING_CLAIM_INFIX}${i}`,
+        state: "registering",
+        gpus: pool.spec.gpu.count,
+        createdAt: since,
+      });
+    return observed;
+  }
+
+  /** Nodes the pool's pods that no node can take need (their GPUs over the pool's GPUs per node). */
+  async #nodesPodsWaitFor(pool: Pool): Promise<number> {
+    let pods: PendingPod[];
+    try {
+      pods = (
+        await this.#client.list<PendingPod>(pathFor(R.pods), {
+          labelSelector: `${LABEL_VARIANT}=${pool.metadata.name}`,
+          fieldSelector: "status.phase=Pending",
+        })
+      ).items;
+    } catch (err) {
+      throw providerError(`listing the pending pods of pool ${pool.metadata.name}`, err);
+    }
+    const gpus = pods.filter(unschedulable).reduce((n, p) => n + Math.max(1, podGPUs(p)), 0);
+    return Math.ceil(gpus / pool.spec.gpu.count);
+  }
+
+  async #observed(pool: Pool, name: string): Promise<PoolNode[]> {
     const labelSelector = `${NODEPOOL_LABEL}=${name}`;
     let nodes: NodeObject[];
     let claims: NodeClaim[];
@@ -116,6 +202,8 @@ export class KarpenterProvider implements Driver {
     const name = this.#name(pool);
     let wrote = false;
     for (const n of remove) {
+      // A node Karpenter never claimed has nothing to delete: the lower limit below is its removal.
+      if (n.name.includes(MISSING_CLAIM_INFIX)) continue;
       const path = n.holder ? pathFor(R.nodeClaims, { name: n.holder }) : pathFor(R.nodes, { name: n.name });
       try {
         await this.#client.delete(path, undefined, { preconditions: { uid: n.uid } });

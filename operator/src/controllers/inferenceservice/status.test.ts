@@ -103,6 +103,50 @@ describe("computeStatus", () => {
     });
     expect(again).toEqual(first);
   });
+
+  it("rewrites the same decision's message only when the signals it quotes moved materially", () => {
+    const at = (
+      tokens: number,
+      nowIso: string,
+      prev?: ReturnType<typeof status>,
+    ): ReturnType<typeof status> =>
+      computeStatus({
+        svc: prev ? { ...svc, status: prev } : svc,
+        pools,
+        deployments: [view(2, 2, 2)],
+        decision: {
+          ...decision(2),
+          reason: "TokenThroughput",
+          message: `${tokens} tokens/s at 0.8 of 2300 per replica (profiles): 2`,
+          signals: { observedAtMs: Date.parse(nowIso), replicasReporting: 2, promptTokensPerSecond: tokens },
+        },
+        unknownPools: [],
+        conflicts: [],
+        nowIso,
+      });
+    const first = at(2000, "2026-01-01T00:00:00Z");
+    // 3% more tokens/s, the same replicas for the same reason: nothing to write (a live service's figures
+    // move every evaluation).
+    expect(at(2060, "2026-01-01T00:00:10Z", first)).toEqual(first);
+    // 20% more: the signals are rewritten, and the message quoting them with them.
+    const moved = at(2400, "2026-01-01T00:00:20Z", first);
+    expect(moved.signals?.tokensPerSecond).toBe(2400);
+    expect(moved.lastDecision).toMatchObject({
+      time: "2026-01-01T00:00:20Z",
+      message: expect.stringMatching(/^2400 /),
+    });
+    // Another reason or other replicas is another decision, whatever the signals.
+    const other = computeStatus({
+      svc: { ...svc, status: first },
+      pools,
+      deployments: [view(2, 2, 2)],
+      decision: { ...decision(2), reason: "QueueDepth", message: "queue 9 at 4 per replica: 2" },
+      unknownPools: [],
+      conflicts: [],
+      nowIso: "2026-01-01T00:00:30Z",
+    });
+    expect(other.lastDecision).toMatchObject({ reason: "QueueDepth", time: "2026-01-01T00:00:30Z" });
+  });
 });
 
 describe("signalsClose", () => {
