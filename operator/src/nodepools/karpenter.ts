@@ -11,10 +11,10 @@
 // Karpenter makes a NodeClaim only for pods it cannot place, so "asked for" is not a count there: while the
 // pool's pods wait unschedulable and the NodePool's nodes and NodeClaims are fewer than the limit inferops
 // set, the nodes those pods need beyond the NodeClaims launching (at most the shortfall) are nodes asked
-// for, `registering` since this
-// provider first saw them missing, named `<nodePool>/no-claim-<i>`. Karpenter down or unable to act then
-// makes the pool report ProvisioningStalled, as a Cluster API that makes no Machine does. (A restarted
-// operator starts that clock again: a stall is reported later, never sooner.)
+// for, `registering` since this provider first saw them missing (again whenever Karpenter claims more),
+// named `<nodePool>/no-claim-<i>`. Karpenter down or unable to act then makes the pool report
+// ProvisioningStalled, as a Cluster API that makes no Machine does. (A restarted operator starts that clock
+// again: a stall is reported later, never sooner.)
 import { GPU_RESOURCE, LABEL_VARIANT } from "../apis/labels.ts";
 import type { KubeApi, KubeObject } from "../kube/client.ts";
 import { isNotFound } from "../kube/errors.ts";
