@@ -332,6 +332,8 @@ interface Recommended {
   reactive: number;
   /** Scale to zero decided: behaviour does not apply. */
   toZero: boolean;
+  /** What the arrivals alone need at the SLO (Recommendation.demandLevel), when known. */
+  demandLevel?: number;
 }
 
 /** Step 2: the replicas the signals ask for, then scale to zero. */
@@ -356,9 +358,10 @@ function recommendStep(st: Standing, obs: Observation, mem: ServiceMemory): Reco
     backlogGrowing: obs.short,
   });
   const raw: Decided = { value: rec.replicas, reason: rec.reason, message: rec.message };
+  const level = rec.demandLevel !== undefined ? { demandLevel: rec.demandLevel } : {};
   const stz =
     scaling.scaleToZero?.enabled === true && scaling.minReplicas === 0 ? scaling.scaleToZero : undefined;
-  if (!stz) return { raw, reactive: rec.reactive, toZero: false };
+  if (!stz) return { raw, reactive: rec.reactive, toZero: false, ...level };
   const idleFor = (nowMs - (mem.lastDemandMs ?? nowMs)) / 1000;
   const s = obs.signals;
   if (!obs.demand && idleFor >= stz.idleSeconds) {
@@ -370,6 +373,7 @@ function recommendStep(st: Standing, obs: Observation, mem: ServiceMemory): Reco
       },
       reactive: rec.reactive,
       toZero: true,
+      ...level,
     };
   }
   if (!obs.demand && current === 0) {
@@ -377,9 +381,10 @@ function recommendStep(st: Standing, obs: Observation, mem: ServiceMemory): Reco
       raw: { value: 0, reason: Reason.ScaledToZero, message: "scaled to zero and no demand" },
       reactive: rec.reactive,
       toZero: true,
+      ...level,
     };
   }
-  if (raw.value >= 1) return { raw, reactive: rec.reactive, toZero: false };
+  if (raw.value >= 1) return { raw, reactive: rec.reactive, toZero: false, ...level };
   const woken: Decided = obs.demand
     ? {
         value: 1,
@@ -394,7 +399,7 @@ function recommendStep(st: Standing, obs: Observation, mem: ServiceMemory): Reco
         reason: Reason.IdleTimerRunning,
         message: `no demand for ${round(idleFor, 1)}s; scale to zero after idleSeconds ${stz.idleSeconds}`,
       };
-  return { raw: woken, reactive: rec.reactive, toZero: false };
+  return { raw: woken, reactive: rec.reactive, toZero: false, ...level };
 }
 
 /** Step 3: what behaviour allows now (panic, stabilization, rate policies), or spec.replicas in Manual. */
@@ -414,7 +419,8 @@ function behave(st: Standing, rec: Recommended, mem: ServiceMemory, short: boole
   if (seeded) mem.recommendations = [[nowMs, current]];
   const history = pruneRecommendations(mem.recommendations, nowMs, Math.max(upWindow, downWindow));
   mem.recommendations = [...history, [nowMs, rec.raw.value]];
-  mem.minutePeaks = recordPeak(mem.minutePeaks, nowMs, rec.raw.value);
+  // A burst's level is what its arrivals need, not what the backlog of a burst the fleet was short for asks.
+  mem.minutePeaks = recordPeak(mem.minutePeaks, nowMs, rec.demandLevel ?? rec.raw.value);
   if (scaling.mode === "Manual") return manualReplicas(st.svc.spec);
   if (rec.toZero) return rec.raw;
   const b = applyBehavior({

@@ -559,3 +559,28 @@ describe("memory", () => {
     expect(leadTimeSeconds(explicit, [], pools)).toBe(42);
   });
 });
+
+describe("recurring bursts", () => {
+  it("a burst's minute is recorded at what its arrivals need, not at what the backlog of a short fleet asks", () => {
+    // 4 ready replicas, 400 requests waiting, 5 req/s of 500 + 200 tokens: the queue view asks for the
+    // backlog; the minute's peak (what a hold of recurring bursts would keep) is the arrivals' need.
+    const p = plan(
+      snapshot([
+        service("b", {
+          replicas: 4,
+          signals: {
+            queueDepth: 400,
+            arrivalRate: 5,
+            promptTokensPerSecond: 2500,
+            generationTokensPerSecond: 1000,
+          },
+        }),
+      ]),
+      T0,
+    );
+    const recommended = one(p).recommended.value;
+    const peak = p.memory.services["default/b"]!.minutePeaks!.at(-1)![1];
+    expect(recommended).toBeGreaterThan(peak);
+    expect(peak).toBeGreaterThan(0);
+  });
+});

@@ -432,3 +432,41 @@ describe("demand", () => {
     expect(hasDemand(sig(s))).toBe(want);
   });
 });
+
+describe("demandLevel", () => {
+  const size = { prompt: 500, output: 200 };
+  it("is what the arrivals need at the SLO, not what a backlog asks", () => {
+    // 20 req/s of 700 tokens on 2000 tokens/s replicas: 7 at full capacity; a backlog of 2000 requests on 8
+    // short replicas makes the queue view ask for 17, the level stays what the arrivals need.
+    const r = rec({
+      signals: sig({ queueDepth: 2000, arrivalRate: 20 }),
+      current: 8,
+      ready: 8,
+      size,
+      leadSeconds: 360,
+    });
+    expect(r.replicas).toBe(17);
+    const { targets, maxReplicas } = serviceSpec().scaling;
+    const slo =
+      targets.ttftSeconds === undefined
+        ? 0
+        : replicasForTtft(
+            targets.ttftSeconds,
+            20,
+            { tokensPerSecond: 2000, slots: 16, promptTokens: 500, outputTokens: 200 },
+            maxReplicas,
+          ).replicas;
+    expect(r.demandLevel).toBe(Math.max(7, slo));
+    expect(r.demandLevel).toBeLessThan(r.replicas);
+  });
+
+  it("grows with the learned SLO headroom, and is unknown without an arrival rate or a size", () => {
+    const plain = rec({ signals: sig({ arrivalRate: 40 }), size });
+    const raised = rec({ signals: sig({ arrivalRate: 40 }), size, headroom: 2 });
+    expect(raised.demandLevel).toBeGreaterThanOrEqual(Math.ceil((40 * 700 * 2) / 2000));
+    expect(raised.demandLevel).toBeGreaterThan(plain.demandLevel!);
+    expect(rec({ signals: sig({ queueDepth: 10 }), size }).demandLevel).toBeUndefined();
+    expect(rec({ signals: sig({ arrivalRate: 10 }) }).demandLevel).toBeUndefined();
+    expect(rec({ signals: sig({ arrivalRate: 0 }), size }).demandLevel).toBe(0);
+  });
+});

@@ -380,6 +380,14 @@ export interface Recommendation {
   reactive: number;
   /** Every view computed, in order: queue, tokens, SLO, forecast tokens, forecast SLO. */
   views: View[];
+  /**
+   * Replicas the arrivals alone need at the SLO, without the backlog, the utilisation target, the tolerance or
+   * the forecast: the larger of the SLO sizing at the arrival rate and the offered tokens at the replicas'
+   * full capacity (divided by the learned SLO headroom). Undefined without an arrival rate, a request size
+   * and a capacity. What a burst's level is measured in (recurrence.ts): the queue view during a burst the
+   * fleet was short for asks for the backlog too, and would be held at that level for every burst after.
+   */
+  demandLevel?: number;
 }
 
 /** The unconstrained recommendation: the largest of the views (ties go to the earlier, reactive one). */
@@ -532,6 +540,8 @@ export function recommend(input: RecommendInput): Recommendation {
   let best: View | undefined;
   for (const v of views) if (!best || v.replicas > best.replicas) best = v;
   const reactive = Math.max(0, ...views.slice(0, reactiveViews).map((v) => v.replicas));
+  const level = demandLevel(input, headroom);
+  const extra = level !== undefined ? { demandLevel: level } : {};
   if (!best || best.replicas === 0) {
     return {
       replicas: 0,
@@ -539,9 +549,33 @@ export function recommend(input: RecommendInput): Recommendation {
       message: views.length > 0 ? `no demand: ${views.map((v) => v.message).join("; ")}` : "no demand",
       reactive,
       views,
+      ...extra,
     };
   }
-  return { replicas: best.replicas, reason: best.reason, message: best.message, reactive, views };
+  return { replicas: best.replicas, reason: best.reason, message: best.message, reactive, views, ...extra };
+}
+
+/** Recommendation.demandLevel: what the arrivals alone need at the SLO. */
+export function demandLevel(input: RecommendInput, headroom: number): number | undefined {
+  const { signals, capacity, size, scaling } = input;
+  const rate = signals.arrivalRate;
+  if (rate === undefined || !size || capacity.tokensPerSecond === undefined) return undefined;
+  if (rate <= 0) return 0;
+  const tokens = ceil((rate * (size.prompt + size.output) * headroom) / capacity.tokensPerSecond);
+  const ttft = scaling.targets.ttftSeconds;
+  if (ttft === undefined) return tokens;
+  const sizing = replicasForTtft(
+    ttft,
+    rate,
+    {
+      tokensPerSecond: capacity.tokensPerSecond,
+      slots: capacity.slots,
+      promptTokens: size.prompt,
+      outputTokens: size.output,
+    },
+    scaling.maxReplicas,
+  );
+  return sizing.met || !sizing.unattainable ? Math.max(tokens, sizing.replicas) : tokens;
 }
 
 /**

@@ -57,6 +57,19 @@ describe("recurrenceHold", () => {
     expect(recurrenceHold(p, T0 + 68 * MIN + 1, lead, win)).toBeUndefined();
   });
 
+  it("holds through the burst that was due once it comes, until it is due to be over", () => {
+    // Every 20 minutes from minute 5, 2 minutes long; the one due at minute 65 comes, and its first minute
+    // is an episode of its own: the fleet keeps the burst level through it, not until the next one.
+    const level = bursts(20);
+    for (const now of [65, 66, 67]) {
+      const hold = recurrenceHold(peaks(level, now + 1), T0 + now * MIN + 30_000, lead, win);
+      expect(hold).toMatchObject({ kind: "ahead", level: 20 });
+      expect(hold?.message).toContain(`the one that came at ${new Date(T0 + 65 * MIN).toISOString()}`);
+    }
+    // Over once it is due to be (2 minutes and one more), and the base is followed again.
+    expect(recurrenceHold(peaks(level, 70), T0 + 69 * MIN, lead, win)).toBeUndefined();
+  });
+
   it("sees one episode in a step's plateau with a spike at each end, not recurring bursts", () => {
     // 5 replicas, a step to 28 from minute 15 to 35 whose backlog spikes to 40 at its start and once more.
     const step = (m: number) => (m < 15 || m >= 35 ? 5 : m < 17 || m === 33 ? 40 : 28);

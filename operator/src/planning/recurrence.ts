@@ -3,7 +3,10 @@
 // short. The fleet then swings between the two levels all day, paying for the way up and missing the start
 // of every burst.
 //
-// The planner keeps the highest recommendation of each minute over the last hour and finds bursts in it:
+// The planner keeps, for each minute of the last hour, the highest level the arrivals needed at the SLO
+// (recommend.ts demandLevel: not the queue view, which during a burst the fleet was short for asks for the
+// backlog too, and would be held at that for every burst after; the recommendation itself only when the
+// servers report no arrival rate or request size), and finds bursts in it:
 // minutes at or above half-way between the hour's lowest and highest minute, grouped into episodes; an
 // episode ends only when the level falls below a quarter of the way (a step's plateau just under half-way,
 // with the backlog's spike at its start and another later, is one episode). With
@@ -19,8 +22,9 @@
 // from a lead time (and AHEAD_SLACK_SECONDS, for a burst that comes early or is seen late) before the next
 // burst is due (the last one's start plus P) until it is due to be over (plus a minute), it asks for the
 // last burst's level, so that the capacity is there when the burst comes instead of a lead time after
-// it; between bursts, the fleet follows the base as the other views ask. When the bursts stop (none for
-// two periods), the hold and the following end. Pure: the per-minute peaks are kept in the planner's memory.
+// it; once the burst comes (an episode of its own) it holds through it until it is due to be over. Between
+// bursts, the fleet follows the base as the other views ask. When the bursts stop (none for two periods),
+// the hold and the following end. Pure: the per-minute peaks are kept in the planner's memory.
 
 /** How far back bursts are looked for. */
 export const RECURRENCE_HORIZON_SECONDS = 3600;
@@ -111,7 +115,7 @@ export function recurrenceHold(
   // The next burst is overdue by a whole period: the bursts have stopped.
   if ((nowMs - last.end) / 1000 > 2 * periodSeconds) return undefined;
   if (periodSeconds - burstSeconds > followSeconds) {
-    return ahead(peaks, nowMs, last, { periodSeconds, burstSeconds, episodes: episodes.length, leadSeconds });
+    return ahead(peaks, nowMs, episodes, { periodSeconds, burstSeconds, leadSeconds });
   }
   const since = nowMs - periodSeconds * 1000 - MINUTE_MS;
   let level = 0;
@@ -127,29 +131,55 @@ export function recurrenceHold(
   };
 }
 
-/** Following on purpose: the last burst's level from a lead time before the next is due until it is over. */
+/**
+ * Following on purpose: the last burst's level from a lead time before the next is due until it is over. The
+ * burst that was due, once it comes, is an episode of its own: the fleet holds through it (at the higher of
+ * its level so far and the one before's) until it is due to be over, instead of taking it for the last burst
+ * and waiting for the one after.
+ */
 function ahead(
   peaks: readonly [number, number][],
   nowMs: number,
-  last: { start: number; end: number },
-  o: { periodSeconds: number; burstSeconds: number; episodes: number; leadSeconds: number },
+  episodes: readonly { start: number; end: number }[],
+  o: { periodSeconds: number; burstSeconds: number; leadSeconds: number },
 ): RecurrenceHold | undefined {
   const period = o.periodSeconds * 1000;
-  // The next burst due: the first whose expected end has not passed.
-  let due = last.start + period;
-  while (due + o.burstSeconds * 1000 + MINUTE_MS < nowMs) due += period;
-  const from = due - (o.leadSeconds + AHEAD_SLACK_SECONDS) * 1000;
-  const until = due + o.burstSeconds * 1000 + MINUTE_MS;
-  if (nowMs < from || nowMs > until) return undefined;
-  let level = 0;
-  for (const [t, v] of peaks) if (t >= last.start && t <= last.end) level = Math.max(level, v);
-  const round = (x: number) => Math.round(x);
-  return {
+  const last = episodes[episodes.length - 1]!;
+  const levelOf = (e: { start: number; end: number }) => {
+    let level = 0;
+    for (const [t, v] of peaks) if (t >= e.start && t <= e.end) level = Math.max(level, v);
+    return level;
+  };
+  const following = (level: number, what: string): RecurrenceHold => ({
     kind: "ahead",
     level,
     periodSeconds: o.periodSeconds,
     burstSeconds: o.burstSeconds,
-    episodes: o.episodes,
-    message: `bursts recur every ${round(o.periodSeconds)}s (${o.episodes} in the last hour, ${round(o.burstSeconds)}s long), too far apart to hold: following the base, and raising to the last burst's level ${level} a lead time ahead of the next, due at ${new Date(due).toISOString()}`,
-  };
+    episodes: episodes.length,
+    message: `bursts recur every ${Math.round(o.periodSeconds)}s (${episodes.length} in the last hour, ${Math.round(o.burstSeconds)}s long), too far apart to hold: ${what}`,
+  });
+  const thisMinute = Math.floor(nowMs / MINUTE_MS) * MINUTE_MS;
+  const overAt = (start: number) => start + o.burstSeconds * 1000 + MINUTE_MS;
+  // The burst going on now (its episode reaches this minute or the one before).
+  if (
+    episodes.length > MIN_EPISODES - 1 &&
+    last.end >= thisMinute - MINUTE_MS &&
+    nowMs <= overAt(last.start)
+  ) {
+    const level = Math.max(levelOf(last), levelOf(episodes[episodes.length - 2] ?? last));
+    return following(
+      level,
+      `holding ${level} through the one that came at ${new Date(last.start).toISOString()} until it is due to be over`,
+    );
+  }
+  // The next burst due: the first whose expected end has not passed.
+  let due = last.start + period;
+  while (overAt(due) < nowMs) due += period;
+  const from = due - (o.leadSeconds + AHEAD_SLACK_SECONDS) * 1000;
+  if (nowMs < from || nowMs > overAt(due)) return undefined;
+  const level = levelOf(last);
+  return following(
+    level,
+    `following the base, and raising to the last burst's level ${level} a lead time ahead of the next, due at ${new Date(due).toISOString()}`,
+  );
 }
