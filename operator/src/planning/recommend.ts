@@ -37,7 +37,7 @@ import { draining, RATE_WINDOW_SECONDS } from "./arrivals.ts";
 import { ceil, replicasForRatio } from "./behavior.ts";
 import { type Objectives, SLO_MIN_REQUESTS, sloMisses, updateHeadroom } from "./headroom.ts";
 import { CAPACITY_SCALE_MAX, probeCapacity } from "./probe.ts";
-import { replicasForTtft } from "./queueing.ts";
+import { replicasForTtft, type TtftSizing } from "./queueing.ts";
 import type { LearnedModel, Signals } from "./types.ts";
 
 export type Scaling = InferenceServiceSpec["scaling"];
@@ -456,17 +456,22 @@ export function recommend(input: RecommendInput): Recommendation {
     );
   }
 
-  const slo = (rate: number, reason: string, label: string): View | undefined => {
-    if (targets.ttftSeconds === undefined || capacity.tokensPerSecond === undefined || !size)
-      return undefined;
-    const model = {
-      tokensPerSecond: capacity.tokensPerSecond,
-      slots: capacity.slots,
-      promptTokens: size.prompt,
-      outputTokens: size.output,
-    };
-    const ttft = targets.ttftSeconds;
-    const sizing = replicasForTtft(ttft, rate, model, scaling.maxReplicas);
+  // The queueing model of one replica, when the SLO view applies: sized once at the arrival rate (the SLO
+  // view and the demand level share that sizing), again at the forecast's rate.
+  const ttft = targets.ttftSeconds;
+  const model =
+    ttft !== undefined && capacity.tokensPerSecond !== undefined && size
+      ? {
+          tokensPerSecond: capacity.tokensPerSecond,
+          slots: capacity.slots,
+          promptTokens: size.prompt,
+          outputTokens: size.output,
+        }
+      : undefined;
+  const sizeFor = (rate: number): TtftSizing | undefined =>
+    ttft !== undefined && model ? replicasForTtft(ttft, rate, model, scaling.maxReplicas) : undefined;
+  const slo = (rate: number, reason: string, label: string, sizing = sizeFor(rate)): View | undefined => {
+    if (ttft === undefined || !model || !sizing) return undefined;
     const p = round(sizing.predicted.seconds, 3);
     // HPA's tolerance, on the rate: no change when the current replicas suffice for a rate within
     // `tolerance` of the observed one (a noisy sample at a boundary does not add a replica, and a dip does
@@ -511,8 +516,9 @@ export function recommend(input: RecommendInput): Recommendation {
     };
   };
 
+  const atArrivals = signals.arrivalRate !== undefined ? sizeFor(signals.arrivalRate) : undefined;
   if (signals.arrivalRate !== undefined) {
-    const v = slo(signals.arrivalRate, Reason.LatencySLO, "");
+    const v = slo(signals.arrivalRate, Reason.LatencySLO, "", atArrivals);
     if (v) views.push(v);
   }
   const reactiveViews = views.length;
@@ -540,7 +546,7 @@ export function recommend(input: RecommendInput): Recommendation {
   let best: View | undefined;
   for (const v of views) if (!best || v.replicas > best.replicas) best = v;
   const reactive = Math.max(0, ...views.slice(0, reactiveViews).map((v) => v.replicas));
-  const level = demandLevel(input, headroom);
+  const level = demandLevel(input, headroom, atArrivals);
   const extra = level !== undefined ? { demandLevel: level } : {};
   if (!best || best.replicas === 0) {
     return {
@@ -555,26 +561,17 @@ export function recommend(input: RecommendInput): Recommendation {
   return { replicas: best.replicas, reason: best.reason, message: best.message, reactive, views, ...extra };
 }
 
-/** Recommendation.demandLevel: what the arrivals alone need at the SLO. */
-export function demandLevel(input: RecommendInput, headroom: number): number | undefined {
-  const { signals, capacity, size, scaling } = input;
+/**
+ * Recommendation.demandLevel: what the arrivals alone need at the SLO. `sizing`: the SLO view's sizing at the
+ * arrival rate, when it applies.
+ */
+function demandLevel(input: RecommendInput, headroom: number, sizing?: TtftSizing): number | undefined {
+  const { signals, capacity, size } = input;
   const rate = signals.arrivalRate;
   if (rate === undefined || !size || capacity.tokensPerSecond === undefined) return undefined;
   if (rate <= 0) return 0;
   const tokens = ceil((rate * (size.prompt + size.output) * headroom) / capacity.tokensPerSecond);
-  const ttft = scaling.targets.ttftSeconds;
-  if (ttft === undefined) return tokens;
-  const sizing = replicasForTtft(
-    ttft,
-    rate,
-    {
-      tokensPerSecond: capacity.tokensPerSecond,
-      slots: capacity.slots,
-      promptTokens: size.prompt,
-      outputTokens: size.output,
-    },
-    scaling.maxReplicas,
-  );
+  if (!sizing) return tokens;
   return sizing.met || !sizing.unattainable ? Math.max(tokens, sizing.replicas) : tokens;
 }
 

@@ -160,13 +160,10 @@ function ahead(
   });
   const thisMinute = Math.floor(nowMs / MINUTE_MS) * MINUTE_MS;
   const overAt = (start: number) => start + o.burstSeconds * 1000 + MINUTE_MS;
-  // The burst going on now (its episode reaches this minute or the one before).
-  if (
-    episodes.length > MIN_EPISODES - 1 &&
-    last.end >= thisMinute - MINUTE_MS &&
-    nowMs <= overAt(last.start)
-  ) {
-    const level = Math.max(levelOf(last), levelOf(episodes[episodes.length - 2] ?? last));
+  // The burst going on now (its episode reaches this minute or the one before). recurrenceHold calls this
+  // with at least MIN_EPISODES (2) episodes, so there is one before it.
+  if (last.end >= thisMinute - MINUTE_MS && nowMs <= overAt(last.start)) {
+    const level = Math.max(levelOf(last), levelOf(episodes[episodes.length - 2]!));
     return following(
       level,
       `holding ${level} through the one that came at ${new Date(last.start).toISOString()} until it is due to be over`,
