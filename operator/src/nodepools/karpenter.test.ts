@@ -161,6 +161,49 @@ describe("karpenter provider", () => {
     expect(spec()?.limits).toMatchObject({ "nvidia.com/gpu": "16" });
   });
 
+  it("keeps in the limit the nodes the node policy did not offer for removal, a node Karpenter never claimed included", async () => {
+    const kube = new FakeKube({ now: () => T0 });
+    // The limit inferops set for one node; the pods that need it wait, and Karpenter has claimed nothing.
+    kube.seed(npPath, {
+      apiVersion: "karpenter.sh/v1",
+      kind: "NodePool",
+      metadata: { name: "gpu" },
+      spec: { limits: { "nvidia.com/gpu": "8" }, disruption: { ...DISRUPTION } },
+    });
+    kube.seed(pathFor(R.pods, { namespace: "ml", name: "p" }), {
+      metadata: { name: "p", namespace: "ml", labels: { "inferops.dev/variant": "kp" } },
+      spec: { containers: [{ name: "vllm", resources: { limits: { "nvidia.com/gpu": "8" } } }] },
+      status: {
+        phase: "Pending",
+        conditions: [{ type: "PodScheduled", status: "False", reason: "Unschedulable" }],
+      },
+    });
+    const provider = nodeProvider(new KarpenterProvider({ client: kube }), {
+      now: () => T0,
+      occupant: kubeOccupant(kube),
+    });
+    const limit = () =>
+      kube.peek<KubeObject & { spec: { limits: Record<string, string> } }>(npPath)?.spec.limits[
+        "nvidia.com/gpu"
+      ];
+    const missing = async () =>
+      (await provider.observe(pool)).filter((n) => n.name.includes(MISSING_CLAIM_INFIX)).map((n) => n.name);
+    expect(await missing()).toEqual(["gpu/no-claim-0"]);
+    // A plan that wants no node (made while the pool reported ProvisioningStalled, it counts only the nodes
+    // the pool has) while the node policy still holds the one asked for: the limit keeps it, so the node
+    // asked for, and the stall it shows, do not vanish behind the policy's back.
+    const held = await provider.scale(pool, { target: 0, removable: [], plan });
+    expect(held).toMatchObject({ outcome: "unchanged", added: 0 });
+    expect(limit()).toBe("8");
+    expect(await missing()).toEqual(["gpu/no-claim-0"]);
+    // Once the policy chooses it, the lower limit is its removal.
+    const removed = await provider.scale(pool, { target: 0, removable: ["gpu/no-claim-0"], plan });
+    expect(removed).toMatchObject({ outcome: "acted", removed: ["gpu/no-claim-0"] });
+    expect(limit()).toBe("0");
+    expect(await missing()).toEqual([]);
+    expect(kube.writes.filter((w) => w.verb === "delete")).toEqual([]);
+  });
+
   it("answers NotFound when the NodePool does not exist", async () => {
     const kube = new FakeKube();
     const provider = nodeProvider(new KarpenterProvider({ client: kube }), {

@@ -1,10 +1,11 @@
 // karpenter: the pool is a Karpenter NodePool (karpenter.sh/v1), which provisions nodes for pending pods.
 // Its nodes are the Nodes and NodeClaims labelled karpenter.sh/nodepool=<name> (a NodeClaim with no Node yet
 // is registering). A scale sets, by server-side apply, the NodePool's spec.limits["nvidia.com/gpu"] to the
-// target times the pool's GPUs per node, so Karpenter provisions what the plan needs and no more, and its
-// spec.disruption to consolidationPolicy WhenEmpty with consolidateAfter Never, so Karpenter does not
-// remove nodes the plan keeps: scale-down is inferops', which deletes the chosen node's NodeClaim (Karpenter
-// then terminates the instance). Karpenter's other disruption (drift, expiry, budgets) stays the user's.
+// nodes kept (the target, or more while the node policy has not removed them) times the pool's GPUs per node,
+// so Karpenter provisions what the plan needs and no more, and its spec.disruption to consolidationPolicy
+// WhenEmpty with consolidateAfter Never, so Karpenter does not remove nodes the plan keeps: scale-down is
+// inferops', which deletes the chosen node's NodeClaim (Karpenter then terminates the instance). Karpenter's
+// other disruption (drift, expiry, budgets) stays the user's.
 // A NodeClaim whose launch failed (Karpenter leaves the reason on its Launched condition, InsufficientCapacity
 // or LaunchFailed and the cloud's message, then deletes it and tries again) is reported as the node's failure,
 // so the pool says it cannot get capacity instead of waiting in silence.
@@ -214,8 +215,15 @@ export class KarpenterProvider implements Driver {
       }
     }
 
+    // The limit covers the nodes kept, not the target alone: the nodes the node policy holds (a target of the
+    // last scaleDownDelaySeconds, a drain under way) and did not offer for removal stay counted, as a Cluster
+    // API MachineDeployment keeps its replicas. A node Karpenter never claimed has no object to keep it: a
+    // limit lowered to the target would drop it at once, the one way a node goes here without the policy
+    // choosing it (a plan made while the pool reports ProvisioningStalled wants no node it has not got, and
+    // the limit read 0 while the pods that needed the node still waited).
+    const kept = Math.max(target, liveNodes(nodes).length - remove.length);
     const current = await this.#nodePool(pool);
-    const limit = String(target * pool.spec.gpu.count);
+    const limit = String(kept * pool.spec.gpu.count);
     const disruption = current.spec?.disruption;
     if (
       current.spec?.limits?.[GPU_RESOURCE] !== limit ||
@@ -235,6 +243,6 @@ export class KarpenterProvider implements Driver {
       }
     }
     // Karpenter adds nodes for pending pods, within the limit: what the pool may now gain.
-    return { added: Math.max(0, target - (liveNodes(nodes).length - remove.length)), wrote };
+    return { added: kept - (liveNodes(nodes).length - remove.length), wrote };
   }
 }
