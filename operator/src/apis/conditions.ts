@@ -132,7 +132,7 @@ export const Reason = {
   ProviderError: "ProviderError",
   /** A node asked for did not register within twice provisioningSeconds plus a minute. */
   ProvisioningStalled: "ProvisioningStalled",
-  /** Event: no node asked for is late any more (the stalled ones registered, or are no longer asked for). */
+  /** Event: a stall's hold ended (a node the pool did not have registered, or the hold ran out: growth is tried again). */
   ProvisioningResumed: "ProvisioningResumed",
   /** The provider said a node asked for will not come (a launch failed for want of capacity, say). */
   CapacityUnavailable: "CapacityUnavailable",

@@ -75,12 +75,12 @@ export const provisioningStalled = (message: string): EventSpec => ({
   note: message,
 });
 
-/** The stalled nodes registered, or are no longer asked for. */
-export const provisioningResumed = (): EventSpec => ({
+/** The stall's hold ended (stall.ts): a new node registered, or the hold ran out and growth is tried again. */
+export const provisioningResumed = (why = "no node asked for is late any more"): EventSpec => ({
   type: "Normal",
   reason: Reason.ProvisioningResumed,
   action: "Scale",
-  note: "no node asked for is late any more",
+  note: why,
 });
 
 export const providerRecovered = (): EventSpec => ({

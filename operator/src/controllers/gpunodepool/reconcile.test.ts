@@ -11,11 +11,12 @@ import { createMetrics, type Metrics } from "../../metrics.ts";
 import { FakeCloud } from "../../nodepools/fake.ts";
 import { nodeProviders } from "../../nodepools/index.ts";
 import { kwokNode } from "../../nodepools/kwok.ts";
-import { type NodeProvider, ProviderError } from "../../nodepools/provider.ts";
+import { type NodeProvider, type PoolNode, ProviderError } from "../../nodepools/provider.ts";
 import { T0, testPool } from "../../nodepools/testing.ts";
 import { LOST_REMOVE_MS } from "../../planning/nodes.ts";
 import type { Plan, Snapshot } from "../../planning/types.ts";
 import { CAPACITY_HOLD_MS, forgetPoolMetrics, makePoolReconciler } from "./reconcile.ts";
+import { STALL_HOLD_MS } from "./stall.ts";
 
 const log = pino({ level: "silent" });
 const NAME = "gpu";
@@ -464,6 +465,155 @@ describe("GPUNodePool reconcile", () => {
     w.advance(1_000);
     await w.reconcile();
     expect(w.condition(ConditionType.ProviderFailing)).toMatchObject({ status: "False" });
+  });
+
+  /** A provider that shows `nodes()` and is asked for nothing more (scale changes nothing). */
+  const showing = (nodes: () => PoolNode[]): NodeProvider => ({
+    type: "kwok",
+    observe: async () => nodes(),
+    scale: async (_pool, r) => ({
+      outcome: "unchanged",
+      message: "",
+      target: r.target,
+      added: 0,
+      removed: [],
+      kept: [],
+    }),
+  });
+  /** A replica asked for at T0 that no Machine ever came for (provisioningSeconds 30: late after 120 s). */
+  const missing: PoolNode = { name: "md/no-machine-0", state: "registering", gpus: 8, createdAt: T0 };
+  const ready = (name: string): PoolNode => ({ name, state: "ready", gpus: 8, createdAt: T0 });
+  const stalledFor = (w: ReturnType<typeof setup>) =>
+    w.kube
+      .peek<KubeObject & { status?: GPUNodePoolStatus }>(POOL_PATH)
+      ?.status?.conditions?.find((c) => c.type === ConditionType.ProviderFailing);
+
+  it("holds ProvisioningStalled for STALL_HOLD_MS after the late node was last seen, though the plan stopped asking for it, then tries growth again", async () => {
+    let shown = [ready("gpu-a"), missing];
+    const w = setup({ provider: showing(() => shown) });
+    w.want(2);
+    await w.reconcile();
+    expect(stalledFor(w)?.status).toBe("False");
+    w.advance(121_000);
+    await w.reconcile();
+    expect(stalledFor(w)).toMatchObject({ status: "True", reason: Reason.ProvisioningStalled });
+    expect(stalledFor(w)?.message).toMatch(/1 node\(s\) asked for have not registered after 120 s/);
+    // The plan, counting only the pool's nodes, wants one: the replica asked for goes, and with it the
+    // evidence of the stall. The condition stands, saying until when.
+    w.want(1);
+    shown = [ready("gpu-a")];
+    w.advance(10_000);
+    const held = await w.reconcile();
+    const until = new Date(T0 + 121_000 + STALL_HOLD_MS).toISOString();
+    expect(stalledFor(w)).toMatchObject({ status: "True", reason: Reason.ProvisioningStalled });
+    expect(stalledFor(w)?.message).toContain(`counts only the nodes it has until ${until}`);
+    expect(stalledFor(w)?.message).toContain("then growth is tried again");
+    expect(held?.requeueAfterMs).toBeLessThanOrEqual(STALL_HOLD_MS - 10_000);
+    // Woken meanwhile: still held, nothing new written or said; it looks again when the hold ends.
+    const writes = w.kube.writes.length;
+    w.advance(STALL_HOLD_MS - 10_001);
+    const last = await w.reconcile();
+    expect(stalledFor(w)?.status).toBe("True");
+    expect(last?.requeueAfterMs).toBe(1);
+    expect(w.kube.writes.length).toBe(writes);
+    // The hold ends: growth is tried again.
+    w.advance(1);
+    await w.reconcile();
+    expect(stalledFor(w)).toMatchObject({ status: "False", reason: Reason.ProviderHealthy });
+    const said = w.recorded.filter((e) => e.reason.startsWith("Provisioning"));
+    expect(said.map((e) => e.reason)).toEqual([Reason.ProvisioningStalled, Reason.ProvisioningResumed]);
+    expect(said[1]?.note).toBe("the 5 min hold after the stall ended: growth is tried again");
+  });
+
+  it("ends a stall's hold as soon as a node registers that the pool did not have, and not for one it had", async () => {
+    let shown = [ready("gpu-a"), missing];
+    const w = setup({ provider: showing(() => shown) });
+    w.want(2);
+    w.advance(121_000);
+    await w.reconcile();
+    expect(stalledFor(w)?.reason).toBe(Reason.ProvisioningStalled);
+    shown = [ready("gpu-a")];
+    w.advance(30_000);
+    await w.reconcile();
+    expect(stalledFor(w)?.reason).toBe(Reason.ProvisioningStalled);
+    // gpu-a goes NotReady and comes back: a node the pool had, no sign the provider works.
+    shown = [{ ...ready("gpu-a"), state: "notReady" }];
+    w.advance(1_000);
+    await w.reconcile();
+    shown = [ready("gpu-a")];
+    w.advance(1_000);
+    await w.reconcile();
+    expect(stalledFor(w)?.reason).toBe(Reason.ProvisioningStalled);
+    // A new node registers, well within the hold: the provider works again.
+    shown = [ready("gpu-a"), ready("gpu-b")];
+    w.advance(1_000);
+    const after = await w.reconcile();
+    expect(stalledFor(w)).toMatchObject({ status: "False", reason: Reason.ProviderHealthy });
+    expect(after?.requeueAfterMs).toBeUndefined();
+    expect(w.recorded.at(-1)).toMatchObject({
+      reason: Reason.ProvisioningResumed,
+      note: "node(s) gpu-b registered: the provider works again",
+    });
+  });
+
+  it("a Karpenter pool whose NodeClaim never comes: the limit is not dropped under the stall, and neither it nor the condition flaps", async () => {
+    const w = setup({ spec: { provider: { type: "karpenter", karpenter: { nodePool: "np" } } } });
+    const np = pathFor(R.karpenterNodePools, { name: "np" });
+    w.kube.seed(np, { apiVersion: "karpenter.sh/v1", kind: "NodePool", metadata: { name: "np" }, spec: {} });
+    // The service's replica waits for a node, unschedulable; no Karpenter makes a NodeClaim for it.
+    w.kube.seed(pathFor(R.pods, { namespace: "team", name: "r1" }), {
+      metadata: { name: "r1", namespace: "team", labels: { "inferops.dev/variant": NAME } },
+      spec: { containers: [{ name: "c", resources: { requests: { "nvidia.com/gpu": "8" } } }] },
+      status: {
+        phase: "Pending",
+        conditions: [{ type: "PodScheduled", status: "False", reason: "Unschedulable" }],
+      },
+    });
+    const limit = () =>
+      Number(
+        w.kube.peek<KubeObject & { spec?: { limits?: Record<string, string> } }>(np)?.spec?.limits?.[
+          "nvidia.com/gpu"
+        ],
+      );
+    // The planner: one node for the replica, or, while the pool reports ProviderFailing, only the nodes it
+    // has (none registered).
+    const trace: { t: number; limit: number; stalled: boolean }[] = [];
+    for (let t = 0; t <= 30 * 60_000; t += 10_000) {
+      w.want(stalledFor(w)?.status === "True" ? 0 : 1);
+      await w.reconcile();
+      trace.push({ t, limit: limit(), stalled: stalledFor(w)?.status === "True" });
+      w.advance(10_000);
+    }
+    const changes = <K extends "limit" | "stalled">(k: K) =>
+      trace.filter((x, i) => i === 0 || x[k] !== trace[i - 1]![k]).map((x) => [x.t / 1000, x[k]]);
+    // Late after 130 s. The node policy holds the node asked for a scaleDownDelaySeconds (60 s) before it lets
+    // it go, and the limit keeps it meanwhile (it read 0 at once before, at 140 s, and the stall cleared with
+    // it). The stall holds 5 minutes after it was last seen (190 s), then growth is tried again: late again,
+    // it holds 10 minutes; then 20. Before, both flapped every 150 s (the limit changed 24 times).
+    expect(changes("limit")).toEqual([
+      [0, 8],
+      [200, 0],
+      [500, 8],
+      [700, 0],
+      [1300, 8],
+      [1500, 0],
+    ]);
+    expect(changes("stalled")).toEqual([
+      [0, false],
+      [130, true],
+      [490, false],
+      [630, true],
+      [1290, false],
+      [1430, true],
+    ]);
+    const said = w.recorded.filter((e) => e.reason.startsWith("Provisioning")).map((e) => e.reason);
+    expect(said).toEqual([
+      Reason.ProvisioningStalled,
+      Reason.ProvisioningResumed,
+      Reason.ProvisioningStalled,
+      Reason.ProvisioningResumed,
+      Reason.ProvisioningStalled,
+    ]);
   });
 
   it("exports the pool's nodes, cost, power, provider health and node operations, and drops them with the pool", async () => {

@@ -8,7 +8,9 @@
 // cordoned. A restarted operator reads it back as a draining node and finishes the drain, or uncordons it
 // when the plan wants it again or its drain timed out: nothing stays cordoned forever.
 // A failing provider is not called again before its backoff (5 s doubling to 5 min) has passed; the
-// provider counts nodes it was asked for, so asking again never adds twice.
+// provider counts nodes it was asked for, so asking again never adds twice. A provider's "no capacity" and a
+// stall of nodes asked for (stall.ts) stand a while after they were last seen: the plans they cause, which
+// count only the pool's nodes, take their evidence away, and must not clear them at once.
 import { isDeepStrictEqual } from "node:util";
 import type { Logger } from "pino";
 import { ConditionType, Reason } from "../../apis/conditions.ts";
@@ -43,6 +45,7 @@ import {
 } from "../../planning/nodes.ts";
 import type { Plan, Snapshot } from "../../planning/types.ts";
 import * as events from "./events.ts";
+import { type StallMemory, stall } from "./stall.ts";
 import { computePoolStatus, conditionOf, invalidPoolStatus, type ProviderHealth } from "./status.ts";
 
 const BACKOFF_BASE_MS = 5_000;
@@ -96,6 +99,8 @@ interface PoolMemory {
   failing?: { reason: string; message: string };
   /** The provider's last word that a node asked for will not come, and until when it stands. */
   capacity?: { message: string; untilMs: number };
+  /** The last stall of nodes asked for, held after it was last seen (stall.ts). */
+  stall?: StallMemory;
   /** What the provider showed last: status while it backs off. */
   nodes?: PoolNode[];
 }
@@ -391,14 +396,21 @@ export function makePoolReconciler(deps: PoolReconcilerDeps) {
         await deps.events.record(about, events.capacityUnavailable(message, CAPACITY_HOLD_MS));
       }
     } else if (mem.capacity && nowMs >= mem.capacity.untilMs) mem.capacity = undefined;
-    if (mem.capacity) {
-      const left = mem.capacity.untilMs - nowMs;
-      requeueAfterMs = requeueAfterMs === undefined ? left : Math.min(requeueAfterMs, left);
-    }
+    const late = stall({
+      ...(mem.stall ? { previous: mem.stall } : {}),
+      nodes,
+      provisioningMs: spec.provisioningSeconds * 1000,
+      nowMs,
+    });
+    mem.stall = late.memory;
+    // Look again when a hold ends: nothing else may wake the pool then.
+    for (const left of [mem.capacity ? mem.capacity.untilMs - nowMs : undefined, late.requeueAfterMs])
+      if (left !== undefined)
+        requeueAfterMs = requeueAfterMs === undefined ? left : Math.min(requeueAfterMs, left);
     const health: ProviderHealth = {
       ...(mem.failing ? { failing: mem.failing } : {}),
       ...(mem.capacity ? { capacity: mem.capacity.message } : {}),
-      ...stalled(nodes, spec.provisioningSeconds * 1000, nowMs),
+      ...(late.stalled ? { stalled: late.stalled } : {}),
     };
     const names = new Set(nodes.map((n) => n.name));
     const usedGPUs = (deps.pods.list() as Pod[])
@@ -439,13 +451,17 @@ export function makePoolReconciler(deps: PoolReconcilerDeps) {
         log.info({ reason: measured.reason }, measured.note);
         await deps.events.record(about, measured);
       }
+      // Once when the condition turns to a stall, once when the stall's hold ends (a stall still held but
+      // outranked by a provider failure has not resumed).
       const wasStalled = isStalled(conditionOf(previous, ConditionType.ProviderFailing));
       const stalledNow = isStalled(conditionOf(status, ConditionType.ProviderFailing));
       if (write.written && stalledNow && !wasStalled) {
         log.warn({ stalled: health.stalled }, "nodes asked for have not registered in time");
         await deps.events.record(about, events.provisioningStalled(health.stalled ?? ""));
-      } else if (write.written && wasStalled && !stalledNow)
-        await deps.events.record(about, events.provisioningResumed());
+      } else if (write.written && wasStalled && !stalledNow && !health.stalled) {
+        log.info({ why: late.resumed }, "provisioning resumed");
+        await deps.events.record(about, events.provisioningResumed(late.resumed));
+      }
     }
     return requeueAfterMs !== undefined ? { requeueAfterMs } : undefined;
   };
@@ -472,17 +488,6 @@ function exportPool(m: PoolMetrics, pool: string, status: GPUNodePoolStatus): vo
   m.poolPower.set({ pool }, status.powerWatts ?? 0);
   const failing = status.conditions?.find((c) => c.type === ConditionType.ProviderFailing);
   m.poolProviderFailing.set({ pool }, failing?.status === "True" ? 1 : 0);
-}
-
-/** A node asked for that has not registered within twice provisioningSeconds plus a minute. */
-function stalled(nodes: readonly PoolNode[], provisioningMs: number, nowMs: number): ProviderHealth {
-  const late = nodes.filter(
-    (n) => n.state === "registering" && nowMs - n.createdAt > 2 * provisioningMs + 60_000,
-  );
-  if (!late.length) return {};
-  return {
-    stalled: `${late.length} node(s) asked for have not registered after ${Math.round((2 * provisioningMs + 60_000) / 1000)} s (${late.map((n) => n.name).join(", ")}); no more are asked for while they count`,
-  };
 }
 
 /** JSON round-trip, so undefined fields and key order do not count as changes. */
