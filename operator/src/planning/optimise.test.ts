@@ -36,6 +36,16 @@ describe("optimise: placement", () => {
     );
   });
 
+  it("compares with the greedy only a plan it has not proven optimal", () => {
+    // Spilling to the next variant: exact packing, every minimum placed, HiGHS optimal: proven, no greedy run.
+    expect(run([ask("a/llama", { desired: 11 })])).toMatchObject({ solver: "highs", proven: true });
+    // Minimums the pools cannot all hold: phase 2 keeps the minimums phase 1 chose, which another choice
+    // could beat, so the greedy is run and compared.
+    const short = run([ask("a/llama", { minReplicas: 30, desired: 30 }), ask("b/llama", { desired: 3 })]);
+    expect(short.solver === "greedy" || short.proven === false).toBe(true);
+    expect(short.services.get("a/llama")!.total).toBe(24);
+  });
+
   it("moves a running replica only when the saving beats its load time", () => {
     // The L40S is 9% cheaper per token than the H100: not worth a move.
     expect(replicas(run([ask("a/llama", { desired: 4, current: { h100: 2 } })]), "a/llama")).toEqual({

@@ -99,6 +99,11 @@ export interface Optimised extends Allocation {
   fallback?: string;
   /** Services that went into the program. */
   coupled: number;
+  /**
+   * The program's plan was proven optimal (Proof), so the greedy was not run to be compared with it; false
+   * when the greedy was run as the incumbent.
+   */
+  proven?: boolean;
 }
 
 interface Opt {
@@ -137,6 +142,18 @@ interface Limit {
   name: string;
   max: number;
   coef: (o: VariantOption) => number;
+}
+
+/**
+ * Whether a round's program was solved to optimality (the cost within RELAXED_GAP, HiGHS' gap): packed by
+ * GPU count and per-node rows (which every packing obeys) into nodes the plan does not over-commit, every
+ * integer program ended optimal rather than at MAX_MIP_NODES, and phase 1 placed every minimum (so phase 2,
+ * which keeps each class at least at its phase 1 replicas, loses nothing). Minimums under a budget they
+ * alone exceed stay where phase 1 put them: that is the budget's rule (nothing above them counts against
+ * it), which the greedy keeps too. Then no plan, the greedy's included, scores better (compareObjective).
+ */
+interface Proof {
+  exact: boolean;
 }
 
 interface BudgetCtx {
@@ -291,9 +308,16 @@ function solveAll(input: OptimiseInput): Optimised {
   let coupled: Svc[] = [];
   let solver: Optimised["solver"] = "closedForm";
   let memo = new Map<string, unknown>();
+  // Whether the last round's program was optimal and nothing it filled was left out of it (the rounds
+  // converged): its plan is then the best there is.
+  let proof: Proof = { exact: false };
+  let converged = false;
   for (let round = 0; round < MAX_ROUNDS; round++) {
     const next = scaled.filter(couples);
-    if (next.length === coupled.length) break;
+    if (next.length === coupled.length) {
+      converged = true;
+      break;
+    }
     coupled = next;
     for (const s of coupled) s.x = ideal(s);
     const inProgram = new Set(coupled);
@@ -307,7 +331,8 @@ function solveAll(input: OptimiseInput): Optimised {
         coupled: coupled.length,
       };
     }
-    const result = solveProgram(ks, svcs, inProgram, caps, budgets, input.timeLimitSeconds);
+    proof = { exact: true };
+    const result = solveProgram(ks, svcs, inProgram, caps, budgets, input.timeLimitSeconds, proof);
     if (typeof result === "string") {
       return { ...allocate(input), solver: "greedy", fallback: result, coupled: coupled.length };
     }
@@ -318,7 +343,10 @@ function solveAll(input: OptimiseInput): Optimised {
     const grown = [...filled(coupled, svcs, caps, budgets, memo)].filter((k) =>
       typeof k === "string" ? !bindingPools.has(k) : !bindingBudgets.has(k),
     );
-    if (grown.length === 0) break;
+    if (grown.length === 0) {
+      converged = true;
+      break;
+    }
     for (const k of grown) {
       if (typeof k === "string") bindingPools.add(k);
       else bindingBudgets.add(k);
@@ -328,9 +356,11 @@ function solveAll(input: OptimiseInput): Optimised {
   const broken = verify(svcs, caps, budgets, memo);
   if (broken) return { ...allocate(input), solver: "greedy", fallback: broken, coupled: coupled.length };
   const out = report(svcs, caps, budgets, input.pools, memo);
-  if (solver === "highs") {
-    // The greedy is the incumbent: the program's packing of sizes that do not divide the node is
-    // conservative, and its classes and rounds are a decomposition, so where the greedy scores better, use it.
+  const proven = converged && proof.exact && !outsideInFullRow(coupled, svcs, caps, budgets, memo);
+  if (solver === "highs" && !proven) {
+    // The greedy is the incumbent where the program is not proven optimal: its packing of sizes that do not
+    // divide the node is conservative, an integer program may stop at MAX_MIP_NODES, and its classes and rounds
+    // are a decomposition, so where the greedy scores better, use it.
     const greedy = allocate(input);
     if (
       compareObjective(objectiveOf(svcs, out), objectiveOf(svcs, greedy)) < 0 &&
@@ -344,7 +374,88 @@ function solveAll(input: OptimiseInput): Optimised {
       };
     }
   }
-  return { ...out, solver, coupled: coupled.length };
+  return {
+    ...out,
+    solver,
+    coupled: coupled.length,
+    ...(solver === "highs" ? { proven } : {}),
+  };
+}
+
+/** A class's churn as the program counts it: replicas its services run on each variant beyond what stays. */
+function classChurn(k: Klass, xs: readonly number[]): number {
+  let n = 0;
+  for (let i = 0; i < xs.length; i++) n += Math.max(0, k.current[i]! - xs[i]!);
+  return n;
+}
+
+/** The same, summed over its services as split back. */
+function splitChurn(k: Klass): number {
+  let n = 0;
+  for (const s of k.members)
+    for (let i = 0; i < s.opts.length; i++)
+      n += Math.max(0, (s.ask.current[s.opts[i]!.o.pool] ?? 0) - s.x[i]!);
+  return n;
+}
+
+/**
+ * Whether a service outside the program holds replicas in a pool or a budget that has no room left for one
+ * more replica of a program's service that runs replicas on a costlier variant: moving the outside one to
+ * another of its variants could then let that service go cheaper, which the program, holding the outside
+ * services fixed, does not weigh (the greedy might).
+ */
+function outsideInFullRow(
+  coupled: readonly Svc[],
+  svcs: readonly Svc[],
+  caps: ReadonlyMap<string, Cap>,
+  budgets: readonly BudgetCtx[],
+  memo: Map<string, unknown>,
+): boolean {
+  const inProgram = new Set(coupled);
+  const outsidePools = new Set<string>();
+  const outsideScopes = new Set<number>();
+  for (const s of svcs) {
+    if (s.ask.fixed || inProgram.has(s)) continue;
+    s.opts.forEach((p, i) => {
+      if (s.x[i]! > 0) outsidePools.add(p.o.pool);
+    });
+    if (total(s) > 0) for (const j of s.scopes) outsideScopes.add(j);
+  }
+  if (outsidePools.size === 0 && outsideScopes.size === 0) return false;
+  const use = cached(memo, "pools", () => poolCounts(svcs));
+  const seen = new Set<string>();
+  // The options a service would move replicas to if they had room: cheaper than one it runs replicas on.
+  const wanted = (s: Svc) => {
+    let dearest = Number.NEGATIVE_INFINITY;
+    s.opts.forEach((p, i) => {
+      if (s.x[i]! > 0) dearest = Math.max(dearest, p.cost);
+    });
+    return s.opts.filter((p) => p.cost < dearest);
+  };
+  for (const s of coupled) {
+    for (const p of wanted(s)) {
+      const key = `${p.o.pool} ${p.o.gpusPerReplica} ${p.growable}`;
+      if (!outsidePools.has(p.o.pool) || seen.has(key)) continue;
+      seen.add(key);
+      if (!poolHolds(caps.get(p.o.pool)!, use, { size: p.o.gpusPerReplica, growable: p.growable }))
+        return true;
+    }
+  }
+  for (const j of outsideScopes) {
+    const b = budgets[j]!;
+    for (const l of b.limits) {
+      const max = effectiveMax(
+        l,
+        cached(memo, `mins ${j} ${l.name}`, () => minimumsUse(svcs, j, l)),
+      );
+      const used = cached(memo, `use ${j} ${l.name}`, () => usageOf(svcs, j, l));
+      for (const s of coupled) {
+        if (!s.scopes.includes(j)) continue;
+        if (wanted(s).some((p) => used + l.coef(p.o) > max * (1 + EPS) + EPS)) return true;
+      }
+    }
+  }
+  return false;
 }
 
 /** Whether an allocation places on each pool no more for short-lead services than the pool has for them. */
@@ -733,20 +844,42 @@ function solveProgram(
   inProgram: ReadonlySet<Svc>,
   caps: ReadonlyMap<string, Cap>,
   budgets: readonly BudgetCtx[],
-  timeLimit = DEFAULT_TIME_LIMIT_SECONDS,
+  timeLimit: number = DEFAULT_TIME_LIMIT_SECONDS,
+  proof: Proof = { exact: true },
 ): string | undefined {
   const { outside, fixed } = outsideOf(svcs, inProgram);
   // Sizes that do not divide each other are packed by GPU count and replicas per node first; when first-fit
   // decreasing cannot pack that, again with nodes of their own per size.
   let error: string | undefined;
   for (const packing of ["relaxed", "separate"] as const) {
+    // The relaxed packing bounds every packing: a plan it finds that fits the nodes is optimal; the
+    // separate one is conservative.
+    if (packing === "separate") proof.exact = false;
     // Phase 1: minimums, pools only.
-    const mins = solvePhase(ks, outside, fixed, caps, budgets, timeLimit, undefined, packing);
+    const mins = solvePhase(
+      ks,
+      outside,
+      fixed,
+      caps,
+      budgets,
+      timeLimit,
+      undefined,
+      packing,
+      undefined,
+      proof,
+    );
     if (typeof mins === "string") return mins;
+    // Phase 2 holds each class to at least what phase 1 placed: that loses nothing only when phase 1 placed
+    // every minimum (another choice of which minimums to place could leave room for more).
+    if (ks.some((k, i) => mins[i]!.reduce((a, b) => a + b, 0) < k.min)) proof.exact = false;
     // Phase 2: the rest, with the minimums as lower bounds and the budgets.
-    const full = solvePhase(ks, outside, fixed, caps, budgets, timeLimit, mins, packing);
+    const full = solvePhase(ks, outside, fixed, caps, budgets, timeLimit, mins, packing, undefined, proof);
     if (typeof full === "string") return full;
-    for (const [i, k] of ks.entries()) split(k, full[i]!, mins[i]!);
+    for (const [i, k] of ks.entries()) {
+      split(k, full[i]!, mins[i]!);
+      // The program counts a class's churn; its services may move more when split back (fair shares).
+      if (proof.exact && splitChurn(k) > classChurn(k, full[i]!) + EPS) proof.exact = false;
+    }
     error = overCommitted(ks, svcs, fixed.all, caps);
     if (!error) return undefined;
   }
@@ -803,6 +936,7 @@ function solvePhase(
   packing: "relaxed" | "separate",
   /** When given: solve only the relaxation, return its (fractional) values and add its full rows here. */
   probe?: Set<string | number>,
+  proof?: Proof,
 ): number[][] | string {
   const cols: Column[] = [];
   const rows = new Rows();
@@ -1004,8 +1138,8 @@ function solvePhase(
     return x.map((cs) => cs.map((c) => lp[c]!));
   }
   const solved =
-    (!nodeColumns && viaRelaxation(cols, rows, objectives, x, timeLimit)) ||
-    solveMip(cols, rows, objectives, timeLimit);
+    (!nodeColumns && viaRelaxation(cols, rows, objectives, x, timeLimit, proof)) ||
+    solveMip(cols, rows, objectives, timeLimit, proof);
   if (typeof solved === "string") return solved;
   return x.map((cs) => cs.map((c) => Math.round(solved[c]!)));
 }
@@ -1073,6 +1207,7 @@ function solveMip(
   rows: Rows,
   objectives: readonly Objective[],
   timeLimit: number,
+  proof?: Proof,
 ): Float64Array | string {
   const { status, values } = runHighs(cols, rows, objectives, timeLimit, true);
   const S = highs.constants.modelStatus;
@@ -1080,6 +1215,8 @@ function solveMip(
   if (status !== S.optimal && status !== S.solutionLimit && status !== S.iterationLimit) {
     return `HiGHS ended with model status ${status}`;
   }
+  // Stopped at MAX_MIP_NODES (or a solution limit): a solution, not a proven optimum.
+  if (proof && status !== S.optimal) proof.exact = false;
   return values;
 }
 
@@ -1110,6 +1247,7 @@ function viaRelaxation(
   objectives: readonly Objective[],
   classColumns: readonly (readonly number[])[],
   timeLimit: number,
+  proof?: Proof,
 ): Float64Array | string | undefined {
   const lp = relaxation(cols, rows, objectives, timeLimit);
   if (!lp) return undefined;
@@ -1133,7 +1271,7 @@ function viaRelaxation(
     });
     held.add(entries, totals[t]!, highs.infinity);
   });
-  const solved = solveMip(cols, held, objectives.slice(-1), timeLimit);
+  const solved = solveMip(cols, held, objectives.slice(-1), timeLimit, proof);
   return typeof solved === "string" && !solved.includes("time limit") ? undefined : solved;
 }
 
@@ -1506,12 +1644,15 @@ function objectiveOf(svcs: readonly Svc[], a: Allocation): number[] {
   return [...mins, ...placed, -cost];
 }
 
-/** -1, 0 or 1 as objective `a` is worse than, as good as or better than `b` (cost within 1e-6). */
+/**
+ * -1, 0 or 1 as objective `a` is worse than, as good as or better than `b`: replica counts exactly, costs
+ * equal within RELAXED_GAP of the cost (the optimality gap to which HiGHS solves the program).
+ */
 export function compareObjective(a: readonly number[], b: readonly number[]): number {
   for (let i = 0; i < a.length; i++) {
     const last = i === a.length - 1;
     const d = a[i]! - b[i]!;
-    if (last ? Math.abs(d) > 1e-6 * Math.max(1, Math.abs(b[i]!)) : d !== 0) return Math.sign(d);
+    if (last ? Math.abs(d) > RELAXED_GAP * Math.max(1, Math.abs(b[i]!)) : d !== 0) return Math.sign(d);
   }
   return 0;
 }
