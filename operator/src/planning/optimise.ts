@@ -147,10 +147,10 @@ interface Limit {
 /**
  * Whether a round's program was solved to optimality (the cost within RELAXED_GAP, HiGHS' gap): packed by
  * GPU count and per-node rows (which every packing obeys) into nodes the plan does not over-commit, every
- * integer program ended optimal rather than at MAX_MIP_NODES, and phase 1 placed every minimum (so phase 2,
- * which keeps each class at least at its phase 1 replicas, loses nothing). Minimums under a budget they
- * alone exceed stay where phase 1 put them: that is the budget's rule (nothing above them counts against
- * it), which the greedy keeps too. Then no plan, the greedy's included, scores better (compareObjective).
+ * integer program ended optimal rather than at MAX_MIP_NODES, phase 1 placed every minimum (so phase 2,
+ * which keeps each class at least at its phase 1 replicas, loses nothing) and no minimum is pinned where
+ * phase 1 put it (under a budget the minimums alone exceed). Then no plan, the greedy's included, scores
+ * better (compareObjective).
  */
 interface Proof {
   exact: boolean;
@@ -356,7 +356,11 @@ function solveAll(input: OptimiseInput): Optimised {
   const broken = verify(svcs, caps, budgets, memo);
   if (broken) return { ...allocate(input), solver: "greedy", fallback: broken, coupled: coupled.length };
   const out = report(svcs, caps, budgets, input.pools, memo);
-  const proven = converged && proof.exact && !outsideInFullRow(coupled, svcs, caps, budgets, memo);
+  const proven =
+    converged &&
+    proof.exact &&
+    !outsideMayBind(coupled, svcs, caps, budgets) &&
+    !minimumsMoveBudgets(svcs, budgets);
   if (solver === "highs" && !proven) {
     // The greedy is the incumbent where the program is not proven optimal: its packing of sizes that do not
     // divide the node is conservative, an integer program may stop at MAX_MIP_NODES, and its classes and rounds
@@ -399,60 +403,72 @@ function splitChurn(k: Klass): number {
 }
 
 /**
- * Whether a service outside the program holds replicas in a pool or a budget that has no room left for one
- * more replica of a program's service that runs replicas on a costlier variant: moving the outside one to
- * another of its variants could then let that service go cheaper, which the program, holding the outside
- * services fixed, does not weigh (the greedy might).
+ * Whether where the minimums sit could change what a budget lets the plan add: a budget holds what the plan
+ * adds above the minimums as they are placed (effectiveMax), so when the minimums placed on their dearest
+ * variants could exceed a limit, another placement of them (the greedy's) may leave the plan more room than
+ * the program's phase 1 placement does.
  */
-function outsideInFullRow(
+function minimumsMoveBudgets(svcs: readonly Svc[], budgets: readonly BudgetCtx[]): boolean {
+  return budgets.some((b, j) =>
+    b.limits.some((l) => {
+      let most = 0;
+      for (const s of svcs) {
+        if (!s.scopes.includes(j)) continue;
+        if (s.ask.fixed) for (const [i, p] of s.opts.entries()) most += l.coef(p.o) * s.x[i]!;
+        else if (s.min > 0) most += s.min * Math.max(0, ...s.opts.map((p) => l.coef(p.o)));
+      }
+      return most > l.max * (1 + EPS) + EPS;
+    }),
+  );
+}
+
+/**
+ * Whether a pool or a budget in which services outside the program hold replicas could constrain the
+ * program: whether it would lack room if every program's service put all it asks on it. Moving an outside
+ * service could then make room, directly or along a chain of moves (one service moves into the room, letting
+ * another take its place), which the program, holding the outside services fixed, does not weigh (the greedy
+ * might). Where there is room for all of that, the outside services' rows never bind the program.
+ */
+function outsideMayBind(
   coupled: readonly Svc[],
   svcs: readonly Svc[],
   caps: ReadonlyMap<string, Cap>,
   budgets: readonly BudgetCtx[],
-  memo: Map<string, unknown>,
 ): boolean {
   const inProgram = new Set(coupled);
+  const outside = svcs.filter((s) => !s.ask.fixed && !inProgram.has(s) && total(s) > 0);
+  if (outside.length === 0) return false;
+  // Everything else (outside and fixed services as placed, every program's service at all it asks on each
+  // of its variants at once) against each pool that an outside service uses.
+  const others = svcs.filter((s) => !inProgram.has(s));
+  const use = poolCounts(others);
   const outsidePools = new Set<string>();
-  const outsideScopes = new Set<number>();
-  for (const s of svcs) {
-    if (s.ask.fixed || inProgram.has(s)) continue;
+  for (const s of outside) {
     s.opts.forEach((p, i) => {
       if (s.x[i]! > 0) outsidePools.add(p.o.pool);
     });
-    if (total(s) > 0) for (const j of s.scopes) outsideScopes.add(j);
   }
-  if (outsidePools.size === 0 && outsideScopes.size === 0) return false;
-  const use = cached(memo, "pools", () => poolCounts(svcs));
-  const seen = new Set<string>();
-  // The options a service would move replicas to if they had room: cheaper than one it runs replicas on.
-  const wanted = (s: Svc) => {
-    let dearest = Number.NEGATIVE_INFINITY;
-    s.opts.forEach((p, i) => {
-      if (s.x[i]! > 0) dearest = Math.max(dearest, p.cost);
-    });
-    return s.opts.filter((p) => p.cost < dearest);
+  const add = (m: Map<string, Map<number, number>>, pool: string, size: number, n: number) => {
+    const counts = m.get(pool) ?? new Map<number, number>();
+    counts.set(size, (counts.get(size) ?? 0) + n);
+    m.set(pool, counts);
   };
   for (const s of coupled) {
-    for (const p of wanted(s)) {
-      const key = `${p.o.pool} ${p.o.gpusPerReplica} ${p.growable}`;
-      if (!outsidePools.has(p.o.pool) || seen.has(key)) continue;
-      seen.add(key);
-      if (!poolHolds(caps.get(p.o.pool)!, use, { size: p.o.gpusPerReplica, growable: p.growable }))
-        return true;
+    for (const p of s.opts) {
+      if (!outsidePools.has(p.o.pool)) continue;
+      add(use.all, p.o.pool, p.o.gpusPerReplica, s.ask.desired);
+      if (!p.growable) add(use.short, p.o.pool, p.o.gpusPerReplica, s.ask.desired);
     }
   }
-  for (const j of outsideScopes) {
-    const b = budgets[j]!;
-    for (const l of b.limits) {
-      const max = effectiveMax(
-        l,
-        cached(memo, `mins ${j} ${l.name}`, () => minimumsUse(svcs, j, l)),
-      );
-      const used = cached(memo, `use ${j} ${l.name}`, () => usageOf(svcs, j, l));
+  for (const name of outsidePools) if (!poolHolds(caps.get(name)!, use)) return true;
+  const scopes = new Set(outside.flatMap((s) => s.scopes));
+  for (const j of scopes) {
+    for (const l of budgets[j]!.limits) {
+      let most = usageOf(others, j, l);
       for (const s of coupled) {
-        if (!s.scopes.includes(j)) continue;
-        if (wanted(s).some((p) => used + l.coef(p.o) > max * (1 + EPS) + EPS)) return true;
+        if (s.scopes.includes(j)) most += s.ask.desired * Math.max(0, ...s.opts.map((p) => l.coef(p.o)));
       }
+      if (most > l.max * (1 + EPS) + EPS) return true;
     }
   }
   return false;
@@ -958,6 +974,9 @@ function solvePhase(
   const pinned = ks.map((k) =>
     k.scopes.some((j) => budgets[j]!.limits.some((l) => minsUse(j, l) > l.max * (1 + EPS) + EPS)),
   );
+  // Pinned minimums stay where phase 1 put them, which may be where phase 2 wanted room (a property test
+  // found one: a minimum on the only pool another service can use, with room for it elsewhere).
+  if (proof && mins && pinned.some(Boolean)) proof.exact = false;
   const x: number[][] = ks.map((k, ki) =>
     k.opts.map((p, i) => {
       cols.push({
