@@ -408,11 +408,15 @@ describe("optimise: properties", () => {
         const allMins = (x: Allocation) =>
           scaled.every((s) => x.services.get(s.key)!.total >= Math.min(s.minReplicas, s.desired));
         if (allMins(g)) expect(allMins(a)).toBe(true);
-        // Replicas of the highest priority placed by the optimiser are at least the greedy's.
+        // Replicas of the highest priority placed by the optimiser are at least the greedy's, where the greedy
+        // honours every minimum too. Minimums come before priorities (docs/tuning.md): where a lower
+        // priority's minimum and a higher one's replica above its own minimum compete for the last room, the
+        // greedy may give it to the higher one, the optimiser gives it to the minimum (found at run 377 of
+        // 3,000: one free 8-GPU node, a 1-GPU minimum of priority 100 against an 8-GPU replica of 900).
         const top = Math.max(...scaled.map((s) => s.priority));
         const placed = (x: Allocation) =>
           scaled.filter((s) => s.priority === top).reduce((n, s) => n + x.services.get(s.key)!.total, 0);
-        if (scaled.length > 0) expect(placed(a)).toBeGreaterThanOrEqual(placed(g) - 0);
+        if (scaled.length > 0 && allMins(g)) expect(placed(a)).toBeGreaterThanOrEqual(placed(g));
       }),
       { numRuns: 300 },
     );
