@@ -525,27 +525,56 @@ describe("GPUNodePool reconcile", () => {
     expect(said[1]?.note).toBe("the 5 min hold after the stall ended: growth is tried again");
   });
 
-  it("ends a stall's hold as soon as a node registers that the pool did not have, and not for one it had", async () => {
+  /** A pool whose one node asked for is late (2 x 30 s + 60 s): stalled. `show` sets what it shows next. */
+  async function stalledPool() {
     let shown = [ready("gpu-a"), missing];
     const w = setup({ provider: showing(() => shown) });
     w.want(2);
     w.advance(121_000);
     await w.reconcile();
     expect(stalledFor(w)?.reason).toBe(Reason.ProvisioningStalled);
-    shown = [ready("gpu-a")];
+    return {
+      w,
+      show: (nodes: PoolNode[]) => {
+        shown = nodes;
+      },
+    };
+  }
+
+  it("restarted while the pool reports a stall it no longer shows: the new process holds it, not clears it", async () => {
+    const { w, show } = await stalledPool();
+    // The plan stops asking; then the operator restarts (or another instance takes the lease).
+    w.want(1);
+    show([ready("gpu-a")]);
+    w.advance(30_000);
+    w.restart();
+    const held = await w.reconcile();
+    expect(stalledFor(w)).toMatchObject({ status: "True", reason: Reason.ProvisioningStalled });
+    expect(stalledFor(w)?.message).toContain("before the operator restarted");
+    expect(held?.requeueAfterMs).toBe(STALL_HOLD_MS);
+    expect(w.recorded.filter((e) => e.reason === Reason.ProvisioningResumed)).toEqual([]);
+    // The hold the new process took up ends: growth is tried again.
+    w.advance(STALL_HOLD_MS);
+    await w.reconcile();
+    expect(stalledFor(w)).toMatchObject({ status: "False", reason: Reason.ProviderHealthy });
+  });
+
+  it("ends a stall's hold as soon as a node registers that the pool did not have, and not for one it had", async () => {
+    const { w, show } = await stalledPool();
+    show([ready("gpu-a")]);
     w.advance(30_000);
     await w.reconcile();
     expect(stalledFor(w)?.reason).toBe(Reason.ProvisioningStalled);
     // gpu-a goes NotReady and comes back: a node the pool had, no sign the provider works.
-    shown = [{ ...ready("gpu-a"), state: "notReady" }];
+    show([{ ...ready("gpu-a"), state: "notReady" }]);
     w.advance(1_000);
     await w.reconcile();
-    shown = [ready("gpu-a")];
+    show([ready("gpu-a")]);
     w.advance(1_000);
     await w.reconcile();
     expect(stalledFor(w)?.reason).toBe(Reason.ProvisioningStalled);
     // A new node registers, well within the hold: the provider works again.
-    shown = [ready("gpu-a"), ready("gpu-b")];
+    show([ready("gpu-a"), ready("gpu-b")]);
     w.advance(1_000);
     const after = await w.reconcile();
     expect(stalledFor(w)).toMatchObject({ status: "False", reason: Reason.ProviderHealthy });

@@ -45,7 +45,7 @@ import {
 } from "../../planning/nodes.ts";
 import type { Plan, Snapshot } from "../../planning/types.ts";
 import * as events from "./events.ts";
-import { type StallMemory, stall } from "./stall.ts";
+import { type StallMemory, stall, stallFromStatus } from "./stall.ts";
 import { computePoolStatus, conditionOf, invalidPoolStatus, type ProviderHealth } from "./status.ts";
 
 const BACKOFF_BASE_MS = 5_000;
@@ -101,6 +101,8 @@ interface PoolMemory {
   capacity?: { message: string; untilMs: number };
   /** The last stall of nodes asked for, held after it was last seen (stall.ts). */
   stall?: StallMemory;
+  /** Whether the stall the status reported when this process first reconciled the pool was taken up. */
+  stallKnown?: boolean;
   /** What the provider showed last: status while it backs off. */
   nodes?: PoolNode[];
 }
@@ -396,6 +398,17 @@ export function makePoolReconciler(deps: PoolReconcilerDeps) {
         await deps.events.record(about, events.capacityUnavailable(message, CAPACITY_HOLD_MS));
       }
     } else if (mem.capacity && nowMs >= mem.capacity.untilMs) mem.capacity = undefined;
+    // A stall the status reports and this process has not seen (a restart, a new leader) is taken up, not
+    // forgotten (stall.ts stallFromStatus).
+    if (!mem.stallKnown) {
+      mem.stallKnown = true;
+      mem.stall ??= stallFromStatus({
+        condition: conditionOf(previous, ConditionType.ProviderFailing),
+        nodes,
+        provisioningMs: spec.provisioningSeconds * 1000,
+        nowMs,
+      });
+    }
     const late = stall({
       ...(mem.stall ? { previous: mem.stall } : {}),
       nodes,

@@ -8,6 +8,7 @@ import {
   STALL_RESET_MS,
   type StallMemory,
   stall,
+  stallFromStatus,
 } from "./stall.ts";
 
 const MIN = 60_000;
@@ -99,5 +100,63 @@ describe("stall", () => {
       "1 node(s) asked for have not registered after 120 s (np/no-claim-0); no more are asked for while they count; the pool counts only the nodes it has until 5 min after they were last seen late, unless a new node registers; then growth is tried again",
     );
     expect(p.memory()).toMatchObject({ seenMs: T0 + 181_000, untilMs: T0 + 181_000 + STALL_HOLD_MS });
+  });
+});
+
+describe("a stall taken up from the status (a restarted operator, a new leader)", () => {
+  const condition = {
+    status: "True",
+    reason: "ProvisioningStalled",
+    lastTransitionTime: new Date(T0 + 5 * MIN).toISOString(),
+  };
+
+  it("holds from now for STALL_HOLD_MS, though the late node is gone", () => {
+    const now = T0 + 8 * MIN;
+    const previous = stallFromStatus({
+      condition,
+      nodes: [ready("n1")],
+      provisioningMs: PROVISIONING_MS,
+      nowMs: now,
+    });
+    expect(previous).toMatchObject({ strikes: 1, registered: ["n1"], untilMs: now + STALL_HOLD_MS });
+    const held = stall({
+      previous: previous!,
+      nodes: [ready("n1")],
+      provisioningMs: PROVISIONING_MS,
+      nowMs: now,
+    });
+    expect(held.stalled).toContain("before the operator restarted");
+    expect(held.requeueAfterMs).toBe(STALL_HOLD_MS);
+    const after = stall({
+      previous: previous!,
+      nodes: [ready("n1")],
+      provisioningMs: PROVISIONING_MS,
+      nowMs: now + STALL_HOLD_MS,
+    });
+    expect(after.stalled).toBeUndefined();
+    expect(after.resumed).toContain("hold after the stall ended");
+  });
+
+  it("ends at once for a node made after the stall began that has registered", () => {
+    const now = T0 + 8 * MIN;
+    const late = { ...ready("n2"), createdAt: T0 + 6 * MIN };
+    const nodes = [ready("n1"), late];
+    const previous = stallFromStatus({ condition, nodes, provisioningMs: PROVISIONING_MS, nowMs: now });
+    expect(previous?.registered).toEqual(["n1"]);
+    const out = stall({ previous: previous!, nodes, provisioningMs: PROVISIONING_MS, nowMs: now });
+    expect(out.stalled).toBeUndefined();
+    expect(out.resumed).toContain("n2");
+  });
+
+  it("takes up nothing when the status reports no stall", () => {
+    for (const c of [
+      undefined,
+      { status: "False", reason: "ProviderHealthy" },
+      { status: "True", reason: "CapacityUnavailable" },
+    ]) {
+      expect(
+        stallFromStatus({ condition: c, nodes: [], provisioningMs: PROVISIONING_MS, nowMs: T0 }),
+      ).toBeUndefined();
+    }
   });
 });

@@ -102,7 +102,7 @@ export function stall(input: {
   if (holding) {
     return {
       memory: holding,
-      stalled: `${holding.late.length} node(s) asked for did not register within ${Math.round(holding.allowedMs / 1000)} s (${holding.late.join(", ")}); the pool counts only the nodes it has until ${new Date(holding.untilMs).toISOString()}${inARow(holding.strikes)}, unless a new node registers; then growth is tried again`,
+      stalled: `${holding.late.length ? `${holding.late.length} node(s) asked for did not register within ${Math.round(holding.allowedMs / 1000)} s (${holding.late.join(", ")})` : "the pool reported nodes asked for that did not register in time before the operator restarted"}; the pool counts only the nodes it has until ${new Date(holding.untilMs).toISOString()}${inARow(holding.strikes)}, unless a new node registers; then growth is tried again`,
       requeueAfterMs: holding.untilMs - nowMs,
     };
   }
@@ -110,4 +110,32 @@ export function stall(input: {
     ? `the ${minutes(holdFor(previous.strikes))} hold after the stall ended: growth is tried again`
     : undefined;
   return { ...(previous ? { memory: previous } : {}), ...(resumed ? { resumed } : {}) };
+}
+
+/**
+ * The stall a pool's status reports, taken up by an operator that has no memory of it (restarted, or a new
+ * leader): the hold starts again from now, for STALL_HOLD_MS, with the nodes made before the condition's
+ * lastTransitionTime as the ones the pool had. Forgetting it instead would clear the condition at once, and the plan would ask the stalled
+ * pool again (a stall again 2 * provisioningSeconds + 60 s later): each restart would cost the replicas
+ * that wait for it. Undefined when the status reports no stall.
+ */
+export function stallFromStatus(input: {
+  condition?: { status?: string; reason?: string; lastTransitionTime?: string };
+  nodes: readonly PoolNode[];
+  provisioningMs: number;
+  nowMs: number;
+}): StallMemory | undefined {
+  const c = input.condition;
+  if (c?.status !== "True" || c.reason !== "ProvisioningStalled") return undefined;
+  // The nodes the pool had when the stall began: a node made since then that has registered ends it.
+  const since = Date.parse(c.lastTransitionTime ?? "");
+  const had = Number.isFinite(since) ? input.nodes.filter((n) => n.createdAt <= since) : input.nodes;
+  return {
+    strikes: 1,
+    registered: registeredOf(had),
+    late: [],
+    allowedMs: 2 * input.provisioningMs + 60_000,
+    seenMs: input.nowMs,
+    untilMs: input.nowMs + STALL_HOLD_MS,
+  };
 }
