@@ -56,6 +56,8 @@ interface ChildResult {
   heldBack: number;
   /** Timed runs whose optimiser hit its time limit (and used the greedy's plan). */
   timeLimitHits: number;
+  /** Whether the optimiser's plan was proven optimal, so the greedy was not run to be compared (optimise.ts). */
+  proven?: boolean;
 }
 
 function child(allocator: "optimiser" | "greedy"): ChildResult {
@@ -113,6 +115,7 @@ function child(allocator: "optimiser" | "greedy"): ChildResult {
     replicas: [...a.services.values()].reduce((n, p) => n + p.total, 0),
     heldBack: a.budgets.reduce((n, b) => n + b.heldBack.reduce((m, h) => m + h.replicas, 0), 0),
     timeLimitHits,
+    ...("proven" in a && a.proven !== undefined ? { proven: a.proven } : {}),
   };
 }
 
@@ -148,7 +151,7 @@ if (values.allocator === "optimiser" || values.allocator === "greedy") {
   console.log("|---|---|---|---|---|---|---|---|---|---|");
   for (const r of results) {
     console.log(
-      `| ${r.allocator} | ${r.medianMs.toFixed(0)} ms | ${r.p99Ms.toFixed(0)} ms | ${r.cpuMedianMs.toFixed(0)} ms | ${r.stage2MedianMs.toFixed(0)} ms | ${r.stage2P99Ms.toFixed(0)} ms | ${r.peakRssMiB.toFixed(0)} MiB | ${r.replicas} | ${r.heldBack} | ${r.solver}${r.coupled ? `, ${r.coupled} services in the program` : ""}${r.timeLimitHits ? `; ${r.timeLimitHits} of ${runs} runs hit the time limit` : ""} |`,
+      `| ${r.allocator} | ${r.medianMs.toFixed(0)} ms | ${r.p99Ms.toFixed(0)} ms | ${r.cpuMedianMs.toFixed(0)} ms | ${r.stage2MedianMs.toFixed(0)} ms | ${r.stage2P99Ms.toFixed(0)} ms | ${r.peakRssMiB.toFixed(0)} MiB | ${r.replicas} | ${r.heldBack} | ${r.solver}${r.coupled ? `, ${r.coupled} services in the program` : ""}${r.proven !== undefined ? (r.proven ? ", proven optimal (no greedy run)" : ", not proven (the greedy run and compared)") : ""}${r.timeLimitHits ? `; ${r.timeLimitHits} of ${runs} runs hit the time limit` : ""} |`,
     );
   }
   console.log(JSON.stringify(results));
