@@ -402,6 +402,11 @@ function splitChurn(k: Klass): number {
   return n;
 }
 
+/** A replica's most against a budget limit, on the service's dearest variant for it. */
+function dearest(s: Svc, l: Limit): number {
+  return Math.max(0, ...s.opts.map((p) => l.coef(p.o)));
+}
+
 /**
  * Whether where the minimums sit could change what a budget lets the plan add: a budget holds what the plan
  * adds above the minimums as they are placed (effectiveMax), so when the minimums placed on their dearest
@@ -415,7 +420,7 @@ function minimumsMoveBudgets(svcs: readonly Svc[], budgets: readonly BudgetCtx[]
       for (const s of svcs) {
         if (!s.scopes.includes(j)) continue;
         if (s.ask.fixed) for (const [i, p] of s.opts.entries()) most += l.coef(p.o) * s.x[i]!;
-        else if (s.min > 0) most += s.min * Math.max(0, ...s.opts.map((p) => l.coef(p.o)));
+        else if (s.min > 0) most += s.min * dearest(s, l);
       }
       return most > l.max * (1 + EPS) + EPS;
     }),
@@ -448,16 +453,11 @@ function outsideMayBind(
       if (s.x[i]! > 0) outsidePools.add(p.o.pool);
     });
   }
-  const add = (m: Map<string, Map<number, number>>, pool: string, size: number, n: number) => {
-    const counts = m.get(pool) ?? new Map<number, number>();
-    counts.set(size, (counts.get(size) ?? 0) + n);
-    m.set(pool, counts);
-  };
   for (const s of coupled) {
     for (const p of s.opts) {
       if (!outsidePools.has(p.o.pool)) continue;
-      add(use.all, p.o.pool, p.o.gpusPerReplica, s.ask.desired);
-      if (!p.growable) add(use.short, p.o.pool, p.o.gpusPerReplica, s.ask.desired);
+      addCount(use.all, p.o.pool, p.o.gpusPerReplica, s.ask.desired);
+      if (!p.growable) addCount(use.short, p.o.pool, p.o.gpusPerReplica, s.ask.desired);
     }
   }
   for (const name of outsidePools) if (!poolHolds(caps.get(name)!, use)) return true;
@@ -466,7 +466,7 @@ function outsideMayBind(
     for (const l of budgets[j]!.limits) {
       let most = usageOf(others, j, l);
       for (const s of coupled) {
-        if (s.scopes.includes(j)) most += s.ask.desired * Math.max(0, ...s.opts.map((p) => l.coef(p.o)));
+        if (s.scopes.includes(j)) most += s.ask.desired * dearest(s, l);
       }
       if (most > l.max * (1 + EPS) + EPS) return true;
     }
@@ -501,15 +501,20 @@ function countsByPool(
       const k = s.x[i]!;
       const p = s.opts[i]!;
       if (k === 0 || (only && !only(s, p))) continue;
-      let counts = out.get(p.o.pool);
-      if (!counts) {
-        counts = new Map();
-        out.set(p.o.pool, counts);
-      }
-      counts.set(p.o.gpusPerReplica, (counts.get(p.o.gpusPerReplica) ?? 0) + k);
+      addCount(out, p.o.pool, p.o.gpusPerReplica, k);
     }
   }
   return out;
+}
+
+/** Adds n replicas of `size` GPUs to a pool's counts (countsByPool's maps). */
+function addCount(out: Map<string, Map<number, number>>, pool: string, size: number, n: number): void {
+  let counts = out.get(pool);
+  if (!counts) {
+    counts = new Map();
+    out.set(pool, counts);
+  }
+  counts.set(size, (counts.get(size) ?? 0) + n);
 }
 
 function gpusOf(counts: ReadonlyMap<number, number>): number {

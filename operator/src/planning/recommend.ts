@@ -471,7 +471,7 @@ export function recommend(input: RecommendInput): Recommendation {
   const sizeFor = (rate: number): TtftSizing | undefined =>
     ttft !== undefined && model ? replicasForTtft(ttft, rate, model, scaling.maxReplicas) : undefined;
   const slo = (rate: number, reason: string, label: string, sizing = sizeFor(rate)): View | undefined => {
-    if (ttft === undefined || !model || !sizing) return undefined;
+    if (ttft === undefined || !sizing) return undefined;
     const p = round(sizing.predicted.seconds, 3);
     // HPA's tolerance, on the rate: no change when the current replicas suffice for a rate within
     // `tolerance` of the observed one (a noisy sample at a boundary does not add a replica, and a dip does
@@ -483,9 +483,9 @@ export function recommend(input: RecommendInput): Recommendation {
       (sizing.replicas < current || tolUp > 0)
     ) {
       const edge = sizing.replicas > current ? rate / (1 + tol) : rate * (1 + tol);
-      const atEdge = replicasForTtft(ttft, edge, model, scaling.maxReplicas);
+      const atEdge = sizeFor(edge);
       if (
-        atEdge.met &&
+        atEdge?.met &&
         (sizing.replicas > current ? atEdge.replicas <= current : atEdge.replicas >= current)
       ) {
         return {

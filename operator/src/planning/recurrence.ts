@@ -117,9 +117,7 @@ export function recurrenceHold(
   if (periodSeconds - burstSeconds > followSeconds) {
     return ahead(peaks, nowMs, episodes, { periodSeconds, burstSeconds, leadSeconds });
   }
-  const since = nowMs - periodSeconds * 1000 - MINUTE_MS;
-  let level = 0;
-  for (const [t, v] of peaks) if (t >= since) level = Math.max(level, v);
+  const level = highest(peaks, nowMs - periodSeconds * 1000 - MINUTE_MS);
   const round = (x: number) => Math.round(x);
   return {
     kind: "hold",
@@ -129,6 +127,13 @@ export function recurrenceHold(
     episodes: episodes.length,
     message: `bursts recur every ${round(periodSeconds)}s (${episodes.length} in the last hour, ${round(burstSeconds)}s long): holding their level ${level}, cheaper than following the base (that needs the burst level from a lead time before each burst until the ${round(followSeconds)}s lead time + scale-down window after it)`,
   };
+}
+
+/** The highest minute from `from` to `to` (epoch ms, both included); 0 when none. */
+function highest(peaks: readonly [number, number][], from: number, to = Number.POSITIVE_INFINITY): number {
+  let level = 0;
+  for (const [t, v] of peaks) if (t >= from && t <= to) level = Math.max(level, v);
+  return level;
 }
 
 /**
@@ -145,11 +150,7 @@ function ahead(
 ): RecurrenceHold | undefined {
   const period = o.periodSeconds * 1000;
   const last = episodes[episodes.length - 1]!;
-  const levelOf = (e: { start: number; end: number }) => {
-    let level = 0;
-    for (const [t, v] of peaks) if (t >= e.start && t <= e.end) level = Math.max(level, v);
-    return level;
-  };
+  const levelOf = (e: { start: number; end: number }) => highest(peaks, e.start, e.end);
   const following = (level: number, what: string): RecurrenceHold => ({
     kind: "ahead",
     level,
