@@ -7,6 +7,7 @@
 // cluster-autoscaler backs off a node group after a failed scale-up: it stands until a hold after it was
 // last seen, then growth is tried again; a registered node the pool did not have when the stall was recorded
 // ends it sooner (the provider evidently works again).
+import { Reason } from "../../apis/conditions.ts";
 import type { PoolNode } from "../../nodepools/provider.ts";
 
 /**
@@ -49,6 +50,9 @@ export interface Stall {
   resumed?: string;
 }
 
+/** A node asked for is late this long after it was: twice provisioningSeconds plus a minute. */
+const lateAfterMs = (provisioningMs: number): number => 2 * provisioningMs + 60_000;
+
 export const holdFor = (strikes: number): number =>
   Math.min(STALL_HOLD_MAX_MS, STALL_HOLD_MS * 2 ** Math.max(0, strikes - 1));
 
@@ -65,7 +69,7 @@ export function stall(input: {
   nowMs: number;
 }): Stall {
   const { nodes, nowMs } = input;
-  const allowedMs = 2 * input.provisioningMs + 60_000;
+  const allowedMs = lateAfterMs(input.provisioningMs);
   const late = nodes.filter((n) => n.state === "registering" && nowMs - n.createdAt > allowedMs);
   const registered = registeredOf(nodes);
   const was = input.previous;
@@ -115,9 +119,9 @@ export function stall(input: {
 /**
  * The stall a pool's status reports, taken up by an operator that has no memory of it (restarted, or a new
  * leader): the hold starts again from now, for STALL_HOLD_MS, with the nodes made before the condition's
- * lastTransitionTime as the ones the pool had. Forgetting it instead would clear the condition at once, and the plan would ask the stalled
- * pool again (a stall again 2 * provisioningSeconds + 60 s later): each restart would cost the replicas
- * that wait for it. Undefined when the status reports no stall.
+ * lastTransitionTime as the ones the pool had. Forgetting it instead would clear the condition at once, and
+ * the plan would ask the stalled pool again (a stall again 2 * provisioningSeconds + 60 s later): each
+ * restart would cost the replicas that wait for it. Undefined when the status reports no stall.
  */
 export function stallFromStatus(input: {
   condition?: { status?: string; reason?: string; lastTransitionTime?: string };
@@ -126,7 +130,7 @@ export function stallFromStatus(input: {
   nowMs: number;
 }): StallMemory | undefined {
   const c = input.condition;
-  if (c?.status !== "True" || c.reason !== "ProvisioningStalled") return undefined;
+  if (c?.status !== "True" || c.reason !== Reason.ProvisioningStalled) return undefined;
   // The nodes the pool had when the stall began: a node made since then that has registered ends it.
   const since = Date.parse(c.lastTransitionTime ?? "");
   const had = Number.isFinite(since) ? input.nodes.filter((n) => n.createdAt <= since) : input.nodes;
@@ -134,7 +138,7 @@ export function stallFromStatus(input: {
     strikes: 1,
     registered: registeredOf(had),
     late: [],
-    allowedMs: 2 * input.provisioningMs + 60_000,
+    allowedMs: lateAfterMs(input.provisioningMs),
     seenMs: input.nowMs,
     untilMs: input.nowMs + STALL_HOLD_MS,
   };
