@@ -478,12 +478,33 @@ try {
   );
   const act = diff(first.actuation, endLoad.actuation);
   const writes = (s: Sample) => Object.values(between(first, s, writeOf)).reduce((a, n) => a + n, 0);
-  const steadyPerMinute: { minute: number; writes: number; byRequest: Record<string, number> }[] = [];
+  /** Replica changes applied and node operations between two samples. */
+  const operationsBetween = (a: Sample, b: Sample) =>
+    Object.fromEntries(
+      Object.entries(b.counts)
+        .map(([k, n]) => [k, n - (a.counts[k] ?? 0)] as const)
+        .filter(([, n]) => n > 0),
+    );
+  const steadyPerMinute: {
+    minute: number;
+    writes: number;
+    byRequest: Record<string, number>;
+    operations: Record<string, number>;
+    pods: number;
+    nodes: number;
+  }[] = [];
   for (let m = 1; m * 60 <= STEADY_S; m++) {
     const a = at(LOAD_S + (m - 1) * 60);
     const b = at(LOAD_S + m * 60);
     const byRequest = Object.fromEntries(Object.entries(between(a, b, writeOf)).filter(([, n]) => n > 0));
-    steadyPerMinute.push({ minute: m, writes: writes(b) - writes(a), byRequest });
+    steadyPerMinute.push({
+      minute: m,
+      writes: writes(b) - writes(a),
+      byRequest,
+      operations: operationsBetween(a, b),
+      pods: b.pods,
+      nodes: b.nodes,
+    });
   }
   const warm = at(Math.min(600, LOAD_S));
   const result = {
@@ -499,9 +520,7 @@ try {
     reconcile,
     actuation: { count: act.count, p50Ms: ms(quantile(act, 0.5)), p99Ms: ms(quantile(act, 0.99)) },
     /** Over the changing phase: replica changes applied, and node operations. */
-    operations: Object.fromEntries(
-      Object.entries(endLoad.counts).map(([k, n]) => [k, n - (first.counts[k] ?? 0)]),
-    ),
+    operations: operationsBetween(first, endLoad),
     /** Over the changing phase: by verb, and by verb and resource. */
     apiRequestsPerSecond: perSecond(between(first, endLoad, verbOf), endLoad.t - first.t),
     apiRequestsPerSecondByResource: perSecond(between(first, endLoad), endLoad.t - first.t),
