@@ -135,7 +135,7 @@ describe("computeStatus", () => {
       time: "2026-01-01T00:00:20Z",
       message: expect.stringMatching(/^2400 /),
     });
-    // Another reason or other replicas is another decision, whatever the signals.
+    // Another reason or other replicas is another decision when the signals are not there to say otherwise.
     const other = computeStatus({
       svc: { ...svc, status: first },
       pools,
@@ -146,6 +146,57 @@ describe("computeStatus", () => {
       nowIso: "2026-01-01T00:00:30Z",
     });
     expect(other.lastDecision).toMatchObject({ reason: "QueueDepth", time: "2026-01-01T00:00:30Z" });
+  });
+
+  it("keeps the decision when another view gives the same replicas and the signals have not moved", () => {
+    const at = (
+      reason: string,
+      message: string,
+      tokens: number,
+      nowIso: string,
+      prev?: ReturnType<typeof status>,
+    ): ReturnType<typeof status> =>
+      computeStatus({
+        svc: prev ? { ...svc, status: prev } : svc,
+        pools,
+        deployments: [view(2, 2, 2)],
+        decision: {
+          ...decision(2),
+          reason,
+          message,
+          signals: { observedAtMs: Date.parse(nowIso), replicasReporting: 2, promptTokensPerSecond: tokens },
+        },
+        unknownPools: [],
+        conflicts: [],
+        nowIso,
+      });
+    // Held still, the largest view flips with noise between views that agree on 2 (bench/load.ts).
+    const first = at(
+      "TokenThroughput",
+      "1089.3 tokens/s at 0.8 of 2300 per replica (profiles): 2",
+      1089,
+      "2026-01-01T00:00:00Z",
+    );
+    const tolerance = at(
+      "WithinTolerance",
+      "1.39 req/s: 1 replicas for a p95 TTFT <= 2s, within tolerance 0.1 of 2",
+      1090,
+      "2026-01-01T00:00:10Z",
+      first,
+    );
+    expect(tolerance).toEqual(first);
+    expect(
+      at("LatencySLO", "1.4 req/s: 2 replicas for a p95 TTFT <= 2s", 1092, "2026-01-01T00:00:20Z", first),
+    ).toEqual(first);
+    // With the signals moved, the new reason is written.
+    expect(
+      at("LatencySLO", "1.8 req/s: 2 replicas for a p95 TTFT <= 2s", 1400, "2026-01-01T00:00:30Z", first)
+        .lastDecision,
+    ).toMatchObject({ reason: "LatencySLO", time: "2026-01-01T00:00:30Z" });
+    // A reason that is not the signals' (a budget, a bound) is another decision whatever the signals.
+    expect(
+      at("BudgetBinding", "held back by CapacityBudget b", 1089, "2026-01-01T00:00:40Z", first).lastDecision,
+    ).toMatchObject({ reason: "BudgetBinding", time: "2026-01-01T00:00:40Z" });
   });
 });
 

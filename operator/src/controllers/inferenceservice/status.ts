@@ -219,12 +219,18 @@ export function computeStatus(input: StatusInput): InferenceServiceStatus {
   // The same replicas for the same reason is the same decision: its message, whose figures are the signals'
   // (tokens/s, requests/s), is rewritten only with them, when one moved materially. Otherwise every
   // evaluation of a service under live load would rewrite its status (measured by bench/load.ts: 57,000
-  // status writes in 15 minutes for 1,000 services, one per service every 16 s).
+  // status writes in 15 minutes for 1,000 services, one per service every 16 s). So is the same replicas
+  // for another of the signals' reasons while the signals have not moved: which view is the largest, or
+  // whether the largest is within tolerance, changes with noise where views agree on the replicas (held
+  // still, 1,000 services rewrote 2 to 53 statuses a minute for that alone; docs/benchmarks.md).
+  const quiet = decision.signals !== undefined && !signalsMoved;
+  const last = previous?.lastDecision;
   const sameDecision =
-    previous?.lastDecision &&
-    previous.lastDecision.replicas === desired &&
-    previous.lastDecision.reason === decision.reason &&
-    (previous.lastDecision.message === decision.message || (decision.signals !== undefined && !signalsMoved));
+    last &&
+    last.replicas === desired &&
+    (last.reason === decision.reason ||
+      (quiet && SIGNAL_REASONS.has(last.reason) && SIGNAL_REASONS.has(decision.reason))) &&
+    (last.message === decision.message || quiet);
   return {
     observedGeneration: generation,
     replicas,
@@ -251,6 +257,20 @@ export function computeStatus(input: StatusInput): InferenceServiceStatus {
     conditions: mergeConditions(previous?.conditions, conditions, generation, nowIso),
   };
 }
+
+/**
+ * Reasons that the signals give, through a view or a hold on one, as opposed to a bound, a budget, a mode or
+ * missing metrics: with the same replicas and signals, a change among them is not a new decision.
+ */
+const SIGNAL_REASONS: ReadonlySet<string> = new Set([
+  Reason.QueueDepth,
+  Reason.TokenThroughput,
+  Reason.LatencySLO,
+  Reason.Forecast,
+  Reason.WithinTolerance,
+  Reason.ScaleDownStabilized,
+  Reason.ScaleUpStabilized,
+]);
 
 /** Two decimals: enough for status, and stable against float noise (no needless writes). */
 const round = (x: number) => Math.round(x * 100) / 100;
