@@ -49,6 +49,33 @@ const status = (d: DeploymentView[], dec = decision(2), extra = {}) =>
   });
 const cond = (s: ReturnType<typeof status>, type: string) => s.conditions?.find((c) => c.type === type);
 
+/**
+ * The status after a decision of 2 replicas for `reason`, with `tokens` tokens/s in its signals, at `nowIso`,
+ * over the status `prev` (none: a new service).
+ */
+function decidedAt(
+  reason: string,
+  message: string,
+  tokens: number,
+  nowIso: string,
+  prev?: ReturnType<typeof status>,
+): ReturnType<typeof status> {
+  return computeStatus({
+    svc: prev ? { ...svc, status: prev } : svc,
+    pools,
+    deployments: [view(2, 2, 2)],
+    decision: {
+      ...decision(2),
+      reason,
+      message,
+      signals: { observedAtMs: Date.parse(nowIso), replicasReporting: 2, promptTokensPerSecond: tokens },
+    },
+    unknownPools: [],
+    conflicts: [],
+    nowIso,
+  });
+}
+
 describe("computeStatus", () => {
   it("is Ready when every desired replica is ready, with cost and power of the GPUs held", () => {
     const s = status([view(2, 2, 2)]);
@@ -105,25 +132,14 @@ describe("computeStatus", () => {
   });
 
   it("rewrites the same decision's message only when the signals it quotes moved materially", () => {
-    const at = (
-      tokens: number,
-      nowIso: string,
-      prev?: ReturnType<typeof status>,
-    ): ReturnType<typeof status> =>
-      computeStatus({
-        svc: prev ? { ...svc, status: prev } : svc,
-        pools,
-        deployments: [view(2, 2, 2)],
-        decision: {
-          ...decision(2),
-          reason: "TokenThroughput",
-          message: `${tokens} tokens/s at 0.8 of 2300 per replica (profiles): 2`,
-          signals: { observedAtMs: Date.parse(nowIso), replicasReporting: 2, promptTokensPerSecond: tokens },
-        },
-        unknownPools: [],
-        conflicts: [],
+    const at = (tokens: number, nowIso: string, prev?: ReturnType<typeof status>) =>
+      decidedAt(
+        "TokenThroughput",
+        `${tokens} tokens/s at 0.8 of 2300 per replica (profiles): 2`,
+        tokens,
         nowIso,
-      });
+        prev,
+      );
     const first = at(2000, "2026-01-01T00:00:00Z");
     // 3% more tokens/s, the same replicas for the same reason: nothing to write (a live service's figures
     // move every evaluation).
@@ -149,35 +165,14 @@ describe("computeStatus", () => {
   });
 
   it("keeps the decision when another view gives the same replicas and the signals have not moved", () => {
-    const at = (
-      reason: string,
-      message: string,
-      tokens: number,
-      nowIso: string,
-      prev?: ReturnType<typeof status>,
-    ): ReturnType<typeof status> =>
-      computeStatus({
-        svc: prev ? { ...svc, status: prev } : svc,
-        pools,
-        deployments: [view(2, 2, 2)],
-        decision: {
-          ...decision(2),
-          reason,
-          message,
-          signals: { observedAtMs: Date.parse(nowIso), replicasReporting: 2, promptTokensPerSecond: tokens },
-        },
-        unknownPools: [],
-        conflicts: [],
-        nowIso,
-      });
     // Held still, the largest view flips with noise between views that agree on 2 (bench/load.ts).
-    const first = at(
+    const first = decidedAt(
       "TokenThroughput",
       "1089.3 tokens/s at 0.8 of 2300 per replica (profiles): 2",
       1089,
       "2026-01-01T00:00:00Z",
     );
-    const tolerance = at(
+    const tolerance = decidedAt(
       "WithinTolerance",
       "1.39 req/s: 1 replicas for a p95 TTFT <= 2s, within tolerance 0.1 of 2",
       1090,
@@ -186,16 +181,28 @@ describe("computeStatus", () => {
     );
     expect(tolerance).toEqual(first);
     expect(
-      at("LatencySLO", "1.4 req/s: 2 replicas for a p95 TTFT <= 2s", 1092, "2026-01-01T00:00:20Z", first),
+      decidedAt(
+        "LatencySLO",
+        "1.4 req/s: 2 replicas for a p95 TTFT <= 2s",
+        1092,
+        "2026-01-01T00:00:20Z",
+        first,
+      ),
     ).toEqual(first);
     // With the signals moved, the new reason is written.
     expect(
-      at("LatencySLO", "1.8 req/s: 2 replicas for a p95 TTFT <= 2s", 1400, "2026-01-01T00:00:30Z", first)
-        .lastDecision,
+      decidedAt(
+        "LatencySLO",
+        "1.8 req/s: 2 replicas for a p95 TTFT <= 2s",
+        1400,
+        "2026-01-01T00:00:30Z",
+        first,
+      ).lastDecision,
     ).toMatchObject({ reason: "LatencySLO", time: "2026-01-01T00:00:30Z" });
     // A reason that is not the signals' (a budget, a bound) is another decision whatever the signals.
     expect(
-      at("BudgetBinding", "held back by CapacityBudget b", 1089, "2026-01-01T00:00:40Z", first).lastDecision,
+      decidedAt("BudgetBinding", "held back by CapacityBudget b", 1089, "2026-01-01T00:00:40Z", first)
+        .lastDecision,
     ).toMatchObject({ reason: "BudgetBinding", time: "2026-01-01T00:00:40Z" });
   });
 });
