@@ -17,6 +17,10 @@ export interface PrometheusProcess {
   proc: ChildProcess;
   /** An instant query's vector result. */
   query(promql: string): Promise<{ metric: Record<string, string>; value: [number, string] }[]>;
+  /** Kills the server (SIGKILL, as a crash or an evicted pod would) and keeps its storage: `url` refuses. */
+  crash(): Promise<void>;
+  /** Starts it again on the same port, with the same config and storage; resolves once it is ready. */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -45,40 +49,56 @@ export async function startPrometheus(
       ],
     }),
   );
-  const proc = spawn(
-    "prometheus",
-    [
-      `--config.file=${join(dir, "prometheus.yml")}`,
-      `--storage.tsdb.path=${join(dir, "data")}`,
-      `--web.listen-address=127.0.0.1:${port}`,
-      "--log.level=warn",
-    ],
-    { stdio: ["ignore", "ignore", "pipe"] },
-  );
+  const args = [
+    `--config.file=${join(dir, "prometheus.yml")}`,
+    `--storage.tsdb.path=${join(dir, "data")}`,
+    `--web.listen-address=127.0.0.1:${port}`,
+    "--log.level=warn",
+  ];
   const stderr: string[] = [];
-  proc.stderr?.on("data", (d) => stderr.push(String(d)));
   const url = `http://127.0.0.1:${port}`;
-  const stop = async () => {
-    if (proc.exitCode === null) {
-      proc.kill("SIGTERM");
-      await new Promise((r) => proc.once("exit", r));
-    }
-    rmSync(dir, { recursive: true, force: true });
-  };
-  try {
+  const launch = async () => {
+    const p = spawn("prometheus", args, { stdio: ["ignore", "ignore", "pipe"] });
+    p.stderr?.on("data", (d) => stderr.push(String(d)));
     await eventually(async () => {
-      if (proc.exitCode !== null) throw new Error(`prometheus exited: ${stderr.join("")}`);
+      if (p.exitCode !== null) throw new Error(`prometheus exited: ${stderr.join("")}`);
       const res = await fetch(`${url}/-/ready`);
       if (!res.ok) throw new Error(`prometheus not ready: ${res.status}`);
+    }).catch(async (err) => {
+      await kill(p, "SIGTERM");
+      throw err;
     });
+    return p;
+  };
+  const kill = async (p: ChildProcess, signal: NodeJS.Signals) => {
+    if (p.exitCode === null && p.signalCode === null) {
+      const exited = new Promise((r) => p.once("exit", r));
+      p.kill(signal);
+      await exited;
+    }
+  };
+  let proc: ChildProcess;
+  try {
+    proc = await launch();
   } catch (err) {
-    await stop();
+    rmSync(dir, { recursive: true, force: true });
     throw err;
   }
+  const stop = async () => {
+    await kill(proc, "SIGTERM");
+    rmSync(dir, { recursive: true, force: true });
+  };
   return {
     url,
-    proc,
+    get proc() {
+      return proc;
+    },
     stop,
+    crash: () => kill(proc, "SIGKILL"),
+    restart: async () => {
+      await kill(proc, "SIGKILL");
+      proc = await launch();
+    },
     query: async (promql: string) => {
       const res = await fetch(`${url}/api/v1/query?query=${encodeURIComponent(promql)}`);
       const body = (await res.json()) as {

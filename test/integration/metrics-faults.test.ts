@@ -1,5 +1,6 @@
 // Metrics faults through a real Prometheus (issue 14): an exporter that answers garbage, NaN gauges,
-// counters that start again from zero, and an answer slower than the scrape timeout. Each on a service that
+// counters that start again from zero, an answer slower than the scrape timeout, and Prometheus itself
+// killed and started again. Each on a service that
 // a queue has scaled to several replicas: the replicas never drop while the fault lasts, the
 // MetricsAvailable condition says what is wrong where the signals are gone, and the service recovers by
 // itself once the exporter is healthy again.
@@ -140,6 +141,36 @@ integrationSuite("metrics-faults", () => {
       });
     }
   });
+  it("Prometheus itself down (killed): replicas hold, MetricsAvailable says so, and the service recovers when it is back", async () => {
+    const before = await replicas();
+    const t0 = Date.now();
+    await rig!.prometheus.crash();
+    await eventually(
+      async () => {
+        const cond = await metricsCondition();
+        expect(cond?.status).toBe("False");
+        expect(cond?.reason).toMatch(/MetricsStale|MetricsMissing/);
+      },
+      { timeoutMs: 60_000 },
+    );
+    const detectedMs = Date.now() - t0;
+    const lowest = await lowestOver(6);
+    const during = await metricsCondition();
+    // Every query is refused: the message names the source that failed.
+    expect(during?.message).toContain(new URL(rig!.prometheus.url).host);
+    expect(lowest).toBeGreaterThanOrEqual(before);
+    const t1 = Date.now();
+    await rig!.prometheus.restart();
+    await eventually(async () => expect((await metricsCondition())?.status).toBe("True"), {
+      timeoutMs: 90_000,
+    });
+    const recoveredMs = Date.now() - t1;
+    expect(await replicas()).toBeGreaterThanOrEqual(before);
+    console.log(
+      `[metrics-faults] ${JSON.stringify({ fault: "prometheus-down", replicasBefore: before, lowest, detectedMs, during: `${during?.status} ${during?.reason}`, recoveredMs })}`,
+    );
+  });
+
   it("no log line or condition shows a credential: the Prometheus password, or the operator's client key", async () => {
     // Prometheus gone for a few evaluations: every query fails, and its URL is in the messages.
     await rig!.prometheus.stop();
