@@ -51,12 +51,16 @@ export function pathFor(
   return `${base}${ns}/${res.plural}${name}${sub}`;
 }
 
+const PLURALS: ReadonlySet<string> = new Set(Object.values(R).map((r) => r.plural));
+
 /** The resource (plural, with subresource) a request path addresses: deployments, inferenceservices/status. */
 export function resourceOfPath(path: string): string {
   const parts = path.split("?")[0]!.split("/").filter(Boolean);
   // /api/v1/... or /apis/group/version/...; then optional namespaces/<ns>; then plural[/name[/sub]]
   let i = parts[0] === "api" ? 2 : 3;
-  if (parts[i] === "namespaces" && parts.length > i + 2) i += 2;
+  // namespaces/<ns>/<plural>... or a Namespace's own subresource (namespaces/<name>/status): the word after
+  // the name tells them apart, so a name never becomes a metric label.
+  if (parts[i] === "namespaces" && parts.length > i + 2 && PLURALS.has(parts[i + 2]!)) i += 2;
   const plural = parts[i] ?? "unknown";
   const sub = parts[i + 2];
   return sub ? `${plural}/${sub}` : plural;
