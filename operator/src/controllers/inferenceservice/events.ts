@@ -1,17 +1,26 @@
 // Events of the InferenceService controller: one function each, so wording stays in one place.
 import { ConditionType, Reason } from "../../apis/conditions.ts";
 import type { InferenceService, InferenceServiceStatus } from "../../apis/inferenceservice.ts";
+import type { KubeObject } from "../../kube/client.ts";
 import type { EventSpec, Regarding } from "../../kube/events.ts";
 import { findCondition } from "../conditions.ts";
 import { CONTEST_LIMIT, CONTEST_WINDOW_MS } from "./contest.ts";
 import type { Decision } from "./status.ts";
 
-export const regarding = (svc: InferenceService): Regarding => ({
-  apiVersion: svc.apiVersion,
-  kind: svc.kind,
-  name: svc.metadata.name,
-  namespace: svc.metadata.namespace,
-  uid: svc.metadata.uid,
+export const regarding = (svc: InferenceService | KubeObject): Regarding => ({
+  apiVersion: svc.apiVersion ?? "inferops.dev/v1alpha1",
+  kind: svc.kind ?? "InferenceService",
+  name: svc.metadata?.name ?? "",
+  namespace: svc.metadata?.namespace,
+  uid: svc.metadata?.uid,
+});
+
+/** The API server admitted the spec, zod refuses it (the CRD cannot check every rule, or is older). */
+export const invalid = (key: string, message: string): EventSpec => ({
+  type: "Warning",
+  reason: Reason.InvalidSpec,
+  action: "Validate",
+  note: `InferenceService ${key} cannot be used, the planner ignores it and its Deployments are left as they are until the field named is fixed: ${message}`,
 });
 
 export const applyFailed = (what: string, err: unknown): EventSpec => ({

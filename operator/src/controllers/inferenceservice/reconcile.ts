@@ -13,7 +13,7 @@ import {
   owningServiceKey,
 } from "../../apis/labels.ts";
 import { formatErrors, parseSpec, toFieldErrors } from "../../apis/validate.ts";
-import type { KubeClient, KubeObject } from "../../kube/client.ts";
+import type { KubeApi, KubeObject } from "../../kube/client.ts";
 import {
   isNamespaceTerminating,
   isNotFound,
@@ -71,9 +71,9 @@ export type Decider = (
 ) => Decision;
 
 export interface ReconcilerDeps {
-  client: KubeClient;
+  client: Pick<KubeApi, "apply" | "delete" | "patch">;
   caches: Caches;
-  events: EventRecorder;
+  events: Pick<EventRecorder, "record">;
   log: Logger;
   decide: Decider;
   metrics?: Metrics;
@@ -133,8 +133,10 @@ export function makeReconciler(deps: ReconcilerDeps) {
     const parsed = parseSpec(inferenceServiceSchema, raw);
     if (!parsed.success) {
       // The API server admitted it, so the CRD and this build disagree (an older CRD installed?).
+      // Said once, when the status changes: the next reconciles (every Plan wakes it) write and record nothing.
       const message = formatErrors(toFieldErrors(parsed.error));
-      await writeInvalidStatus(deps, raw, message, now);
+      if (await writeInvalidStatus(deps, raw, message, now))
+        await deps.events.record(events.regarding(raw), events.invalid(key, message));
       throw new TerminalError(`InferenceService ${key} does not validate: ${message}`);
     }
     const svc: InferenceService = { ...parsed.data, status: raw.status as InferenceService["status"] };
@@ -346,7 +348,13 @@ const ownedBy = (o: KubeObject, svc: InferenceService) =>
 /** JSON round-trip, so undefined fields and key order do not count as changes. */
 const normalise = (o: unknown) => JSON.parse(JSON.stringify(o));
 
-async function writeInvalidStatus(deps: ReconcilerDeps, raw: KubeObject, message: string, now: () => number) {
+/** Valid=False and Ready=False naming the field; true when it wrote them, false when status said so already. */
+async function writeInvalidStatus(
+  deps: ReconcilerDeps,
+  raw: KubeObject,
+  message: string,
+  now: () => number,
+): Promise<boolean> {
   const status = (raw.status ?? {}) as { conditions?: never[] };
   const generation = raw.metadata?.generation ?? 0;
   const conditions = mergeConditions(
@@ -358,7 +366,7 @@ async function writeInvalidStatus(deps: ReconcilerDeps, raw: KubeObject, message
     generation,
     new Date(now()).toISOString(),
   );
-  if (isDeepStrictEqual(conditions, status.conditions)) return;
+  if (isDeepStrictEqual(conditions, status.conditions)) return false;
   await deps.client.apply(
     pathFor(R.inferenceServices, {
       namespace: raw.metadata?.namespace,
@@ -372,6 +380,7 @@ async function writeInvalidStatus(deps: ReconcilerDeps, raw: KubeObject, message
       status: { observedGeneration: generation, conditions },
     },
   );
+  return true;
 }
 
 /**
