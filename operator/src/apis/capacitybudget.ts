@@ -16,7 +16,7 @@ export type Day = (typeof DAYS)[number];
 
 const gpuLimitSchema = z.strictObject({
   type: text(63).min(1).describe("GPU type, as in GPUNodePool spec.gpu.type."),
-  max: z.int().min(0).max(100000).describe("Most GPUs of this type the scope may hold."),
+  max: z.int().min(0).max(100000).describe("Most GPUs of this type the replicas in scope may request."),
 });
 
 export const limitsSchema = withRules(
@@ -25,16 +25,25 @@ export const limitsSchema = withRules(
       costPerHour: nonNegative()
         .max(1e7)
         .optional()
-        .describe("Most dollars per hour, over GPU nodes in scope."),
-      powerWatts: nonNegative().max(1e9).optional().describe("Most watts drawn by GPUs in scope."),
+        .describe(
+          "Most dollars per hour for the GPUs the replicas in scope request: each replica counts its GPUs x its pool's costPerNodeHour / gpu.count. GPUs no replica requests (on nodes kept by minNodes or scaleDownDelaySeconds, or left over by packing) do not count.",
+        ),
+      powerWatts: nonNegative()
+        .max(1e9)
+        .optional()
+        .describe(
+          "Most watts for the GPUs the replicas in scope request: each replica counts its GPUs x its pool's busyWattsPerGPU, or its pool's measured watts per GPU in use where the pool sets power.measured and the measurement is fresh. The idle draw of GPUs no replica requests does not count.",
+        ),
       gpus: z
         .array(gpuLimitSchema)
         .max(32)
         .optional()
         .meta({ "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"] })
-        .describe("Most GPUs per GPU type."),
+        .describe("Most GPUs per GPU type that the replicas in scope request."),
     })
-    .describe("Limits; each one set is a hard cap on the planned state."),
+    .describe(
+      "Limits on what the replicas in scope request (their GPUs' share of node cost, their GPUs' watts, their GPUs); each one set is a hard cap on the planned replicas.",
+    ),
   [
     {
       cel: "has(self.costPerHour) || has(self.powerWatts) || (has(self.gpus) && size(self.gpus) > 0)",
@@ -179,14 +188,18 @@ export const capacityBudgetStatusSchema = z
     limits: limitsStatusSchema.optional(),
     used: z
       .strictObject({
-        costPerHour: nonNegative().optional().describe("Dollars per hour of the GPUs planned in scope."),
-        powerWatts: nonNegative().optional().describe("Watts of the GPUs planned in scope."),
+        costPerHour: nonNegative()
+          .optional()
+          .describe("Dollars per hour of the GPUs the counted replicas request: their share of node cost."),
+        powerWatts: nonNegative()
+          .optional()
+          .describe("Watts of the GPUs the counted replicas request, counted as powerSource says."),
         gpus: z
           .array(gpuCountSchema)
           .max(32)
           .optional()
           .meta({ "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"] })
-          .describe("GPUs planned per type."),
+          .describe("GPUs the counted replicas request, per type."),
       })
       .optional()
       .describe("What the planned replicas in scope use, against status.limits."),

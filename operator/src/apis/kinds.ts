@@ -170,7 +170,7 @@ export const capacityBudgetKind: KindInfo = {
   shortNames: ["capbudget"],
   scope: "Cluster",
   description:
-    "CapacityBudget caps dollars per hour, watts and GPUs per type over a set of namespaces, optionally tighter in time windows; services share it by priority.",
+    "CapacityBudget caps what the replicas of the services in a set of namespaces request: dollars per hour (their GPUs' share of node cost), watts and GPUs per type, optionally tighter in time windows; services share it by priority. GPUs no replica requests (nodes kept idle, GPUs left over by packing) are not counted.",
   schema: capacityBudgetSchema,
   printerColumns: [
     {
