@@ -1,6 +1,10 @@
-import { describe, expect, it } from "vitest";
+import { KubeConfig } from "@kubernetes/client-node";
+import pino from "pino";
+import { describe, expect, it, vi } from "vitest";
+import type { KubeClient } from "./client.ts";
 import { ApiError } from "./errors.ts";
-import { CacheIndex, type Obj, RestartBackoff } from "./informer.ts";
+import { CacheIndex, Informer, type Obj, RestartBackoff, type WatchFn } from "./informer.ts";
+import { R } from "./resources.ts";
 
 const deploy = (name: string, service?: string, namespace = "ns"): Obj => ({
   apiVersion: "apps/v1",
@@ -84,5 +88,68 @@ describe("RestartBackoff", () => {
     b.failed(refused);
     b.starting();
     expect(b.answered(200)).toBe(false);
+  });
+});
+
+describe("Informer and 410 Gone", () => {
+  // The API server ends every watch after --min-request-timeout; ListWatch resumes from the last version it
+  // saw, and if that is older than the server keeps, the server answers 410 Gone. The informer must list
+  // again and bring its cache to what is there now: objects added, changed and deleted meanwhile.
+  const pod = (name: string, rv: string): Obj => ({
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { name, namespace: "ns", resourceVersion: rv },
+  });
+
+  it("lists again after a watch answered 410 Gone, firing deletes for objects gone meanwhile", async () => {
+    const lists = [
+      { metadata: { resourceVersion: "5" }, items: [pod("a", "1"), pod("b", "2")] },
+      { metadata: { resourceVersion: "9" }, items: [pod("a", "1"), pod("c", "7"), pod("d", "8")] },
+    ];
+    const client = {
+      list: async () => lists.shift() ?? { metadata: { resourceVersion: "9" }, items: [] },
+      onRequest: () => {},
+      config: new KubeConfig(),
+    } as unknown as KubeClient;
+    const queries: Record<string, string>[] = [];
+    let watches = 0;
+    const watch: WatchFn = async (_path, query, cb, done) => {
+      queries.push({ ...query });
+      watches++;
+      if (watches === 1) {
+        // The first watch: one event, then the server ends it; resumed from version 6, which it no longer
+        // keeps, the second answers 410 Gone and ends.
+        cb("ADDED", pod("c", "6"));
+        setTimeout(() => done(null), 5);
+      } else if (watches === 2) {
+        cb("ERROR", {
+          kind: "Status",
+          code: 410,
+          reason: "Expired",
+          message: "too old resource version: 6 (9)",
+        });
+        setTimeout(() => done(null), 5);
+      }
+      // The third stays open.
+      return { abort: () => {} };
+    };
+    const lines: string[] = [];
+    const log = pino({ level: "info" }, { write: (l: string) => lines.push(l) });
+    const informer = new Informer(client, R.pods, log, { watch });
+    const seen: string[] = [];
+    informer.on((o, kind) => seen.push(`${kind} ${o.metadata?.name}`));
+    await informer.start();
+    await vi.waitFor(() => expect(watches).toBe(3), { timeout: 5_000, interval: 10 });
+    expect(queries.map((q) => q.resourceVersion)).toEqual(["5", "6", "9"]);
+    expect(
+      informer
+        .list()
+        .map((o) => o.metadata?.name)
+        .sort(),
+    ).toEqual(["a", "c", "d"]);
+    expect(seen).toContain("delete b");
+    expect(seen).toContain("add d");
+    expect(lines.some((l) => l.includes("watch expired (410 Gone): listing again"))).toBe(true);
+    await informer.stop();
   });
 });

@@ -6,10 +6,20 @@ import { pathFor, type Resource } from "./resources.ts";
 
 export type Handler<T> = (obj: T, kind: "add" | "update" | "delete") => void;
 
+/** The one call of client-node's Watch an informer makes (a fake stands in for it in unit tests). */
+export type WatchFn = (
+  path: string,
+  query: Record<string, string>,
+  cb: (phase: string, obj: unknown, raw?: unknown) => void,
+  done: (err: unknown) => void,
+) => Promise<unknown>;
+
 export interface InformerOptions {
   labelSelector?: string;
   /** Restart delays after errors: first, doubling up to max. */
   backoff?: { initialMs: number; maxMs: number };
+  /** The watch to use; client-node's Watch on the client's config by default. */
+  watch?: WatchFn;
 }
 
 /** What an informer holds: a Kubernetes object as plain JSON. */
@@ -156,14 +166,31 @@ export class Informer<T extends Obj = Obj> {
     };
     // The cache keeps objects without metadata.managedFields: nothing reads them, and they are often half
     // of an object's size.
-    const real = new Watch(client.config);
+    const nodeWatch = new Watch(client.config);
+    const real: WatchFn = opts.watch ?? ((p, query, cb, done) => nodeWatch.watch(p, query, cb, done));
     const watch = {
       watch: (
         path: string,
         query: Record<string, string>,
         cb: (phase: string, obj: T, raw?: unknown) => void,
         done: (err: unknown) => void,
-      ) => real.watch(path, query, (phase, obj, raw) => cb(phase, withoutManagedFields(obj), raw), done),
+      ) =>
+        real(
+          path,
+          query,
+          (phase, o, raw) => {
+            const obj = o as T;
+            // 410 Gone: the resourceVersion a watch resumed from is older than the API server keeps (the
+            // server ends every watch after --min-request-timeout, 30 to 60 minutes, and ListWatch resumes
+            // from the last version it saw). ListWatch lists again when the stream ends and files what was
+            // added, changed and deleted meanwhile; said here so that a relist can be seen. (A watch that
+            // fails, as when the API server restarts, is started afresh with a list: onError below.)
+            if (phase === "ERROR" && (obj as { code?: number }).code === 410)
+              this.log.info({ resource: this.resource.plural }, "watch expired (410 Gone): listing again");
+            cb(phase, withoutManagedFields(obj), raw);
+          },
+          done,
+        ),
     } as unknown as Watch;
     this.lw = new ListWatch<T>(path, watch, listFn, false, opts.labelSelector);
     this.lw.on("add", (o) => this.emit(o, "add"));
