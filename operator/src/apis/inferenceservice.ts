@@ -483,6 +483,30 @@ export const inferenceServiceStatusSchema = z
       })
       .optional()
       .describe("Mode Recommend: what the decision engine would run, and why; nothing is scaled to it."),
+    learned: z
+      .strictObject({
+        capacityScale: z
+          .number()
+          .min(0.25)
+          .max(4)
+          .optional()
+          .describe(
+            "Capacity over the profiles' maxTokensPerSecond that the planner measured at saturation (below 1: the replicas serve less than the profiles say).",
+          ),
+        sloHeadroom: z
+          .number()
+          .min(1)
+          .max(100)
+          .optional()
+          .describe(
+            "Headroom the planner keeps for the latency objectives after misses (above 1: more replicas).",
+          ),
+        observedAt: text(64).describe("When the planner last changed them (RFC 3339)."),
+      })
+      .optional()
+      .describe(
+        "What the planner learned that holds replicas up, kept here so that a new leader (after a failover or a restart) starts from it instead of the profiles alone. Absent while the profiles hold.",
+      ),
     costPerHour: nonNegative().optional().describe("Dollars per hour of the GPUs the service holds."),
     powerWatts: nonNegative()
       .optional()

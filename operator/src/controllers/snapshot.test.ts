@@ -1,7 +1,10 @@
 import { describe, expect, it } from "vitest";
+import { gpuNodePool } from "../../../test/helpers/objects.ts";
 import { ConditionType, Reason } from "../apis/conditions.ts";
 import { variantLabels } from "../apis/labels.ts";
 import { testPool } from "../nodepools/testing.ts";
+import { plan } from "../planning/plan.ts";
+import type { PlannerMemory } from "../planning/types.ts";
 import { buildSnapshot, type World } from "./snapshot.ts";
 
 const world = (pools: World["pools"]): World => ({
@@ -103,5 +106,79 @@ describe("buildSnapshot: services", () => {
     expect(snap.services[0]?.variants).toEqual([
       { pool: "l4", replicas: 2, readyReplicas: 2, terminating: 2 },
     ]);
+  });
+});
+
+describe("buildSnapshot: what the last planner learned (status.learned)", () => {
+  const NOW = Date.parse("2026-12-07T12:00:00Z");
+  const svc = (learned?: Record<string, unknown>) => ({
+    apiVersion: "inferops.dev/v1alpha1",
+    kind: "InferenceService",
+    metadata: { name: "chat", namespace: "team", generation: 1 },
+    spec: {
+      model: { name: "m", server: "vllm" },
+      template: { spec: { containers: [{ name: "server", image: "vllm/vllm-openai" }] } },
+      accelerators: [{ pool: "l4", profile: { maxTokensPerSecond: 2000 } }],
+      scaling: { minReplicas: 1, maxReplicas: 20 },
+    },
+    ...(learned ? { status: { learned } } : {}),
+  });
+  const deployment = {
+    metadata: { name: "chat-l4", namespace: "team", labels: variantLabels("chat", "l4") },
+    spec: { replicas: 6 },
+    status: { readyReplicas: 6 },
+  };
+  // 6 replicas serving 4,800 tokens/s: 3 at the profile's 2,000 x 0.8, 6 at half the profile.
+  const signals = new Map([
+    [
+      "team/chat",
+      {
+        signals: {
+          observedAtMs: NOW - 2_000,
+          replicasReporting: 6,
+          queueDepth: 0,
+          runningRequests: 30,
+          arrivalRate: 4,
+          promptTokensPerSecond: 3_600,
+          generationTokensPerSecond: 1_200,
+        },
+      },
+    ],
+  ]);
+  const snapshot = (learned?: Record<string, unknown>, memory: PlannerMemory = { services: {} }) =>
+    buildSnapshot(
+      {
+        ...world([gpuNodePool("l4", { maxNodes: 20, gpu: { type: "nvidia-l4", count: 1, memoryGiB: 24 } })]),
+        services: [svc(learned)],
+        deployments: [deployment],
+      },
+      signals,
+      memory,
+      10_000,
+    );
+  const learned = { capacityScale: 0.5, sloHeadroom: 1.2, observedAt: new Date(NOW - 60_000).toISOString() };
+
+  it("a planner without memory of the service starts from it, relaxing from when it was written", () => {
+    expect(snapshot(learned).memory.services["team/chat"]).toEqual({
+      recommendations: [],
+      scaleEvents: [],
+      rates: [],
+      learned: { capacityScale: 0.5, atMs: NOW - 60_000, sloHeadroom: 1.2, sloHeadroomAtMs: NOW - 60_000 },
+    });
+    // Its own memory wins; nothing, or something it cannot read, restores nothing.
+    const own: PlannerMemory = {
+      services: { "team/chat": { recommendations: [], scaleEvents: [], rates: [] } },
+    };
+    expect(snapshot(learned, own).memory).toBe(own);
+    expect(snapshot().memory.services).toEqual({});
+    expect(snapshot({ capacityScale: "half", observedAt: "x" }).memory.services).toEqual({});
+  });
+
+  it("so a new leader asks for the replicas the old one learned they need, not what the profile says", () => {
+    const fresh = plan(snapshot(), NOW).services[0]!;
+    const restored = plan(snapshot(learned), NOW).services[0]!;
+    // 4,800 tokens/s: 3 replicas at the profile's 2,000 x 0.8; 8 at half of it with a headroom of 1.2.
+    expect(fresh.recommended.value).toBe(3);
+    expect(restored.recommended.value).toBe(8);
   });
 });

@@ -3,7 +3,7 @@ import { capacityBudgetSchema } from "../apis/capacitybudget.ts";
 import { type LabelSelector, selectorMatches } from "../apis/common.ts";
 import { ConditionType } from "../apis/conditions.ts";
 import { type GPUNodePool, gpuNodePoolSchema, gpuNodePoolStatusSchema } from "../apis/gpunodepool.ts";
-import { inferenceServiceSchema } from "../apis/inferenceservice.ts";
+import { inferenceServiceSchema, inferenceServiceStatusSchema } from "../apis/inferenceservice.ts";
 import {
   GPU_RESOURCE,
   LABEL_SERVICE,
@@ -15,6 +15,7 @@ import { parseSpec } from "../apis/validate.ts";
 import type { KubeObject } from "../kube/client.ts";
 import type {
   BudgetSnapshot,
+  LearnedModel,
   PlannerMemory,
   PoolSnapshot,
   ServiceSnapshot,
@@ -152,6 +153,10 @@ export function buildSnapshot(
     if (list) list.push(d);
     else owned.set(k, [d]);
   }
+  // A planner without memory of a service (a new leader, a restarted operator) starts from what the last one
+  // learned and kept in status.learned, instead of the profiles alone: a capacity below them or a headroom
+  // held replicas up, and starting without them would let the fleet down to what the profiles say.
+  const restored: PlannerMemory["services"] = {};
   const services: ServiceSnapshot[] = world.services.flatMap((raw) => {
     if (raw.metadata?.deletionTimestamp) return [];
     const p = parseSpec(inferenceServiceSchema, raw);
@@ -159,6 +164,10 @@ export function buildSnapshot(
     const svc = p.data;
     const namespace = svc.metadata.namespace ?? "default";
     const key = `${namespace}/${svc.metadata.name}`;
+    if (!memory.services[key]) {
+      const learned = restoredLearning(raw.status);
+      if (learned) restored[key] = { recommendations: [], scaleEvents: [], rates: [], learned };
+    }
     const deployments = owned.get(key) ?? [];
     const sig = signals.get(key);
     return [
@@ -193,5 +202,22 @@ export function buildSnapshot(
   const measured = pools.map((p) =>
     p.spec.power.measured ? { ...p, power: measuredPoolPower(p, world.nodes, power?.get(p.name)) } : p,
   );
-  return { intervalMs, services, pools: measured, budgets, memory };
+  const withRestored =
+    Object.keys(restored).length > 0 ? { ...memory, services: { ...memory.services, ...restored } } : memory;
+  return { intervalMs, services, pools: measured, budgets, memory: withRestored };
 }
+
+/** status.learned as the planner's LearnedModel, relaxing from when it was written; undefined if none. */
+export function restoredLearning(status: unknown): LearnedModel | undefined {
+  const parsed = learnedStatusSchema.safeParse((status as { learned?: unknown } | undefined)?.learned);
+  if (!parsed.success || !parsed.data) return undefined;
+  const { capacityScale, sloHeadroom, observedAt } = parsed.data;
+  const atMs = Date.parse(observedAt);
+  if (!Number.isFinite(atMs) || (capacityScale === undefined && sloHeadroom === undefined)) return undefined;
+  return {
+    ...(capacityScale !== undefined ? { capacityScale, atMs } : {}),
+    ...(sloHeadroom !== undefined ? { sloHeadroom, sloHeadroomAtMs: atMs } : {}),
+  };
+}
+
+const learnedStatusSchema = inferenceServiceStatusSchema.shape.learned;

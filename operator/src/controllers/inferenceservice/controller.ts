@@ -27,6 +27,16 @@ export function planDecider(
     const at = planner.planned?.nowMs;
     return at === undefined ? {} : { evaluatedAtMs: at };
   }
+  /** What the planner learned for the service, for status.learned (a new leader starts from it). */
+  function learned(key: string): Pick<Decision, "learned"> {
+    const l = planner.plan?.memory.services[key]?.learned;
+    return {
+      learned: {
+        ...(l?.capacityScale !== undefined ? { capacityScale: l.capacityScale } : {}),
+        ...(l?.sloHeadroom !== undefined ? { sloHeadroom: l.sloHeadroom } : {}),
+      },
+    };
+  }
   function decide(svc: InferenceService, { deployments, pools }: Parameters<Decider>[1]): Decision {
     const key = `${svc.metadata.namespace}/${svc.metadata.name}`;
     const plan = planner.planFor(key);
@@ -35,7 +45,11 @@ export function planDecider(
     const seen = planner.seenFor(key);
     if (svc.spec.scaling.mode === "Manual") {
       if (plan && seen?.generation === (svc.metadata.generation ?? 0))
-        return { ...planDecision(svc, plan, deployments, pools, budgets, seen.variants), ...evaluated() };
+        return {
+          ...planDecision(svc, plan, deployments, pools, budgets, seen.variants),
+          ...evaluated(),
+          ...learned(key),
+        };
       const manual = manualDecision(svc, deployments, pools);
       const current = deployments.filter((d) => pools.has(d.pool)).reduce((n, d) => n + d.wanted, 0);
       if (deployments.length > 0 && manual.total <= current) return manual;
@@ -49,6 +63,7 @@ export function planDecider(
         ...planDecision(svc, plan, deployments, pools, budgets, seen?.variants),
         ...(signals ? { signals } : {}),
         ...evaluated(),
+        ...learned(key),
       };
     return holdDecision(svc, deployments, pools, {
       reason: Reason.HoldingOnStaleMetrics,

@@ -239,3 +239,34 @@ describe("the Conflict message", () => {
     expect(namesDeployment(message, "h100")).toBe(false);
   });
 });
+
+describe("status.learned", () => {
+  const at = (nowIso: string, learned: Decision["learned"], prev?: ReturnType<typeof status>) =>
+    computeStatus({
+      svc: prev ? { ...svc, status: prev } : svc,
+      pools,
+      deployments: [view(2, 2, 2)],
+      decision: { ...decision(2), ...(learned ? { learned } : {}) },
+      unknownPools: [],
+      conflicts: [],
+      nowIso,
+    });
+
+  it("keeps what holds replicas up, rounded, rewritten only when a figure moves by 0.05, and goes when the profiles hold", () => {
+    const first = at("2026-01-01T00:00:00Z", { capacityScale: 0.7012, sloHeadroom: 1.0001 });
+    expect(first.learned).toEqual({ capacityScale: 0.7, observedAt: "2026-01-01T00:00:00Z" });
+    // Relaxing by less than 0.05: the same status (no write).
+    const later = at("2026-01-01T00:10:00Z", { capacityScale: 0.74 }, first);
+    expect(later.learned).toBe(first.learned);
+    const moved = at("2026-01-01T00:20:00Z", { capacityScale: 0.76, sloHeadroom: 1.3 }, later);
+    expect(moved.learned).toEqual({
+      capacityScale: 0.76,
+      sloHeadroom: 1.3,
+      observedAt: "2026-01-01T00:20:00Z",
+    });
+    // Back at the profile and without headroom: gone.
+    expect(at("2026-01-01T01:00:00Z", { capacityScale: 0.999 }, moved).learned).toBeUndefined();
+    // A decision no Plan made (no learned) keeps what status has.
+    expect(at("2026-01-01T01:00:00Z", undefined, moved).learned).toBe(moved.learned);
+  });
+});

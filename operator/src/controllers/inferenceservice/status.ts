@@ -6,7 +6,7 @@ import type { InferenceService, InferenceServiceStatus } from "../../apis/infere
 import { LABEL_SERVICE } from "../../apis/labels.ts";
 import type { KubeObject } from "../../kube/client.ts";
 import { replicaFootprint } from "../../planning/budgets.ts";
-import type { Signals } from "../../planning/types.ts";
+import type { LearnedModel, Signals } from "../../planning/types.ts";
 import { steadyWatts } from "../../signals/power.ts";
 import { type ConditionInput, mergeConditions } from "../conditions.ts";
 
@@ -59,6 +59,11 @@ export interface Decision {
   wattsPerGPU?: ReadonlyMap<string, number>;
   /** When the evaluation whose Plan made this decision started (epoch ms); absent for decisions no Plan made. */
   evaluatedAtMs?: number;
+  /**
+   * What the planner has learned for the service (its memory), on decisions a Plan made (empty when nothing
+   * is learned); absent on the others, which keep what status says.
+   */
+  learned?: Pick<LearnedModel, "capacityScale" | "sloHeadroom">;
 }
 
 /** Another writer of a Deployment's replicas, whose replicas inferops leaves alone (the Conflict condition). */
@@ -247,6 +252,7 @@ export function computeStatus(input: StatusInput): InferenceServiceStatus {
     ...(svc.spec.scaling.mode === "Recommend" && decision.recommendation
       ? { recommendation: decision.recommendation }
       : {}),
+    ...learnedField(previous?.learned, decision.learned, nowIso),
     costPerHour: round(cost),
     // Measured watts waver: a change within 2% keeps the figure status has (signals/power.ts), while the
     // replicas are the same (one more or fewer is a change).
@@ -255,6 +261,40 @@ export function computeStatus(input: StatusInput): InferenceServiceStatus {
         ? steadyWatts(svc.status?.powerWatts, round(power))
         : round(power),
     conditions: mergeConditions(previous?.conditions, conditions, generation, nowIso),
+  };
+}
+
+/** A learned figure moves status only by this much: a capacity relaxing back to its profile writes a few times. */
+const LEARNED_STEP = 0.05;
+
+/**
+ * status.learned: what the planner learned that holds replicas up (a capacity scale below 1, an SLO headroom
+ * above 1), for a new leader to start from (controllers/snapshot.ts). Rounded, and kept as status has it
+ * until a figure moves by LEARNED_STEP, appears or goes: learning costs a few writes, not one per evaluation.
+ */
+function learnedField(
+  previous: InferenceServiceStatus["learned"],
+  learned: Decision["learned"],
+  nowIso: string,
+): { learned?: NonNullable<InferenceServiceStatus["learned"]> } {
+  if (!learned) return previous ? { learned: previous } : {};
+  const scale =
+    learned.capacityScale !== undefined && learned.capacityScale < 0.995
+      ? round(learned.capacityScale)
+      : undefined;
+  const headroom =
+    learned.sloHeadroom !== undefined && learned.sloHeadroom > 1.005 ? round(learned.sloHeadroom) : undefined;
+  if (scale === undefined && headroom === undefined) return {};
+  const close = (a: number | undefined, b: number | undefined) =>
+    a === undefined || b === undefined ? a === b : Math.abs(a - b) < LEARNED_STEP;
+  if (previous && close(previous.capacityScale, scale) && close(previous.sloHeadroom, headroom))
+    return { learned: previous };
+  return {
+    learned: {
+      ...(scale !== undefined ? { capacityScale: scale } : {}),
+      ...(headroom !== undefined ? { sloHeadroom: headroom } : {}),
+      observedAt: nowIso,
+    },
   };
 }
 
