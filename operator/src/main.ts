@@ -1,10 +1,10 @@
 // Wiring for `inferops operator`: config, logger, the operator, signals.
-import { pino } from "pino";
 import type { OperatorConfig } from "./config.ts";
+import { operatorLogger } from "./log.ts";
 import { startOperator } from "./manager.ts";
 
 export async function runOperator(config: OperatorConfig): Promise<number> {
-  const log = pino({ level: config.logLevel, base: { identity: config.identity } });
+  const log = operatorLogger(config);
   const operator = await startOperator(config, log);
   const onSignal = (signal: string) => {
     log.info({ signal }, "shutting down: finishing in-flight reconciles");

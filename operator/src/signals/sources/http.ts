@@ -55,7 +55,10 @@ export async function fetchText(req: TextRequest): Promise<TextResponse> {
   try {
     const res = await fetch(url, {
       method: req.method ?? "GET",
-      headers: { ...(authorization && !hasAuthorization ? { authorization } : {}), ...req.headers },
+      headers: requestHeaders(req, {
+        ...(authorization && !hasAuthorization ? { authorization } : {}),
+        ...req.headers,
+      }),
       ...(req.body !== undefined ? { body: req.body } : {}),
       signal: AbortSignal.timeout(req.timeoutMs),
       redirect: "follow",
@@ -65,6 +68,26 @@ export async function fetchText(req: TextRequest): Promise<TextResponse> {
   } catch (err) {
     throw fetchError(err, req.doing, req.timeoutMs);
   }
+}
+
+/**
+ * The request's headers, a value HTTP does not allow (a line break, say from a token file) refused by name:
+ * fetch's own message quotes the value, which for an Authorization header is the credential, and the message
+ * goes on to a condition, an event and the logs.
+ */
+function requestHeaders(req: TextRequest, headers: Record<string, string>): Headers {
+  const out = new Headers();
+  for (const [name, value] of Object.entries(headers)) {
+    try {
+      out.set(name, value);
+    } catch {
+      throw new SignalsError(
+        SignalsErrorCode.InvalidConfig,
+        `${req.doing}: header ${JSON.stringify(name)} has a name or value HTTP does not allow (a line break or control character); the value is not shown`,
+      );
+    }
+  }
+  return out;
 }
 
 async function readCapped(res: Response, req: TextRequest): Promise<string> {

@@ -192,6 +192,20 @@ describe("prometheus source: credentials in the URL", () => {
     }).fetchSignals([svc("a", "x", "llamacpp")], NOW);
     expect(server.received[0]?.headers.authorization).toBe("Bearer t");
   });
+
+  it("names a header whose value HTTP refuses, without quoting the value", async () => {
+    // A token read with a line break inside: fetch's own message would quote it whole.
+    const server = await prometheus(() => ({ body: vector([]) }));
+    const out = await createPrometheusSource({
+      url: server.url,
+      headers: { Authorization: "Bearer tok-5e1f\r\nX-Other: 1" },
+    }).fetchSignals([svc("a", "x", "llamacpp")], NOW);
+    const e = err(out.get("a/x"));
+    expect(e.code).toBe(SignalsErrorCode.InvalidConfig);
+    expect(e.message).toContain('header "Authorization"');
+    expect(e.message).not.toContain("tok-5e1f");
+    expect(server.received).toHaveLength(0);
+  });
 });
 
 describe("prometheus source: histogram buckets", () => {
