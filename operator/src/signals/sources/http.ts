@@ -102,7 +102,9 @@ async function readCapped(res: Response, req: TextRequest): Promise<string> {
   let bytes = 0;
   let text = "";
   for (;;) {
-    const { done, value } = await reader.read();
+    const { done, value } = await reader.read().catch((err: unknown) => {
+      throw bodyError(err, req, bytes);
+    });
     if (done) break;
     bytes += value.byteLength;
     if (bytes > req.maxBytes) {
@@ -112,6 +114,22 @@ async function readCapped(res: Response, req: TextRequest): Promise<string> {
     text += decoder.decode(value, { stream: true });
   }
   return text + decoder.decode();
+}
+
+/**
+ * A body cut off midway. The timeout covers the whole read, so a server that answers at once and then
+ * trickles its body forever is stopped too; the message says it answered, which "no answer" would hide.
+ */
+function bodyError(err: unknown, req: TextRequest, bytes: number): SignalsError {
+  const name = err instanceof Error ? err.name : "";
+  if (name === "TimeoutError" || name === "AbortError") {
+    return new SignalsError(
+      SignalsErrorCode.Timeout,
+      `${req.doing}: the answer did not end within ${req.timeoutMs} ms (${bytes} bytes read)`,
+      { cause: err },
+    );
+  }
+  return fetchError(err, req.doing, req.timeoutMs);
 }
 
 function tooLarge(req: TextRequest): SignalsError {

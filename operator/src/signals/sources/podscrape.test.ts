@@ -210,6 +210,44 @@ describe("pod scrape source", () => {
     expect(e.message).toContain("larger than 2048 bytes");
   });
 
+  it("cuts off a body that trickles in forever at the timeout; the other pods are read", async () => {
+    const { pods, port } = await startPods(2);
+    const [stuck, healthy] = pods as [FakePod, FakePod];
+    // Headers at once, then a valid line every 50 ms, never ending: a read that waits for the end never
+    // returns, and one that timed out the headers only never stops.
+    const dropped = new Promise<void>((onClose) => {
+      stuck.reply = { stream: { chunk: "vllm:num_requests_waiting 1\n", everyMs: 50, onClose } };
+    });
+    healthy.reply = { body: expo.vllm(first) };
+    const alone = { ...svc("vllm", [stuck], port), key: "team/stuck", name: "stuck" };
+    const both = svc("vllm", [stuck, healthy], port);
+
+    const out = await createPodScrapeSource({ timeoutMs: 1000 }).fetchSignals([alone, both], T0);
+    const e = err(out.get("team/stuck"));
+    expect(e.code).toBe(SignalsErrorCode.Timeout);
+    expect(e.message).toContain("scraping pod team/pod-0");
+    expect(e.message).toContain("did not end within 1000 ms");
+    // In a service with a healthy pod, the stuck one is left out of the round: the signals are the other's.
+    const s = ok(out.get("team/llama"));
+    expect(s.replicasReporting).toBe(1);
+    expect(s.queueDepth).toBe(first.waiting);
+    expect(s.runningRequests).toBe(first.running);
+    await dropped; // the connection is closed, not left reading in the background
+  });
+
+  it("cuts off a body of no announced length that never ends at maxBodyBytes", async () => {
+    const { pods, port } = await startPods(1);
+    const dropped = new Promise<void>((onClose) => {
+      // Chunked, as fast as the operator reads; a timeout far off, so only the size can stop it.
+      pods[0]!.reply = { stream: { chunk: "vllm:num_requests_waiting 1\n".repeat(64), everyMs: 0, onClose } };
+    });
+    const source = createPodScrapeSource({ maxBodyBytes: 4096, timeoutMs: 60_000 });
+    const e = err((await source.fetchSignals([svc("vllm", pods, port)], T0)).get("team/llama"));
+    expect(e.code).toBe(SignalsErrorCode.ScrapeFailed);
+    expect(e.message).toContain("larger than 4096 bytes");
+    await dropped;
+  });
+
   it("scrapes at most `concurrency` pods at once", async () => {
     const { pods, port, load } = await startPods(6);
     for (const p of pods) {

@@ -1,6 +1,6 @@
 // A tiny local HTTP server for the sources' tests: 127.0.0.1, an ephemeral port, a handler per request, and
 // a log of what it was asked. Test helper only.
-import { createServer, type IncomingMessage } from "node:http";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 
 export interface Received {
@@ -16,6 +16,17 @@ export interface Reply {
   body?: string;
   /** Never answer (to exercise timeouts); the socket is closed when the server stops. */
   hang?: boolean;
+  /** Send the status and headers at once, then a body that never ends (`body` is not sent). */
+  stream?: Stream;
+}
+
+export interface Stream {
+  /** Written again and again. */
+  chunk: string;
+  /** Between writes; 0 writes as fast as the client reads. */
+  everyMs: number;
+  /** Called when the client goes away, which is the only way the body ends. */
+  onClose?: () => void;
 }
 
 export interface TestServer {
@@ -44,7 +55,8 @@ export async function startServer(
         (reply) => {
           if (reply.hang) return;
           res.writeHead(reply.status ?? 200, reply.headers ?? {});
-          res.end(reply.body ?? "");
+          if (reply.stream) streamForever(res, reply.stream);
+          else res.end(reply.body ?? "");
         },
         (err: unknown) => {
           res.writeHead(500);
@@ -68,6 +80,24 @@ export async function startServer(
         server.close(() => resolve());
       }),
   };
+}
+
+function streamForever(res: ServerResponse, stream: Stream): void {
+  let open = true;
+  let timer: NodeJS.Timeout | undefined;
+  res.on("close", () => {
+    open = false;
+    clearTimeout(timer);
+    stream.onClose?.();
+  });
+  const next = () => {
+    if (!open) return;
+    const drained = res.write(stream.chunk);
+    if (stream.everyMs > 0) timer = setTimeout(next, stream.everyMs);
+    else if (drained) setImmediate(next);
+    else res.once("drain", next);
+  };
+  next();
 }
 
 /** A vector answer of the Prometheus API. */
