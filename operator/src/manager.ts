@@ -265,6 +265,7 @@ function runController(
   const primary = ctx.caches.informer(spec.for);
   const enqueueAll = () => {
     for (const o of primary.list()) enqueue(keyOf(o));
+    for (const key of spec.orphanKeys?.(ctx.caches) ?? []) enqueue(key);
   };
   // Changes of an object's own status wake nothing (controller-runtime's GenerationChangedPredicate, with the
   // metadata a reconcile reads): the controller wrote it, and another writer of it must not start a loop.

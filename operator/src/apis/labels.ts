@@ -19,6 +19,11 @@ export const ANNOTATION_METRICS_PORT = "inferops.dev/metrics-port";
 export const ANNOTATION_METRICS_PATH = "inferops.dev/metrics-path";
 /** Set on a node the GPUNodePool controller is draining: its value is when the drain began (RFC 3339). */
 export const ANNOTATION_DRAINING = "inferops.dev/draining";
+/**
+ * Set with ANNOTATION_DRAINING, removed with it: the GPUNodePool the drain is for. A label, so that the
+ * nodes a deleted or static pool left cordoned can be found (and `kubectl get nodes -l` shows them).
+ */
+export const LABEL_DRAINING_POOL = "inferops.dev/draining-pool";
 
 /** The extended resource a GPU node advertises and a replica requests. */
 export const GPU_RESOURCE = "nvidia.com/gpu";

@@ -54,6 +54,11 @@ export interface ControllerSpec {
   reconciler: (ctx: ControllerContext) => Reconciler;
   /** Reconcile every object of the kind after each new Plan, and nothing before the first Plan. */
   afterPlan?: boolean;
+  /**
+   * With afterPlan: keys reconciled after each Plan as well, though no object of the For kind has them: an
+   * object deleted (perhaps while no operator ran) that left something behind to undo, read from the caches.
+   */
+  orphanKeys?: (caches: Caches) => string[];
   /** Told when an object of the For kind is deleted (drop its metric series); its queue entry is forgotten. */
   onDelete?: (key: string, ctx: ControllerContext) => void;
   queue?: Pick<QueueOptions, "concurrency" | "backoff">;

@@ -15,7 +15,7 @@ export const invalid = (name: string, message: string): EventSpec => ({
   type: "Warning",
   reason: Reason.InvalidSpec,
   action: "Validate",
-  note: `GPUNodePool ${name} cannot be used, its nodes are left as they are: ${message}`,
+  note: `GPUNodePool ${name} cannot be used: no node is added or removed, and a drain under way is undone: ${message}`,
 });
 
 export const nodesRequested = (added: number, target: number, why: string): EventSpec => ({

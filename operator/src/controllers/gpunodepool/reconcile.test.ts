@@ -2,9 +2,10 @@ import pino from "pino";
 import { describe, expect, it } from "vitest";
 import { ConditionType, Reason } from "../../apis/conditions.ts";
 import type { GPUNodePoolStatus } from "../../apis/gpunodepool.ts";
-import { ANNOTATION_DRAINING, LABEL_MANAGED_BY, MANAGED_BY } from "../../apis/labels.ts";
+import { ANNOTATION_DRAINING, LABEL_DRAINING_POOL, LABEL_MANAGED_BY, MANAGED_BY } from "../../apis/labels.ts";
 import type { KubeObject } from "../../kube/client.ts";
-import type { EventSpec } from "../../kube/events.ts";
+import { ApiError } from "../../kube/errors.ts";
+import type { EventSpec, Regarding } from "../../kube/events.ts";
 import { FakeKube } from "../../kube/fake.ts";
 import { pathFor, R } from "../../kube/resources.ts";
 import { createMetrics, type Metrics } from "../../metrics.ts";
@@ -33,6 +34,12 @@ function setup(opts: { provider?: NodeProvider; spec?: Record<string, unknown>; 
   let wanted: number | undefined;
   let planSpec = stored().spec as Record<string, unknown>;
   const recorded: EventSpec[] = [];
+  /** What each recorded event is about, in the same order. */
+  const about: Regarding[] = [];
+  /** What the cache of draining nodes shows, when a test freezes it (a cache behind the API server). */
+  let drainingCache: KubeObject[] | undefined;
+  const labelledDraining = () =>
+    kube.peekAll(pathFor(R.nodes)).filter((n) => n.metadata?.labels?.[LABEL_DRAINING_POOL] !== undefined);
   const providers = nodeProviders({ client: kube, now });
   /** The lists the reconciler asks for (path and field selector). */
   const lists: string[] = [];
@@ -54,10 +61,12 @@ function setup(opts: { provider?: NodeProvider; spec?: Record<string, unknown>; 
         list: () =>
           kube.peekAll(pathFor(R.pods)).filter((p) => p.metadata?.labels?.[LABEL_MANAGED_BY] === MANAGED_BY),
       },
+      draining: { list: () => drainingCache ?? labelledDraining() },
       providers: (type) => opts.provider ?? providers[type],
       events: {
-        record: async (_r, e) => {
+        record: async (r, e) => {
           recorded.push(e);
+          about.push(r);
           return true;
         },
       },
@@ -87,7 +96,17 @@ function setup(opts: { provider?: NodeProvider; spec?: Record<string, unknown>; 
     kube,
     lists,
     recorded,
+    about,
     nodes,
+    node: (name: string) => nodes().find((n) => n.metadata?.name === name),
+    deletePool: () => kube.delete(POOL_PATH),
+    /** The pool's spec changed by its owner (a new generation). */
+    setSpec: (patch: Record<string, unknown>) =>
+      kube.seed(POOL_PATH, { ...stored(), spec: { ...(stored().spec as object), ...patch } }),
+    /** From now on the cache of draining nodes shows what it shows now. */
+    freezeDrainingCache: () => {
+      drainingCache = labelledDraining();
+    },
     status: () => stored().status as GPUNodePoolStatus,
     condition: (type: string) =>
       (stored().status as GPUNodePoolStatus).conditions?.find((c) => c.type === type),
@@ -665,5 +684,171 @@ describe("GPUNodePool reconcile", () => {
     forgetPoolMetrics(metrics, NAME);
     expect(await value("inferops_pool_nodes", { pool: NAME, state: "desired" })).toBeUndefined();
     expect(await value("inferops_pool_node_operations_total", { pool: NAME })).toBeUndefined();
+  });
+});
+
+describe("GPUNodePool reconcile: a drain no reconcile of the pool will finish is undone", () => {
+  const pdb = (_verb: string, path: string) =>
+    path.endsWith("/eviction")
+      ? new ApiError("Cannot evict pod as it would violate the pod's disruption budget", {
+          code: "TooManyRequests",
+          status: 429,
+        })
+      : undefined;
+  type Node = NonNullable<ReturnType<ReturnType<typeof setup>["node"]>>;
+  const cordoned = (n: Node | undefined) => ({
+    unschedulable: n?.spec?.unschedulable,
+    draining: n?.metadata?.annotations?.[ANNOTATION_DRAINING] !== undefined,
+    pool: n?.metadata?.labels?.[LABEL_DRAINING_POOL],
+  });
+  const uncordoned = { unschedulable: false, draining: false, pool: undefined };
+
+  /** gpu-b, running a pod a PodDisruptionBudget holds, cordoned by the pool to be drained and removed. */
+  async function draining(opts: Parameters<typeof setup>[0] = {}) {
+    const w = setup(opts);
+    w.addNode("gpu-a");
+    w.addNode("gpu-b");
+    w.addPod("p1", "gpu-a");
+    w.addPod("p2", "gpu-a");
+    w.addPod("p3", "gpu-b");
+    w.kube.fault = pdb;
+    w.want(1);
+    await w.reconcile();
+    w.advance(DELAY_S * 1000);
+    await w.reconcile();
+    expect(cordoned(w.node("gpu-b"))).toEqual({ unschedulable: true, draining: true, pool: NAME });
+    expect(w.recorded.at(-1)?.reason).toBe(Reason.EvictionBlocked);
+    return w;
+  }
+
+  it("a pool deleted while its node drains: the node is uncordoned, with an event on the node, and nothing is deleted", async () => {
+    const w = await draining();
+    await w.deletePool();
+    const writes = w.kube.writes.length;
+    await w.reconcile();
+    expect(cordoned(w.node("gpu-b"))).toEqual(uncordoned);
+    expect(w.kube.writes.slice(writes).map((x) => `${x.verb} ${x.path}`)).toEqual([
+      "patch /api/v1/nodes/gpu-b",
+    ]);
+    expect(w.nodes()).toHaveLength(2);
+    expect(w.recorded.at(-1)).toMatchObject({
+      reason: Reason.NodeUncordoned,
+      note: `uncordoned node gpu-b: its GPUNodePool ${NAME} was deleted`,
+    });
+    expect(w.about.at(-1)).toMatchObject({ kind: "Node", name: "gpu-b" });
+    // Nothing left to undo: again, nothing is written.
+    await w.reconcile();
+    expect(w.kube.writes.length).toBe(writes + 1);
+  });
+
+  it("a pool deleted while its node drains and the API server does not answer: fails, to be retried with backoff, then uncordons", async () => {
+    const w = await draining();
+    await w.deletePool();
+    w.kube.fault = (verb, path) =>
+      path.startsWith("/api/v1/nodes/")
+        ? new ApiError(`${verb} ${path}: connection refused`, { code: "ECONNREFUSED", status: 0 })
+        : undefined;
+    await expect(w.reconcile()).rejects.toThrow(/node gpu-b: .*connection refused/);
+    expect(cordoned(w.node("gpu-b")).draining).toBe(true);
+    w.kube.fault = undefined;
+    await w.reconcile();
+    expect(cordoned(w.node("gpu-b"))).toEqual(uncordoned);
+  });
+
+  it("a deleted pool whose draining node is already gone (the cache not yet told): nothing to do, no error", async () => {
+    const w = await draining();
+    w.freezeDrainingCache();
+    await w.kube.delete(pathFor(R.nodes, { name: "gpu-b" }));
+    await w.deletePool();
+    const writes = w.kube.writes.length;
+    const events = w.recorded.length;
+    await w.reconcile();
+    expect(w.kube.writes.length).toBe(writes);
+    expect(w.recorded.length).toBe(events);
+  });
+
+  it("a pool made static while its node drains: the node is uncordoned, and status shows it", async () => {
+    const w = await draining();
+    w.kube.fault = undefined;
+    w.setSpec({ provider: { type: "static" } });
+    await w.reconcile();
+    expect(cordoned(w.node("gpu-b"))).toEqual(uncordoned);
+    expect(w.nodes()).toHaveLength(2);
+    expect(w.recorded.at(-1)).toMatchObject({
+      reason: Reason.NodeUncordoned,
+      note: `uncordoned node gpu-b: GPUNodePool ${NAME} is static: it removes no node`,
+    });
+    expect(w.about.at(-1)).toMatchObject({ kind: "GPUNodePool", name: NAME });
+    expect(w.status()).toMatchObject({ nodes: 2, drainingNodes: 0 });
+  });
+
+  it("a pool that no longer validates while its node drains: the node is uncordoned", async () => {
+    const w = await draining();
+    w.setSpec({ maxNodes: -1 });
+    await expect(w.reconcile()).rejects.toThrow(/spec.maxNodes/);
+    expect(cordoned(w.node("gpu-b"))).toEqual(uncordoned);
+    expect(w.nodes()).toHaveLength(2);
+  });
+
+  it("a draining node the pool's provider no longer shows is uncordoned; while the provider cannot be read, it is left", async () => {
+    let fail = false;
+    const provider: NodeProvider = {
+      type: "kwok",
+      observe: async () => {
+        if (fail) throw new ProviderError("NotFound", "Karpenter NodePool np not found");
+        return [{ name: "gpu-a", state: "ready", gpus: 8, createdAt: T0 }];
+      },
+      scale: async (_pool, r) => ({
+        outcome: "unchanged",
+        message: "",
+        target: r.target,
+        added: 0,
+        removed: [],
+        kept: [],
+      }),
+    };
+    const w = setup({ provider });
+    w.addNode("gpu-a");
+    const b = w.addNode("gpu-b");
+    w.kube.seed(pathFor(R.nodes, { name: "gpu-b" }), {
+      ...b,
+      metadata: {
+        ...b.metadata,
+        annotations: { [ANNOTATION_DRAINING]: new Date(T0).toISOString() },
+        labels: { ...b.metadata?.labels, [LABEL_DRAINING_POOL]: NAME },
+      },
+      spec: { ...b.spec, unschedulable: true },
+    });
+    w.want(1);
+    fail = true;
+    await w.reconcile();
+    expect(cordoned(w.node("gpu-b")).draining).toBe(true);
+    fail = false;
+    w.advance(5000);
+    await w.reconcile();
+    expect(cordoned(w.node("gpu-b"))).toEqual(uncordoned);
+    expect(w.recorded.find((e) => e.reason === Reason.NodeUncordoned)?.note).toBe(
+      `uncordoned node gpu-b: the provider of GPUNodePool ${NAME} no longer shows it among the pool's nodes`,
+    );
+  });
+
+  it("a node cordoned before the pool label existed gets it, so that the pool's deletion still finds it", async () => {
+    const w = setup();
+    w.addNode("gpu-a");
+    const b = w.addNode("gpu-b");
+    w.kube.seed(pathFor(R.nodes, { name: "gpu-b" }), {
+      ...b,
+      metadata: { ...b.metadata, annotations: { [ANNOTATION_DRAINING]: new Date(T0).toISOString() } },
+      spec: { ...b.spec, unschedulable: true },
+    });
+    w.addPod("p1", "gpu-a");
+    w.addPod("p3", "gpu-b");
+    w.kube.fault = pdb;
+    w.want(1);
+    await w.reconcile();
+    expect(cordoned(w.node("gpu-b"))).toEqual({ unschedulable: true, draining: true, pool: NAME });
+    await w.deletePool();
+    await w.reconcile();
+    expect(cordoned(w.node("gpu-b"))).toEqual(uncordoned);
   });
 });

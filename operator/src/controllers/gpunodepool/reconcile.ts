@@ -4,9 +4,12 @@
 // node goes; do that (merge patches of the node, the Eviction API, provider.scale()); write status once when
 // it changed; record an event for every node asked for, cordoned, uncordoned and removed.
 //
-// Crash safety: a node chosen for removal carries inferops.dev/draining=<when the drain began> while it is
-// cordoned. A restarted operator reads it back as a draining node and finishes the drain, or uncordons it
-// when the plan wants it again or its drain timed out: nothing stays cordoned forever.
+// Crash safety: a node chosen for removal carries inferops.dev/draining=<when the drain began> and the label
+// inferops.dev/draining-pool=<pool> while it is cordoned. A restarted operator reads it back as a draining
+// node and finishes the drain, or uncordons it when the plan wants it again or its drain timed out. A node
+// whose drain no reconcile of its pool will finish is uncordoned: its pool was deleted (the pool's key is
+// reconciled after each Plan while such a node is left, controller.ts), is static, does not validate, or
+// its provider no longer shows the node. Nothing is deleted then, and no finalizer holds a pool's deletion.
 // A failing provider is not called again before its backoff (5 s doubling to 5 min) has passed; the
 // provider counts nodes it was asked for, so asking again never adds twice. A provider's "no capacity" and a
 // stall of nodes asked for (stall.ts) stand a while after they were last seen: the plans they cause, which
@@ -15,11 +18,17 @@ import { isDeepStrictEqual } from "node:util";
 import type { Logger } from "pino";
 import { ConditionType, Reason } from "../../apis/conditions.ts";
 import { type GPUNodePool, type GPUNodePoolStatus, gpuNodePoolSchema } from "../../apis/gpunodepool.ts";
-import { ANNOTATION_DRAINING, GPU_RESOURCE, LABEL_MANAGED_BY, MANAGED_BY } from "../../apis/labels.ts";
+import {
+  ANNOTATION_DRAINING,
+  GPU_RESOURCE,
+  LABEL_DRAINING_POOL,
+  LABEL_MANAGED_BY,
+  MANAGED_BY,
+} from "../../apis/labels.ts";
 import { formatErrors, parseSpec, toFieldErrors } from "../../apis/validate.ts";
 import type { KubeApi, KubeObject } from "../../kube/client.ts";
 import { isNotFound, TerminalError, wrap } from "../../kube/errors.ts";
-import type { EventRecorder } from "../../kube/events.ts";
+import type { EventRecorder, Regarding } from "../../kube/events.ts";
 import { evictPod } from "../../kube/eviction.ts";
 import type { ReconcileResult } from "../../kube/queue.ts";
 import { pathFor, R } from "../../kube/resources.ts";
@@ -29,14 +38,17 @@ import {
   isInsufficientCapacity,
   isProviderNotFound,
   isUnsupported,
+  type NodeObject,
   type NodeProvider,
   type PoolNode,
+  poolNodeOf,
 } from "../../nodepools/provider.ts";
 import {
   DRAIN_TIMEOUT_MS,
   heldTarget,
   LOST_REMOVE_MS,
   lostForGood,
+  type NodePolicy,
   nodePolicy,
   nodeTarget,
   type PolicyNode,
@@ -64,6 +76,8 @@ export interface PoolReconcilerDeps {
   pools: { get(name: string): KubeObject | undefined };
   /** inferops' pods (the managed-by label), for the GPUs in use. */
   pods: { list(): readonly KubeObject[] };
+  /** The nodes this controller cordoned to drain (LABEL_DRAINING_POOL), whatever their pool. */
+  draining: { list(): readonly KubeObject[] };
   providers: (type: GPUNodePool["spec"]["provider"]["type"]) => NodeProvider;
   events: Pick<EventRecorder, "record">;
   log: Logger;
@@ -141,32 +155,68 @@ export function makePoolReconciler(deps: PoolReconcilerDeps) {
     return list.items.filter((p) => !terminal(p) && !goesWithNode(p));
   }
 
-  async function drainingSince(node: string): Promise<number | undefined> {
+  /** The Node as the API server has it now; undefined when it is gone. */
+  async function readNode(node: string): Promise<NodeObject | undefined> {
     try {
-      const n = await deps.client.get(pathFor(R.nodes, { name: node }));
-      const at = n.metadata?.annotations?.[ANNOTATION_DRAINING];
-      return at ? Date.parse(at) : undefined;
+      return await deps.client.get<NodeObject>(pathFor(R.nodes, { name: node }));
     } catch (err) {
       if (isNotFound(err)) return undefined;
-      throw err;
+      throw wrap(`reading node ${node}`, err);
     }
   }
 
-  async function patchNode(node: string, draining: string | null): Promise<void> {
+  /** Cordons the node to drain it for `drain.pool` since `drain.at`, or (null) uncordons it: the Node after. */
+  async function patchNode(
+    node: string,
+    drain: { pool: string; at: string } | null,
+  ): Promise<NodeObject | undefined> {
     try {
-      await deps.client.patch(pathFor(R.nodes, { name: node }), {
-        metadata: { annotations: { [ANNOTATION_DRAINING]: draining } },
-        spec: { unschedulable: draining !== null },
+      return await deps.client.patch<NodeObject>(pathFor(R.nodes, { name: node }), {
+        metadata: {
+          annotations: { [ANNOTATION_DRAINING]: drain?.at ?? null },
+          labels: { [LABEL_DRAINING_POOL]: drain?.pool ?? null },
+        },
+        spec: { unschedulable: drain !== null },
       } as KubeObject);
     } catch (err) {
-      if (isNotFound(err)) return;
-      throw wrap(`${draining === null ? "uncordoning" : "cordoning"} node ${node}`, err);
+      if (isNotFound(err)) return undefined;
+      throw wrap(`${drain === null ? "uncordoning" : "cordoning"} node ${node}`, err);
+    }
+  }
+
+  /**
+   * Uncordons the nodes cordoned for pool `pool` (LABEL_DRAINING_POOL) that no reconcile of it will finish,
+   * but those in `keep`, with an event regarding `about` (default: the node). Each is read first, so that a
+   * node the cache still shows draining is not uncordoned twice. Throws, to be retried with backoff, when
+   * the API server does not answer.
+   */
+  async function release(
+    pool: string,
+    why: string,
+    log: Logger,
+    about?: Regarding,
+    keep: ReadonlySet<string> = new Set(),
+  ): Promise<void> {
+    for (const cached of deps.draining.list()) {
+      const node = cached.metadata?.name ?? "";
+      if (cached.metadata?.labels?.[LABEL_DRAINING_POOL] !== pool || keep.has(node)) continue;
+      const live = await readNode(node);
+      if (!live || live.metadata?.labels?.[LABEL_DRAINING_POOL] !== pool) continue;
+      if (!(await patchNode(node, null))) continue;
+      deps.metrics?.poolNodeOperations.inc({ pool, operation: "uncordoned" });
+      log.info({ node }, `uncordoned: ${why}`);
+      await deps.events.record(
+        about ?? { apiVersion: "v1", kind: "Node", name: node, uid: live.metadata?.uid },
+        events.nodeUncordoned(node, why),
+      );
     }
   }
 
   return async function reconcile(name: string): Promise<ReconcileResult | undefined> {
     const raw = deps.pools.get(name);
     if (!raw || raw.metadata?.deletionTimestamp) {
+      // No reconcile of a deleted pool will finish its drains: they are undone, and nothing is deleted.
+      await release(name, `its GPUNodePool ${name} was deleted`, deps.log.child({ name }));
       memory.delete(name);
       statusWrites.forget(R.gpuNodePools, undefined, name);
       if (deps.metrics) forgetPoolMetrics(deps.metrics, name);
@@ -187,6 +237,7 @@ export function makePoolReconciler(deps: PoolReconcilerDeps) {
         await applyStatus(deps.client, R.gpuNodePools, raw, status);
         await deps.events.record(about, events.invalid(name, message));
       }
+      await release(name, `GPUNodePool ${name} cannot be used: ${message}`, log, about);
       throw new TerminalError(`GPUNodePool ${name} does not validate: ${message}`);
     }
     const pool = parsed.data;
@@ -214,6 +265,11 @@ export function makePoolReconciler(deps: PoolReconcilerDeps) {
       mem.failing = undefined;
     };
 
+    // A static pool removes no node: a drain begun under another provider is undone (before the provider
+    // observes, so that status shows it).
+    const isStatic = spec.provider.type === "static";
+    if (isStatic) await release(name, `GPUNodePool ${name} is static: it removes no node`, log, about);
+
     // While it backs off, the provider is not called at all (its last answer stands for status): wakes by
     // plans and by this controller's own status writes must not turn into attempts.
     const backingOff = mem.retryAt !== undefined && nowMs < mem.retryAt;
@@ -235,13 +291,23 @@ export function makePoolReconciler(deps: PoolReconcilerDeps) {
     const planSpec = planned?.snapshot.pools.find((p) => p.name === name)?.spec;
     let activity: { scaling: "up" | "down"; message: string } | undefined;
     let requeueAfterMs: number | undefined;
-    const mayAct =
-      planned !== undefined &&
-      poolPlan !== undefined &&
-      spec.provider.type !== "static" &&
-      !waiting &&
-      // A plan made for another spec of the pool waits for the next one.
-      isDeepStrictEqual(planSpec, spec);
+    // A plan made for another spec of the pool waits for the next one.
+    const planFits = poolPlan !== undefined && !isStatic && isDeepStrictEqual(planSpec, spec);
+    const mayAct = planFits && !waiting;
+
+    const count = (operation: string, n = 1) => {
+      if (n > 0) deps.metrics?.poolNodeOperations.inc({ pool: name, operation }, n);
+    };
+    // A node its provider no longer shows (another provider now, the node's labels changed) is not the
+    // pool's to remove: its drain is undone.
+    if (observed && !isStatic)
+      await release(
+        name,
+        `the provider of GPUNodePool ${name} no longer shows it among the pool's nodes`,
+        log,
+        about,
+        new Set(nodes.map((n) => n.name)),
+      );
 
     // Nothing more to ask of the provider than what it just answered: it recovered.
     if (observed && !mayAct) await recovered();
@@ -254,14 +320,16 @@ export function makePoolReconciler(deps: PoolReconcilerDeps) {
       if (acted.nodes) nodes = acted.nodes;
     }
 
-    async function act(planned: number, why: string, madeAt: number) {
+    /**
+     * The node policy's decision on `nodes`, the provider's answer. Each draining node is read again: its
+     * annotation says since when it drains, or that it no longer does.
+     */
+    async function weigh(planned: number) {
       const live = nodes.filter((n) => n.state !== "deleting");
       // A lost node serves nothing: one more is asked for while it stays so, and after LOST_REMOVE_MS it is
       // removed, without a drain: its pods cannot be reached (planning/nodes.ts).
       const target = targetWithLost(planned, live, nowMs, spec.maxNodes);
       const gone = new Set(lostForGood(live, nowMs).map((n) => n.name));
-      for (const node of gone)
-        log.info({ node }, `not Ready for ${LOST_REMOVE_MS / 60_000} minutes: removing it without a drain`);
       // Pods are read node by node only when the policy weighs them: a drain under way, or serving nodes
       // above every target of the delay (while a target holds them, no node is chosen, and the API server
       // is spared the lists).
@@ -282,9 +350,21 @@ export function makePoolReconciler(deps: PoolReconcilerDeps) {
       const podsByNode = new Map<string, Pod[]>();
       for (const n of nodes) {
         if (gone.has(n.name)) continue;
+        let state = n.state;
+        let drainingSince: number | undefined;
+        if (state === "draining") {
+          const node = await readNode(n.name);
+          if (!node) continue;
+          const at = node.metadata?.annotations?.[ANNOTATION_DRAINING];
+          if (at === undefined) state = poolNodeOf(node, pool).state;
+          else drainingSince = Date.parse(at);
+          // Cordoned before the label existed: labelled, so that the pool's deletion finds it.
+          if (at !== undefined && node.metadata?.labels?.[LABEL_DRAINING_POOL] === undefined)
+            await labelDraining(n.name);
+        }
         let ownedPods = 0;
         let otherPods = 0;
-        if (needPods && n.state !== "registering" && n.state !== "deleting") {
+        if (needPods && state !== "registering" && state !== "deleting") {
           const pods = await podsOn(n.name);
           podsByNode.set(n.name, pods);
           ownedPods = pods.filter(owned).length;
@@ -292,10 +372,10 @@ export function makePoolReconciler(deps: PoolReconcilerDeps) {
         }
         policyNodes.push({
           name: n.name,
-          state: n.state,
+          state,
           ownedPods,
           otherPods,
-          ...(n.state === "draining" ? { drainingSince: await drainingSince(n.name) } : {}),
+          ...(state === "draining" ? { drainingSince } : {}),
         });
       }
       const decision = nodePolicy({
@@ -308,18 +388,40 @@ export function makePoolReconciler(deps: PoolReconcilerDeps) {
         evictOtherPods: spec.drainUnmanagedPods ?? false,
       });
       mem.targets = decision.targets;
+      return { target, gone, decision, podsByNode };
+    }
 
-      const count = (operation: string, n = 1) => {
-        if (n > 0) deps.metrics?.poolNodeOperations.inc({ pool: name, operation }, n);
-      };
-      for (const u of decision.uncordon) {
-        await patchNode(u.name, null);
+    async function labelDraining(node: string): Promise<void> {
+      try {
+        await deps.client.patch(pathFor(R.nodes, { name: node }), {
+          metadata: { labels: { [LABEL_DRAINING_POOL]: name } },
+        } as KubeObject);
+      } catch (err) {
+        if (!isNotFound(err)) throw wrap(`labelling node ${node} as draining for pool ${name}`, err);
+      }
+    }
+
+    /** Uncordons the policy's nodes; `nodes` shows them as they are now. */
+    async function uncordon(list: NodePolicy["uncordon"]): Promise<void> {
+      for (const u of list) {
+        const after = await patchNode(u.name, null);
+        if (after) {
+          const state = poolNodeOf(after, pool).state;
+          nodes = nodes.map((n) => (n.name === u.name ? { ...n, state } : n));
+        }
         count("uncordoned");
         log.info({ node: u.name }, `uncordoned: ${u.reason}`);
         await deps.events.record(about, events.nodeUncordoned(u.name, u.reason));
       }
+    }
+
+    async function act(planned: number, why: string, madeAt: number) {
+      const { target, gone, decision, podsByNode } = await weigh(planned);
+      for (const node of gone)
+        log.info({ node }, `not Ready for ${LOST_REMOVE_MS / 60_000} minutes: removing it without a drain`);
+      await uncordon(decision.uncordon);
       for (const node of decision.drain) {
-        await patchNode(node, nowIso);
+        await patchNode(node, { pool: name, at: nowIso });
         count("cordoned");
         log.info({ node }, "cordoned to drain and remove");
         await deps.events.record(

@@ -222,7 +222,7 @@ export function invalidPoolStatus(
       type: ConditionType.Ready,
       status: "False",
       reason: Reason.InvalidSpec,
-      message: `the spec cannot be used, its nodes are left as they are: ${message}`,
+      message: `the spec cannot be used: no node is added or removed, and a drain under way is undone: ${message}`,
     },
   ];
   return {
