@@ -851,4 +851,62 @@ describe("GPUNodePool reconcile: a drain no reconcile of the pool will finish is
     await w.reconcile();
     expect(cordoned(w.node("gpu-b"))).toEqual(uncordoned);
   });
+
+  it("while the provider backs off, a plan that wants the draining node back uncordons it without calling the provider; a plan that still drops it leaves it", async () => {
+    let calls = 0;
+    let broken = false;
+    let kwok: NodeProvider | undefined;
+    const provider: NodeProvider = {
+      type: "kwok",
+      observe: async (pool) => {
+        calls++;
+        if (broken) throw new Error("listing the nodes of pool gpu: connection refused");
+        return kwok!.observe(pool);
+      },
+      scale: async () => {
+        calls++;
+        throw new ProviderError("Conflict", "deleting node gpu-b of pool gpu: the object has been modified");
+      },
+    };
+    const w = setup({ provider });
+    kwok = nodeProviders({ client: w.kube, now: w.now }).kwok;
+    w.addNode("gpu-a");
+    w.addPod("p1", "gpu-a");
+    const b = w.addNode("gpu-b");
+    w.kube.seed(pathFor(R.nodes, { name: "gpu-b" }), {
+      ...b,
+      metadata: {
+        ...b.metadata,
+        annotations: { [ANNOTATION_DRAINING]: new Date(T0).toISOString() },
+        labels: { ...b.metadata?.labels, [LABEL_DRAINING_POOL]: NAME },
+      },
+      spec: { ...b.spec, unschedulable: true },
+    });
+    // Drained: offered for removal, and the provider fails to remove it. It backs off 5 s.
+    w.want(1);
+    await w.reconcile();
+    expect(calls).toBe(2);
+    expect(w.condition(ConditionType.ProviderFailing)?.status).toBe("True");
+    // Within the backoff, the provider now failing to answer at all.
+    broken = true;
+    w.advance(1000);
+    await w.reconcile();
+    expect(cordoned(w.node("gpu-b")).draining).toBe(true);
+    w.want(2);
+    w.advance(1000);
+    await w.reconcile();
+    expect(calls).toBe(2);
+    expect(cordoned(w.node("gpu-b"))).toEqual(uncordoned);
+    expect(w.recorded.at(-1)).toMatchObject({
+      reason: Reason.NodeUncordoned,
+      note: "uncordoned node gpu-b: the plan wants 2 node(s) again",
+    });
+    expect(w.status().drainingNodes).toBe(0);
+    // The backoff over, the provider still fails: nothing more to undo.
+    const uncordons = w.recorded.filter((e) => e.reason === Reason.NodeUncordoned).length;
+    w.advance(5000);
+    await w.reconcile();
+    expect(calls).toBe(3);
+    expect(w.recorded.filter((e) => e.reason === Reason.NodeUncordoned)).toHaveLength(uncordons);
+  });
 });

@@ -10,8 +10,10 @@
 // whose drain no reconcile of its pool will finish is uncordoned: its pool was deleted (the pool's key is
 // reconciled after each Plan while such a node is left, controller.ts), is static, does not validate, or
 // its provider no longer shows the node. Nothing is deleted then, and no finalizer holds a pool's deletion.
-// A failing provider is not called again before its backoff (5 s doubling to 5 min) has passed; the
-// provider counts nodes it was asked for, so asking again never adds twice. A provider's "no capacity" and a
+// A failing provider is not called again before its backoff (5 s doubling to 5 min) has passed; meanwhile
+// the node policy still runs on the provider's last answer, for its uncordons only (a plan that wants a
+// draining node back, a drain that timed out), which ask nothing of the provider. The provider counts
+// nodes it was asked for, so asking again never adds twice. A provider's "no capacity" and a
 // stall of nodes asked for (stall.ts) stand a while after they were last seen: the plans they cause, which
 // count only the pool's nodes, take their evidence away, and must not clear them at once.
 import { isDeepStrictEqual } from "node:util";
@@ -318,13 +320,21 @@ export function makePoolReconciler(deps: PoolReconcilerDeps) {
       activity = acted.activity;
       requeueAfterMs = acted.requeueAfterMs;
       if (acted.nodes) nodes = acted.nodes;
+    } else if (planFits && waiting && poolPlan && nodes.some((n) => n.state === "draining")) {
+      // While the provider backs off, the node policy's uncordons still happen (they ask nothing of it): a
+      // plan that wants a draining node back, a drain that timed out. Its other choices wait.
+      const { decision } = await weigh(nodeTarget(spec, poolPlan.nodes.value), false);
+      await uncordon(decision.uncordon);
+      if (decision.requeueAfterMs !== undefined)
+        requeueAfterMs = Math.min(requeueAfterMs ?? decision.requeueAfterMs, decision.requeueAfterMs);
     }
 
     /**
-     * The node policy's decision on `nodes`, the provider's answer. Each draining node is read again: its
-     * annotation says since when it drains, or that it no longer does.
+     * The node policy's decision on `nodes` (the provider's answer, or its last one while it backs off).
+     * Each draining node is read again: its annotation says since when it drains, or that it no longer does.
+     * `choose`: whether nodes may be chosen to drain now; pods of serving nodes are read only then.
      */
-    async function weigh(planned: number) {
+    async function weigh(planned: number, choose: boolean) {
       const live = nodes.filter((n) => n.state !== "deleting");
       // A lost node serves nothing: one more is asked for while it stays so, and after LOST_REMOVE_MS it is
       // removed, without a drain: its pods cannot be reached (planning/nodes.ts).
@@ -345,7 +355,7 @@ export function makePoolReconciler(deps: PoolReconcilerDeps) {
             scaleDownDelayMs: delayMs,
             ...(mem.targets ? { targets: mem.targets } : {}),
           }).held;
-      const needPods = choosing || live.some((n) => n.state === "draining");
+      const needPods = choose && (choosing || live.some((n) => n.state === "draining"));
       const policyNodes: PolicyNode[] = [];
       const podsByNode = new Map<string, Pod[]>();
       for (const n of nodes) {
@@ -364,7 +374,7 @@ export function makePoolReconciler(deps: PoolReconcilerDeps) {
         }
         let ownedPods = 0;
         let otherPods = 0;
-        if (needPods && state !== "registering" && state !== "deleting") {
+        if ((needPods || state === "draining") && state !== "registering" && state !== "deleting") {
           const pods = await podsOn(n.name);
           podsByNode.set(n.name, pods);
           ownedPods = pods.filter(owned).length;
@@ -416,7 +426,7 @@ export function makePoolReconciler(deps: PoolReconcilerDeps) {
     }
 
     async function act(planned: number, why: string, madeAt: number) {
-      const { target, gone, decision, podsByNode } = await weigh(planned);
+      const { target, gone, decision, podsByNode } = await weigh(planned, true);
       for (const node of gone)
         log.info({ node }, `not Ready for ${LOST_REMOVE_MS / 60_000} minutes: removing it without a drain`);
       await uncordon(decision.uncordon);
