@@ -3,10 +3,11 @@
 // the replica alone on its node goes first (pod-deletion-cost), so that node empties and is removed; with two
 // busy nodes and demand for one, a node is cordoned, drained through the Eviction API (a PodDisruptionBudget
 // holds it) and deleted; an operator killed while a node is cordoned finishes the removal, or undoes it when
-// the plan wants the node back; a provider that fails backs off with a condition. As the operator's identity.
+// the plan wants the node back, or when the node's pool was deleted meanwhile; a provider that fails backs
+// off with a condition. As the operator's identity.
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { ANNOTATION_DRAINING } from "../../operator/src/apis/labels.ts";
+import { ANNOTATION_DRAINING, LABEL_DRAINING_POOL } from "../../operator/src/apis/labels.ts";
 import { KubeClient, type KubeObject } from "../../operator/src/kube/client.ts";
 import { pathFor, R } from "../../operator/src/kube/resources.ts";
 import { kubectl } from "../helpers/cluster.ts";
@@ -31,6 +32,7 @@ type PoolStatus = {
 integrationSuite("GPUNodePool controller", () => {
   const NS = "it-gpupool";
   const POOL = "it-grow";
+  const ORPHAN = "it-orphan";
   let admin: KubeClient;
   let operator: OperatorProcess;
   const admCfg = () => inject("adminKubeconfig");
@@ -58,9 +60,12 @@ integrationSuite("GPUNodePool controller", () => {
       .filter((e) => e.regarding?.name === POOL)
       .map((e) => e.reason);
   const scale = (n: number) => kubectl(admCfg(), ["scale", "-n", NS, "infsvc/llama", `--replicas=${n}`]);
-  const cordonAsTheOperatorWould = (name: string) =>
+  const cordonAsTheOperatorWould = (name: string, pool = POOL) =>
     admin.patch(pathFor(R.nodes, { name }), {
-      metadata: { annotations: { [ANNOTATION_DRAINING]: new Date().toISOString() } },
+      metadata: {
+        annotations: { [ANNOTATION_DRAINING]: new Date().toISOString() },
+        labels: { [LABEL_DRAINING_POOL]: pool },
+      },
       spec: { unschedulable: true },
     } as KubeObject);
 
@@ -84,8 +89,14 @@ integrationSuite("GPUNodePool controller", () => {
   afterAll(async () => {
     await operator?.stop();
     kubectl(admCfg(), ["delete", "namespace", NS, "--wait=false"]);
-    kubectl(admCfg(), ["delete", "gpunodepools", POOL, "it-broken", "--ignore-not-found"]);
-    kubectl(admCfg(), ["delete", "nodes", "-l", `inferops.dev/pool in (${POOL},it-broken)`, "--wait=false"]);
+    kubectl(admCfg(), ["delete", "gpunodepools", POOL, ORPHAN, "it-broken", "--ignore-not-found"]);
+    kubectl(admCfg(), [
+      "delete",
+      "nodes",
+      "-l",
+      `inferops.dev/pool in (${POOL},${ORPHAN},it-broken)`,
+      "--wait=false",
+    ]);
     await admin?.close();
   });
 
@@ -233,6 +244,46 @@ integrationSuite("GPUNodePool controller", () => {
       // Events are recorded after the change they report: wait for it too.
       await eventually(async () => expect(await reasons()).toContain("NodeUncordoned"));
       expect(await nodes()).toHaveLength(2);
+    });
+
+    it("a pool deleted while its node drains and no operator runs: the next operator uncordons the node and deletes nothing", async () => {
+      await admin.apply(
+        pathFor(R.gpuNodePools, { name: ORPHAN }),
+        gpuNodePool(ORPHAN, {
+          gpu: { type: "nvidia-l4", count: 2, memoryGiB: 24 },
+          costPerNodeHour: 1.6,
+          minNodes: 1,
+          maxNodes: 1,
+          provisioningSeconds: 3,
+        }),
+      );
+      const victim = await eventually(async () => {
+        const [node] = await nodes(ORPHAN);
+        expect(node).toBeDefined();
+        return node!.metadata!.name!;
+      });
+      await operator.stop("SIGKILL");
+      await cordonAsTheOperatorWould(victim, ORPHAN);
+      // No finalizer: the pool goes at once, though no operator runs.
+      kubectl(admCfg(), ["delete", "gpunodepool", ORPHAN, "--timeout=10s"]);
+      operator = await start();
+      await eventually(async () => {
+        const [node, ...more] = await nodes(ORPHAN);
+        expect(more).toEqual([]);
+        expect(node?.metadata?.name).toBe(victim);
+        expect(node?.spec?.unschedulable).toBeFalsy();
+        expect(node?.metadata?.annotations?.[ANNOTATION_DRAINING]).toBeUndefined();
+        expect(node?.metadata?.labels?.[LABEL_DRAINING_POOL]).toBeUndefined();
+      });
+      // The event is on the node: its pool is gone.
+      await eventually(async () => {
+        const onNode = (
+          await admin.list<KubeObject & { reason?: string; regarding?: { kind?: string; name?: string } }>(
+            pathFor(R.events, { namespace: "default" }),
+          )
+        ).items.filter((e) => e.regarding?.kind === "Node" && e.regarding?.name === victim);
+        expect(onNode.map((e) => e.reason)).toContain("NodeUncordoned");
+      });
     });
   });
 

@@ -11,7 +11,8 @@
 // running fewest of inferops' pods, a node not Ready before a Ready one), never one running pods inferops does not own
 // (unless the pool allows evicting them); a chosen node is cordoned and drained, and offered for removal
 // only once no pod is left. A plan that wants nodes back uncordons draining nodes before any is added, and
-// a drain that does not finish within drainTimeoutMs is undone: nothing stays cordoned forever.
+// a drain that does not finish within drainTimeoutMs is undone. (A drain no reconcile of the pool will
+// finish, its pool deleted or static, is undone by the controller: controllers/gpunodepool/reconcile.ts.)
 
 import type { GPUNodePoolSpec } from "../apis/gpunodepool.ts";
 

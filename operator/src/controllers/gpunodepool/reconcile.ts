@@ -12,10 +12,11 @@
 // its provider no longer shows the node. Nothing is deleted then, and no finalizer holds a pool's deletion.
 // A failing provider is not called again before its backoff (5 s doubling to 5 min) has passed; meanwhile
 // the node policy still runs on the provider's last answer, for its uncordons only (a plan that wants a
-// draining node back, a drain that timed out), which ask nothing of the provider. The provider counts
-// nodes it was asked for, so asking again never adds twice. A provider's "no capacity" and a
-// stall of nodes asked for (stall.ts) stand a while after they were last seen: the plans they cause, which
-// count only the pool's nodes, take their evidence away, and must not clear them at once.
+// draining node back, a drain that timed out), which ask nothing of the provider (a restarted operator has
+// no last answer: it waits for the provider's first). The provider counts nodes it was asked for, so asking
+// again never adds twice. A provider's "no capacity" and a stall of nodes asked for (stall.ts) stand a
+// while after they were last seen: the plans they cause, which count only the pool's nodes, take their
+// evidence away, and must not clear them at once.
 import { isDeepStrictEqual } from "node:util";
 import type { Logger } from "pino";
 import { ConditionType, Reason } from "../../apis/conditions.ts";
