@@ -27,6 +27,8 @@ export async function startOperatorProcess(opts: {
   leaderElect?: boolean;
   namespace?: string;
   interval?: string;
+  /** Its server-side-apply field manager (--field-manager); default: the operator's own (inferops). */
+  fieldManager?: string;
   extraArgs?: string[];
   /** Also append the operator's log lines (JSON) to this file. */
   logFile?: string;
@@ -50,6 +52,7 @@ export async function startOperatorProcess(opts: {
     "--log-level",
     "debug",
     ...(opts.leaderElect ? ["--leader-elect"] : []),
+    ...(opts.fieldManager !== undefined ? ["--field-manager", opts.fieldManager] : []),
     ...(opts.extraArgs ?? []),
   ];
   const proc = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });

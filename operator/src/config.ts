@@ -2,6 +2,7 @@
 import { hostname } from "node:os";
 import { z } from "zod";
 import { formatErrors, toFieldErrors } from "./apis/validate.ts";
+import { FIELD_MANAGER } from "./kube/field-manager.ts";
 
 const duration = z
   .string()
@@ -29,6 +30,15 @@ export const operatorConfigSchema = z.strictObject({
     .describe("Elect a leader by Lease so several replicas can run; only the leader writes."),
   leaseName: z.string().min(1).default("inferops-operator"),
   identity: z.string().min(1).describe("This instance's name in the Lease and in events."),
+  // What the API server accepts as a fieldManager (apimachinery's ValidateFieldManager): checked here so that a
+  // bad value stops the operator at start, not at its first write. Go counts bytes and takes unicode.IsPrint,
+  // which is letters, marks, numbers, punctuation, symbols and the ASCII space.
+  fieldManager: z
+    .string()
+    .min(1, "must not be empty")
+    .refine((s) => Buffer.byteLength(s, "utf8") <= 128, "must be at most 128 bytes")
+    .regex(/^[\p{L}\p{M}\p{N}\p{P}\p{S} ]*$/u, "must be printable characters only")
+    .describe("Server-side apply field manager of every write; distinct per release, for a second release."),
   interval: duration.describe("How often services in Auto mode are re-evaluated."),
   httpAddress: z
     .string()
@@ -51,6 +61,7 @@ export interface RawConfig {
   namespace?: string;
   leaderElect?: boolean | string;
   identity?: string;
+  fieldManager?: string;
   interval?: string;
   httpAddress?: string;
   prometheusUrl?: string;
@@ -70,6 +81,7 @@ const FLAG: Record<string, string> = {
   namespace: "--namespace",
   leaderElect: "--leader-elect",
   identity: "--identity",
+  fieldManager: "--field-manager",
   interval: "--interval",
   httpAddress: "--http-address",
   prometheusURL: "--prometheus-url",
@@ -89,6 +101,7 @@ export function parseConfig(raw: RawConfig, env: NodeJS.ProcessEnv = process.env
         ? raw.leaderElect
         : (raw.leaderElect ?? env.INFEROPS_LEADER_ELECT) === "true",
     identity: raw.identity ?? env.POD_NAME ?? `${hostname()}-${process.pid}`,
+    fieldManager: raw.fieldManager ?? env.INFEROPS_FIELD_MANAGER ?? FIELD_MANAGER,
     interval: raw.interval ?? env.INFEROPS_INTERVAL ?? "10s",
     httpAddress: raw.httpAddress ?? env.INFEROPS_HTTP_ADDRESS ?? ":8080",
     prometheusURL: raw.prometheusUrl ?? env.INFEROPS_PROMETHEUS_URL ?? undefined,

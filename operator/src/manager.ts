@@ -97,7 +97,9 @@ export async function startOperator(
   opts: OperatorOptions = {},
 ): Promise<OperatorHandle> {
   const metrics = createMetrics();
-  const client = await KubeClient.create(config.kubeconfig, config.context);
+  const client = await KubeClient.create(config.kubeconfig, config.context, {
+    fieldManager: config.fieldManager,
+  });
   client.onRequest((verb, path, status, seconds) => {
     const resource = resourceOfPath(path);
     metrics.apiRequests.inc({ verb, resource, code: String(status) });

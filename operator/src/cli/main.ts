@@ -33,6 +33,10 @@ export function buildProgram(): Command {
     )
     .option("--leader-elect", "elect a leader by Lease so several replicas can run")
     .option("--identity <name>", "this instance's identity (default: POD_NAME, or host-pid)")
+    .option(
+      "--field-manager <name>",
+      "server-side apply field manager of every write (default inferops); env INFEROPS_FIELD_MANAGER",
+    )
     .option("--interval <duration>", "evaluation interval for Auto services (default 10s)")
     .option("--http-address <host:port>", "address of /healthz, /readyz, /metrics (default :8080)")
     .option("--prometheus-url <url>", "Prometheus base URL for signals")

@@ -4,7 +4,7 @@ import { createServer, type IncomingMessage } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { KubeClient } from "./client.ts";
+import { FIELD_MANAGER, KubeClient } from "./client.ts";
 import { isConflict } from "./errors.ts";
 
 interface Seen {
@@ -34,12 +34,13 @@ describe("KubeClient requests", () => {
     );
   });
   let client: KubeClient;
+  let kubeconfig: string;
 
   beforeAll(async () => {
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
     const address = server.address() as { port: number };
     const dir = mkdtempSync(join(tmpdir(), "inferops-client-"));
-    const kubeconfig = join(dir, "kubeconfig");
+    kubeconfig = join(dir, "kubeconfig");
     writeFileSync(
       kubeconfig,
       JSON.stringify({
@@ -73,6 +74,48 @@ describe("KubeClient requests", () => {
       contentType: "application/merge-patch+json",
       body: { metadata: { resourceVersion: "7", annotations: { a: "b" } } },
     });
+  });
+
+  /** Each write verb once, and the fieldManager each request carried (none for DELETE, which takes none). */
+  async function managersOfEveryWrite(c: KubeClient) {
+    seen.length = 0;
+    status = 200;
+    const path = "/apis/apps/v1/namespaces/ns/deployments";
+    await c.create(path, { metadata: { name: "d" } });
+    await c.replace(`${path}/d`, { metadata: { name: "d" } });
+    await c.patch(`${path}/d`, { metadata: { annotations: { a: "b" } } });
+    await c.apply(`${path}/d`, { metadata: { name: "d" } });
+    await c.apply(`${path}/d/status`, { metadata: { name: "d" } }, { dryRun: true });
+    return seen.map((s) => {
+      const url = new URL(s.url ?? "", "http://x");
+      return [s.method, url.pathname.slice(path.length), url.searchParams.get("fieldManager")];
+    });
+  }
+
+  it("writes as field manager inferops by default, on every write verb", async () => {
+    expect(client.fieldManager).toBe(FIELD_MANAGER);
+    expect(await managersOfEveryWrite(client)).toEqual([
+      ["POST", "", "inferops"],
+      ["PUT", "/d", "inferops"],
+      ["PATCH", "/d", "inferops"],
+      ["PATCH", "/d", "inferops"],
+      ["PATCH", "/d/status", "inferops"],
+    ]);
+  });
+
+  it("writes as the field manager it was created with, on every write verb", async () => {
+    const other = await KubeClient.create(kubeconfig, undefined, { fieldManager: "inferops-b" });
+    try {
+      expect(await managersOfEveryWrite(other)).toEqual([
+        ["POST", "", "inferops-b"],
+        ["PUT", "/d", "inferops-b"],
+        ["PATCH", "/d", "inferops-b"],
+        ["PATCH", "/d", "inferops-b"],
+        ["PATCH", "/d/status", "inferops-b"],
+      ]);
+    } finally {
+      await other.close();
+    }
   });
 
   it("deletes in the background, with preconditions when given, and a failed precondition is a Conflict", async () => {

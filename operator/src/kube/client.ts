@@ -3,8 +3,9 @@
 import { KubeConfig } from "@kubernetes/client-node";
 import { Agent, request } from "undici";
 import { ApiError } from "./errors.ts";
+import { FIELD_MANAGER } from "./field-manager.ts";
 
-export const FIELD_MANAGER = "inferops";
+export { FIELD_MANAGER };
 
 export interface KubeObject {
   apiVersion?: string;
@@ -59,21 +60,32 @@ export class KubeClient {
   private writeGate?: (path: string) => boolean;
 
   readonly config: KubeConfig;
+  /**
+   * The field manager of every write (POST, PUT, PATCH, apply). Two operator releases that each manage the
+   * same objects can be told apart in managedFields by giving each its own (--field-manager).
+   */
+  readonly fieldManager: string;
 
   private constructor(
     config: KubeConfig,
     server: string,
     dispatcher: Agent,
     headers: Record<string, string>,
+    fieldManager: string,
   ) {
     this.config = config;
     this.server = server.replace(/\/$/, "");
     this.dispatcher = dispatcher;
     this.headers = headers;
+    this.fieldManager = fieldManager;
   }
 
   /** From a kubeconfig file, or the default chain (KUBECONFIG, ~/.kube/config, in-cluster). */
-  static async create(kubeconfig?: string, context?: string): Promise<KubeClient> {
+  static async create(
+    kubeconfig?: string,
+    context?: string,
+    options: { fieldManager?: string } = {},
+  ): Promise<KubeClient> {
     const kc = new KubeConfig();
     if (kubeconfig) kc.loadFromFile(kubeconfig);
     else kc.loadFromDefault();
@@ -84,7 +96,7 @@ export class KubeClient {
     await kc.applyToHTTPSOptions(opts as never);
     const { headers = {}, ...tls } = opts;
     const dispatcher = new Agent({ connect: tls as never, keepAliveTimeout: 30_000, connections: 16 });
-    return new KubeClient(kc, cluster.server, dispatcher, headers);
+    return new KubeClient(kc, cluster.server, dispatcher, headers, options.fieldManager ?? FIELD_MANAGER);
   }
 
   /**
@@ -160,11 +172,11 @@ export class KubeClient {
   }
 
   create<T extends KubeObject>(path: string, body: T): Promise<T> {
-    return this.request<T>("POST", path, { body, query: { fieldManager: FIELD_MANAGER } });
+    return this.request<T>("POST", path, { body, query: { fieldManager: this.fieldManager } });
   }
 
   replace<T extends KubeObject>(path: string, body: T): Promise<T> {
-    return this.request<T>("PUT", path, { body, query: { fieldManager: FIELD_MANAGER } });
+    return this.request<T>("PUT", path, { body, query: { fieldManager: this.fieldManager } });
   }
 
   /**
@@ -180,7 +192,7 @@ export class KubeClient {
   }
 
   /**
-   * JSON merge patch (RFC 7386) as field manager `inferops`: for fields of objects others apply to, where
+   * JSON merge patch (RFC 7386) as this client's field manager: for fields of objects others apply to, where
    * an apply would take or drop what another applier of ours owns. A list in the body replaces the whole
    * list: send one only with `metadata.resourceVersion`, so that a list changed since it was read answers
    * Conflict instead of being overwritten.
@@ -189,16 +201,16 @@ export class KubeClient {
     return this.request<T>("PATCH", path, {
       body,
       contentType: "application/merge-patch+json",
-      query: { fieldManager: FIELD_MANAGER },
+      query: { fieldManager: this.fieldManager },
     });
   }
 
-  /** Server-side apply as field manager `inferops`, forcing ownership of exactly the fields sent. */
+  /** Server-side apply as this client's field manager, forcing ownership of exactly the fields sent. */
   apply<T extends KubeObject>(path: string, body: KubeObject, opts: { dryRun?: boolean } = {}): Promise<T> {
     return this.request<T>("PATCH", path, {
       body,
       contentType: "application/apply-patch+yaml",
-      query: { fieldManager: FIELD_MANAGER, force: true, ...(opts.dryRun ? { dryRun: "All" } : {}) },
+      query: { fieldManager: this.fieldManager, force: true, ...(opts.dryRun ? { dryRun: "All" } : {}) },
     });
   }
 

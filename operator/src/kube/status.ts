@@ -1,4 +1,4 @@
-// Writing an object's status: server-side apply on its /status subresource, as field manager inferops,
+// Writing an object's status: server-side apply on its /status subresource, as the client's field manager,
 // sending only the status. An object deleted meanwhile is not an error (there is nothing left to report on).
 import { Reason } from "../apis/conditions.ts";
 import type { KubeApi, KubeObject } from "./client.ts";
