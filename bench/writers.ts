@@ -10,14 +10,17 @@
 // the person's Deployment is set back at most twice by each operator and then left to the person
 // (ReplicasContested), the HPA's is written by the HPA alone, the queue-scaled one flips no more than the
 // contest allows, and neither operator keeps rewriting the statuses the other writes (StatusContested).
+// With `--field-managers distinct` the second operator writes as field manager `inferops-b` (a second
+// release of its own) instead of both as `inferops`; the result then also shows who owns which fields of
+// each Deployment at the end (its managedFields).
 //
-//   node bench/writers.ts [--minutes 5] [--out bench/results/writers.json]
+//   node bench/writers.ts [--minutes 5] [--field-managers same|distinct] [--out bench/results/writers.json]
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { CONTEST_LIMIT } from "../operator/src/controllers/inferenceservice/contest.ts";
-import type { KubeObject } from "../operator/src/kube/client.ts";
+import { FIELD_MANAGER, type KubeObject } from "../operator/src/kube/client.ts";
 import { pathFor, R } from "../operator/src/kube/resources.ts";
 import { clusterDown, clusterUp, installInferops, kubectl } from "../test/helpers/cluster.ts";
 import { type EmitterRig, queueScaledService, startEmitterRig } from "../test/helpers/emitter-rig.ts";
@@ -28,10 +31,18 @@ import { inferenceService } from "../test/helpers/objects.ts";
 const { values } = parseArgs({
   options: {
     minutes: { type: "string", default: "5" },
+    "field-managers": { type: "string", default: "same" },
     out: { type: "string", default: join(ROOT, "bench/results/writers.json") },
   },
 });
 const RUN_MS = Number(values.minutes) * 60_000;
+const FIELD_MANAGERS = values["field-managers"];
+if (FIELD_MANAGERS !== "same" && FIELD_MANAGERS !== "distinct") {
+  console.error(`--field-managers: must be same or distinct, not ${FIELD_MANAGERS}`);
+  process.exit(2);
+}
+/** Per operator, by start order; undefined: the operator's default, inferops. */
+const MANAGERS = FIELD_MANAGERS === "distinct" ? [undefined, "inferops-b"] : [undefined, undefined];
 const PER_REPLICA = 4;
 /** The queue-scaled service's load, in replicas of queue, one step every 20 s (repeated over the run). */
 const LOAD = [2, 5, 3, 6, 2, 4, 1, 5];
@@ -46,6 +57,31 @@ const HPA = "hpa";
 const deployOf = (svc: string) => `${svc}-${POOL}`;
 
 type Deployment = KubeObject & { spec: { replicas: number } };
+interface ManagedFieldsEntry {
+  manager?: string;
+  operation?: string;
+  subresource?: string;
+  fieldsV1?: Record<string, unknown>;
+}
+
+/**
+ * Who owns what of an object, from its managedFields: per manager (and operation, subresource), the fields
+ * it owns, as paths two levels deep (`spec.replicas`, `metadata.annotations`), list items left out.
+ */
+function owners(obj: KubeObject): { manager: string; fields: string[] }[] {
+  const entries = (obj.metadata?.managedFields ?? []) as ManagedFieldsEntry[];
+  return entries.map((e) => {
+    const fields = new Set<string>();
+    for (const [top, below] of Object.entries(e.fieldsV1 ?? {})) {
+      if (!top.startsWith("f:")) continue;
+      const subs = Object.keys((below ?? {}) as Record<string, unknown>).filter((k) => k.startsWith("f:"));
+      if (subs.length === 0) fields.add(top.slice(2));
+      for (const sub of subs) fields.add(`${top.slice(2)}.${sub.slice(2)}`);
+    }
+    const how = [e.operation, e.subresource].filter(Boolean).join(" ");
+    return { manager: `${e.manager ?? "?"} (${how})`, fields: [...fields].sort() };
+  });
+}
 type Svc = KubeObject & { status?: { conditions?: { type: string; status: string; reason: string }[] } };
 
 const cluster = clusterUp(mkdtempSync(join(tmpdir(), "inferops-bench-")));
@@ -61,15 +97,13 @@ try {
     identity: "op-writers",
     operators: 2,
     leaderElect: false,
+    fieldManagers: MANAGERS,
     kubeconfigs: { admin: cluster.adminKubeconfig, operator: cluster.operatorKubeconfig },
   });
   const { admin, emitter } = rig;
   const get = (svc: string) =>
     admin.get<Deployment>(pathFor(R.deployments, { namespace: NS, name: deployOf(svc) }));
-  const conflict = async (svc: string) =>
-    (
-      await admin.get<Svc>(pathFor(R.inferenceServices, { namespace: NS, name: svc }))
-    ).status?.conditions?.find((c) => c.type === "Conflict");
+  const service = (svc: string) => admin.get<Svc>(pathFor(R.inferenceServices, { namespace: NS, name: svc }));
 
   await admin.apply(
     pathFor(R.inferenceServices, { namespace: NS, name: AUTO }),
@@ -172,7 +206,9 @@ try {
         for (let i = 2; i < values.length; i++)
           if (values[i]!.replicas === values[i - 2]!.replicas && values[i]!.at - values[i - 1]!.at < 10_000)
             flips++;
-        const c = await conflict(n);
+        const svc = await service(n);
+        const c = svc.status?.conditions?.find((x) => x.type === "Conflict");
+        const live = await get(n);
         return [
           n,
           {
@@ -181,6 +217,8 @@ try {
             flips,
             replicasAtEnd: s.at(-1)?.replicas,
             conflict: c?.status === "True" ? c.reason : "none",
+            owners: owners(live),
+            statusOwners: owners(svc).filter((o) => o.manager.endsWith("status)")),
             scaledBy: Object.fromEntries(
               rig!.operators.map((op) => [
                 op.identity,
@@ -215,6 +253,9 @@ try {
   ok = Object.values(verdict).every(Boolean);
   const result = {
     minutes: RUN_MS / 60_000,
+    fieldManagers: Object.fromEntries(
+      rig.operators.map((op, i) => [op.identity, MANAGERS[i] ?? FIELD_MANAGER]),
+    ),
     personScaled: personWrites,
     loadSteps: steps,
     deployments,
@@ -225,7 +266,7 @@ try {
     machine:
       `${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, ${cpus()[0]?.model ?? ""}`.trim(),
     node: process.version,
-    command: `node bench/writers.ts --minutes ${values.minutes}`,
+    command: `node bench/writers.ts --minutes ${values.minutes} --field-managers ${FIELD_MANAGERS}`,
     date: new Date().toISOString().slice(0, 10),
   };
   mkdirSync(dirname(values.out), { recursive: true });

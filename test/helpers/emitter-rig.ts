@@ -38,6 +38,11 @@ export async function startEmitterRig(o: {
   leaderElect?: boolean;
   /** More flags for every operator. */
   operatorArgs?: string[];
+  /**
+   * The field manager of each operator, by the order they start in (a missing one: the operator's default);
+   * two releases that manage the same objects would each have their own.
+   */
+  fieldManagers?: (string | undefined)[];
   /** `user:password` the operators put in their --prometheus-url (Prometheus here ignores it). */
   prometheusUserinfo?: string;
   /** The cluster's kubeconfigs; by default the integration suite's (a benchmark has its own cluster). */
@@ -72,6 +77,7 @@ export async function startEmitterRig(o: {
       // For a failure's post-mortem: every operator's log lines, one file per identity.
       ...(logDir ? { logFile: join(logDir, `${identity}.log`) } : {}),
       leaderElect: o.leaderElect ?? count > 1,
+      fieldManager: o.fieldManagers?.[operators.length],
       extraArgs: [
         "--prometheus-url",
         o.prometheusUserinfo ? prometheus.url.replace("://", `://${o.prometheusUserinfo}@`) : prometheus.url,
