@@ -135,6 +135,10 @@ integrationSuite("GPUNodePool controller", () => {
         expect(await condition("Ready")).toMatchObject({ status: "True" });
       });
       expect(await reasons()).toContain("NodesRequested");
+      // One NodeRegistered per node asked for (recorded in the background: waited for).
+      await eventually(async () =>
+        expect((await reasons()).filter((r) => r === "NodeRegistered")).toHaveLength(2),
+      );
       // kubectl shows the pool's columns.
       const table = kubectl(admCfg(), ["get", "gpupool", POOL]);
       expect(table).toMatch(/DESIRED/);

@@ -136,8 +136,12 @@ export const Reason = {
   ProvisioningResumed: "ProvisioningResumed",
   /** The provider said a node asked for will not come (a launch failed for want of capacity, say). */
   CapacityUnavailable: "CapacityUnavailable",
-  /** Events: nodes asked for, a node cordoned to be drained, brought back, removed; an eviction held back. */
+  /**
+   * Events: nodes asked for, a node asked for that registered, a node cordoned to be drained, brought back,
+   * removed; an eviction held back.
+   */
   NodesRequested: "NodesRequested",
+  NodeRegistered: "NodeRegistered",
   NodeCordoned: "NodeCordoned",
   NodeUncordoned: "NodeUncordoned",
   NodeRemoved: "NodeRemoved",

@@ -25,6 +25,19 @@ export const nodesRequested = (added: number, target: number, why: string): Even
   note: `asked the provider for ${added} node(s), ${target} in all: ${why}`,
 });
 
+/** A node the pool asked for joined it (reconcile.ts joined()): once per node, as NodeRemoved is. */
+export const nodeRegistered = (
+  node: string,
+  pool: string,
+  afterMs: number,
+  provisioningSeconds: number,
+): EventSpec => ({
+  type: "Normal",
+  reason: Reason.NodeRegistered,
+  action: "Register",
+  note: `node ${node} registered in pool ${pool} after ${Math.round(afterMs / 1000)} s (provisioningSeconds ${provisioningSeconds})`,
+});
+
 export const nodeCordoned = (node: string, why: string): EventSpec => ({
   type: "Normal",
   reason: Reason.NodeCordoned,

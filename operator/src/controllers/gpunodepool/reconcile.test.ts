@@ -664,6 +664,89 @@ describe("GPUNodePool reconcile", () => {
     ]);
   });
 
+  describe("NodeRegistered", () => {
+    const registeredEvents = (w: ReturnType<typeof setup>) =>
+      w.recorded.filter((e) => e.reason === Reason.NodeRegistered);
+
+    it("says once, per node, that a node asked for registered, and how long it took", async () => {
+      const w = setup();
+      w.want(2);
+      await w.reconcile();
+      w.advance(10_000);
+      await w.reconcile();
+      expect(registeredEvents(w)).toEqual([]);
+      w.advance(20_000);
+      await w.reconcile();
+      const names = w.nodes().map((n) => n.metadata?.name ?? "");
+      expect(names).toHaveLength(2);
+      expect(registeredEvents(w).map((e) => e.note)).toEqual(
+        names.map((n) => `node ${n} registered in pool ${NAME} after 30 s (provisioningSeconds 30)`),
+      );
+      expect(registeredEvents(w)[0]).toMatchObject({ type: "Normal", action: "Register" });
+      // Further reconciles: nothing more said, nothing written.
+      const writes = w.kube.writes.length;
+      for (let i = 0; i < 3; i++) {
+        w.advance(10_000);
+        await w.reconcile();
+      }
+      expect(registeredEvents(w)).toHaveLength(2);
+      expect(w.kube.writes.length).toBe(writes);
+    });
+
+    it("restarted with nodes already registered: says nothing of them, but of one still registering when it registers", async () => {
+      const w = setup();
+      w.addNode("gpu-old");
+      w.want(2);
+      await w.reconcile();
+      w.advance(30_000);
+      await w.reconcile();
+      expect(registeredEvents(w)).toHaveLength(1);
+      const before = w.recorded.length;
+      // A new process: every node of the pool is registered.
+      w.restart();
+      for (let i = 0; i < 3; i++) {
+        await w.reconcile();
+        w.advance(10_000);
+      }
+      expect(w.recorded.slice(before)).toEqual([]);
+      // The plan wants one more; the operator restarts while it boots. The new process first sees it
+      // registering in the reconcile whose scale call makes its Node: announced, once.
+      w.want(3);
+      await w.reconcile();
+      w.advance(30_000);
+      w.restart();
+      await w.reconcile();
+      await w.reconcile();
+      expect(registeredEvents(w)).toHaveLength(2);
+      expect(registeredEvents(w)[1]?.note).toMatch(/after 30 s \(provisioningSeconds 30\)$/);
+    });
+
+    it("follows a node from the Machine or NodeClaim that becomes it, and ignores nodes nobody asked for", async () => {
+      // A Cluster API pool: Machine md-abc provisions, then its Node node-1 registers; node-2 appears, added
+      // by hand; a placeholder for a replica no Machine came for goes.
+      let shown: PoolNode[] = [
+        ready("gpu-a"),
+        { name: "md-abc", holder: "md-abc", state: "registering", gpus: 8, createdAt: T0 },
+        { ...missing, createdAt: T0 },
+      ];
+      const w = setup({ provider: showing(() => shown) });
+      w.want(3);
+      await w.reconcile();
+      w.advance(90_000);
+      shown = [
+        ready("gpu-a"),
+        { name: "node-1", holder: "md-abc", state: "notReady", gpus: 8, createdAt: T0 + 75_000 },
+        ready("node-2"),
+      ];
+      await w.reconcile();
+      expect(registeredEvents(w).map((e) => e.note)).toEqual([
+        `node node-1 registered in pool ${NAME} after 75 s (provisioningSeconds 30)`,
+      ]);
+      await w.reconcile();
+      expect(registeredEvents(w)).toHaveLength(1);
+    });
+  });
+
   it("exports the pool's nodes, cost, power, provider health and node operations, and drops them with the pool", async () => {
     const metrics = createMetrics();
     const w = setup({ metrics });

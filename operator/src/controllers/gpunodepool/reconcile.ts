@@ -2,7 +2,7 @@
 // triggered. Read the pool (cache), its nodes (the provider) and the pods on them; ask the pure node policy
 // (planning/nodes.ts) which draining node comes back, which node is cordoned and drained and which drained
 // node goes; do that (merge patches of the node, the Eviction API, provider.scale()); write status once when
-// it changed; record an event for every node asked for, cordoned, uncordoned and removed.
+// it changed; record an event for every node asked for, registered, cordoned, uncordoned and removed.
 //
 // Crash safety: a node chosen for removal carries inferops.dev/draining=<when the drain began> and the label
 // inferops.dev/draining-pool=<pool> while it is cordoned. A restarted operator reads it back as a draining
@@ -17,6 +17,11 @@
 // again never adds twice. A provider's "no capacity" and a stall of nodes asked for (stall.ts) stand a
 // while after they were last seen: the plans they cause, which count only the pool's nodes, take their
 // evidence away, and must not clear them at once.
+// A node is announced as registered (NodeRegistered) when this process saw it registering and then sees it
+// registered: the registration seen happen, not guessed from timestamps, so a restarted operator announces
+// none of the nodes that joined before it, and no node the pool never asked for (one added by hand). The
+// memory is in-process only (no API write); a node that registers while no operator runs (a restart, a new
+// leader taking the lease) goes unannounced, which is the price of never announcing one twice.
 import { isDeepStrictEqual } from "node:util";
 import type { Logger } from "pino";
 import { ConditionType, Reason } from "../../apis/conditions.ts";
@@ -122,6 +127,8 @@ interface PoolMemory {
   stallKnown?: boolean;
   /** What the provider showed last: status while it backs off. */
   nodes?: PoolNode[];
+  /** The nodes this process has seen registering (by joinKey), and when each was asked for (joined()). */
+  registering?: Map<string, number>;
 }
 
 interface PodFields {
@@ -282,6 +289,9 @@ export function makePoolReconciler(deps: PoolReconcilerDeps) {
       try {
         nodes = await provider.observe(pool);
         observed = true;
+        // Remembered before act(): kwok creates the Node of a node whose provisioningSeconds have passed in
+        // the scale call, so the observation after it shows registered a node only this one shows registering.
+        mem.registering = withRegistering(mem.registering, nodes);
       } catch (err) {
         await fail(err);
       }
@@ -501,6 +511,12 @@ export function makePoolReconciler(deps: PoolReconcilerDeps) {
     }
 
     mem.nodes = nodes;
+    const arrivals = joined(mem.registering, nodes, nowMs);
+    mem.registering = arrivals.registering;
+    for (const { name: node, afterMs } of arrivals.joined) {
+      log.info({ node, afterSeconds: Math.round(afterMs / 1000) }, "registered");
+      await deps.events.record(about, events.nodeRegistered(node, name, afterMs, spec.provisioningSeconds));
+    }
     const refused = nodes.filter((n) => n.failure);
     if (refused.length) {
       const message = refused.map((n) => n.failure).join("; ");
@@ -591,6 +607,52 @@ export function makePoolReconciler(deps: PoolReconcilerDeps) {
     }
     return requeueAfterMs !== undefined ? { requeueAfterMs } : undefined;
   };
+}
+
+/**
+ * What names a node across its registration: the provider's object that becomes it (a Machine, a NodeClaim:
+ * PoolNode.holder), or, when there is none, the node itself (kwok shows a node asked for under its Node's
+ * name). A placeholder for a node no object exists for yet (`<md>/no-machine-0`) matches nothing: the node
+ * is announced if its Machine or NodeClaim is seen registering, as it is for longer than the interval
+ * between plans (10 s by default; a VM boots meanwhile) unless no operator ran then.
+ */
+const joinKey = (n: PoolNode) => n.holder ?? n.name;
+const registered = (n: PoolNode) => n.state !== "registering" && n.state !== "deleting";
+
+/** `seen` and the nodes registering in `nodes` that it lacks, asked for when they were created. */
+export function withRegistering(
+  seen: ReadonlyMap<string, number> | undefined,
+  nodes: readonly PoolNode[],
+): Map<string, number> {
+  const next = new Map(seen);
+  for (const n of nodes)
+    if (n.state === "registering" && !next.has(joinKey(n))) next.set(joinKey(n), n.createdAt);
+  return next;
+}
+
+/**
+ * Pure: the nodes seen registering before (`seen`: joinKey -> when asked for) that `nodes` shows registered,
+ * with how long they took; and the nodes registering now, to remember (the rest are forgotten: announced, or
+ * gone before they came). A node registered when first seen is not among them. The time taken ends at the
+ * Node's creation, which is its registration (a kubelet registers it; kwok creates it then), unless that is
+ * no later than the ask (the fake cloud's node is one object throughout): then when it was seen registered.
+ */
+export function joined(
+  seen: ReadonlyMap<string, number> | undefined,
+  nodes: readonly PoolNode[],
+  nowMs: number,
+): { joined: { name: string; afterMs: number }[]; registering: Map<string, number> } {
+  const arrived: { name: string; afterMs: number }[] = [];
+  const registering = new Map<string, number>();
+  for (const n of nodes) {
+    const askedAt = seen?.get(joinKey(n));
+    if (n.state === "registering") registering.set(joinKey(n), askedAt ?? n.createdAt);
+    else if (askedAt !== undefined && registered(n)) {
+      const at = n.createdAt > askedAt ? Math.min(n.createdAt, nowMs) : nowMs;
+      arrived.push({ name: n.name, afterMs: Math.max(0, at - askedAt) });
+    }
+  }
+  return { joined: arrived, registering };
 }
 
 const isStalled = (c: { status?: string; reason?: string } | undefined) =>
