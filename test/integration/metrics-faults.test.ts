@@ -106,69 +106,66 @@ integrationSuite("metrics-faults", () => {
     expect(await operator.writes()).toBe(before);
   });
 
-  describe("the replicas hold through a metrics fault, and the service recovers by itself", () => {
-    for (const c of cases) {
-      it(`${c.fault}: ${c.what}`, async () => {
-        const before = await replicas();
-        const t0 = Date.now();
-        emitter.set({ fault: c.fault });
-        let detectedMs: number | undefined;
-        if (c.gone) {
-          await eventually(
-            async () => {
-              const cond = await metricsCondition();
-              expect(cond?.status).toBe("False");
-              expect(cond?.reason).toMatch(/MetricsStale|MetricsMissing/);
-            },
-            { timeoutMs: 60_000 },
-          );
-          detectedMs = Date.now() - t0;
-        }
-        const lowest = await lowestOver(6);
-        const during = await metricsCondition();
-        expect(lowest).toBeGreaterThanOrEqual(before);
-        const t1 = Date.now();
-        emitter.set({ fault: "none" });
-        await eventually(async () => expect((await metricsCondition())?.status).toBe("True"), {
-          timeoutMs: 60_000,
-        });
-        const recoveredMs = Date.now() - t1;
-        expect(await replicas()).toBeGreaterThanOrEqual(before);
-        // The figures docs/reliability.md reports (measured, not asserted).
-        console.log(
-          `[metrics-faults] ${JSON.stringify({ fault: c.fault, replicasBefore: before, lowest, detectedMs, during: `${during?.status} ${during?.reason}`, recoveredMs })}`,
-        );
-      });
-    }
-  });
-  it("Prometheus itself down (killed): replicas hold, MetricsAvailable says so, and the service recovers when it is back", async () => {
+  /**
+   * Starts a fault, waits (when the signals go) for MetricsAvailable=False, watches six evaluations, ends it
+   * and waits for MetricsAvailable=True: the replicas never drop below what ran, and the figures
+   * docs/reliability.md reports are printed (measured, not asserted). Returns the condition during the fault.
+   */
+  const throughFault = async (
+    fault: string,
+    o: { start: () => Promise<void> | void; end: () => Promise<void> | void; gone: boolean },
+  ) => {
     const before = await replicas();
     const t0 = Date.now();
-    await rig!.prometheus.crash();
-    await eventually(
-      async () => {
-        const cond = await metricsCondition();
-        expect(cond?.status).toBe("False");
-        expect(cond?.reason).toMatch(/MetricsStale|MetricsMissing/);
-      },
-      { timeoutMs: 60_000 },
-    );
-    const detectedMs = Date.now() - t0;
+    await o.start();
+    let detectedMs: number | undefined;
+    if (o.gone) {
+      await eventually(
+        async () => {
+          const cond = await metricsCondition();
+          expect(cond?.status).toBe("False");
+          expect(cond?.reason).toMatch(/MetricsStale|MetricsMissing/);
+        },
+        { timeoutMs: 60_000 },
+      );
+      detectedMs = Date.now() - t0;
+    }
     const lowest = await lowestOver(6);
     const during = await metricsCondition();
-    // Every query is refused: the message names the source that failed.
-    expect(during?.message).toContain(new URL(rig!.prometheus.url).host);
     expect(lowest).toBeGreaterThanOrEqual(before);
     const t1 = Date.now();
-    await rig!.prometheus.restart();
+    await o.end();
     await eventually(async () => expect((await metricsCondition())?.status).toBe("True"), {
       timeoutMs: 90_000,
     });
     const recoveredMs = Date.now() - t1;
     expect(await replicas()).toBeGreaterThanOrEqual(before);
     console.log(
-      `[metrics-faults] ${JSON.stringify({ fault: "prometheus-down", replicasBefore: before, lowest, detectedMs, during: `${during?.status} ${during?.reason}`, recoveredMs })}`,
+      `[metrics-faults] ${JSON.stringify({ fault, replicasBefore: before, lowest, detectedMs, during: `${during?.status} ${during?.reason}`, recoveredMs })}`,
     );
+    return during;
+  };
+
+  describe("the replicas hold through a metrics fault, and the service recovers by itself", () => {
+    for (const c of cases) {
+      it(`${c.fault}: ${c.what}`, async () => {
+        await throughFault(c.fault, {
+          start: () => emitter.set({ fault: c.fault }),
+          end: () => emitter.set({ fault: "none" }),
+          gone: c.gone,
+        });
+      });
+    }
+  });
+
+  it("Prometheus itself down (killed): replicas hold, MetricsAvailable says so, and the service recovers when it is back", async () => {
+    const during = await throughFault("prometheus-down", {
+      start: () => rig!.prometheus.crash(),
+      end: () => rig!.prometheus.restart(),
+      gone: true,
+    });
+    // Every query is refused: the message names the source that failed.
+    expect(during?.message).toContain(new URL(rig!.prometheus.url).host);
   });
 
   it("no log line or condition shows a credential: the Prometheus password, or the operator's client key", async () => {
