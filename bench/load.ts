@@ -281,6 +281,38 @@ function quantile(h: Histogram, q: number): number | undefined {
   return lower;
 }
 
+/**
+ * The status fields that differ between two statuses: top-level keys, with the signals', lastDecision's and
+ * each condition's own fields named ("signals arrivalRate", "lastDecision reason", "conditions Ready
+ * message").
+ */
+function statusFieldsChanged(a: Record<string, unknown>, b: Record<string, unknown>): string[] {
+  const out: string[] = [];
+  const same = (x: unknown, y: unknown) => JSON.stringify(x) === JSON.stringify(y);
+  for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) {
+    if (same(a[k], b[k])) continue;
+    if (k === "lastDecision") {
+      const x = (a[k] ?? {}) as Record<string, unknown>;
+      const y = (b[k] ?? {}) as Record<string, unknown>;
+      for (const f of ["replicas", "reason", "message"]) if (!same(x[f], y[f])) out.push(`lastDecision ${f}`);
+    } else if (k === "signals") {
+      const x = (a[k] ?? {}) as Record<string, unknown>;
+      const y = (b[k] ?? {}) as Record<string, unknown>;
+      for (const f of new Set([...Object.keys(x), ...Object.keys(y)]))
+        if (f !== "observedAt" && !same(x[f], y[f])) out.push(`signals ${f}`);
+    } else if (k === "conditions") {
+      type C = { type: string; status?: string; reason?: string; message?: string };
+      const byType = (l: unknown) => new Map(((l ?? []) as C[]).map((c) => [c.type, c]));
+      const x = byType(a[k]);
+      const y = byType(b[k]);
+      for (const t of new Set([...x.keys(), ...y.keys()]))
+        for (const f of ["status", "reason", "message"] as const)
+          if (!same(x.get(t)?.[f], y.get(t)?.[f])) out.push(`conditions ${t} ${f}`);
+    } else out.push(k);
+  }
+  return out;
+}
+
 const ms = (s: number | undefined) => (s === undefined ? undefined : Math.round(s * 10_000) / 10);
 const round1 = (x: number) => Math.round(x * 10) / 10;
 const rssMiB = (pid: number) =>
@@ -315,8 +347,22 @@ try {
   const quiet = pino({ level: "silent" });
   const podCache = new Informer(admin, R.pods, quiet, { labelSelector: LABEL_SERVICE });
   const nodeCache = new Informer(admin, R.nodes, quiet);
-  await Promise.all([podCache.start(), nodeCache.start()]);
-  stops.push(() => Promise.all([podCache.stop(), nodeCache.stop()]));
+  const svcCache = new Informer(admin, R.inferenceServices, quiet);
+  // What each status write changed, so a still minute's writes can be read apart: "signals" (one moved past
+  // its tolerance), "lastDecision reason" / "lastDecision replicas", "conditions Ready", and so on.
+  const statusOf = new Map<string, Record<string, unknown>>();
+  const statusChanges: { t: number; what: string[] }[] = [];
+  svcCache.on((o, kind) => {
+    const key = `${o.metadata?.namespace}/${o.metadata?.name}`;
+    const now = ((o as { status?: Record<string, unknown> }).status ?? {}) as Record<string, unknown>;
+    const before = statusOf.get(key);
+    statusOf.set(key, now);
+    if (kind !== "update" || !before) return;
+    const what = statusFieldsChanged(before, now);
+    if (what.length > 0) statusChanges.push({ t: since(), what });
+  });
+  await Promise.all([podCache.start(), nodeCache.start(), svcCache.start()]);
+  stops.push(() => Promise.all([podCache.stop(), nodeCache.stop(), svcCache.stop()]));
   const byKey = new Map(services.map((s) => [`${s.namespace}/${s.name}`, s]));
   const syncPods = () => {
     const seen = new Set<string>();
@@ -505,6 +551,13 @@ try {
       pods: b.pods,
       nodes: b.nodes,
     });
+  }
+  for (const m of steadyPerMinute) {
+    const from = LOAD_S + (m.minute - 1) * 60;
+    const changed: Record<string, number> = {};
+    for (const c of statusChanges)
+      if (c.t >= from && c.t < from + 60) for (const w of c.what) changed[w] = (changed[w] ?? 0) + 1;
+    Object.assign(m, { statusFieldsChanged: changed });
   }
   const warm = at(Math.min(600, LOAD_S));
   const result = {
