@@ -99,10 +99,16 @@ export function signalHealth(svc: ServiceSnapshot, nowMs: number, intervalMs: nu
   // Some signals may be missing while others are fresh (a NaN gauge, a metric the server does not
   // expose): the views that need them have no say, and the message names them.
   const missing = CORE_SIGNALS.filter((k) => s[k] === undefined);
+  // Ready replicas that did not report (a scrape that failed or timed out beside healthy ones) are said
+  // too: the signals are the others', and a pod that stays silent would otherwise go unseen.
+  const from =
+    s.replicasReporting < ready
+      ? `${s.replicasReporting} of ${ready} ready replicas (${ready - s.replicasReporting} did not report)`
+      : `${s.replicasReporting} replicas`;
   return {
     ok: true,
     reason: Reason.MetricsFresh,
-    message: `signals from ${s.replicasReporting} replicas, fresh${missing.length ? `; not reported: ${missing.join(", ")}` : ""}`,
+    message: `signals from ${from}, fresh${missing.length ? `; not reported: ${missing.join(", ")}` : ""}`,
   };
 }
 

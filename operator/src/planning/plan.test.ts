@@ -113,6 +113,18 @@ describe("missing or stale signals", () => {
     expect(all.metricsAvailable.message).not.toContain("not reported");
   });
 
+  it("fresh signals from fewer replicas than are ready say how many did not report", () => {
+    const p = one(
+      plan(snapshot([service("s", { replicas: 6, signals: { ...load(4), replicasReporting: 5 } })]), T0),
+    );
+    expect(p.metricsAvailable).toMatchObject({ ok: true, reason: Reason.MetricsFresh });
+    expect(p.metricsAvailable.message).toContain("signals from 5 of 6 ready replicas (1 did not report)");
+    const all = one(
+      plan(snapshot([service("s", { replicas: 6, signals: { ...load(4), replicasReporting: 6 } })]), T0),
+    );
+    expect(all.metricsAvailable.message).toContain("signals from 6 replicas, fresh");
+  });
+
   it("signals exactly two intervals old are still fresh", () => {
     const p = one(plan(snapshot([service("s", { signals: load(1), now: T0 - 2 * INTERVAL_MS })]), T0));
     expect(p.metricsAvailable).toMatchObject({ ok: true, reason: Reason.MetricsFresh });
