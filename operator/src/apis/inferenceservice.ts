@@ -501,7 +501,9 @@ export const inferenceServiceStatusSchema = z
           .describe(
             "Headroom the planner keeps for the latency objectives after misses (above 1: more replicas).",
           ),
-        observedAt: text(64).describe("When the planner last changed them (RFC 3339)."),
+        observedAt: text(64).describe(
+          "When they were written (RFC 3339): they relax back towards the profiles from then, and are written again only when learning moves one the other way by 0.05.",
+        ),
       })
       .optional()
       .describe(

@@ -252,17 +252,27 @@ describe("status.learned", () => {
       nowIso,
     });
 
-  it("keeps what holds replicas up, rounded, rewritten only when a figure moves by 0.05, and goes when the profiles hold", () => {
+  it("keeps what holds replicas up, rounded, rewritten when learning moves a figure by 0.05 (not as it relaxes), and goes when the profiles hold", () => {
     const first = at("2026-01-01T00:00:00Z", { capacityScale: 0.7012, sloHeadroom: 1.0001 });
     expect(first.learned).toEqual({ capacityScale: 0.7, observedAt: "2026-01-01T00:00:00Z" });
-    // Relaxing by less than 0.05: the same status (no write).
-    const later = at("2026-01-01T00:10:00Z", { capacityScale: 0.74 }, first);
+    // Relaxing back towards the profile, by any amount: the same status (no write); a new leader relaxes it
+    // from observedAt the same way.
+    const later = at("2026-01-01T00:10:00Z", { capacityScale: 0.9 }, first);
     expect(later.learned).toBe(first.learned);
+    // Learning: a headroom appears (written, with the scale as it is now); a scale lower by 0.05 or more.
     const moved = at("2026-01-01T00:20:00Z", { capacityScale: 0.76, sloHeadroom: 1.3 }, later);
     expect(moved.learned).toEqual({
       capacityScale: 0.76,
       sloHeadroom: 1.3,
       observedAt: "2026-01-01T00:20:00Z",
+    });
+    expect(at("2026-01-01T00:30:00Z", { capacityScale: 0.72, sloHeadroom: 1.2 }, moved).learned).toBe(
+      moved.learned,
+    );
+    expect(at("2026-01-01T00:30:00Z", { capacityScale: 0.7, sloHeadroom: 1.3 }, moved).learned).toEqual({
+      capacityScale: 0.7,
+      sloHeadroom: 1.3,
+      observedAt: "2026-01-01T00:30:00Z",
     });
     // Back at the profile and without headroom: gone.
     expect(at("2026-01-01T01:00:00Z", { capacityScale: 0.999 }, moved).learned).toBeUndefined();
