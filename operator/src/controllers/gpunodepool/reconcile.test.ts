@@ -20,6 +20,22 @@ import { CAPACITY_HOLD_MS, forgetPoolMetrics, makePoolReconciler } from "./recon
 import { STALL_HOLD_MS } from "./stall.ts";
 
 const log = pino({ level: "silent" });
+
+/**
+ * A node as an operator leaves it mid-drain: cordoned, with the draining annotation since T0, and (`labelled`)
+ * the draining-pool label a cordon sets since it exists.
+ */
+function leftDraining<N extends KubeObject>(n: N, labelled = false): N {
+  return {
+    ...n,
+    metadata: {
+      ...n.metadata,
+      annotations: { [ANNOTATION_DRAINING]: new Date(T0).toISOString() },
+      ...(labelled ? { labels: { ...n.metadata?.labels, [LABEL_DRAINING_POOL]: NAME } } : {}),
+    },
+    spec: { ...(n.spec as object), unschedulable: true },
+  };
+}
 const NAME = "gpu";
 const POOL_PATH = pathFor(R.gpuNodePools, { name: NAME });
 const DELAY_S = 60;
@@ -308,11 +324,7 @@ describe("GPUNodePool reconcile", () => {
     const w = setup();
     w.addNode("gpu-a");
     const b = w.addNode("gpu-b");
-    w.kube.seed(pathFor(R.nodes, { name: "gpu-b" }), {
-      ...b,
-      metadata: { ...b.metadata, annotations: { [ANNOTATION_DRAINING]: new Date(T0).toISOString() } },
-      spec: { ...b.spec, unschedulable: true },
-    });
+    w.kube.seed(pathFor(R.nodes, { name: "gpu-b" }), leftDraining(b));
     w.want(2);
     await w.reconcile();
     const node = w.nodes().find((n) => n.metadata?.name === "gpu-b");
@@ -893,15 +905,7 @@ describe("GPUNodePool reconcile: a drain no reconcile of the pool will finish is
     const w = setup({ provider });
     w.addNode("gpu-a");
     const b = w.addNode("gpu-b");
-    w.kube.seed(pathFor(R.nodes, { name: "gpu-b" }), {
-      ...b,
-      metadata: {
-        ...b.metadata,
-        annotations: { [ANNOTATION_DRAINING]: new Date(T0).toISOString() },
-        labels: { ...b.metadata?.labels, [LABEL_DRAINING_POOL]: NAME },
-      },
-      spec: { ...b.spec, unschedulable: true },
-    });
+    w.kube.seed(pathFor(R.nodes, { name: "gpu-b" }), leftDraining(b, true));
     w.want(1);
     fail = true;
     await w.reconcile();
@@ -919,11 +923,7 @@ describe("GPUNodePool reconcile: a drain no reconcile of the pool will finish is
     const w = setup();
     w.addNode("gpu-a");
     const b = w.addNode("gpu-b");
-    w.kube.seed(pathFor(R.nodes, { name: "gpu-b" }), {
-      ...b,
-      metadata: { ...b.metadata, annotations: { [ANNOTATION_DRAINING]: new Date(T0).toISOString() } },
-      spec: { ...b.spec, unschedulable: true },
-    });
+    w.kube.seed(pathFor(R.nodes, { name: "gpu-b" }), leftDraining(b));
     w.addPod("p1", "gpu-a");
     w.addPod("p3", "gpu-b");
     w.kube.fault = pdb;
@@ -956,15 +956,7 @@ describe("GPUNodePool reconcile: a drain no reconcile of the pool will finish is
     w.addNode("gpu-a");
     w.addPod("p1", "gpu-a");
     const b = w.addNode("gpu-b");
-    w.kube.seed(pathFor(R.nodes, { name: "gpu-b" }), {
-      ...b,
-      metadata: {
-        ...b.metadata,
-        annotations: { [ANNOTATION_DRAINING]: new Date(T0).toISOString() },
-        labels: { ...b.metadata?.labels, [LABEL_DRAINING_POOL]: NAME },
-      },
-      spec: { ...b.spec, unschedulable: true },
-    });
+    w.kube.seed(pathFor(R.nodes, { name: "gpu-b" }), leftDraining(b, true));
     // Drained: offered for removal, and the provider fails to remove it. It backs off 5 s.
     w.want(1);
     await w.reconcile();
