@@ -276,7 +276,7 @@ describe("capacity model", () => {
 });
 
 describe("learning", () => {
-  it("measures request size only while nothing queues", () => {
+  it("measures request size from token rates only while nothing queues", () => {
     const calm = learn(
       undefined,
       sig({ arrivalRate: 10, promptTokensPerSecond: 5000, generationTokensPerSecond: 2000, queueDepth: 0 }),
@@ -305,6 +305,62 @@ describe("learning", () => {
       output: 10,
     });
     expect(requestSize(undefined, sig({ arrivalRate: 0 }))).toBeUndefined();
+  });
+
+  it("takes the size of the requests that finished, not token rates over a completion rate, at a burst's onset", () => {
+    // 20 s into a burst after idle time: one replica prefills 2,700 prompt tokens/s for the 60 requests it
+    // admitted while 0.33 req/s have finished (vLLM counts requests as they end): token rates over the
+    // request rate read 8,300 tokens a request. The per-request histograms say 1,150 and 210.
+    const onset = sig({
+      arrivalRate: 0.33,
+      promptTokensPerSecond: 2_700,
+      generationTokensPerSecond: 80,
+      finishedRequestsPerSecond: 0.33,
+      finishedPromptTokensPerSecond: 0.33 * 1150,
+      finishedGenerationTokensPerSecond: 0.33 * 210,
+    });
+    const size = requestSize(undefined, onset)!;
+    expect(size.prompt).toBeCloseTo(1150, 9);
+    expect(size.output).toBeCloseTo(210, 9);
+    // Without the histograms (SGLang, llama.cpp), the ratio is all there is.
+    const ratio = requestSize(undefined, { ...onset, finishedRequestsPerSecond: undefined })!;
+    expect(ratio.prompt).toBeGreaterThan(8000);
+  });
+
+  it("learns the size of finished requests while requests queue, and needs enough of them", () => {
+    const queued = sig({
+      arrivalRate: 20,
+      queueDepth: 400,
+      promptTokensPerSecond: 40_000,
+      generationTokensPerSecond: 4_000,
+      finishedRequestsPerSecond: 20,
+      finishedPromptTokensPerSecond: 20 * 1150,
+      finishedGenerationTokensPerSecond: 20 * 210,
+    });
+    expect(learn(undefined, queued, 2000, T0)).toMatchObject({ promptTokens: 1150, outputTokens: 210 });
+    // 0.2 finished a second is 12 in the window: too few to learn from (SIZE_MIN_REQUESTS).
+    const few = { ...queued, finishedRequestsPerSecond: 0.2, finishedPromptTokensPerSecond: 230 };
+    expect(learn(undefined, few, 2000, T0).promptTokens).toBeUndefined();
+  });
+
+  it("learns no capacity when fewer than half the replicas queue: the backlog is a few pods', not the fleet's", () => {
+    // idle-bursts: one pod still holds 3,900 requests of an earlier burst while 23 replicas serve a burst
+    // that needs 16; p95 TTFT is the old backlog's. Per replica the fleet serves 0.6 of the profile.
+    const s = sig({
+      queueDepth: 3_900,
+      queuedReplicas: 1,
+      ttftSeconds: 1_600,
+      kvCacheUtilization: 0.95,
+      replicasReporting: 23,
+      promptTokensPerSecond: 23 * 1_400,
+      generationTokensPerSecond: 23 * 270,
+    });
+    const objectives = { ttftSeconds: 2, attainment: 0.99 };
+    expect(learn(undefined, s, 2780, T0, objectives).capacityScale).toBeUndefined();
+    // Most of them queueing: the fleet is short, and that is a measurement.
+    expect(learn(undefined, { ...s, queuedReplicas: 20 }, 2780, T0, objectives).capacityScale).toBeLessThan(
+      1,
+    );
   });
 
   it("learns capacity from prefill-bound replicas that queue and miss the TTFT objective with KV mostly empty", () => {

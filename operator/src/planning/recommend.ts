@@ -18,8 +18,9 @@
 //
 // Learning (kept in memory, used from the next evaluation on, so that one evaluation's views depend on its
 // load only through the signals and never shrink when load grows):
-// - request size: prompt and generated tokens per request = token rates / arrival rate, measured only while
-//   nothing queues (then served = offered), smoothed (EWMA 0.2);
+// - request size: prompt and generated tokens per request, from the finished requests' per-request
+//   histograms where the servers keep them (vLLM; TGI's generated tokens), at any load; else token rates /
+//   arrival rate, measured only while nothing queues (then served = offered); smoothed (EWMA 0.2);
 // - capacity at saturation: when requests queue (queueDepth > 0) and the KV cache is high
 //   (kvCacheUtilization >= 0.9), replicas are serving all they can, so tokens/s per reporting replica is a
 //   measurement of capacity, once the ready replicas have been the same for a whole rate window (a
@@ -136,23 +137,41 @@ export function replicaCapacity(
   };
 }
 
-/** Mean request size: learned (measured while nothing queued) or, failing that, the current ratio. */
+/**
+ * Mean prompt and generated tokens of the requests that finished over the window, from per-request
+ * histograms (Signals.finished*): each undefined when the servers keep no such histogram or nothing finished.
+ * Unlike token rates over the request rate, numerator and denominator count the same requests.
+ */
+export function finishedSize(signals: Signals): { prompt?: number; output?: number; requests: number } {
+  const requests = signals.finishedRequestsPerSecond ?? 0;
+  if (!(requests > 0)) return { requests: 0 };
+  const prompt = signals.finishedPromptTokensPerSecond;
+  const output = signals.finishedGenerationTokensPerSecond;
+  return {
+    requests,
+    ...(prompt !== undefined ? { prompt: prompt / requests } : {}),
+    ...(output !== undefined ? { output: output / requests } : {}),
+  };
+}
+
+/**
+ * Mean request size, each part from the first that knows it: what was learned; the window's finished
+ * requests (finishedSize()); the token rates over the request rate. The last reads a request far too large
+ * while load rises from idle (prompts count as they are prefilled, vLLM's requests as they finish: 68,000
+ * tokens a request at the onset of a burst in the robustness suite's idle-bursts, 50x the truth).
+ */
 export function requestSize(
   learned: LearnedModel | undefined,
   signals: Signals,
 ): { prompt: number; output: number } | undefined {
-  if (learned?.promptTokens !== undefined && learned.outputTokens !== undefined) {
-    return { prompt: learned.promptTokens, output: learned.outputTokens };
-  }
+  const finished = finishedSize(signals);
   const rate = signals.arrivalRate;
-  if (rate === undefined || rate <= 0) return undefined;
-  if (signals.promptTokensPerSecond === undefined && signals.generationTokensPerSecond === undefined) {
-    return undefined;
-  }
-  return {
-    prompt: (signals.promptTokensPerSecond ?? 0) / rate,
-    output: (signals.generationTokensPerSecond ?? 0) / rate,
-  };
+  const ratio = (tokens: number | undefined) =>
+    tokens !== undefined && rate !== undefined && rate > 0 ? tokens / rate : undefined;
+  const prompt = learned?.promptTokens ?? finished.prompt ?? ratio(signals.promptTokensPerSecond);
+  const output = learned?.outputTokens ?? finished.output ?? ratio(signals.generationTokensPerSecond);
+  if (prompt === undefined && output === undefined) return undefined;
+  return { prompt: prompt ?? 0, output: output ?? 0 };
 }
 
 /** Tokens/s served now, when the servers report token rates. */
@@ -232,14 +251,22 @@ export function learn(
   const next: LearnedModel = { ...prev };
   const queue = signals.queueDepth ?? 0;
   const rate = signals.arrivalRate ?? 0;
-  if (
-    rate * RATE_WINDOW_SECONDS >= SIZE_MIN_REQUESTS &&
-    queue === 0 &&
-    signals.promptTokensPerSecond !== undefined &&
-    signals.generationTokensPerSecond !== undefined
-  ) {
-    next.promptTokens = ewma(prev?.promptTokens, signals.promptTokensPerSecond / rate, SIZE_SMOOTHING);
-    next.outputTokens = ewma(prev?.outputTokens, signals.generationTokensPerSecond / rate, SIZE_SMOOTHING);
+  // Request size: from the window's finished requests where the servers keep per-request histograms (at any
+  // load), else from token rates over the request rate while nothing queues (then served = offered).
+  const finished = finishedSize(signals);
+  const enoughFinished = finished.requests * RATE_WINDOW_SECONDS >= SIZE_MIN_REQUESTS;
+  const steadyRatio = rate * RATE_WINDOW_SECONDS >= SIZE_MIN_REQUESTS && queue === 0;
+  const sized = (fromFinished: number | undefined, tokens: number | undefined) =>
+    enoughFinished && fromFinished !== undefined
+      ? fromFinished
+      : steadyRatio && tokens !== undefined
+        ? tokens / rate
+        : undefined;
+  const prompt = sized(finished.prompt, signals.promptTokensPerSecond);
+  const output = sized(finished.output, signals.generationTokensPerSecond);
+  if (prompt !== undefined && output !== undefined) {
+    next.promptTokens = ewma(prev?.promptTokens, prompt, SIZE_SMOOTHING);
+    next.outputTokens = ewma(prev?.outputTokens, output, SIZE_SMOOTHING);
   }
   const served = servedTokens(signals) ?? 0;
   // Stranded: the backlog drains (the pods that hold it serve it off while the rest keep up with arrivals).
@@ -253,8 +280,18 @@ export function learn(
     signals.ttftSeconds !== undefined &&
     signals.ttftSeconds > ttftTargetSeconds;
   const serving = context.servingReplicas ?? signals.replicasReporting;
+  // Held by a few: fewer than half the reporting replicas queue (Signals.queuedReplicas). A backlog left on
+  // the pods a burst was routed to, beside replicas that serve what arrives with room to spare: their
+  // tokens/s per replica measure the arrivals, not capacity, and their misses are the backlog's (idle-bursts:
+  // one pod held 4,000 requests for half an hour, and each later burst, served by 23 replicas, read as a
+  // capacity of 0.53 of the profile).
+  const fewQueue =
+    signals.queuedReplicas !== undefined &&
+    signals.queuedReplicas > 0 &&
+    signals.queuedReplicas * 2 < signals.replicasReporting;
   const saturated =
     !stranded &&
+    !fewQueue &&
     queue > 0 &&
     ((signals.kvCacheUtilization ?? 0) >= SATURATION_KV || latencyBound) &&
     signals.replicasReporting > 0 &&

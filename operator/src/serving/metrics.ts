@@ -21,6 +21,14 @@ export const REQUEST_LATENCY_BUCKETS: readonly number[] = [
   960.0, 1920.0, 7680.0,
 ];
 
+/**
+ * vllm:request_prompt_tokens and vllm:request_generation_tokens buckets: vLLM's 1-2-5 series up to the
+ * model's context (build_1_2_5_buckets(max_model_len)), here for a context of 32,768 tokens.
+ */
+export const TOKEN_BUCKETS: readonly number[] = [
+  1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000,
+];
+
 /** A histogram's state: cumulative counts per upper bound (last entry is +Inf), sum and count. */
 export interface HistogramSnapshot {
   /** Upper bounds, without +Inf. */
@@ -120,6 +128,10 @@ export interface ReplicaMetrics {
   requestTimePerOutputToken: HistogramSnapshot;
   e2eRequestLatency: HistogramSnapshot;
   requestQueueTime: HistogramSnapshot;
+  /** Each finished request's prompt tokens. */
+  requestPromptTokens: HistogramSnapshot;
+  /** Each finished request's generated tokens. */
+  requestGenerationTokens: HistogramSnapshot;
 }
 
 export interface RenderOptions {
@@ -206,6 +218,12 @@ export function renderPrometheus(m: ReplicaMetrics, opts: RenderOptions): string
     "vllm:request_queue_time_seconds",
     "Histogram of time spent in WAITING phase for request.",
     m.requestQueueTime,
+  );
+  histogram("vllm:request_prompt_tokens", "Number of prefill tokens processed.", m.requestPromptTokens);
+  histogram(
+    "vllm:request_generation_tokens",
+    "Number of generation tokens processed.",
+    m.requestGenerationTokens,
   );
   return `${out.join("\n")}\n`;
 }

@@ -7,6 +7,7 @@ import {
   REQUEST_LATENCY_BUCKETS,
   type ReplicaMetrics,
   renderPrometheus,
+  TOKEN_BUCKETS,
   TTFT_BUCKETS,
 } from "./metrics.ts";
 import type { RequestRecord, RequestSpec, ServingProfile } from "./types.ts";
@@ -127,6 +128,8 @@ export class Replica {
   readonly #tpot = new Histogram(ITL_BUCKETS);
   readonly #e2e = new Histogram(REQUEST_LATENCY_BUCKETS);
   readonly #queue = new Histogram(REQUEST_LATENCY_BUCKETS);
+  readonly #promptLengths = new Histogram(TOKEN_BUCKETS);
+  readonly #outputLengths = new Histogram(TOKEN_BUCKETS);
 
   constructor(profile: ServingProfile, startTime = 0, options: ReplicaOptions = {}) {
     validateProfile(profile);
@@ -253,6 +256,8 @@ export class Replica {
       requestTimePerOutputToken: this.#tpot.snapshot(),
       e2eRequestLatency: this.#e2e.snapshot(),
       requestQueueTime: this.#queue.snapshot(),
+      requestPromptTokens: this.#promptLengths.snapshot(),
+      requestGenerationTokens: this.#outputLengths.snapshot(),
     };
   }
 
@@ -430,6 +435,8 @@ export class Replica {
     r.kv = 0;
     this.#success++;
     this.#e2e.observe(end - r.spec.arrival);
+    this.#promptLengths.observe(r.prompt);
+    this.#outputLengths.observe(r.output);
     if (r.output > 1) this.#tpot.observe((end - r.firstToken) / (r.output - 1));
     if (!this.#keepRecords) return;
     this.#finished.push({

@@ -35,6 +35,9 @@ export function readingOf(m: ReplicaMetrics, atMs: number): PodReading {
       arrivals: m.requestSuccessTotal,
       promptTokens: m.promptTokensTotal,
       generationTokens: m.generationTokensTotal,
+      finishedRequests: m.requestGenerationTokens.count,
+      finishedPromptTokens: m.requestPromptTokens.sum,
+      finishedGenerationTokens: m.requestGenerationTokens.sum,
     },
     histograms: {
       ttft: histogram(m.timeToFirstToken),

@@ -52,6 +52,16 @@ describe("readPod per runtime", () => {
     gauges: { queueDepth: 6, runningRequests: 10, kvCacheUtilization: 0.5 },
     counters: { arrivals: 40, promptTokens: 4000, generationTokens: 9000 },
   };
+  // vLLM's per-request token histograms: requests finished and their tokens.
+  const vllmFull = {
+    ...full,
+    counters: {
+      ...full.counters,
+      finishedRequests: 40,
+      finishedPromptTokens: 4000,
+      finishedGenerationTokens: 9000,
+    },
+  };
   const ttft = [
     { le: 0.1, count: 10 },
     { le: 0.5, count: 30 },
@@ -66,27 +76,27 @@ describe("readPod per runtime", () => {
   ];
 
   it.each([
-    ["vllm", ADAPTERS.vllm, expo.vllm(load), full, { ttft, itl }],
+    ["vllm", ADAPTERS.vllm, expo.vllm(load), vllmFull, { ttft, itl }],
     [
       "vllm with two engines (data parallel)",
       ADAPTERS.vllm,
       expo.vllm(load, { engines: 2 }),
-      full,
+      vllmFull,
       { ttft, itl },
     ],
     [
       "vllm with ':' rewritten to '_'",
       ADAPTERS.vllm,
       expo.vllm(load, { underscore: true }),
-      full,
+      vllmFull,
       { ttft, itl },
     ],
-    ["vllm v0.8 names", ADAPTERS.vllm, expo.vllmLegacy(load), full, { ttft, itl }],
+    ["vllm v0.8 names", ADAPTERS.vllm, expo.vllmLegacy(load), vllmFull, { ttft, itl }],
     [
       "vllm v0.10, old and new names side by side",
       ADAPTERS.vllm,
       expo.vllmTransition(load),
-      full,
+      vllmFull,
       { ttft, itl },
     ],
     ["sglang", ADAPTERS.sglang, expo.sglang(load), full, { ttft, itl }],
@@ -94,7 +104,10 @@ describe("readPod per runtime", () => {
       "tgi (no TTFT, no KV cache)",
       ADAPTERS.tgi,
       expo.tgi(load),
-      { ...full, gauges: { queueDepth: 6, runningRequests: 10 } },
+      {
+        gauges: { queueDepth: 6, runningRequests: 10 },
+        counters: { ...full.counters, finishedRequests: 40, finishedGenerationTokens: 9000 },
+      },
       // Its per-request mean time per token is both the ITL quantile's and the SLO headroom's histogram.
       { itl, requestItl: itl },
     ],

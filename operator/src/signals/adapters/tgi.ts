@@ -21,6 +21,10 @@ export const tgiAdapter: ServerAdapter = {
     arrivals: { names: ["tgi_request_count", "tgi_request_count_total"] },
     promptTokens: { names: ["tgi_request_input_length_sum"] },
     generationTokens: { names: ["tgi_request_generated_tokens_sum"] },
+    // Generated tokens per finished request from the same histogram. The prompt's mean needs no pair of its
+    // own: input lengths and the arrival counter both count requests as they arrive.
+    finishedRequests: { names: ["tgi_request_generated_tokens_count"] },
+    finishedGenerationTokens: { names: ["tgi_request_generated_tokens_sum"] },
   },
   histograms: {
     itl: { names: ["tgi_request_mean_time_per_token_duration"] },

@@ -11,8 +11,21 @@ export type AdapterServer = Exclude<ServerRuntime, "custom">;
 export const GAUGE_SIGNALS = ["queueDepth", "runningRequests", "kvCacheUtilization"] as const;
 export type GaugeSignal = (typeof GAUGE_SIGNALS)[number];
 
-/** Signals read as the per-second rate of a counter. */
-export const COUNTER_SIGNALS = ["arrivals", "promptTokens", "generationTokens"] as const;
+/**
+ * Signals read as the per-second rate of a counter. The last three count finished requests and their tokens
+ * (the `_count` and `_sum` of per-request histograms recorded when a request ends, such as vLLM's
+ * vllm:request_prompt_tokens): their ratios are the mean size of a request, measured on the same requests.
+ * promptTokens counts prompts as they are prefilled and arrivals (for vLLM) as requests finish, so their
+ * ratio reads a request 50x too large at the onset of a burst after idle time.
+ */
+export const COUNTER_SIGNALS = [
+  "arrivals",
+  "promptTokens",
+  "generationTokens",
+  "finishedRequests",
+  "finishedPromptTokens",
+  "finishedGenerationTokens",
+] as const;
 export type CounterSignal = (typeof COUNTER_SIGNALS)[number];
 
 /**
@@ -32,6 +45,9 @@ export const SIGNAL_FIELD = {
   arrivals: "arrivalRate",
   promptTokens: "promptTokensPerSecond",
   generationTokens: "generationTokensPerSecond",
+  finishedRequests: "finishedRequestsPerSecond",
+  finishedPromptTokens: "finishedPromptTokensPerSecond",
+  finishedGenerationTokens: "finishedGenerationTokensPerSecond",
   ttft: "ttftSeconds",
   itl: "itlSeconds",
   requestItl: "requestItlSeconds",
@@ -57,6 +73,9 @@ export const ACROSS_PODS: Record<GaugeSignal | CounterSignal, "sum" | "mean"> = 
   arrivals: "sum",
   promptTokens: "sum",
   generationTokens: "sum",
+  finishedRequests: "sum",
+  finishedPromptTokens: "sum",
+  finishedGenerationTokens: "sum",
 };
 
 /**

@@ -21,6 +21,11 @@ export const vllmAdapter: ServerAdapter = {
     arrivals: { names: ["vllm:request_success_total"] },
     promptTokens: { names: ["vllm:prompt_tokens_total"] },
     generationTokens: { names: ["vllm:generation_tokens_total"] },
+    // Per-request histograms, each observed once when a request finishes (every finished_reason): the mean
+    // size of the requests that finished, prompt and output on the same requests.
+    finishedRequests: { names: ["vllm:request_generation_tokens_count"] },
+    finishedPromptTokens: { names: ["vllm:request_prompt_tokens_sum"] },
+    finishedGenerationTokens: { names: ["vllm:request_generation_tokens_sum"] },
   },
   histograms: {
     ttft: { names: ["vllm:time_to_first_token_seconds"] },

@@ -97,9 +97,10 @@ describe("prometheus source: batching", () => {
       svc("d", "absent", "vllm"),
     ];
     const out = await source.fetchSignals(services, NOW);
-    // vLLM: 9 signals + 2 buckets (TTFT, per-request ITL) + queued pods + replicas + time; SGLang: 8 signals +
-    // TTFT buckets + queued pods + replicas + time: 26 queries for 4 services.
-    expect(server.received).toHaveLength(26);
+    // vLLM: 12 signals (3 of them the finished requests' sizes) + 2 buckets (TTFT, per-request ITL) + queued
+    // pods + replicas + time; SGLang: 8 signals + TTFT buckets + queued pods + replicas + time: 29 queries for
+    // 4 services.
+    expect(server.received).toHaveLength(29);
     expect(new Set(server.received.map((r) => r.path))).toEqual(new Set(["/api/v1/query"]));
     expect(server.received.every((r) => new URLSearchParams(r.body).get("time") === String(NOW / 1000))).toBe(
       true,
@@ -130,7 +131,7 @@ describe("prometheus source: batching", () => {
 
     server.received.length = 0;
     await source.fetchSignals([...services, svc("e", "more", "vllm"), svc("f", "again", "vllm")], NOW);
-    expect(server.received).toHaveLength(26);
+    expect(server.received).toHaveLength(29);
   });
 
   it("sends a service with its own prometheusURL to that Prometheus", async () => {

@@ -489,7 +489,12 @@ export function createPrometheusSource(input: z.input<typeof prometheusConfigSch
       // A signal every service of the batch overrides needs no batch query.
       const skip = new Set<string>();
       for (const [signal, field] of Object.entries(SIGNAL_FIELD)) {
-        if (batch.services.every((svc) => svc.metrics.queries?.[field] !== undefined)) skip.add(signal);
+        const overridable = (SIGNAL_QUERIES as readonly string[]).includes(field);
+        if (
+          overridable &&
+          batch.services.every((svc) => svc.metrics.queries?.[field as SignalName] !== undefined)
+        )
+          skip.add(signal);
       }
       batch.queries = batchQueries(batch.adapter, opts, skip);
       batch.tasks = batch.queries.map((q) => tasks.add(batch.url, q.query));

@@ -95,6 +95,8 @@ describe("PromQL from adapters", () => {
       "arrivals",
       "promptTokens",
       "generationTokens",
+      "finishedRequests",
+      "finishedGenerationTokens",
       "itl",
       "requestItl",
       "requestItl",

@@ -77,6 +77,16 @@ export function vllm(load: Load, opts: { engines?: number; underscore?: boolean 
     ["0.01", "0.05", "0.1", "+Inf"],
     load.itl,
   );
+  // Per-request token histograms, observed as each request finishes: the window's finished requests carry
+  // the load's tokens.
+  const tokens = (name: string, help: string, total: number) =>
+    family(name, "histogram", help, (e) => [
+      `${m(name)}_sum${l(e)} ${f(per(total))}`,
+      ...["1000.0", "+Inf"].map((b) => `${m(name)}_bucket${l(e, `le="${b}",`)} ${f(per(load.requests))}`),
+      `${m(name)}_count${l(e)} ${f(per(load.requests))}`,
+    ]);
+  tokens("vllm:request_prompt_tokens", "Number of prefill tokens processed.", load.promptTokens);
+  tokens("vllm:request_generation_tokens", "Number of generation tokens processed.", load.generationTokens);
   out.push(
     "# HELP python_gc_objects_collected_total Objects collected during gc",
     "# TYPE python_gc_objects_collected_total counter",
