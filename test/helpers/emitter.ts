@@ -3,7 +3,7 @@
 // histograms (vLLM's names and bucket bounds), slow ones above 2.5 s TTFT and 0.2 s ITL, the others below
 // 1 s and 0.05 s.
 import { createServer, type Server } from "node:http";
-import { Histogram, ITL_BUCKETS, TTFT_BUCKETS } from "../../operator/src/serving/metrics.ts";
+import { Histogram, ITL_BUCKETS, TOKEN_BUCKETS, TTFT_BUCKETS } from "../../operator/src/serving/metrics.ts";
 
 /**
  * A metrics fault, as a broken exporter shows it: a body that is not an exposition (an HTML error page),
@@ -39,6 +39,9 @@ export const SLOW_TTFT_SECONDS = 3;
 export const FAST_TTFT_SECONDS = 0.5;
 export const SLOW_ITL_SECONDS = 0.3;
 export const FAST_ITL_SECONDS = 0.03;
+/** Every finished request's prompt and generated tokens, in vllm:request_prompt_tokens and _generation_tokens. */
+export const PROMPT_TOKENS = 1150;
+export const OUTPUT_TOKENS = 210;
 
 function checkShare(share: number): number {
   if (!(share >= 0 && share <= 1)) throw new RangeError(`slowShare must be in [0, 1], not ${share}`);
@@ -63,6 +66,8 @@ export async function startVllmEmitter(
   let fault: EmitterFault = "none";
   let ttft = new Histogram(TTFT_BUCKETS);
   let requestItl = new Histogram(ITL_BUCKETS);
+  let promptLengths = new Histogram(TOKEN_BUCKETS);
+  let outputLengths = new Histogram(TOKEN_BUCKETS);
   let finished = 0; // requests observed in the histograms so far
   let slowOwed = 0; // fractional slow requests carried over, so the slow count tracks the share exactly
 
@@ -80,6 +85,8 @@ export async function startVllmEmitter(
     ttft.observe(FAST_TTFT_SECONDS, n - slow);
     requestItl.observe(SLOW_ITL_SECONDS, slow);
     requestItl.observe(FAST_ITL_SECONDS, n - slow);
+    promptLengths.observe(PROMPT_TOKENS, n);
+    outputLengths.observe(OUTPUT_TOKENS, n);
   };
 
   const server: Server = createServer((req, res) => {
@@ -137,6 +144,8 @@ export async function startVllmEmitter(
         "Histogram of time_per_output_token_seconds per request.",
         requestItl,
       ),
+      ...histogram("vllm:request_prompt_tokens", "Number of prefill tokens processed.", promptLengths),
+      ...histogram("vllm:request_generation_tokens", "Number of generation tokens processed.", outputLengths),
       "",
     ].join("\n");
     res.writeHead(200, { "content-type": "text/plain; version=0.0.4" }).end(body);
@@ -156,6 +165,8 @@ export async function startVllmEmitter(
           slowOwed = 0;
           ttft = new Histogram(TTFT_BUCKETS);
           requestItl = new Histogram(ITL_BUCKETS);
+          promptLengths = new Histogram(TOKEN_BUCKETS);
+          outputLengths = new Histogram(TOKEN_BUCKETS);
         }
         fault = v.fault === "reset" ? "none" : v.fault;
       }

@@ -5,13 +5,14 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { inferenceServiceSpecSchema } from "../../operator/src/apis/inferenceservice.ts";
 import type { KubeClient, KubeObject } from "../../operator/src/kube/client.ts";
 import { pathFor, R } from "../../operator/src/kube/resources.ts";
+import { requestSize } from "../../operator/src/planning/recommend.ts";
 import type { HistogramBuckets } from "../../operator/src/planning/types.ts";
 import { ITL_BUCKETS, TTFT_BUCKETS } from "../../operator/src/serving/metrics.ts";
 import { createPrometheusSource } from "../../operator/src/signals/sources/prometheus.ts";
 import { serviceRef } from "../../operator/src/signals/sources/types.ts";
 import { fractionAbove } from "../../operator/src/signals/window.ts";
 import { kubectl } from "../helpers/cluster.ts";
-import { type Emitter, startVllmEmitter } from "../helpers/emitter.ts";
+import { type Emitter, OUTPUT_TOKENS, PROMPT_TOKENS, startVllmEmitter } from "../helpers/emitter.ts";
 import { type EmitterRig, startEmitterRig } from "../helpers/emitter-rig.ts";
 import { eventually } from "../helpers/eventually.ts";
 import { inferenceService } from "../helpers/objects.ts";
@@ -153,6 +154,12 @@ integrationSuite("signals", () => {
               0.05,
             );
             expect(Math.abs((itlSlow ?? -1) - SLOW_SHARE), `ITL share ${itlSlow}`).toBeLessThanOrEqual(0.05);
+            // The finished requests' size, from vLLM's per-request token histograms: what the planner takes
+            // as the mean request (recommend.ts requestSize()), whatever the token counters say.
+            const size = requestSize(undefined, result.signals);
+            expect(result.signals.finishedRequestsPerSecond).toBeGreaterThan(0);
+            expect(size?.prompt).toBeCloseTo(PROMPT_TOKENS, 6);
+            expect(size?.output).toBeCloseTo(OUTPUT_TOKENS, 6);
           },
           { timeoutMs: 60_000, intervalMs: 1000 },
         );
@@ -195,6 +202,9 @@ integrationSuite("signals", () => {
             if (!result?.ok) throw new Error(`no signals: ${result ? result.error.message : "no entry"}`);
             expect(result.signals.replicasReporting).toBe(2);
             expect(result.signals.queueDepth).toBe(5);
+            // Each queueing pod's queue, as the planner's queue view reads how a backlog is spread.
+            expect(result.signals.queuedReplicas).toBe(1);
+            expect(result.signals.podQueues).toEqual([5]);
             expect(result.signals.runningRequests).toBe(30);
           },
           { timeoutMs: 60_000, intervalMs: 1000 },

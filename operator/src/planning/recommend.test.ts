@@ -104,6 +104,38 @@ describe("queue view", () => {
     expect(calm.replicas).toBe(1);
   });
 
+  it("counts as busy only the pods whose own queue outlasts the drain time, when each pod's queue is known", () => {
+    // A 10x step: 4 old pods hold 13,000 requests; 13 pods just ready queue a few each as they fill; 15 more
+    // serve. mu = 2000 / 1150 = 1.74 req/s, so a pod drains 104 requests in 60 s.
+    const size = { prompt: 1000, output: 150 };
+    const podQueues = [3300, 3250, 3230, 3200, ...Array.from({ length: 13 }, () => 12)];
+    const queueDepth = podQueues.reduce((a, b) => a + b, 0);
+    const signals = sig({ queueDepth, queuedReplicas: podQueues.length, arrivalRate: 50 });
+    const known = rec({ signals: { ...signals, podQueues }, current: 32, ready: 32, size, leadSeconds: 360 });
+    // 4 busy, and 50 / (1.74 * 0.8) = 35.9 -> 36 for the arrivals.
+    expect(known.views[0]!.replicas).toBe(40);
+    expect(known.views[0]!.message).toContain("4 of the 17 holding it stay busy");
+    // Without the per-pod queues the backlog is taken as packed onto as few pods as it fills: all 17.
+    const packed = rec({ signals, current: 32, ready: 32, size, leadSeconds: 360 });
+    expect(packed.views[0]!.replicas).toBe(53);
+  });
+
+  it("spreads what piles up during the lead time over every ready pod", () => {
+    // 4 ready pods with 100 waiting each (less than the 104 each drains in 60 s), 30 req/s against 7 req/s
+    // served: 23 req/s x 360 s = 8,280 requests pile up until capacity on its way is ready, 2,070 a pod:
+    // all 4 stay busy, and 30 / (1.74 * 0.8) = 21.6 -> 22 more serve the arrivals.
+    const size = { prompt: 1000, output: 150 };
+    const signals = sig({
+      queueDepth: 400,
+      queuedReplicas: 4,
+      podQueues: [100, 100, 100, 100],
+      arrivalRate: 30,
+    });
+    expect(rec({ signals, current: 4, ready: 4, size, leadSeconds: 360 }).views[0]!.replicas).toBe(4 + 22);
+    // Capacity that is ready now: nothing piles up, and the 4 queues clear within the drain time.
+    expect(rec({ signals, current: 4, ready: 4, size, leadSeconds: 0 }).views[0]!.replicas).toBe(22);
+  });
+
   it("the cap counts the backlog that grows until capacity on its way is ready", () => {
     const base = { signals: sig({ queueDepth: 400, arrivalRate: 30 }), size: { prompt: 500, output: 200 } };
     const shortLead = rec({ ...base, current: 5, ready: 5, leadSeconds: 0 }).views[0]!.replicas;

@@ -86,7 +86,10 @@ export function aggregateService(pods: readonly PodWindow[], options: AggregateO
     const v = newest(w)?.gauges.queueDepth;
     return v === undefined ? [] : [v];
   });
-  if (queues.length > 0) signals.queuedReplicas = queues.filter((v) => v > 0).length;
+  if (queues.length > 0) {
+    signals.podQueues = queues.filter((v) => v > 0).sort((a, b) => b - a);
+    signals.queuedReplicas = signals.podQueues.length;
+  }
 
   for (const signal of COUNTER_SIGNALS) {
     const rates = fresh.flatMap((w) => {

@@ -18,6 +18,12 @@ export interface Signals {
    * the whole fleet saturated.
    */
   queuedReplicas?: number;
+  /**
+   * The queue of each of those replicas, largest first (its length is queuedReplicas): how the backlog is
+   * spread. A backlog of 13,000 on 17 queueing pods may be 4 pods with 3,000 each that stay busy for minutes
+   * and 13 new ones with a few each that clear them in seconds.
+   */
+  podQueues?: number[];
   /** Requests being served, summed over replicas. */
   runningRequests?: number;
   /** Requests arriving per second (from the request counter's rate, or the router). */

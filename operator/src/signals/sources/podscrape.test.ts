@@ -117,6 +117,7 @@ describe("pod scrape source", () => {
       replicasReporting: 2,
       queueDepth: 4,
       queuedReplicas: 2,
+      podQueues: [2, 2],
       runningRequests: 10,
       kvCacheUtilization: 0.2,
     });

@@ -49,8 +49,8 @@ const row = (ns: string, name: string, value: number | string) => ({
  * time ("timestamp(") queries name every metric, so they are matched first.
  */
 function byMetric(values: Record<string, { labels: Record<string, string>; value: number | string }[]>) {
-  // The queued-pods count ("... > 0)") before the replicas count ("count by"), before the rest.
-  const first = ["> 0)", "count by", "timestamp("];
+  // The queueing pods ("(...) > 0") before the replicas count ("count by"), before the rest.
+  const first = [") > 0", "count by", "timestamp("];
   const rank = (k: string) => (first.includes(k) ? first.indexOf(k) : first.length);
   const entries = Object.entries(values).sort(([a], [b]) => rank(a) - rank(b));
   return (query: string): Reply => {
@@ -76,7 +76,8 @@ describe("prometheus source: batching", () => {
     const server = await prometheus(
       byMetric({
         num_requests_waiting: [row("a", "llama", 3), row("b", "mistral", 0)],
-        "> 0)": [row("a", "llama", 1)],
+        // One queueing pod of llama's, with 3 waiting.
+        ") > 0": [row("a", "llama", 3)],
         num_requests_running: [row("a", "llama", 8), row("b", "mistral", 2)],
         kv_cache_usage_perc: [row("a", "llama", 0.5)],
         "rate(vllm:request_success_total": [row("a", "llama", 2.5)],
@@ -110,6 +111,7 @@ describe("prometheus source: batching", () => {
       replicasReporting: 2,
       queueDepth: 3,
       queuedReplicas: 1,
+      podQueues: [3],
       runningRequests: 8,
       kvCacheUtilization: 0.5,
       arrivalRate: 2.5,
@@ -121,8 +123,9 @@ describe("prometheus source: batching", () => {
       observedAtMs: NOW,
       replicasReporting: 1,
       queueDepth: 0,
-      // No series from the count of queueing pods: none queues.
+      // No series of queueing pods: none queues.
       queuedReplicas: 0,
+      podQueues: [],
       runningRequests: 2,
     });
     // No series: missing, not zero.

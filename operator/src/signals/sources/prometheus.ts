@@ -303,7 +303,7 @@ function readBatch(
       const signals = byService.get(serviceKey(sample, labels));
       if (!signals || !Number.isFinite(sample.value)) continue; // NaN: missing, not zero
       if (q.kind === "replicas") signals.replicasReporting = Math.max(0, Math.round(sample.value));
-      else if (q.kind === "queued") signals.queuedReplicas = Math.max(0, Math.round(sample.value));
+      else if (q.kind === "queued") (signals.podQueues ??= []).push(Math.max(0, sample.value));
       else if (q.kind === "observedAt") signals.observedAtMs = Math.round(sample.value * 1000);
       else signals[SIGNAL_FIELD[q.signal]] = Math.max(0, sample.value);
     }
@@ -311,8 +311,16 @@ function readBatch(
   // No series from the queued-pods count while the queue answered: no pod queues.
   const counted = batch.queries.some((q, n) => q.kind === "queued" && outcomes[batch.tasks[n] ?? -1]?.ok);
   for (const signals of byService.values()) {
-    if (signals.queueDepth === undefined) delete signals.queuedReplicas;
-    else if (counted && signals.queuedReplicas === undefined) signals.queuedReplicas = 0;
+    if (signals.queueDepth === undefined) {
+      delete signals.queuedReplicas;
+      delete signals.podQueues;
+    } else if (signals.podQueues) {
+      signals.podQueues.sort((a, b) => b - a);
+      signals.queuedReplicas = signals.podQueues.length;
+    } else if (counted) {
+      signals.queuedReplicas = 0;
+      signals.podQueues = [];
+    }
   }
   for (const [key, signals] of byService) out.set(key, { ok: true, signals });
   return out;
@@ -367,7 +375,10 @@ function applyOwn(
     // The override replaces the adapter's value (and its buckets), even when it has no answer.
     signals[q.field] = undefined;
     // A queue read by the user's own query is not the adapter's per-pod gauge: its count of pods says nothing.
-    if (q.field === "queueDepth") signals.queuedReplicas = undefined;
+    if (q.field === "queueDepth") {
+      signals.queuedReplicas = undefined;
+      signals.podQueues = undefined;
+    }
     const buckets = BUCKETS_OF_FIELD.get(q.field);
     if (buckets) signals[buckets] = undefined;
     if (resultType !== "vector" && resultType !== "scalar") {

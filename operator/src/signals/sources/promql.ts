@@ -104,11 +104,12 @@ function gaugePerPod(signal: GaugeSignal, ref: MetricRef, opts: QueryOptions): s
 }
 
 /**
- * Pods whose queue holds waiting requests, per service: the queue gauge per pod, kept where above 0, counted.
- * A service none of whose pods queue has no series here; the reader takes that as 0 when the queue answered.
+ * Pods whose queue holds waiting requests: the queue gauge per pod, kept where above 0, one series per pod
+ * (the reader counts them per service and keeps their values: Signals.queuedReplicas and podQueues). A
+ * service none of whose pods queue has no series here; the reader takes that as 0 when the queue answered.
  */
-export function queuedReplicasQuery(ref: MetricRef, opts: QueryOptions): string {
-  return `count by (${groups(opts).service}) ((${gaugePerPod("queueDepth", ref, opts)}) > 0)`;
+export function queuedPodsQuery(ref: MetricRef, opts: QueryOptions): string {
+  return `(${gaugePerPod("queueDepth", ref, opts)}) > 0`;
 }
 
 /** Per-second rate of a counter per service. */
@@ -200,7 +201,7 @@ export function batchQueries(
     if (ref && !skip.has(signal)) out.push({ kind: "gauge", signal, query: gaugeQuery(signal, ref, opts) });
   }
   const queue = adapter.gauges.queueDepth;
-  if (queue && !skip.has("queueDepth")) out.push({ kind: "queued", query: queuedReplicasQuery(queue, opts) });
+  if (queue && !skip.has("queueDepth")) out.push({ kind: "queued", query: queuedPodsQuery(queue, opts) });
   for (const signal of COUNTER_SIGNALS) {
     const ref = adapter.counters[signal];
     if (ref && !skip.has(signal)) {
