@@ -303,8 +303,11 @@ function readBatch(
       const signals = byService.get(serviceKey(sample, labels));
       if (!signals || !Number.isFinite(sample.value)) continue; // NaN: missing, not zero
       if (q.kind === "replicas") signals.replicasReporting = Math.max(0, Math.round(sample.value));
-      else if (q.kind === "queued") (signals.podQueues ??= []).push(Math.max(0, sample.value));
-      else if (q.kind === "observedAt") signals.observedAtMs = Math.round(sample.value * 1000);
+      else if (q.kind === "queued") {
+        const queues = signals.podQueues ?? [];
+        queues.push(Math.max(0, sample.value));
+        signals.podQueues = queues;
+      } else if (q.kind === "observedAt") signals.observedAtMs = Math.round(sample.value * 1000);
       else signals[SIGNAL_FIELD[q.signal]] = Math.max(0, sample.value);
     }
   });
