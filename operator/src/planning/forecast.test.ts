@@ -183,6 +183,22 @@ describe("trend after a step", () => {
   });
 });
 
+describe("after a fall", () => {
+  it("plans for the rate seen now, not for Holt's level trailing down", () => {
+    // 33 req/s for 40 minutes, then 11. One and two minutes after the fall Holt's level still reads about
+    // 25 and 19 (tauLevel 120 s); the forecast plans for 11, and holding after a fall is left to the
+    // scale-down window.
+    for (const after of [4, 8]) {
+      const f = feed((i) => (i < 160 ? 33 : 11), 160 + after);
+      expect(f.state.level).toBeGreaterThan(15);
+      expect(f.trendRate).toBeCloseTo(11, 6);
+    }
+    // A rise is still projected over the lead time: the ceiling is the rate seen now along a rising trend.
+    const ramp = feed((i) => 3 + 0.02 * 15 * i, 120);
+    expect(ramp.trendRate).toBeGreaterThan(3 + 0.3 * 119);
+  });
+});
+
 describe("medianSlope", () => {
   it("is the ramp's slope, ignores a single jump, and needs a few pairs", () => {
     const ramp: [number, number][] = Array.from({ length: 30 }, (_, i) => [T0 + i * STEP, 0.02 * 15 * i]);

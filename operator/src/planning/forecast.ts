@@ -240,13 +240,16 @@ export function forecastDemand(input: {
       ? state.trend
       : Math.max(Math.min(state.trend, Math.max(0, median)), Math.min(0, median));
   // The rate is a mean over the signals' window: it describes the window's middle, half a window ago.
-  const smoothed = holtForecast({ ...state, trend }, leadSeconds + RATE_LAG_SECONDS);
+  // Never above the rate seen now carried along a rising trend: after a fall Holt's level trails down for
+  // minutes (tauLevel 120 s: a step from 33 to 11 req/s still planned for 20 two minutes later), and holding
+  // capacity after a fall is the scale-down window's job, which would hold that trailing level again for
+  // its whole length.
+  const ahead = leadSeconds + RATE_LAG_SECONDS;
+  const smoothed = Math.min(holtForecast({ ...state, trend }, ahead), rate + Math.max(0, trend) * ahead);
   // Holt learns a slope over minutes and its level trails a ramp meanwhile (a 150 s ramp was still read at
   // half its rate when it ended); a ramp the rates show consistently is followed from where it stands now.
   const ramp = rampFit(rates, nowMs, leadSeconds);
-  const trendRate = ramp
-    ? Math.max(smoothed, ramp.level + ramp.slope * (leadSeconds + RATE_LAG_SECONDS))
-    : smoothed;
+  const trendRate = ramp ? Math.max(smoothed, ramp.level + ramp.slope * ahead) : smoothed;
   return {
     planningRate: trendRate + margin,
     trendRate,
