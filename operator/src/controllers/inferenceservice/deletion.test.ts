@@ -1,6 +1,13 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { KubeObject } from "../../kube/client.ts";
-import { COST_DRAINING_NODE, COST_NOT_READY, deletionCosts } from "./deletion.ts";
+import {
+  COST_DRAINING_NODE,
+  COST_NOT_READY,
+  COST_PER_NODE_NEIGHBOUR,
+  deletionCost,
+  deletionCosts,
+} from "./deletion.ts";
 
 const pod = (name: string, node?: string, isReady = true): KubeObject =>
   ({
@@ -28,5 +35,52 @@ describe("pod-deletion-cost ranking", () => {
     const costs = deletionCosts([leaving, pod("y", "n1")], [leaving, pod("y", "n1")], new Set());
     expect(costs.has("x")).toBe(false);
     expect(costs.get("y")).toBe(100);
+  });
+});
+
+describe("deletionCost, the rule the operator and the simulated fleet share", () => {
+  it.each([
+    ["not ready", { ready: false, nodeDraining: false, podsOnNode: 3 }, COST_NOT_READY],
+    ["not ready on a draining node", { ready: false, nodeDraining: true, podsOnNode: 1 }, COST_NOT_READY],
+    ["not on a node", { ready: false, nodeDraining: false, podsOnNode: 0 }, COST_NOT_READY],
+    ["on a draining node", { ready: true, nodeDraining: true, podsOnNode: 4 }, COST_DRAINING_NODE],
+    ["alone on its node", { ready: true, nodeDraining: false, podsOnNode: 1 }, COST_PER_NODE_NEIGHBOUR],
+    ["with two neighbours", { ready: true, nodeDraining: false, podsOnNode: 3 }, 3 * COST_PER_NODE_NEIGHBOUR],
+  ])("%s", (_name, candidate, want) => {
+    expect(deletionCost(candidate)).toBe(want);
+  });
+
+  it("gives deletionCosts the costs it computed before the rule was shared", () => {
+    // The expression deletionCosts held inline until the simulator needed it too.
+    const previous = (p: KubeObject, perNode: Map<string, number>, draining: ReadonlySet<string>) => {
+      const node = (p.spec as { nodeName?: string }).nodeName;
+      const isReady = (p.status as { conditions: { status: string }[] }).conditions[0]!.status === "True";
+      return !node || !isReady
+        ? COST_NOT_READY
+        : draining.has(node)
+          ? COST_DRAINING_NODE
+          : COST_PER_NODE_NEIGHBOUR * (perNode.get(node) ?? 1);
+    };
+    const nodes = ["n1", "n2", "n3", undefined];
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.constantFrom(...nodes), fc.boolean(), fc.boolean()), { maxLength: 12 }),
+        fc.subarray(["n1", "n2", "n3"]),
+        (specs, draining) => {
+          const all = specs.map(([node, isReady], i) => pod(`p${i}`, node, isReady));
+          const mine = all.filter((_, i) => specs[i]![2]);
+          const perNode = new Map<string, number>();
+          for (const p of all) {
+            const node = (p.spec as { nodeName?: string }).nodeName;
+            if (node) perNode.set(node, (perNode.get(node) ?? 0) + 1);
+          }
+          const drainingNodes = new Set(draining);
+          const costs = deletionCosts(mine, all, drainingNodes);
+          expect(costs.size).toBe(mine.length);
+          for (const p of mine)
+            expect(costs.get(p.metadata!.name!)).toBe(previous(p, perNode, drainingNodes));
+        },
+      ),
+    );
   });
 });

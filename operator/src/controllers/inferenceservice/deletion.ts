@@ -22,6 +22,26 @@ type Pod = KubeObject & {
 
 const ready = (p: Pod) => (p.status?.conditions ?? []).some((c) => c.type === "Ready" && c.status === "True");
 
+/** What ranks one pod for removal. */
+export interface RemovalCandidate {
+  /** Bound to a node and Ready. */
+  ready: boolean;
+  /** Its node is being drained. */
+  nodeDraining: boolean;
+  /** inferops' pods on its node that are not being deleted, this one included. */
+  podsOnNode: number;
+}
+
+/**
+ * The pod-deletion-cost of one pod: the rule the operator writes (deletionCosts) and the simulated fleet
+ * applies to the inferops policy's scale-downs (simulation/fleet.ts), so that both remove the same pods.
+ */
+export function deletionCost(pod: RemovalCandidate): number {
+  if (!pod.ready) return COST_NOT_READY;
+  if (pod.nodeDraining) return COST_DRAINING_NODE;
+  return COST_PER_NODE_NEIGHBOUR * Math.max(1, pod.podsOnNode);
+}
+
 /**
  * pod-deletion-cost per pod name for `pods` (one Deployment's), given every pod of inferops' (to count
  * neighbours per node) and the names of nodes being drained. Pure.
@@ -41,13 +61,14 @@ export function deletionCosts(
     const name = p.metadata?.name;
     if (!name || p.metadata?.deletionTimestamp) continue;
     const node = p.spec?.nodeName;
-    const cost =
-      !node || !ready(p)
-        ? COST_NOT_READY
-        : drainingNodes.has(node)
-          ? COST_DRAINING_NODE
-          : COST_PER_NODE_NEIGHBOUR * (perNode.get(node) ?? 1);
-    out.set(name, cost);
+    out.set(
+      name,
+      deletionCost({
+        ready: Boolean(node) && ready(p),
+        nodeDraining: node !== undefined && drainingNodes.has(node),
+        podsOnNode: node ? (perNode.get(node) ?? 1) : 0,
+      }),
+    );
   }
   return out;
 }
