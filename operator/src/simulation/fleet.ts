@@ -7,8 +7,10 @@
 //
 // Lifecycle of a pod: pending (no free GPU on a Ready node) -> loading (bound; the model loads) -> ready
 // (routable) -> draining (removed by a scale-down: no new requests, in-flight ones finish) -> gone.
-// Scale-down removes pods the way a ReplicaSet does: pending first, then loading, then ready ones, the most
-// recently ready first.
+// Scale-down removes pods the way a ReplicaSet does: pending first, then loading, then ready ones, the lowest
+// pod-deletion-cost first where the policy sets one (inferops, as the operator does: deletionCost in
+// controllers/inferenceservice/deletion.ts, so pods alone on their node go first), then the most recently
+// ready first.
 //
 // Nodes are the node scaling that ships, run as the GPUNodePool controller runs it (reconcileNodes): the
 // pool's target is the nodes the policy's plan asks for (inferops' Plan.pools), held within minNodes..maxNodes
@@ -21,6 +23,7 @@
 // checks (nodepools/provider.ts): a node registers provisioningSeconds after it was asked for, and only an
 // offered, empty node beyond the target is removed.
 import type { GPUNodePoolSpec } from "../apis/gpunodepool.ts";
+import { deletionCost } from "../controllers/inferenceservice/deletion.ts";
 import { FakeCloud } from "../nodepools/fake.ts";
 import type { NodeProvider, Pool } from "../nodepools/provider.ts";
 import { nodesFor } from "../planning/allocate.ts";
@@ -75,13 +78,21 @@ export interface Node {
   billed?: boolean;
 }
 
+/**
+ * Which pods a scale-down removes first. notReadyFirst: a ReplicaSet's order (pending, loading, then ready
+ * ones, the most recently ready first). deletionCost: the same with the pod-deletion-cost the operator sets
+ * before it scales down (controllers/inferenceservice/deletion.ts) ranking the ready ones, so that a pod
+ * alone on its node goes before one sharing its node. readyFirst: ready ones first (the bounds).
+ */
+export type PodDeletion = "notReadyFirst" | "deletionCost" | "readyFirst";
+
 /** How the fleet's timings differ from the pools' and profiles' (the instant bound has no lead time). */
 export interface FleetOverrides {
   provisioningSeconds?: number;
   modelLoadSeconds?: number;
   scaleDownDelaySeconds?: number;
-  /** Which pods a scale-down removes first: not-ready ones (a ReplicaSet's order, default) or ready ones. */
-  deletion?: "notReadyFirst" | "readyFirst";
+  /** Which pods a scale-down removes first (default notReadyFirst, a ReplicaSet's order). */
+  deletion?: PodDeletion;
 }
 
 interface PoolState {
@@ -124,7 +135,7 @@ export class Fleet {
   /** The service of each request, by trace index (all 0 with one service). */
   readonly #requestService: Uint8Array | undefined;
   readonly #draining = new Set<Pod>();
-  readonly #deletion: "notReadyFirst" | "readyFirst";
+  readonly #deletion: PodDeletion;
   #nextPod = 0;
   #rr = 0;
   /** The nodes' cloud, on the fleet's clock (ms), and the provider the GPUNodePool controller would use. */
@@ -389,15 +400,40 @@ export class Fleet {
             : p.state === "loading"
               ? 1
               : 2;
+      const costs = this.#deletion === "deletionCost" ? this.#deletionCosts(current) : undefined;
+      const cost = (p: Pod) => costs?.get(p) ?? 0;
       const victims = [...current]
         .sort(
           (a, b) =>
-            rank(a) - rank(b) || (b.readySince ?? b.createdAt) - (a.readySince ?? a.createdAt) || b.id - a.id,
+            rank(a) - rank(b) ||
+            cost(a) - cost(b) ||
+            (b.readySince ?? b.createdAt) - (a.readySince ?? a.createdAt) ||
+            b.id - a.id,
         )
         .slice(0, current.length - target);
       for (const v of victims) this.#remove(v, t);
       this.#changed = true;
     }
+  }
+
+  /**
+   * The pod-deletion-cost of each of `pods`, as the operator sets it before a scale-down: from its state, its
+   * node's drain, and the pods on its node that are not being deleted (every pod here is the policy's).
+   */
+  #deletionCosts(pods: readonly Pod[]): Map<Pod, number> {
+    const onNode = new Map<Node, number>();
+    for (const p of this.#pods)
+      if (p.node && p.state !== "draining") onNode.set(p.node, (onNode.get(p.node) ?? 0) + 1);
+    return new Map(
+      pods.map((p) => [
+        p,
+        deletionCost({
+          ready: p.state === "ready" && p.node !== undefined,
+          nodeDraining: p.node?.drainingSince !== undefined,
+          podsOnNode: p.node ? (onNode.get(p.node) ?? 1) : 0,
+        }),
+      ]),
+    );
   }
 
   /** Nodes the policy's plan asks for a pool: the pool's target from now on (reconcileNodes). */

@@ -13,7 +13,7 @@ export {
   windowNeeds,
 } from "./capacity.ts";
 export { ConfigError, isConfigError, loadConfig, scenarioFromConfig } from "./config.ts";
-export { Fleet, type FleetOverrides } from "./fleet.ts";
+export { Fleet, type FleetOverrides, type PodDeletion } from "./fleet.ts";
 export { inlineRunner, type Job, type JobRunner, runJob, workerRunner } from "./jobs.ts";
 export { createPolicy, type PolicySpec } from "./policies/index.ts";
 export type { Decision, Family, FleetView, Params, Policy } from "./policy.ts";

@@ -4,7 +4,7 @@
 // every intervalSeconds, the first decision one interval after the start.
 import type { World } from "../controllers/snapshot.ts";
 import type { ReplicaMetrics } from "../serving/metrics.ts";
-import type { PodState } from "./fleet.ts";
+import type { PodDeletion, PodState } from "./fleet.ts";
 import type { Scenario } from "./scenario.ts";
 
 export const FAMILIES = ["inferops", "static", "hpa", "keda", "kpa", "instant", "clairvoyant"] as const;
@@ -68,6 +68,11 @@ export interface Policy {
   readonly intervalSeconds: number;
   /** Seconds between observations, when the policy samples between decisions. */
   readonly sampleSeconds?: number;
+  /**
+   * Which pods its scale-downs remove (FleetOverrides.deletion, which a run's overrides still set): inferops
+   * sets pod-deletion-cost as the operator does (deletionCost); the baselines leave the ReplicaSet's order.
+   */
+  readonly deletion?: PodDeletion;
   /** Replicas to start with, given the warm start (the fleet sized for the first minute). Default: warm. */
   initialReplicas?(warm: number): number;
   /** Called at t = 0 and every sampleSeconds (and before each decision when sampleSeconds is unset). */

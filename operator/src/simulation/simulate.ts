@@ -227,9 +227,10 @@ export async function simulate(
   const requests = withPreroll(trace, options.prerollSeconds ?? 60);
   const pre = requests.preroll;
   const t0 = pre > 0 ? -requests.prerollSeconds : 0;
+  const deletion = options.overrides?.deletion ?? policy.deletion;
   const fleet = new Fleet(scenario, requests, {
     billUntil: T,
-    ...(options.overrides ? { overrides: options.overrides } : {}),
+    overrides: { ...options.overrides, ...(deletion ? { deletion } : {}) },
   });
   const primary = primaryPool(scenario);
   fleet.warmStart(

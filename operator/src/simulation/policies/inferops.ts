@@ -4,8 +4,9 @@
 // the operator's own builder (controllers/snapshot.ts) from the fleet as its informers would hold it
 // (simulation/world.ts: the services, their Deployments, the pools' Nodes and pods, the budgets), with each
 // service's signals as the pod-scrape source reads them from its own pods, and the planner's memory from the
-// last call; the Plan's replicas per variant and nodes per pool are applied to the fleet. Mode Recommend
-// applies nothing.
+// last call; the Plan's replicas per variant and nodes per pool are applied to the fleet, whose scale-downs
+// remove the pods the operator's pod-deletion-cost ranks first (controllers/inferenceservice/deletion.ts).
+// Mode Recommend applies nothing.
 //
 // `allocator: "greedy"` is for benchmarks only: the same plan(), with stage 2's allocation done by the greedy
 // (allocate.ts) that the optimiser falls back to instead of the optimiser (plan()'s PlanOptions.allocator).
@@ -44,6 +45,9 @@ export function inferopsPolicy(scenario: Scenario, options: InferopsOptions = {}
       ...(options.allocator ? { allocator: options.allocator } : {}),
     },
     intervalSeconds: scenario.intervalSeconds,
+    // Before each scale-down the operator ranks the variant's pods (pod-deletion-cost), and the ReplicaSet
+    // removes the pods alone on their node first.
+    deletion: "deletionCost",
     observe(view) {
       const pods = services.map((): { pod: string; metrics: ReplicaMetrics }[] => []);
       for (const r of view.readyMetrics())
