@@ -39,9 +39,9 @@ export const SLOW_TTFT_SECONDS = 3;
 export const FAST_TTFT_SECONDS = 0.5;
 export const SLOW_ITL_SECONDS = 0.3;
 export const FAST_ITL_SECONDS = 0.03;
-/** Every finished request's prompt and generated tokens, in vllm:request_prompt_tokens and _generation_tokens. */
-export const PROMPT_TOKENS = 1150;
-export const OUTPUT_TOKENS = 210;
+/** Prompt and generated tokens per second in the token counters, whatever the request rate. */
+export const PROMPT_TOKENS_PER_SECOND = 1000;
+export const GENERATED_TOKENS_PER_SECOND = 200;
 
 function checkShare(share: number): number {
   if (!(share >= 0 && share <= 1)) throw new RangeError(`slowShare must be in [0, 1], not ${share}`);
@@ -85,8 +85,10 @@ export async function startVllmEmitter(
     ttft.observe(FAST_TTFT_SECONDS, n - slow);
     requestItl.observe(SLOW_ITL_SECONDS, slow);
     requestItl.observe(FAST_ITL_SECONDS, n - slow);
-    promptLengths.observe(PROMPT_TOKENS, n);
-    outputLengths.observe(OUTPUT_TOKENS, n);
+    // Each finished request's tokens, in vllm:request_prompt_tokens and _generation_tokens: the counters'
+    // rates over the request rate, so that both say the same request size.
+    promptLengths.observe(PROMPT_TOKENS_PER_SECOND / requestsPerSecond, n);
+    outputLengths.observe(GENERATED_TOKENS_PER_SECOND / requestsPerSecond, n);
   };
 
   const server: Server = createServer((req, res) => {
@@ -133,9 +135,9 @@ export async function startVllmEmitter(
       "# TYPE vllm:kv_cache_usage_perc gauge",
       `vllm:kv_cache_usage_perc{${label}} ${Math.min(1, running / 256)}`,
       "# TYPE vllm:prompt_tokens_total counter",
-      `vllm:prompt_tokens_total{${label}} ${Math.round(seconds * 1000)}`,
+      `vllm:prompt_tokens_total{${label}} ${Math.round(seconds * PROMPT_TOKENS_PER_SECOND)}`,
       "# TYPE vllm:generation_tokens_total counter",
-      `vllm:generation_tokens_total{${label}} ${Math.round(seconds * 200)}`,
+      `vllm:generation_tokens_total{${label}} ${Math.round(seconds * GENERATED_TOKENS_PER_SECOND)}`,
       "# TYPE vllm:request_success_total counter",
       `vllm:request_success_total{${label},finished_reason="stop"} ${finished}`,
       ...histogram("vllm:time_to_first_token_seconds", "Histogram of time to first token in seconds.", ttft),

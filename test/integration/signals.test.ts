@@ -12,7 +12,12 @@ import { createPrometheusSource } from "../../operator/src/signals/sources/prome
 import { serviceRef } from "../../operator/src/signals/sources/types.ts";
 import { fractionAbove } from "../../operator/src/signals/window.ts";
 import { kubectl } from "../helpers/cluster.ts";
-import { type Emitter, OUTPUT_TOKENS, PROMPT_TOKENS, startVllmEmitter } from "../helpers/emitter.ts";
+import {
+  type Emitter,
+  GENERATED_TOKENS_PER_SECOND,
+  PROMPT_TOKENS_PER_SECOND,
+  startVllmEmitter,
+} from "../helpers/emitter.ts";
 import { type EmitterRig, startEmitterRig } from "../helpers/emitter-rig.ts";
 import { eventually } from "../helpers/eventually.ts";
 import { inferenceService } from "../helpers/objects.ts";
@@ -158,8 +163,8 @@ integrationSuite("signals", () => {
             // as the mean request (recommend.ts requestSize()), whatever the token counters say.
             const size = requestSize(undefined, result.signals);
             expect(result.signals.finishedRequestsPerSecond).toBeGreaterThan(0);
-            expect(size?.prompt).toBeCloseTo(PROMPT_TOKENS, 6);
-            expect(size?.output).toBeCloseTo(OUTPUT_TOKENS, 6);
+            expect(size?.prompt).toBeCloseTo(PROMPT_TOKENS_PER_SECOND / 20, 6);
+            expect(size?.output).toBeCloseTo(GENERATED_TOKENS_PER_SECOND / 20, 6);
           },
           { timeoutMs: 60_000, intervalMs: 1000 },
         );
