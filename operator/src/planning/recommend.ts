@@ -18,9 +18,10 @@
 //
 // Learning (kept in memory, used from the next evaluation on, so that one evaluation's views depend on its
 // load only through the signals and never shrink when load grows):
-// - request size: prompt and generated tokens per request, from the finished requests' per-request
-//   histograms where the servers keep them (vLLM; TGI's generated tokens), at any load; else token rates /
-//   arrival rate, measured only while nothing queues (then served = offered); smoothed (EWMA 0.2);
+// - request size: prompt and generated tokens per request, each part from the finished requests'
+//   per-request histogram where the servers keep one (vLLM both; TGI the generated tokens), at any load;
+//   else token rates / arrival rate, measured only while nothing queues (then served = offered); learned
+//   when both parts are measured, smoothed (EWMA 0.2);
 // - capacity at saturation: when requests queue (queueDepth > 0) and the KV cache is high
 //   (kvCacheUtilization >= 0.9), replicas are serving all they can, so tokens/s per reporting replica is a
 //   measurement of capacity, once the ready replicas have been the same for a whole rate window (a

@@ -311,7 +311,7 @@ function readBatch(
       else signals[SIGNAL_FIELD[q.signal]] = Math.max(0, sample.value);
     }
   });
-  // No series from the queued-pods count while the queue answered: no pod queues.
+  // No series of queueing pods while the queue answered: no pod queues.
   const counted = batch.queries.some((q, n) => q.kind === "queued" && outcomes[batch.tasks[n] ?? -1]?.ok);
   for (const signals of byService.values()) {
     if (signals.queueDepth === undefined) {
