@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { replicasKeepingCapacity } from "./decide.ts";
+import { OVERDUE_SECONDS, replicasKeepingCapacity, startingIn, startingReplicas } from "./decide.ts";
 
 // Best first, as variantOptions ranks them: the L40S is cheapest per token, then the H100, then the L4.
 const l40s = { pool: "l40s", tokensPerSecond: 12_600 };
@@ -63,5 +63,65 @@ describe("replicasKeepingCapacity", () => {
         },
       ),
     );
+  });
+});
+
+describe("startingReplicas", () => {
+  const T = 1_000_000;
+  it("adds a new ask as asked now, and takes the oldest off as replicas become ready", () => {
+    let s = startingReplicas(undefined, 8, T); // 8 asked
+    expect(s).toEqual([[T, 8]]);
+    s = startingReplicas(s, 24, T + 20_000); // 16 more
+    expect(s).toEqual([
+      [T, 8],
+      [T + 20_000, 16],
+    ]);
+    s = startingReplicas(s, 20, T + 360_000); // 4 of the first ask ready
+    expect(s).toEqual([
+      [T, 4],
+      [T + 20_000, 16],
+    ]);
+    s = startingReplicas(s, 10, T + 380_000); // the first ask and 6 of the second ready
+    expect(s).toEqual([[T + 20_000, 10]]);
+    expect(startingReplicas(s, 0, T + 400_000)).toEqual([]);
+  });
+
+  it("always totals the replicas pending, whatever came before", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 1e6 }), fc.integer({ min: 1, max: 50 })), {
+          maxLength: 6,
+        }),
+        fc.integer({ min: -5, max: 200 }),
+        (prev, pending) => {
+          const sorted = [...prev].sort((a, b) => a[0] - b[0]) as [number, number][];
+          const out = startingReplicas(sorted, pending, 2e6);
+          expect(out.reduce((a, [, n]) => a + n, 0)).toBe(Math.max(0, pending));
+          for (let i = 1; i < out.length; i++) expect(out[i]![0]).toBeGreaterThanOrEqual(out[i - 1]![0]);
+        },
+      ),
+    );
+  });
+});
+
+describe("startingIn", () => {
+  it("is what is left of each ask's lead time, at least OVERDUE_SECONDS and at most the lead time", () => {
+    const T = 1_000_000;
+    expect(
+      startingIn(
+        [
+          [T - 400_000, 2],
+          [T - 330_000, 3],
+          [T, 4],
+        ],
+        T,
+        360,
+      ),
+    ).toEqual([
+      [OVERDUE_SECONDS, 2],
+      [OVERDUE_SECONDS, 3],
+      [360, 4],
+    ]);
+    expect(startingIn([[T - 100_000, 1]], T, 360)).toEqual([[260, 1]]);
   });
 });

@@ -35,6 +35,8 @@ import {
 import { recordPeak, recurrenceHold } from "./recurrence.ts";
 import type { Decided, PoolSnapshot, ServiceMemory, ServiceSnapshot, Signals, Snapshot } from "./types.ts";
 
+/** Replicas still starting after their lead time are expected within this time (startingIn). */
+export const OVERDUE_SECONDS = 60;
 /** Model load time added to a pool's provisioningSeconds for the default lead time. */
 export const MODEL_LOAD_SECONDS = 60;
 /** Provisioning time assumed when no variant names a known pool. */
@@ -317,6 +319,9 @@ export function observe(st: Standing, mem: ServiceMemory): Observation {
     mem.forecast = forecast.state;
     mem.rates = forecast.rates;
   }
+  const starting = startingReplicas(prev?.starting, current - ready, nowMs);
+  if (starting.length > 0) mem.starting = starting;
+  else delete mem.starting;
   mem.lastSignalsMs = signals.observedAtMs;
   const demand = hasDemand(signals);
   if (demand || mem.lastDemandMs === undefined) mem.lastDemandMs = nowMs;
@@ -354,6 +359,7 @@ function recommendStep(st: Standing, obs: Observation, mem: ServiceMemory): Reco
     capacity: obs.capacity,
     size: obs.size,
     leadSeconds: lead,
+    ...(mem.starting ? { starting: startingIn(mem.starting, nowMs, lead) } : {}),
     headroom: prev?.learned?.sloHeadroom,
     forecast: obs.forecast && {
       planningRate: obs.forecast.planningRate,
@@ -682,6 +688,45 @@ function correctedSignals(raw: Signals, est: ArrivalEstimate): Signals {
       ? { generationTokensPerSecond: raw.generationTokensPerSecond * share }
       : {}),
   };
+}
+
+/**
+ * The replicas asked for and not ready yet, oldest first ([epoch ms asked, replicas]), from the last
+ * evaluation's: as replicas become ready the oldest asks are taken off (replicas start in the order they
+ * were asked for), and replicas pending beyond the list (a new ask, a pod that failed) are added as asked now.
+ */
+export function startingReplicas(
+  prev: readonly [number, number][] | undefined,
+  pending: number,
+  nowMs: number,
+): [number, number][] {
+  const out: [number, number][] = [];
+  let left = Math.max(0, pending);
+  // Keep the newest asks that the pending replicas still cover.
+  for (let i = (prev?.length ?? 0) - 1; i >= 0 && left > 0; i--) {
+    const [t, n] = prev![i]!;
+    const kept = Math.min(n, left);
+    out.unshift([t, kept]);
+    left -= kept;
+  }
+  if (left > 0) out.push([nowMs, left]);
+  return out;
+}
+
+/**
+ * When each starting replica serves, seconds from now: what is left of its lead time, at least
+ * OVERDUE_SECONDS (one that is late is expected soon; a queue that keeps growing shows in the next
+ * evaluation's signals).
+ */
+export function startingIn(
+  starting: readonly [number, number][],
+  nowMs: number,
+  lead: number,
+): [number, number][] {
+  return starting.map(([t, n]): [number, number] => [
+    Math.min(lead, Math.max(OVERDUE_SECONDS, lead - (nowMs - t) / 1000)),
+    n,
+  ]);
 }
 
 /** The scale-down window in force: the spec's, and at least the lead time (capacity given back takes that long to return). */

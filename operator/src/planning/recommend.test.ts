@@ -3,6 +3,7 @@ import { Reason } from "../apis/conditions.ts";
 import { growing } from "./arrivals.ts";
 import { replicasForTtft } from "./queueing.ts";
 import {
+  backlogGrowth,
   CAPACITY_SCALE_MIN,
   type CapacityEstimate,
   hasDemand,
@@ -136,6 +137,44 @@ describe("queue view", () => {
     expect(rec({ signals, current: 4, ready: 4, size, leadSeconds: 0 }).views[0]!.replicas).toBe(22);
   });
 
+  it("counts the backlog that grows only until the replicas on their way serve the arrivals", () => {
+    // A 10x step as new pods come ready: 4 old pods hold 13,000 requests, 12 just ready queue 40 each, and 17
+    // more were asked for 330 s ago (lead time 360 s: they serve in about 30 s). 50 req/s arrive; 16 ready
+    // serve 16 x 1.74 = 27.8. Over a whole lead time 22 req/s would pile 7,900 requests onto the 16, 490 a
+    // pod: all 16 busy. Until the 17 serve, 660, 41 a pod: only the 4 old pods stay busy.
+    const size = { prompt: 1000, output: 150 };
+    const podQueues = [3300, 3250, 3230, 3200, ...Array.from({ length: 12 }, () => 40)];
+    const queueDepth = podQueues.reduce((a, b) => a + b, 0);
+    const signals = sig({ queueDepth, queuedReplicas: 16, podQueues, arrivalRate: 50 });
+    const at = { signals, current: 33, ready: 16, size, leadSeconds: 360 };
+    const soon = rec({ ...at, starting: [[30, 17]] }).views[0]!;
+    // 4 busy, and 50 / (1.74 * 0.8) = 35.9 -> 36 for the arrivals.
+    expect(soon.replicas).toBe(40);
+    expect(soon.message).toContain("4 of the 16 holding it stay busy");
+    const unknown = rec(at).views[0]!;
+    expect(unknown.replicas).toBe(52);
+    expect(unknown.message).toContain("16 of the 16 holding it stay busy");
+  });
+
+  it("backlogGrowth integrates the arrivals beyond the serving replicas as those on their way join", () => {
+    // mu 1 req/s a replica, 10 req/s arriving, 4 serving: 6 req/s short.
+    expect(backlogGrowth(10, 1, 4, 360)).toBe(6 * 360);
+    // 6 more serve in 60 s: short for 60 s only.
+    expect(backlogGrowth(10, 1, 4, 360, [[60, 6]])).toBe(6 * 60);
+    // 3 in 60 s, 3 more in 120 s: 6 req/s for 60 s, 3 for 60 s.
+    expect(
+      backlogGrowth(10, 1, 4, 360, [
+        [60, 3],
+        [120, 3],
+      ]),
+    ).toBe(6 * 60 + 3 * 60);
+    // Still short after they all serve: the rest of the lead time at 2 req/s.
+    expect(backlogGrowth(10, 1, 4, 360, [[60, 4]])).toBe(6 * 60 + 2 * 300);
+    // Times beyond the lead time count up to it; never negative.
+    expect(backlogGrowth(10, 1, 4, 360, [[900, 6]])).toBe(6 * 360);
+    expect(backlogGrowth(2, 1, 4, 360, [[60, 6]])).toBe(0);
+  });
+
   it("the cap counts the backlog that grows until capacity on its way is ready", () => {
     const base = { signals: sig({ queueDepth: 400, arrivalRate: 30 }), size: { prompt: 500, output: 200 } };
     const shortLead = rec({ ...base, current: 5, ready: 5, leadSeconds: 0 }).views[0]!.replicas;
@@ -186,6 +225,24 @@ describe("token view", () => {
     expect(tokenDemand(s, { prompt: 500, output: 200 })).toBe(28000);
     expect(tokenDemand(s, undefined)).toBe(7000);
     expect(rec({ signals: s, size: { prompt: 500, output: 200 } }).views[1]!.replicas).toBe(18);
+  });
+
+  it("takes arrivals times request size, not the tokens served, while requests wait", () => {
+    // Replicas just ready prefill a full batch of waiting prompts at once, and pods holding a backlog serve
+    // it at their full rate: 106,000 tokens/s served where 40 req/s of 1,300 tokens arrive.
+    const size = { prompt: 1100, output: 200 };
+    const waiting = sig({
+      arrivalRate: 40,
+      promptTokensPerSecond: 90000,
+      generationTokensPerSecond: 16000,
+      queueDepth: 13000,
+    });
+    expect(tokenDemand(waiting, size)).toBe(52000);
+    // Nothing waits: the tokens served are what arrives, and more of them than the size learned says is a
+    // mix grown longer.
+    const { queueDepth: _, ...calm } = waiting;
+    expect(tokenDemand(calm, size)).toBe(106000);
+    expect(tokenDemand({ ...calm, queueDepth: 0 }, size)).toBe(106000);
   });
 
   it("is skipped without a capacity model", () => {

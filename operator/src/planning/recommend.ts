@@ -183,7 +183,14 @@ export function servedTokens(signals: Signals): number | undefined {
   return (signals.promptTokensPerSecond ?? 0) + (signals.generationTokensPerSecond ?? 0);
 }
 
-/** Token demand: the larger of tokens served and arrivals times the mean request size. */
+/**
+ * Token demand: arrivals times the mean request size, or the tokens served when they are more and nothing
+ * waits (a request mix grown longer than the size learned so far shows there first). While requests wait,
+ * the tokens served are the backlog's as well as the arrivals': replicas that just became ready prefill a
+ * full batch of waiting prompts at once (a 10x step in the robustness suite read 106,000 tokens/s where
+ * 51,000 arrived, and asked 50 replicas where 26 serve), and pods that hold a backlog serve it at their full
+ * rate. The backlog is the queue view's.
+ */
 export function tokenDemand(
   signals: Signals,
   size: { prompt: number; output: number } | undefined,
@@ -193,6 +200,7 @@ export function tokenDemand(
     signals.arrivalRate !== undefined && size ? signals.arrivalRate * (size.prompt + size.output) : undefined;
   if (served === undefined) return offered;
   if (offered === undefined) return served;
+  if ((signals.queueDepth ?? 0) > 0) return offered;
   return Math.max(served, offered);
 }
 
@@ -398,6 +406,12 @@ export interface RecommendInput {
   size?: { prompt: number; output: number };
   /** Time for new capacity to serve, seconds (the backlog grows until then). */
   leadSeconds?: number;
+  /**
+   * The replicas starting, by when each is expected to serve: [seconds from now, replicas], soonest first
+   * (what is left of each one's lead time). The backlog the queue view expects grows only until enough of
+   * them serve the arrivals. Default: none expected before the lead time.
+   */
+  starting?: readonly [number, number][];
   /** SLO headroom learned from TTFT and ITL misses (>= 1): the token views divide per-replica capacity by it. */
   headroom?: number;
   /** Arrival rate to provision for over the lead time (forecast.ts), when an arrival rate is known. */
@@ -456,6 +470,7 @@ export function recommend(input: RecommendInput): Recommendation {
       input.leadSeconds ?? 0,
       targets.tokenUtilization / Math.max(1, input.headroom ?? 1),
       signals.podQueues,
+      pending > 0 ? input.starting : undefined,
     );
     if (takeable !== undefined && takeable.replicas < replicas) {
       replicas = takeable.replicas;
@@ -617,15 +632,18 @@ function demandLevel(input: RecommendInput, headroom: number, sizing?: TtftSizin
 /**
  * What new replicas can take: a request waits in the queue of the server it was routed to, so a backlog is
  * drained by the pods that hold it, and replicas added later take only new arrivals. The backlog expected
- * when capacity on its way is ready (today's queue plus what ready replicas cannot serve during the lead
- * time, spread over them) keeps some pods busy for longer than QUEUE_DRAIN_SECONDS: with each pod's queue
+ * when capacity on its way is ready (today's queue plus what the replicas serving cannot serve until the
+ * lead time, with those already starting joining as each serves (backlogGrowth), spread over the ready
+ * ones) keeps some pods busy for longer than QUEUE_DRAIN_SECONDS: with each pod's queue
  * known (Signals.podQueues), those whose own queue plus their share of that growth exceeds what they drain
  * in that time (mu x QUEUE_DRAIN_SECONDS); otherwise at most min(holders, backlog / (mu x
  * QUEUE_DRAIN_SECONDS)), as if the backlog were packed onto as few pods as it fills. The others, old and new,
  * serve arrivals at the utilisation target. The queue view asks for no more than those busy pods plus the
  * replicas the arrivals need: a queue stranded on a few pods asks for a few, and the ask falls as soon as
  * arrivals fall. (The packed bound counted 17 busy pods on a 10x step where 4 held 13,000 requests and 13
- * pods just ready held a few each, and asked for 53 replicas where 40 served.)
+ * pods just ready held a few each, and asked for 53 replicas where 40 served. Growth over a whole lead
+ * time, while 17 replicas asked five minutes earlier were seconds from serving, counted 16 of 16 ready pods
+ * busy on the same step and asked for 49 where 26 serve.)
  */
 export function newReplicasTake(
   queue: number,
@@ -639,14 +657,16 @@ export function newReplicasTake(
   utilization: number,
   /** Each queueing pod's queue, when the signals say. */
   podQueues?: readonly number[],
+  /** Replicas on their way: [seconds until they serve, replicas], soonest first (RecommendInput.starting). */
+  starting?: readonly [number, number][],
 ): { replicas: number; busy: number; holders: number; arrivals: number; backlog: number } | undefined {
   if (arrivalRate === undefined || capacity.tokensPerSecond === undefined || !size) return undefined;
   const tokens = size.prompt + size.output;
   if (tokens <= 0 || !(capacity.tokensPerSecond > 0)) return undefined;
   const mu = capacity.tokensPerSecond / tokens;
-  // What ready replicas cannot serve during the lead time piles up on all of them; today's queue is on the
-  // pods that report one.
-  const growth = Math.max(0, arrivalRate - ready * mu) * leadSeconds;
+  // What the replicas serving cannot serve piles up on the ready ones until the lead time (replicas asked
+  // for now serve then), and less as those on their way join; today's queue is on the pods that report one.
+  const growth = backlogGrowth(arrivalRate, mu, ready, leadSeconds, starting);
   const holders = growth > 0 ? ready : Math.min(ready, queued ?? ready);
   const backlog = queue + growth;
   const drained = mu * QUEUE_DRAIN_SECONDS;
@@ -659,6 +679,29 @@ export function newReplicasTake(
   } else busy = Math.min(holders, Math.floor(backlog / drained));
   const arrivals = ceil(arrivalRate / (mu * Math.max(utilization, 1e-6)));
   return { replicas: busy + arrivals, busy, holders, arrivals, backlog };
+}
+
+/**
+ * Requests that pile up within the lead time: arrivals beyond what the serving replicas serve, with the
+ * replicas on their way joining as each serves (their times clamped to [0, leadSeconds]).
+ */
+export function backlogGrowth(
+  arrivalRate: number,
+  mu: number,
+  ready: number,
+  leadSeconds: number,
+  starting: readonly [number, number][] = [],
+): number {
+  let growth = 0;
+  let t = 0;
+  let serving = ready;
+  for (const [at, n] of starting) {
+    const until = Math.min(leadSeconds, Math.max(t, at));
+    growth += Math.max(0, arrivalRate - serving * mu) * (until - t);
+    t = until;
+    serving += n;
+  }
+  return growth + Math.max(0, arrivalRate - serving * mu) * Math.max(0, leadSeconds - t);
 }
 
 function tokenView(

@@ -93,6 +93,12 @@ export interface ServiceMemory {
   inSystem?: [number, number][];
   /** The highest recommendation of each minute over the last hour: [minute start, replicas] (recurrence.ts). */
   minutePeaks?: [number, number][];
+  /**
+   * The replicas asked for and not ready yet, oldest first: [epoch ms asked, replicas]. Each serves about a
+   * lead time after it was asked, so the backlog grows only until enough of them do (recommend.ts
+   * newReplicasTake). Absent while every replica is ready.
+   */
+  starting?: [number, number][];
   /** Ready replicas at recent evaluations, over the rate window: [epoch ms, ready] (rates per serving replica). */
   readyHistory?: [number, number][];
   /**
