@@ -121,6 +121,8 @@ export interface ReplicaMetrics {
   promptTokensTotal: number;
   generationTokensTotal: number;
   requestSuccessTotal: number;
+  /** Requests aborted because their client gave up (finished_reason "abort"). */
+  requestAbortedTotal?: number;
   numPreemptionsTotal: number;
   timeToFirstToken: HistogramSnapshot;
   interTokenLatency: HistogramSnapshot;
@@ -187,11 +189,12 @@ export function renderPrometheus(m: ReplicaMetrics, opts: RenderOptions): string
   counter("vllm:num_preemptions", "Cumulative number of preemption from the engine.", m.numPreemptionsTotal);
   counter("vllm:prompt_tokens", "Number of prefill tokens processed.", m.promptTokensTotal);
   counter("vllm:generation_tokens", "Number of generation tokens processed.", m.generationTokensTotal);
-  // vLLM creates one series per finish reason up front; the model's requests all end on their own (stop).
+  // vLLM creates one series per finish reason up front; the model's requests end on their own (stop) or
+  // are aborted when their client gives up (abort).
   const name = "vllm:request_success_total";
   out.push(`# HELP ${name} Count of successfully processed requests.`, `# TYPE ${name} counter`);
   for (const reason of ["stop", "length", "abort"]) {
-    const v = reason === "stop" ? m.requestSuccessTotal : 0;
+    const v = reason === "stop" ? m.requestSuccessTotal : reason === "abort" ? (m.requestAbortedTotal ?? 0) : 0;
     out.push(`${name}{${labels},finished_reason="${reason}"} ${formatFloat(v)}`);
   }
   histogram(

@@ -19,6 +19,13 @@ export interface ReplicaOptions {
   fastPath?: boolean;
   /** Keep a record per finished request for takeFinished() (default true); off for a metrics-only emitter. */
   records?: boolean;
+  /**
+   * The client's timeout, seconds: a request still waiting for its first step this long after it arrived is
+   * given up by its client, and vLLM aborts a request whose client disconnects (it leaves the queue, is
+   * counted in vllm:request_success_total with finished_reason "abort", and is handed over by
+   * takeAbandoned()). Default: clients wait for ever.
+   */
+  abandonAfterSeconds?: number;
 }
 
 /** Why add() refused a request. */
@@ -96,6 +103,7 @@ export class Replica {
   readonly modelName: string;
   readonly #fastPath: boolean;
   readonly #keepRecords: boolean;
+  readonly #abandonAfter: number;
 
   /** Time the replica was last advanced to. */
   #now = 0;
@@ -108,6 +116,8 @@ export class Replica {
   #running: Live[] = [];
   #kvUsed = 0;
   #finished: RequestRecord[] = [];
+  /** Ids of the requests given up by their clients since the last takeAbandoned(). */
+  #abandonedIds: (string | number)[] = [];
 
   // The step in flight.
   #active = false;
@@ -121,6 +131,7 @@ export class Replica {
   #promptTokens = 0;
   #generationTokens = 0;
   #success = 0;
+  #aborted = 0;
   #preemptions = 0;
   #steps = 0;
   readonly #ttft = new Histogram(TTFT_BUCKETS);
@@ -139,6 +150,9 @@ export class Replica {
     this.modelName = options.modelName ?? profile.model;
     this.#fastPath = options.fastPath ?? true;
     this.#keepRecords = options.records ?? true;
+    const abandon = options.abandonAfterSeconds ?? Number.POSITIVE_INFINITY;
+    if (!(abandon > 0)) throw new RangeError(`abandonAfterSeconds must be > 0, got ${abandon}`);
+    this.#abandonAfter = abandon;
     this.#now = startTime;
     this.#clock = startTime;
   }
@@ -233,6 +247,13 @@ export class Replica {
     return out;
   }
 
+  /** Ids of the requests their clients gave up on (abandonAfterSeconds) since the last call. */
+  takeAbandoned(): (string | number)[] {
+    const out = this.#abandonedIds;
+    this.#abandonedIds = [];
+    return out;
+  }
+
   /** The replica's metrics at its current time. */
   metrics(): ReplicaMetrics {
     let arrived = 0;
@@ -250,6 +271,7 @@ export class Replica {
       promptTokensTotal: this.#promptTokens,
       generationTokensTotal: this.#generationTokens,
       requestSuccessTotal: this.#success,
+      requestAbortedTotal: this.#aborted,
       numPreemptionsTotal: this.#preemptions,
       timeToFirstToken: this.#ttft.snapshot(),
       interTokenLatency: this.#itl.snapshot(),
@@ -356,6 +378,7 @@ export class Replica {
       sched[n++] = r;
     }
 
+    this.#abandon(start);
     // New requests only when nothing was preempted this step (or nothing could run at all).
     if (!preempted || n === 0) {
       while (this.#waiting.length > 0 && running.length < prof.maxNumSeqs && budget > 0) {
@@ -382,6 +405,22 @@ export class Replica {
     this.#stepDuration = this.#stepSeconds(prefill, decodes, context);
     this.#stepEnd = start + this.#stepDuration;
     this.#active = true;
+  }
+
+  /**
+   * Requests that waited abandonAfterSeconds for their first step leave the queue. The queue is in arrival
+   * order behind any preempted requests (already started: their clients have tokens), so the ones given up
+   * are at its head, and each step drops them as their time comes.
+   */
+  #abandon(t: number): void {
+    if (this.#abandonAfter === Number.POSITIVE_INFINITY) return;
+    const w = this.#waiting;
+    for (let r = w.peek(); r !== undefined; r = w.peek()) {
+      if (!Number.isNaN(r.scheduled) || r.spec.arrival + this.#abandonAfter > t) return;
+      w.shift();
+      this.#aborted++;
+      this.#abandonedIds.push(r.spec.id);
+    }
   }
 
   #preempt(r: Live): void {
@@ -485,7 +524,13 @@ export class Replica {
     if (mMax < 2) return false;
 
     const next = this.#pending[this.#pendingHead];
-    const limit = Math.min(t, next === undefined ? Number.POSITIVE_INFINITY : next.spec.arrival);
+    const first = this.#waiting.peek();
+    // A client giving up changes the queue the metrics show: no jump over it.
+    const givesUp =
+      first === undefined || !Number.isNaN(first.scheduled)
+        ? Number.POSITIVE_INFINITY
+        : first.spec.arrival + this.#abandonAfter;
+    const limit = Math.min(t, next === undefined ? Number.POSITIVE_INFINITY : next.spec.arrival, givesUp);
     const s = prof.step;
     const d0 = this.#stepSeconds(0, n, this.#kvUsed + n);
     const g = s.perContextTokenSeconds * n;

@@ -40,7 +40,14 @@ import { DRAIN_TIMEOUT_MS, nodePolicy, nodeTarget, type TargetHistory } from "..
 import type { ReplicaMetrics } from "../serving/metrics.ts";
 import { Replica } from "../serving/replica.ts";
 import type { ServingProfile } from "../serving/types.ts";
-import { contextTokensOf, type Scenario, servedProfile, serviceOfPool, servicesOf } from "./scenario.ts";
+import {
+  contextTokensOf,
+  DEFAULT_CLIENT_TIMEOUT_SECONDS,
+  type Scenario,
+  servedProfile,
+  serviceOfPool,
+  servicesOf,
+} from "./scenario.ts";
 
 export type PodState = "pending" | "loading" | "ready" | "draining";
 
@@ -120,6 +127,8 @@ export interface RequestOutcomes {
   itl: Float64Array;
   /** 1 when refused (prompt + output longer than the servers' context, vLLM's max_model_len). */
   refused: Uint8Array;
+  /** 1 when its client gave up waiting (Scenario.clientTimeoutSeconds) and the server aborted it. */
+  abandoned: Uint8Array;
 }
 
 export class Fleet {
@@ -152,6 +161,7 @@ export class Fleet {
   readonly outcomes: RequestOutcomes;
   served = 0;
   refused = 0;
+  abandoned = 0;
   /** Billing: node-seconds and dollars over [0, billUntil]. */
   #billUntil: number;
   gpuSeconds = 0;
@@ -177,6 +187,7 @@ export class Fleet {
       ttft: new Float64Array(n).fill(Number.NaN),
       itl: new Float64Array(n).fill(Number.NaN),
       refused: new Uint8Array(n),
+      abandoned: new Uint8Array(n),
     };
     this.#billUntil = options.billUntil;
     const o = options.overrides ?? {};
@@ -333,6 +344,7 @@ export class Fleet {
     pod.readySince = at;
     pod.server = new Replica(profile, at, {
       modelName: servicesOf(this.scenario)[pod.service]!.spec.model.name,
+      abandonAfterSeconds: this.scenario.clientTimeoutSeconds ?? DEFAULT_CLIENT_TIMEOUT_SECONDS,
     });
     this.#routable.push(pod);
     this.#routableOf[pod.service]!.push(pod);
@@ -742,6 +754,10 @@ export class Fleet {
       this.outcomes.itl[i] = rec.meanItl;
       this.served++;
     }
+    for (const id of server.takeAbandoned()) {
+      this.outcomes.abandoned[id as number] = 1;
+      this.abandoned++;
+    }
   }
 
   /** Advances every server to t and collects finished requests. */
@@ -762,8 +778,8 @@ export class Fleet {
     }
   }
 
-  /** Requests accounted for: served or refused. */
+  /** Requests accounted for: served, refused or given up by their clients. */
   get accounted(): number {
-    return this.served + this.refused;
+    return this.served + this.refused + this.abandoned;
   }
 }

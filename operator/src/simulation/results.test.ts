@@ -19,6 +19,7 @@ const result: TraceResult = {
       ttftP95: 0.69,
       ttftP99: 0.89,
       refused: 0,
+      abandoned: 0,
     },
     "hpa-running-29-w300": {
       family: "hpa",
@@ -34,6 +35,7 @@ const result: TraceResult = {
       ttftP95: 0.73,
       ttftP99: 0.92,
       refused: 12,
+      abandoned: 40,
     },
   },
 };
@@ -67,7 +69,9 @@ describe("the results format", () => {
   it("reads results written before refused requests were counted as refusing none", () => {
     const old = structuredClone(result) as unknown as { policies: Record<string, Record<string, unknown>> };
     delete old.policies.inferops!.refused;
+    delete old.policies.inferops!.abandoned;
     expect(traceResultSchema.parse(old).policies.inferops!.refused).toBe(0);
+    expect(traceResultSchema.parse(old).policies.inferops!.abandoned).toBe(0);
     const negative = structuredClone(result);
     negative.policies.inferops!.refused = -1;
     expect(traceResultSchema.safeParse(negative).success).toBe(false);

@@ -2,10 +2,10 @@
 // schema: what `npm run bench` and `inferops simulate` write, and what tests read back.
 //   { "trace": "...", "day": true|false, "policies": { "<name>": { "family": ..., "params": {...},
 //     "sloAttainment", "gpuHours", "costUsd", "energyKWh", "peakPowerW", "budgetViolationSeconds",
-//     "scaleActions", "ttftP50", "ttftP95", "ttftP99", "refused" } } }
+//     "scaleActions", "ttftP50", "ttftP95", "ttftP99", "refused", "abandoned" } } }
 // The inferops entry is named "inferops", the bounds "instant" and "clairvoyant". `refused` counts the
 // requests longer than the servers' context (vLLM answers them 400): they are not in `sloAttainment`'s
-// denominator. The bounds' params say whether their replayed schedule met the attainment they were sized for.
+// denominator. `abandoned` counts the scored requests whose clients gave up waiting (SLO misses). The bounds' params say whether their replayed schedule met the attainment they were sized for.
 import { z } from "zod";
 import { FAMILIES } from "./policy.ts";
 import type { RunResult } from "./simulate.ts";
@@ -27,6 +27,8 @@ export const policyResultSchema = z.strictObject({
   ttftP99: nonNegative(),
   /** Requests refused as longer than the servers' context; absent in results written before it existed. */
   refused: z.int().min(0).default(0),
+  /** Scored requests whose clients gave up waiting (SLO misses); absent in results written before it existed. */
+  abandoned: z.int().min(0).default(0),
 });
 export type PolicyResult = z.output<typeof policyResultSchema>;
 
@@ -62,6 +64,7 @@ export function toPolicyResult(
     ttftP95: sig(run.ttftP95, 4),
     ttftP99: sig(run.ttftP99, 4),
     refused: run.refused,
+    abandoned: run.abandoned,
   };
 }
 

@@ -59,6 +59,7 @@ function result(
     ttftP95: 0,
     ttftP99: 0,
     refused: 0,
+    abandoned: 0,
   };
 }
 

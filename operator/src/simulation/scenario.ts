@@ -45,7 +45,19 @@ export interface Scenario {
    * exceeds it is refused, as vLLM answers it with HTTP 400.
    */
   contextTokens?: number;
+  /**
+   * How long a client waits for its request's first step before it gives up, seconds (the model server then
+   * aborts the request). Default DEFAULT_CLIENT_TIMEOUT_SECONDS; Infinity: clients wait for ever.
+   */
+  clientTimeoutSeconds?: number;
 }
+
+/**
+ * The client timeout the simulator assumes unless told: the OpenAI Python client's default (600 s), and
+ * LiteLLM's. A request that waited that long has missed any TTFT objective many times over; what changes
+ * is that the servers stop working through a backlog nobody is waiting for. Clients do not retry.
+ */
+export const DEFAULT_CLIENT_TIMEOUT_SECONDS = 600;
 
 /** Every simulated service: `service` first, then `otherServices`. */
 export function servicesOf(scenario: Pick<Scenario, "service" | "otherServices">): ScenarioService[] {

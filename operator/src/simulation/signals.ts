@@ -32,7 +32,8 @@ export function readingOf(m: ReplicaMetrics, atMs: number): PodReading {
       kvCacheUtilization: m.kvCacheUsage,
     },
     counters: {
-      arrivals: m.requestSuccessTotal,
+      // Every finished_reason, as the vLLM adapter reads it: requests aborted when their client gave up too.
+      arrivals: m.requestSuccessTotal + (m.requestAbortedTotal ?? 0),
       promptTokens: m.promptTokensTotal,
       generationTokens: m.generationTokensTotal,
       finishedRequests: m.requestGenerationTokens.count,

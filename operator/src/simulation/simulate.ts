@@ -16,7 +16,7 @@
 // RunResult.otherServices: the others).
 import { Fleet, type FleetOverrides, type Pod } from "./fleet.ts";
 import type { Family, FleetView, Params, Policy } from "./policy.ts";
-import { primaryPool, type Scenario, ScenarioError } from "./scenario.ts";
+import { DEFAULT_CLIENT_TIMEOUT_SECONDS, primaryPool, type Scenario, ScenarioError } from "./scenario.ts";
 import type { Trace } from "./trace.ts";
 import { fleetWorld } from "./world.ts";
 
@@ -62,6 +62,11 @@ export interface Score {
   sloAttainment: number;
   /** Scored requests never served by the end of the run (their TTFT is censored at the run's end). */
   unserved: number;
+  /**
+   * Scored requests whose clients gave up waiting (Scenario.clientTimeoutSeconds): SLO misses, their TTFT
+   * taken as the timeout.
+   */
+  abandoned: number;
   ttftP50: number;
   ttftP95: number;
   ttftP99: number;
@@ -343,7 +348,8 @@ export async function simulate(
   const from = options.scoreFrom ?? 0;
   const { ttft, itl } = fleet.outcomes;
   const slo = scenario.slo;
-  const { refused } = fleet.outcomes;
+  const { refused, abandoned } = fleet.outcomes;
+  const timeout = scenario.clientTimeoutSeconds ?? DEFAULT_CLIENT_TIMEOUT_SECONDS;
   const serviceOf = requests.service;
   const runEnd = Math.max(end, T);
   const scoreOf = (svc: number, ws: number | undefined) => {
@@ -351,6 +357,7 @@ export async function simulate(
     let scored = 0;
     let met = 0;
     let unserved = 0;
+    let gaveUp = 0;
     let refusedScored = 0;
     for (let k = pre; k < n; k++) {
       if (!mine(k)) continue;
@@ -377,6 +384,12 @@ export async function simulate(
         ? Math.min(windows.requests.length - 1, Math.floor(arrivals[k]! / windows.seconds))
         : 0;
       if (windows) windows.requests[w]!++;
+      if (abandoned[k] === 1) {
+        gaveUp++;
+        ttfts[j++] = timeout;
+        if (windows) windows.misses[w]!++;
+        continue;
+      }
       if (Number.isNaN(f)) {
         unserved++;
         ttfts[j++] = runEnd - arrivals[k]!;
@@ -394,6 +407,7 @@ export async function simulate(
       sloMet: met,
       sloAttainment: scored > 0 ? met / scored : 1,
       unserved,
+      abandoned: gaveUp,
       ttftP50: percentile(ttfts, 50),
       ttftP95: percentile(ttfts, 95),
       ttftP99: percentile(ttfts, 99),
