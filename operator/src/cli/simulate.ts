@@ -12,7 +12,7 @@ import { inlineRunner, type JobRunner, workerRunner } from "../simulation/jobs.t
 import { progressBar } from "../simulation/progress.ts";
 import { ATTRIBUTION, markdownReport, writePlots } from "../simulation/report.ts";
 import { formatTraceResult } from "../simulation/results.ts";
-import { checkContext, ScenarioError } from "../simulation/scenario.ts";
+import { checkContext, DEFAULT_CLIENT_TIMEOUT_SECONDS, ScenarioError } from "../simulation/scenario.ts";
 import { fleetSizesFor, measureCurve, prepareSuiteOn, runPrepared } from "../simulation/suite.ts";
 import {
   buildTrace,
@@ -34,6 +34,7 @@ interface SimulateOptions {
   timeUnit?: TimeUnit;
   start?: string;
   contextTokens?: string;
+  clientTimeout?: string;
   scale: string;
   scaleBy: string;
   day?: boolean;
@@ -89,6 +90,13 @@ export async function simulateCommand(opts: SimulateOptions): Promise<void> {
   const interval = positiveInt(opts.interval, "--interval");
   const contextTokens =
     opts.contextTokens === undefined ? undefined : positiveInt(opts.contextTokens, "--context-tokens");
+  const timeoutFlag = opts.clientTimeout ?? String(DEFAULT_CLIENT_TIMEOUT_SECONDS);
+  const timeout = Number(timeoutFlag);
+  if (!(timeout >= 0) || timeoutFlag.trim() === "")
+    fail(
+      `--client-timeout must be a number of seconds >= 0 (0: clients never give up), got ${JSON.stringify(timeoutFlag)}`,
+    );
+  const clientTimeoutSeconds = timeout === 0 ? Number.POSITIVE_INFINITY : timeout;
   const workers =
     opts.workers === undefined ? availableParallelism() : positiveInt(opts.workers, "--workers");
 
@@ -99,6 +107,7 @@ export async function simulateCommand(opts: SimulateOptions): Promise<void> {
       profiles,
       intervalSeconds: interval,
       ...(contextTokens === undefined ? {} : { contextTokens }),
+      clientTimeoutSeconds,
     });
     scenario = loaded.scenario;
     for (const w of loaded.warnings) console.error(`warning: ${w}`);
@@ -249,6 +258,11 @@ export function registerSimulateCommand(program: Command): void {
     .option(
       "--context-tokens <n>",
       "the context the model servers are started with (vLLM --max-model-len; default: the serving profile's, 32768 for Llama-3.1); longer requests are refused",
+    )
+    .option(
+      "--client-timeout <seconds>",
+      "how long a client waits for its request's first token before it gives up and the server aborts the request (an SLO miss, counted as abandoned); 0: clients wait for ever",
+      String(DEFAULT_CLIENT_TIMEOUT_SECONDS),
     )
     .option("--scale <k>", "k copies of the trace (rate x k), laid out as --scale-by says", "1")
     .option(

@@ -194,7 +194,8 @@ export function renderPrometheus(m: ReplicaMetrics, opts: RenderOptions): string
   const name = "vllm:request_success_total";
   out.push(`# HELP ${name} Count of successfully processed requests.`, `# TYPE ${name} counter`);
   for (const reason of ["stop", "length", "abort"]) {
-    const v = reason === "stop" ? m.requestSuccessTotal : reason === "abort" ? (m.requestAbortedTotal ?? 0) : 0;
+    const v =
+      reason === "stop" ? m.requestSuccessTotal : reason === "abort" ? (m.requestAbortedTotal ?? 0) : 0;
     out.push(`${name}{${labels},finished_reason="${reason}"} ${formatFloat(v)}`);
   }
   histogram(

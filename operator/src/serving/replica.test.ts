@@ -221,6 +221,67 @@ describe("Replica protocol", () => {
   });
 });
 
+describe("Replica client timeouts", () => {
+  it("a request whose client gave up leaves the queue, counted as aborted, and is handed over once", () => {
+    // One sequence at a time: request 1 waits behind request 0's 1,000 tokens (about 11 s of decode steps,
+    // jumped over in closed form), and its client gives up after 5 s.
+    const r = new Replica(testProfile({ maxNumSeqs: 1, maxModelLen: 1200, kvCapacityTokens: 1200 }), 0, {
+      abandonAfterSeconds: 5,
+    });
+    r.add(req(0, 0, 10, 1000));
+    r.add(req(1, 0, 10, 3));
+    r.advanceTo(4.9);
+    expect(r.metrics()).toMatchObject({ numRequestsWaiting: 1, requestAbortedTotal: 0 });
+    r.advanceTo(5.1);
+    // Gone from the queue within a step of its timeout, though request 0 decodes on alone.
+    expect(r.metrics()).toMatchObject({
+      numRequestsWaiting: 0,
+      numRequestsRunning: 1,
+      requestAbortedTotal: 1,
+    });
+    expect(r.takeAbandoned()).toEqual([1]);
+    expect(r.takeAbandoned()).toEqual([]);
+    expect(r.renderMetrics()).toMatch(/vllm:request_success_total\{[^}]*finished_reason="abort"\} 1\.0/);
+    r.runUntilIdle();
+    // Request 0 had started: its client has tokens and waits for the rest, past the 5 s.
+    expect(r.takeFinished().map((x) => x.id)).toEqual([0]);
+    expect(r.metrics()).toMatchObject({ requestSuccessTotal: 1, requestAbortedTotal: 1 });
+    expect(r.metrics().timeToFirstToken.count).toBe(1);
+  });
+
+  it("refuses a timeout that is not a positive number of seconds", () => {
+    expect(() => new Replica(testProfile(), 0, { abandonAfterSeconds: 0 })).toThrow(/abandonAfterSeconds/);
+    expect(() => new Replica(testProfile(), 0, { abandonAfterSeconds: Number.NaN })).toThrow(
+      /abandonAfterSeconds/,
+    );
+  });
+
+  it("every admitted request finishes or is given up, once, and only one that waited its timeout", () => {
+    fc.assert(
+      fc.property(
+        profileArb,
+        workloadArb(),
+        fc.boolean(),
+        fc.double({ min: 0.01, max: 2, noNaN: true }),
+        (p, reqs, fastPath, timeout) => {
+          const d = driveByEvents(p, reqs, { fastPath, abandonAfterSeconds: timeout });
+          const admitted = reqs.filter((r) => !d.rejected.includes(r.id));
+          const gaveUp = d.replica.takeAbandoned();
+          const finished = d.records.map((r) => r.id);
+          expect([...finished, ...gaveUp].sort((a, b) => Number(a) - Number(b))).toEqual(
+            admitted.map((r) => r.id),
+          );
+          for (const r of d.records) expect(r.queueTime).toBeLessThanOrEqual(timeout + 1e-9);
+          const m = d.replica.metrics();
+          expect(m.requestSuccessTotal + (m.requestAbortedTotal ?? 0)).toBe(admitted.length);
+          expect(m.numRequestsRunning + m.numRequestsWaiting).toBe(0);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
+
 describe("Replica properties", () => {
   it("conserves requests and tokens: every admitted request finishes once with what it asked for", () => {
     fc.assert(

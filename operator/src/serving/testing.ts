@@ -43,9 +43,14 @@ export interface DriveResult {
 export function driveByEvents(
   profile: ServingProfile,
   requests: readonly RequestSpec[],
-  options: { fastPath?: boolean } = {},
+  options: { fastPath?: boolean; abandonAfterSeconds?: number } = {},
 ): DriveResult {
-  const replica = new Replica(profile, 0, { fastPath: options.fastPath ?? true });
+  const replica = new Replica(profile, 0, {
+    fastPath: options.fastPath ?? true,
+    ...(options.abandonAfterSeconds === undefined
+      ? {}
+      : { abandonAfterSeconds: options.abandonAfterSeconds }),
+  });
   let i = 0;
   let maxKv = 0;
   const rejected: (string | number)[] = [];

@@ -109,6 +109,8 @@ export interface ScenarioOptions {
   intervalSeconds?: number;
   /** The context the servers are started with (vLLM --max-model-len), instead of the profiles' own. */
   contextTokens?: number;
+  /** How long clients wait for a first step before giving up (Scenario.clientTimeoutSeconds). */
+  clientTimeoutSeconds?: number;
 }
 
 /** The Scenario of a loaded configuration, and warnings worth printing. */
@@ -192,6 +194,9 @@ export function scenarioFromConfig(
       },
       intervalSeconds: options.intervalSeconds ?? 10,
       ...(options.contextTokens === undefined ? {} : { contextTokens: options.contextTokens }),
+      ...(options.clientTimeoutSeconds === undefined
+        ? {}
+        : { clientTimeoutSeconds: options.clientTimeoutSeconds }),
     },
     warnings,
   };

@@ -8,6 +8,7 @@ import * as vega from "vega";
 import { compile, type TopLevelSpec } from "vega-lite";
 import { DEMAND_WINDOW_SECONDS, type LatestAsk, ratioTargetFeasibility } from "./feasibility.ts";
 import type { PolicyResult } from "./results.ts";
+import { DEFAULT_CLIENT_TIMEOUT_SECONDS } from "./scenario.ts";
 import { boundsAt, type SuiteOutput } from "./suite.ts";
 import { bestAttaining, cheapestReaching, paretoFrontier } from "./sweep.ts";
 
@@ -364,8 +365,12 @@ export function markdownReport(
 ): string {
   const head = [`# ${meta.title}`, "", ...meta.preamble, ""];
   if (meta.attribution) head.push(meta.attribution, "");
+  const timeout = suites[0]?.input.scenario.clientTimeoutSeconds ?? DEFAULT_CLIENT_TIMEOUT_SECONDS;
   head.push(
     "SLO: a request meets it when its TTFT is at most 2 s and its mean inter-token latency at most 100 ms. " +
+      (timeout === Number.POSITIVE_INFINITY
+        ? "Clients wait for their first token however long it takes. "
+        : `A client gives up on a request that has waited ${num(timeout, 0)} s for its first token: the server aborts it, and it counts as a miss. `) +
       "GPU-hours and cost are billed per node from provisioning start; the bounds' are analytic (their other columns come from replaying their schedules). " +
       "See docs/simulator.md for the model and docs/benchmarks.md for the discussion.",
     "",

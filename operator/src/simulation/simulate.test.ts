@@ -195,6 +195,30 @@ describe("the simulator", async () => {
     expect(short.requests).toBe(steady.arrivals.length - over);
   });
 
+  it("clients give up after the scenario's timeout: the server stops working on their requests", async () => {
+    const sc = testScenario();
+    // One replica for 6 req/s: the queue grows all run long.
+    const starve = (clientTimeoutSeconds: number) =>
+      simulate(steady, { ...sc, clientTimeoutSeconds }, createPolicy({ family: "static", replicas: 1 }, sc), {
+        warmReplicas: 1,
+      });
+    const forever = await starve(Number.POSITIVE_INFINITY);
+    const patient = await starve(120);
+    const impatient = await starve(20);
+    expect(forever.abandoned).toBe(0);
+    expect(forever.ttftP99).toBeGreaterThan(200);
+    for (const r of [patient, impatient]) {
+      // Every request is accounted for; the abandoned are scored, as misses, their TTFT the timeout.
+      expect(r.requests).toBe(steady.arrivals.length);
+      expect(r.unserved).toBe(0);
+      expect(r.abandoned).toBeGreaterThan(0);
+      expect(r.sloMet).toBeLessThanOrEqual(r.requests - r.abandoned);
+    }
+    expect(patient.ttftP99).toBeLessThanOrEqual(120 + 1);
+    expect(impatient.ttftP99).toBeLessThanOrEqual(20 + 1);
+    expect(impatient.abandoned).toBeGreaterThan(patient.abandoned);
+  });
+
   it("holds a warm start within the pool's maxNodes: the pods beyond stay pending", async () => {
     const sc = testScenario({ pool: { maxNodes: 2 } });
     const r = await simulate(steady, sc, createPolicy({ family: "static", replicas: 5 }, sc), {
