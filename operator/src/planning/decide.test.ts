@@ -119,9 +119,10 @@ describe("startingIn", () => {
       ),
     ).toEqual([
       [OVERDUE_SECONDS, 2],
-      [OVERDUE_SECONDS, 3],
+      [30, 3],
       [360, 4],
     ]);
+    expect(startingIn([[T - 350_000, 1]], T, 360)).toEqual([[OVERDUE_SECONDS, 1]]);
     expect(startingIn([[T - 100_000, 1]], T, 360)).toEqual([[260, 1]]);
   });
 });
