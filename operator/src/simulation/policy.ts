@@ -58,6 +58,11 @@ export interface Decision {
    * which the operator's planning loop honours the same way (controllers/planner.ts).
    */
   againInSeconds?: number;
+  /**
+   * Why the scenario's service holds the replicas it does, when the policy says (inferops: the decision's
+   * reason, such as ScaleDownStabilized). The timeline carries the last one (TimelinePoint.reason).
+   */
+  reason?: string;
 }
 
 export interface Policy {

@@ -8,6 +8,7 @@ import {
   beats,
   checkRobustness,
   excessOverNeed,
+  excessWhy,
   familyDefaultSpecs,
   type Named,
   policySpecOf,
@@ -127,6 +128,28 @@ describe("the excess over the need", () => {
     expect(held.longest).toBe(2);
     expect(held.worst).toEqual({ minute: 5, held: 10, need: 2 });
     expect(excessOverNeed(timeline([10, 10, 10, 10, 10, 3, 3, 3, 3, 3]), needs, 180).minutes).toBe(0);
+  });
+
+  it("says why each minute over was held, by the policy's decision reason then", () => {
+    const needs = [10, 10, 2, 2, 2, 2, 2, 2, 2, 2];
+    const reasons = ["QueueDepth", "QueueDepth", "ScaleDownStabilized", "ScaleDownStabilized"];
+    const points = [10, 10, 10, 10, 10, 10, 10, 8, 8, 2].map((ready, m) => ({
+      t: m * 60,
+      ready,
+      reason: reasons[Math.min(3, Math.floor(m / 2))]!,
+    }));
+    // Minutes 5-8 over: 5 (index 2, ScaleDownStabilized), 6-8 ScaleDownStabilized too.
+    const x = excessOverNeed(points, needs, 180);
+    expect(x.minutes).toBe(4);
+    expect(x.byReason).toEqual({ ScaleDownStabilized: 4 });
+    const why = excessWhy({ QueueDepth: 2, ScaleDownStabilized: 5, Mystery: 1 });
+    expect(why).toMatch(
+      /^Why, by inferops' decision at each minute over: 5 minutes ScaleDownStabilized \(the scale-down window/,
+    );
+    expect(why).toContain("; 2 minutes QueueDepth (pods still held a backlog");
+    expect(why).toContain("; 1 minute Mystery");
+    // Without reasons (the baselines), none are counted.
+    expect(excessOverNeed(timeline([10, 10, 10, 10, 10, 10, 10]), needs, 180).byReason).toBeUndefined();
   });
 
   it("does not count one or two replicas over a small need, nor minutes past the needs", () => {

@@ -160,7 +160,22 @@ export interface Excess {
   longest: number;
   /** The minute with the highest ratio, when any. */
   worst?: { minute: number; held: number; need: number };
+  /**
+   * The minutes over, by the policy's decision reason at their start (TimelinePoint.reason), when the
+   * policy gives one: why the fleet was held (EXCESS_CAUSES).
+   */
+  byReason?: Record<string, number>;
 }
+
+/** What each decision reason says about a fleet held over the need after demand fell. */
+export const EXCESS_CAUSES: Readonly<Record<string, string>> = {
+  ScaleDownStabilized:
+    "the scale-down window (the spec's, at least the lead time) still held a higher recommendation: the fall shows in the 60 s rates a rate window late, so the window ends after the lead time the target allows",
+  QueueDepth:
+    "pods still held a backlog routed to them before the fall (the queue view keeps them and asks for the arrivals' need beside them)",
+  RecurringBursts: "held for a burst expected to recur within the scale-down window",
+  ScaleDownLimit: "the scale-down rate limit (behavior.scaleDown.policies) removed replicas step by step",
+};
 
 /**
  * Where a run holds more than `ratio` times the need (and at least `slack` replicas more) for longer than one
@@ -169,7 +184,7 @@ export interface Excess {
  * ago is not an excess).
  */
 export function excessOverNeed(
-  timeline: readonly Pick<TimelinePoint, "t" | "ready">[],
+  timeline: readonly Pick<TimelinePoint, "t" | "ready" | "reason">[],
   needs: ArrayLike<number>,
   leadSeconds: number,
   options: { windowSeconds?: number; ratio?: number; slack?: number } = {},
@@ -189,6 +204,10 @@ export function excessOverNeed(
     const over = p.ready > ratio * need && p.ready >= need + slack;
     if (over) {
       out.minutes++;
+      if (p.reason !== undefined) {
+        out.byReason ??= {};
+        out.byReason[p.reason] = (out.byReason[p.reason] ?? 0) + 1;
+      }
       run++;
       out.longest = Math.max(out.longest, run);
       const r = p.ready / Math.max(1, need);
@@ -321,9 +340,21 @@ export function checkRobustness(f: TraceFigures): RobustnessCheck[] {
     detail:
       x.minutes === 0
         ? "no minute over"
-        : `${x.minutes} minutes over (longest run ${x.longest}); worst at minute ${x.worst!.minute}: ${x.worst!.held} ready against a need of ${x.worst!.need}`,
+        : `${x.minutes} minutes over (longest run ${x.longest}); worst at minute ${x.worst!.minute}: ${x.worst!.held} ready against a need of ${x.worst!.need}` +
+          (x.byReason ? `. ${excessWhy(x.byReason)}` : ""),
   });
   return out;
+}
+
+/** Why the minutes over were held, by the decision's reason at each, most first (EXCESS_CAUSES). */
+export function excessWhy(byReason: Readonly<Record<string, number>>): string {
+  const parts = Object.entries(byReason)
+    .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+    .map(([reason, n]) => {
+      const cause = EXCESS_CAUSES[reason];
+      return `${n} ${n === 1 ? "minute" : "minutes"} ${reason}${cause ? ` (${cause})` : ""}`;
+    });
+  return `Why, by inferops' decision at each minute over: ${parts.join("; ")}`;
 }
 
 /** One trace's outcome: its suite, the extra runs, the figures and the checks. */
@@ -512,6 +543,7 @@ export const robustnessTraceSchema = z.strictObject({
     minutes: z.int().min(0),
     longest: z.int().min(0),
     worst: z.strictObject({ minute: z.int(), held: z.int(), need: z.int() }).optional(),
+    byReason: z.record(z.string(), z.int().min(0)).optional(),
   }),
   targets: z.array(checkSchema),
   latestAsk: z.string().optional(),

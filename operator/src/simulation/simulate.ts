@@ -85,6 +85,8 @@ export interface TimelinePoint {
   ready: number;
   nodes: number;
   powerW: number;
+  /** The policy's last decision reason for the scenario's service, when it gives one (Decision.reason). */
+  reason?: string;
 }
 
 /** A run: the scenario's service's score (Score), and the fleet's. */
@@ -267,6 +269,8 @@ export async function simulate(
   let overBudget = 0;
   const sums = { ready: 0, inFlight: 0, running: 0, waiting: 0, kv: 0, samples: 0, weighted: 0 };
   const timeline: TimelinePoint[] = [];
+  /** The policy's last decision reason (Decision.reason), for the timeline. */
+  let lastReason: string | undefined;
 
   const sample = async (t: number) => {
     if (fleet.checkDrains(t)) await fleet.reconcileNodes(t);
@@ -302,6 +306,7 @@ export async function simulate(
         ready: ready.length,
         nodes: fleet.nodeCount(),
         powerW: power,
+        ...(lastReason !== undefined ? { reason: lastReason } : {}),
       });
       nextTimeline += timelineEvery;
     }
@@ -332,6 +337,7 @@ export async function simulate(
       if (policy.sampleSeconds === undefined) policy.observe?.(v);
       const before = totalDesired();
       const d = policy.decide(v);
+      if (d.reason !== undefined) lastReason = d.reason;
       for (const [pool, replicas] of Object.entries(d.replicas)) fleet.setReplicas(pool, replicas, t);
       for (const [pool, nodes] of Object.entries(d.nodes ?? {})) fleet.setPolicyNodes(pool, nodes);
       await fleet.reconcileNodes(t);

@@ -75,11 +75,14 @@ export function inferopsPolicy(scenario: Scenario, options: InferopsOptions = {}
       }
       // Growth waiting for replicas to drain is planned again as soon as they are gone, as the operator does.
       const again = out.replanAfterMs !== undefined ? { againInSeconds: out.replanAfterMs / 1000 } : {};
-      if (!applied) return { replicas: {}, ...again };
+      const main = out.services.find((s) => s.key === keys[0]);
+      const why = main ? { reason: main.replicas.reason } : {};
+      if (!applied) return { replicas: {}, ...again, ...why };
       return {
         replicas,
         nodes: Object.fromEntries(out.pools.map((p) => [p.name, p.nodes.value])),
         ...again,
+        ...why,
       };
     },
     reasons: () => ({ ...reasons }),
