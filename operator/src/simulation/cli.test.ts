@@ -139,6 +139,23 @@ describe("inferops simulate", () => {
     expect(exit).toHaveBeenCalledWith(2);
   });
 
+  it("--client-timeout says how long clients wait, and refuses what is not a number of seconds", async () => {
+    const exit = vi.spyOn(process, "exit").mockImplementation((() => {
+      throw new Error("exit");
+    }) as never);
+    for (const bad of ["-1", "soon", ""]) {
+      await expect(run(CONFIG, chat, { clientTimeout: bad }, { n: 50, gapMs: 500 })).rejects.toThrow("exit");
+      expect(exit).toHaveBeenLastCalledWith(2);
+    }
+    exit.mockRestore();
+    const patient = await run(CONFIG, chat, { clientTimeout: "0" }, { n: 200, gapMs: 500 });
+    expect(patient.stdout).toMatch(/Clients wait for their first token however long it takes/);
+    const impatient = await run(CONFIG, chat, { clientTimeout: "30" }, { n: 200, gapMs: 500 });
+    expect(impatient.stdout).toMatch(
+      /A client gives up on a request that has waited 30 s for its first token/,
+    );
+  });
+
   it("rejects a context the servers' KV cache cannot hold", async () => {
     const exit = vi.spyOn(process, "exit").mockImplementation((() => {
       throw new Error("exit");
