@@ -167,6 +167,10 @@ export interface Excess {
   byReason?: Record<string, number>;
 }
 
+/** The views that size the fleet: held over the need, they were sized by a capacity below the servers'. */
+const SIZED =
+  "the views asked for it, sized by the capacity the profile and what was learned give: a profile below what the servers serve asks for more than the need (spec.scaling.capacityProbe measures it)";
+
 /** What each decision reason says about a fleet held over the need after demand fell. */
 export const EXCESS_CAUSES: Readonly<Record<string, string>> = {
   ScaleDownStabilized:
@@ -175,6 +179,10 @@ export const EXCESS_CAUSES: Readonly<Record<string, string>> = {
     "pods still held a backlog routed to them before the fall (the queue view keeps them and asks for the arrivals' need beside them)",
   RecurringBursts: "held for a burst expected to recur within the scale-down window",
   ScaleDownLimit: "the scale-down rate limit (behavior.scaleDown.policies) removed replicas step by step",
+  WithinTolerance: SIZED,
+  TokenThroughput: SIZED,
+  LatencySLO: SIZED,
+  Forecast: SIZED,
 };
 
 /**
