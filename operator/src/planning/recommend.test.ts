@@ -156,6 +156,37 @@ describe("queue view", () => {
     expect(unknown.message).toContain("16 of the 16 holding it stay busy");
   });
 
+  it("on a rising trend, counts the backlog that grows for the whole lead time, whatever is on its way", () => {
+    // The same fleet as above, arrivals forecast to reach 70 req/s at the lead time: the 17 replicas
+    // starting were asked for a lower rate, and the replicas the ramp needs after them serve a lead time
+    // after they are asked for.
+    const size = { prompt: 1000, output: 150 };
+    const podQueues = [3300, 3250, 3230, 3200, ...Array.from({ length: 12 }, () => 40)];
+    const queueDepth = podQueues.reduce((a, b) => a + b, 0);
+    const signals = sig({ queueDepth, queuedReplicas: 16, podQueues, arrivalRate: 50 });
+    const at = {
+      signals,
+      current: 33,
+      ready: 16,
+      size,
+      leadSeconds: 360,
+      starting: [[30, 17]] as [number, number][],
+    };
+    const forecast = (trendRate: number) => ({
+      planningRate: trendRate,
+      trendRate,
+      margin: 0,
+      leadSeconds: 360,
+    });
+    expect(rec({ ...at, forecast: forecast(70) }).views[0]!.message).toContain(
+      "16 of the 16 holding it stay busy",
+    );
+    // Level (within the tolerance): the replicas on their way serve it.
+    expect(rec({ ...at, forecast: forecast(52) }).views[0]!.message).toContain(
+      "4 of the 16 holding it stay busy",
+    );
+  });
+
   it("backlogGrowth integrates the arrivals beyond the serving replicas as those on their way join", () => {
     // mu 1 req/s a replica, 10 req/s arriving, 4 serving: 6 req/s short.
     expect(backlogGrowth(10, 1, 4, 360)).toBe(6 * 360);
@@ -170,6 +201,12 @@ describe("queue view", () => {
     ).toBe(6 * 60 + 3 * 60);
     // Still short after they all serve: the rest of the lead time at 2 req/s.
     expect(backlogGrowth(10, 1, 4, 360, [[60, 4]])).toBe(6 * 60 + 2 * 300);
+    // Arrivals rising from 10 to 16 req/s over the lead time: 6 -> 12 req/s short, 9 on average.
+    expect(backlogGrowth(10, 1, 4, 360, [], 16)).toBeCloseTo(9 * 360, 9);
+    // Rising from 2 to 8 against 4 served: short from 120 s on, 4 req/s at the end: 240 s at 2 on average.
+    expect(backlogGrowth(2, 1, 4, 360, [], 8)).toBeCloseTo(480, 9);
+    // A falling trend holds today's rate.
+    expect(backlogGrowth(10, 1, 4, 360, [], 5)).toBe(6 * 360);
     // Times beyond the lead time count up to it; never negative.
     expect(backlogGrowth(10, 1, 4, 360, [[900, 6]])).toBe(6 * 360);
     expect(backlogGrowth(2, 1, 4, 360, [[60, 6]])).toBe(0);

@@ -460,6 +460,13 @@ export function recommend(input: RecommendInput): Recommendation {
         : { replicas: ceil(q / target), withinTolerance: false };
     let replicas = r.replicas;
     let note = "";
+    // On a rising trend the replicas starting were sized for a lower rate than the one coming, and what
+    // the ramp adds after them serves a lead time after it is asked for: the backlog grows for the whole
+    // lead time, not only until they serve (a long-context ramp lost 3 points of attainment otherwise).
+    const rising =
+      input.forecast !== undefined &&
+      signals.arrivalRate !== undefined &&
+      input.forecast.trendRate > signals.arrivalRate * (1 + tol);
     const takeable = newReplicasTake(
       q,
       signals.arrivalRate,
@@ -470,7 +477,8 @@ export function recommend(input: RecommendInput): Recommendation {
       input.leadSeconds ?? 0,
       targets.tokenUtilization / Math.max(1, input.headroom ?? 1),
       signals.podQueues,
-      pending > 0 ? input.starting : undefined,
+      pending > 0 && !rising ? input.starting : undefined,
+      input.forecast?.trendRate,
     );
     if (takeable !== undefined && takeable.replicas < replicas) {
       replicas = takeable.replicas;
@@ -659,6 +667,8 @@ export function newReplicasTake(
   podQueues?: readonly number[],
   /** Replicas on their way: [seconds until they serve, replicas], soonest first (RecommendInput.starting). */
   starting?: readonly [number, number][],
+  /** The arrival rate the forecast's trend gives at the lead time (backlogGrowth). */
+  rateAtLead?: number,
 ): { replicas: number; busy: number; holders: number; arrivals: number; backlog: number } | undefined {
   if (arrivalRate === undefined || capacity.tokensPerSecond === undefined || !size) return undefined;
   const tokens = size.prompt + size.output;
@@ -666,7 +676,7 @@ export function newReplicasTake(
   const mu = capacity.tokensPerSecond / tokens;
   // What the replicas serving cannot serve piles up on the ready ones until the lead time (replicas asked
   // for now serve then), and less as those on their way join; today's queue is on the pods that report one.
-  const growth = backlogGrowth(arrivalRate, mu, ready, leadSeconds, starting);
+  const growth = backlogGrowth(arrivalRate, mu, ready, leadSeconds, starting, rateAtLead);
   const holders = growth > 0 ? ready : Math.min(ready, queued ?? ready);
   const backlog = queue + growth;
   const drained = mu * QUEUE_DRAIN_SECONDS;
@@ -683,7 +693,9 @@ export function newReplicasTake(
 
 /**
  * Requests that pile up within the lead time: arrivals beyond what the serving replicas serve, with the
- * replicas on their way joining as each serves (their times clamped to [0, leadSeconds]).
+ * replicas on their way joining as each serves (their times clamped to [0, leadSeconds]). Arrivals rise
+ * linearly to `rateAtLead` at the lead time when that is higher (the forecast's trend: on a ramp the rate
+ * keeps rising while capacity is on its way), and hold at today's rate otherwise.
  */
 export function backlogGrowth(
   arrivalRate: number,
@@ -691,17 +703,29 @@ export function backlogGrowth(
   ready: number,
   leadSeconds: number,
   starting: readonly [number, number][] = [],
+  rateAtLead?: number,
 ): number {
+  const slope =
+    rateAtLead !== undefined && rateAtLead > arrivalRate && leadSeconds > 0
+      ? (rateAtLead - arrivalRate) / leadSeconds
+      : 0;
+  // Arrivals beyond `served` req/s over [a, b]: the rate rises, so the excess is positive from its zero on.
+  const excess = (a: number, b: number, served: number): number => {
+    const from = slope > 0 ? Math.max(a, (served - arrivalRate) / slope) : a;
+    if (from >= b) return 0;
+    if (slope === 0) return Math.max(0, arrivalRate - served) * (b - a);
+    return (arrivalRate - served) * (b - from) + (slope * (b * b - from * from)) / 2;
+  };
   let growth = 0;
   let t = 0;
   let serving = ready;
   for (const [at, n] of starting) {
     const until = Math.min(leadSeconds, Math.max(t, at));
-    growth += Math.max(0, arrivalRate - serving * mu) * (until - t);
+    growth += excess(t, until, serving * mu);
     t = until;
     serving += n;
   }
-  return growth + Math.max(0, arrivalRate - serving * mu) * Math.max(0, leadSeconds - t);
+  return growth + excess(t, Math.max(t, leadSeconds), serving * mu);
 }
 
 function tokenView(
