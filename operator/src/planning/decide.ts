@@ -39,8 +39,9 @@ import type { Decided, PoolSnapshot, ServiceMemory, ServiceSnapshot, Signals, Sn
  * Replicas still starting after their lead time are expected within this time (startingIn): any moment, as
  * far as the planner can tell. Pods asked for over a minute arrive over a minute, and each one flooded with
  * arrivals until the rest come would otherwise count as a busy pod (with 60 s here, idle-burst counted 10
- * of 10 just-ready pods busy and asked 38 replicas while the rest of the 31 asked for were seconds away). A replica that does not come shows in the next evaluations: the ready pods' own
- * queues grow, and each counts as busy by its queue.
+ * of 10 just-ready pods busy and asked 38 replicas while the rest of the 31 asked for were seconds away).
+ * A replica that does not come shows in the next evaluations: the ready pods' own queues grow, and each
+ * counts as busy by its queue.
  */
 export const OVERDUE_SECONDS = 15;
 /** Model load time added to a pool's provisioningSeconds for the default lead time. */
