@@ -8,11 +8,13 @@
 //   A request waits in the queue of the server it was routed to: replicas added later take new arrivals
 //   only, never the backlog. So when the arrival rate and capacity are known, the ask is also capped at what
 //   new replicas can take (newReplicasTake): the pods the backlog keeps busy (at most the ready ones) plus
-//   the replicas the arrivals need. A backlog stranded on a few pods after a burst asks for a few, not for
+//   the replicas the arrivals need, the backlog growing until the replicas starting serve (unless the
+//   forecast still rises). A backlog stranded on a few pods after a burst asks for a few, not for
 //   queue / target, and the ask falls as soon as arrivals fall.
-// - TokenThroughput: token demand against per-replica capacity at targets.tokenUtilization. Demand is the
-//   larger of the tokens served and arrivals * mean request size (served tokens stop growing at saturation;
-//   arrivals do not). Capacity comes from the variants' profiles, weighted by where replicas run.
+// - TokenThroughput: token demand against per-replica capacity at targets.tokenUtilization. Demand is
+//   arrivals * mean request size, or the tokens served when more while nothing waits (served tokens stop
+//   growing at saturation; arrivals do not; while requests wait, the tokens served include the backlog's).
+//   Capacity comes from the variants' profiles, weighted by where replicas run.
 // - LatencySLO: the fewest replicas whose predicted p95 TTFT (queueing.ts) meets targets.ttftSeconds.
 // - Forecast: the token and SLO views again at the arrival rate expected over the lead time (forecast.ts).
 //
