@@ -562,6 +562,51 @@ describe("memory", () => {
     expect(one(idle(T0 + (window + 15) * 1000, memory)).replicas.value).toBeLessThan(10);
   });
 
+  it("remembers when each replica not yet ready was asked for, and takes the oldest off as replicas become ready", () => {
+    const at3 = (t: number, replicas: number, ready: number, memory?: PlannerMemory) =>
+      plan(
+        snapshot([service("a", { replicas, ready, signals: load(5), now: at(t) })], {
+          ...(memory ? { memory } : {}),
+        }),
+        at(t),
+      );
+    const first = at3(0, 6, 2); // 4 starting
+    expect(first.memory.services["default/a"]!.starting).toEqual([[T0, 4]]);
+    const second = at3(15, 10, 2, first.memory); // 4 more asked
+    expect(second.memory.services["default/a"]!.starting).toEqual([
+      [T0, 4],
+      [at(15), 4],
+    ]);
+    const third = at3(30, 10, 7, second.memory); // the first 4 and one of the next ready
+    expect(third.memory.services["default/a"]!.starting).toEqual([[at(15), 3]]);
+    expect(at3(45, 10, 10, third.memory).memory.services["default/a"]!.starting).toBeUndefined();
+  });
+
+  it("the queue view expects the backlog to grow only until the replicas asked for earlier serve", () => {
+    // 4 pods hold a stranded backlog, 12 just ready queue a few each; 17 more were asked for 330 s ago
+    // (lead time 360 s: they serve in about 30 s).
+    const podQueues = [3300, 3250, 3230, 3200, ...Array.from({ length: 12 }, () => 40)];
+    const signals = {
+      arrivalRate: 50,
+      queueDepth: podQueues.reduce((a, b) => a + b, 0),
+      queuedReplicas: 16,
+      podQueues,
+      promptTokensPerSecond: 50 * 1000,
+      generationTokensPerSecond: 50 * 150,
+    };
+    const evaluate = (memory?: PlannerMemory) =>
+      one(plan(snapshot([service("a", { replicas: 33, ready: 16, signals })], memory ? { memory } : {}), T0));
+    const remembered = evaluate({
+      services: {
+        "default/a": { recommendations: [], scaleEvents: [], rates: [], starting: [[at(-330), 17]] },
+      },
+    });
+    const unknown = evaluate();
+    expect(remembered.recommended.message).toMatch(/4 of the 16 holding it stay busy/);
+    expect(unknown.recommended.message).toMatch(/16 of the 16 holding it stay busy/);
+    expect(remembered.recommended.value).toBeLessThan(unknown.recommended.value);
+  });
+
   it("the default lead time is the preferred pool's provisioningSeconds + 60 s", () => {
     const slow = pool("h100", { provisioningSeconds: 1200 });
     const svc = service("a", { replicas: 3, signals: load(12) });
