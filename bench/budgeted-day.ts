@@ -13,25 +13,26 @@
 // SLO attainment with and without the budget, dollars and kWh. Prints a table and writes
 // bench/results/budgeted-day.json.
 import { mkdir, writeFile } from "node:fs/promises";
-import { join, resolve } from "node:path";
-import { parseArgs } from "node:util";
+import { join } from "node:path";
 import { type CapacityBudgetSpec, capacityBudgetSpecSchema } from "../operator/src/apis/capacitybudget.ts";
 import { type Job, workerRunner } from "../operator/src/simulation/jobs.ts";
 import { DEFAULT_SLO, type Scenario } from "../operator/src/simulation/scenario.ts";
 import type { RunResult } from "../operator/src/simulation/simulate.ts";
 import type { Trace } from "../operator/src/simulation/trace.ts";
-import { dayTrace, getProfile, llamaSpec, pct, provenance, table, usd, warmReplicas } from "./day-slice.ts";
+import {
+  dayBenchArgs,
+  dayTrace,
+  getProfile,
+  llamaSpec,
+  pct,
+  provenance,
+  table,
+  usd,
+  warmReplicas,
+} from "./day-slice.ts";
 import { L4_POOL, PROFILE_ID } from "./standard.ts";
 
-const { values } = parseArgs({
-  options: {
-    hours: { type: "string", default: "0-24" },
-    workers: { type: "string", default: "2" },
-    out: { type: "string" },
-  },
-});
-const [from, to] = values.hours.split("-").map(Number) as [number, number];
-const out = resolve(values.out ?? join(import.meta.dirname, "results"));
+const { from, to, workers, out } = dayBenchArgs();
 const started = performance.now();
 
 /** The peak window, UTC (the days' t = 0 is midnight UTC; their peak is 16:00). */
@@ -83,7 +84,7 @@ function job(scenario: Scenario): Job {
 /** The most replicas a timeline of one run held at once, as planned power (busy watts per replica). */
 const wattsPerReplica = L4_POOL.power.busyWattsPerGPU;
 
-const runner = workerRunner(Number(values.workers));
+const runner = workerRunner(workers);
 try {
   // Unbudgeted: the pair, and chat alone (its peak sets the window).
   const chatAlone: Scenario = {

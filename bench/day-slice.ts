@@ -3,7 +3,8 @@
 // the service as a user applies it; provenance and tables for the figures.
 import { execFileSync } from "node:child_process";
 import { cpus, loadavg, totalmem } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
 import { type GPUNodePoolSpec, gpuNodePoolSpecSchema } from "../operator/src/apis/gpunodepool.ts";
 import {
   type InferenceServiceSpec,
@@ -164,3 +165,24 @@ export function table(header: readonly string[], rows: readonly (readonly string
 
 export const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
 export const usd = (x: number) => `$${x.toFixed(2)}`;
+
+/**
+ * The day benchmarks' command line: `--hours FROM-TO` (a slice of the day, default 0-24), `--workers N`
+ * (default 2) and `--out DIR` (default bench/results).
+ */
+export function dayBenchArgs(): { from: number; to: number; workers: number; out: string } {
+  const { values } = parseArgs({
+    options: {
+      hours: { type: "string", default: "0-24" },
+      workers: { type: "string", default: "2" },
+      out: { type: "string" },
+    },
+  });
+  const [from, to] = values.hours.split("-").map(Number) as [number, number];
+  return {
+    from,
+    to,
+    workers: Number(values.workers),
+    out: resolve(values.out ?? join(import.meta.dirname, "results")),
+  };
+}

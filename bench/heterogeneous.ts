@@ -9,13 +9,13 @@
 // single-type fleet, and the capped mixed fleet with the optimiser and with the greedy. Prints a table and
 // writes bench/results/heterogeneous.json.
 import { mkdir, writeFile } from "node:fs/promises";
-import { join, resolve } from "node:path";
-import { parseArgs } from "node:util";
+import { join } from "node:path";
 import { type Job, workerRunner } from "../operator/src/simulation/jobs.ts";
 import { ATTAINMENT_TARGET } from "../operator/src/simulation/report.ts";
 import { DEFAULT_SLO, primaryPool, type Scenario } from "../operator/src/simulation/scenario.ts";
 import type { RunResult } from "../operator/src/simulation/simulate.ts";
 import {
+  dayBenchArgs,
   dayTrace,
   GPU_TYPES,
   getProfile,
@@ -27,15 +27,7 @@ import {
   warmReplicas,
 } from "./day-slice.ts";
 
-const { values } = parseArgs({
-  options: {
-    hours: { type: "string", default: "0-24" },
-    workers: { type: "string", default: "2" },
-    out: { type: "string" },
-  },
-});
-const [from, to] = values.hours.split("-").map(Number) as [number, number];
-const out = resolve(values.out ?? join(import.meta.dirname, "results"));
+const { from, to, workers, out } = dayBenchArgs();
 const started = performance.now();
 const trace = dayTrace([from, to]);
 
@@ -91,7 +83,7 @@ function worstHour(r: RunResult): string {
   return worst === 0 ? "no miss" : `${String(from + at).padStart(2, "0")}:00 ${pct(1 - worst)}`;
 }
 
-const runner = workerRunner(Number(values.workers));
+const runner = workerRunner(workers);
 const rows: Row[] = [];
 try {
   const run = async (
