@@ -13,13 +13,12 @@ import { join } from "node:path";
 import { gpuNodePoolSpecSchema } from "../operator/src/apis/gpunodepool.ts";
 import type { PodDeletion } from "../operator/src/simulation/fleet.ts";
 import { type Job, workerRunner } from "../operator/src/simulation/jobs.ts";
-import { DEFAULT_SLO, type Scenario } from "../operator/src/simulation/scenario.ts";
 import type { RunResult } from "../operator/src/simulation/simulate.ts";
 import {
   dayBenchArgs,
+  dayScenario,
   dayTrace,
   getProfile,
-  llamaSpec,
   pct,
   provenance,
   table,
@@ -40,14 +39,7 @@ const pool = gpuNodePoolSpecSchema.parse({
   costPerNodeHour: L4_POOL.costPerNodeHour * GPUS_PER_NODE,
   maxNodes: 16,
 });
-const scenario: Scenario = {
-  service: { namespace: "bench", name: "llama-8b", spec: llamaSpec([{ pool: "l4", profile }]) },
-  pools: [{ name: "l4", spec: pool }],
-  budgets: [],
-  profiles: { l4: profile },
-  slo: DEFAULT_SLO,
-  intervalSeconds: 10,
-};
+const scenario = dayScenario([{ pool: "l4", profile, spec: pool }]);
 
 const modes: { mode: PodDeletion; label: string }[] = [
   { mode: "deletionCost", label: "pod-deletion-cost (the operator's)" },

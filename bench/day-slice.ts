@@ -12,7 +12,7 @@ import {
 } from "../operator/src/apis/inferenceservice.ts";
 import { getProfile } from "../operator/src/serving/profiles.ts";
 import type { ServingProfile } from "../operator/src/serving/types.ts";
-import { DEFAULT_SLO } from "../operator/src/simulation/scenario.ts";
+import { DEFAULT_SLO, type Scenario } from "../operator/src/simulation/scenario.ts";
 import { buildTrace, type Trace } from "../operator/src/simulation/trace.ts";
 import { H100_POOL, L4_POOL, TRACES_DIR } from "./standard.ts";
 
@@ -136,6 +136,23 @@ export function warmReplicas(trace: Trace, profile: ServingProfile): number {
   for (let i = 0; i < trace.arrivals.length && trace.arrivals[i]! < 60; i++)
     tokens += trace.prompt[i]! + trace.output[i]!;
   return Math.max(1, Math.ceil(tokens / 60 / (profile.spec.maxTokensPerSecond * 0.8)));
+}
+
+/**
+ * One service (bench/llama-8b, llamaSpec with inferops' defaults) on the given pools, each played by its
+ * profile: no budget, the standard SLO, a 10 s interval.
+ */
+export function dayScenario(
+  variants: readonly { pool: string; profile: ServingProfile; spec: GPUNodePoolSpec }[],
+): Scenario {
+  return {
+    service: { namespace: "bench", name: "llama-8b", spec: llamaSpec(variants) },
+    pools: variants.map((v) => ({ name: v.pool, spec: v.spec })),
+    budgets: [],
+    profiles: Object.fromEntries(variants.map((v) => [v.pool, v.profile])),
+    slo: DEFAULT_SLO,
+    intervalSeconds: 10,
+  };
 }
 
 /** Machine, load, commit and date, for the figures' provenance. */

@@ -16,10 +16,10 @@ import { DEFAULT_SLO, primaryPool, type Scenario } from "../operator/src/simulat
 import type { RunResult } from "../operator/src/simulation/simulate.ts";
 import {
   dayBenchArgs,
+  dayScenario,
   dayTrace,
   GPU_TYPES,
   getProfile,
-  llamaSpec,
   pct,
   provenance,
   table,
@@ -34,18 +34,13 @@ const trace = dayTrace([from, to]);
 type Variant = (typeof GPU_TYPES)[number];
 
 function scenarioOf(variants: readonly Variant[], maxNodes: Record<string, number> = {}): Scenario {
-  const profiles = variants.map((v) => ({ pool: v.pool, profile: getProfile(v.profile) }));
-  return {
-    service: { namespace: "bench", name: "llama-8b", spec: llamaSpec(profiles) },
-    pools: variants.map((v) => ({
-      name: v.pool,
+  return dayScenario(
+    variants.map((v) => ({
+      pool: v.pool,
+      profile: getProfile(v.profile),
       spec: maxNodes[v.pool] !== undefined ? { ...v.spec, maxNodes: maxNodes[v.pool]! } : v.spec,
     })),
-    budgets: [],
-    profiles: Object.fromEntries(profiles.map((p) => [p.pool, p.profile])),
-    slo: DEFAULT_SLO,
-    intervalSeconds: 10,
-  };
+  );
 }
 
 function job(scenario: Scenario, allocator: "optimiser" | "greedy"): Job {

@@ -33,7 +33,7 @@ import {
   robustnessMarkdown,
   runRobustness,
 } from "../operator/src/simulation/robustness.ts";
-import { DEFAULT_CLIENT_TIMEOUT_SECONDS } from "../operator/src/simulation/scenario.ts";
+import { clientTimeoutOf } from "../operator/src/simulation/scenario.ts";
 import { measureCurve } from "../operator/src/simulation/suite.ts";
 import { buildTrace, type Trace, type TraceRecipe } from "../operator/src/simulation/trace.ts";
 import { h100Scenario, MIN_PEAK_REPLICAS, scaleForPeak, standardScenario, TRACES_DIR } from "./standard.ts";
@@ -222,7 +222,7 @@ try {
         `Group h100: one H100 per replica and per node (profile \`${h100.profiles.h100!.id}\`), prompts of 8k-30k tokens (conv's mix mapped by rank). ` +
         `Measured capacity at the SLO, tokens/s per replica by fleet size: conv ${curves(convCurve)}; code ${curves(codeCurve)}; long-context ${curves(longCurve)}. ` +
         `The families are sized in replicas of load at the capacity of a fleet of ${SIZING_FLEET}. ` +
-        `Clients give up on a request that has waited ${DEFAULT_CLIENT_TIMEOUT_SECONDS} s for its first token (the server aborts it; a miss).`,
+        `Clients give up on a request that has waited ${clientTimeoutOf(l4)} s for its first token (the server aborts it; a miss).`,
       "",
       "Defaults: static for the peak need, HPA's best configuration with its default 300 s window (HPA has no default target), KEDA's and Knative's own defaults. " +
         "Tuned once: each family's cheapest configuration reaching 99% on the tuning trace (else its best-attaining), applied unchanged. " +

@@ -41,8 +41,8 @@ import type { ReplicaMetrics } from "../serving/metrics.ts";
 import { Replica } from "../serving/replica.ts";
 import type { ServingProfile } from "../serving/types.ts";
 import {
+  clientTimeoutOf,
   contextTokensOf,
-  DEFAULT_CLIENT_TIMEOUT_SECONDS,
   type Scenario,
   servedProfile,
   serviceOfPool,
@@ -344,7 +344,7 @@ export class Fleet {
     pod.readySince = at;
     pod.server = new Replica(profile, at, {
       modelName: servicesOf(this.scenario)[pod.service]!.spec.model.name,
-      abandonAfterSeconds: this.scenario.clientTimeoutSeconds ?? DEFAULT_CLIENT_TIMEOUT_SECONDS,
+      abandonAfterSeconds: clientTimeoutOf(this.scenario),
     });
     this.#routable.push(pod);
     this.#routableOf[pod.service]!.push(pod);

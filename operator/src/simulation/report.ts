@@ -8,7 +8,7 @@ import * as vega from "vega";
 import { compile, type TopLevelSpec } from "vega-lite";
 import { DEMAND_WINDOW_SECONDS, type LatestAsk, ratioTargetFeasibility } from "./feasibility.ts";
 import type { PolicyResult } from "./results.ts";
-import { DEFAULT_CLIENT_TIMEOUT_SECONDS } from "./scenario.ts";
+import { clientTimeoutOf } from "./scenario.ts";
 import { boundsAt, type SuiteOutput } from "./suite.ts";
 import { bestAttaining, cheapestReaching, paretoFrontier } from "./sweep.ts";
 
@@ -365,7 +365,7 @@ export function markdownReport(
 ): string {
   const head = [`# ${meta.title}`, "", ...meta.preamble, ""];
   if (meta.attribution) head.push(meta.attribution, "");
-  const timeout = suites[0]?.input.scenario.clientTimeoutSeconds ?? DEFAULT_CLIENT_TIMEOUT_SECONDS;
+  const timeout = clientTimeoutOf(suites[0]?.input.scenario ?? {});
   head.push(
     "SLO: a request meets it when its TTFT is at most 2 s and its mean inter-token latency at most 100 ms. " +
       (timeout === Number.POSITIVE_INFINITY

@@ -12,7 +12,9 @@
 // Then issue 11's targets for inferops on each trace, each met, missed, or not applicable with the reason.
 // Pure parts (tuning assignment, picking, the checks, the excess over the need, rendering) are functions of
 // plain data; runRobustness runs the suites and the extra configurations on a job runner.
+
 import { z } from "zod";
+import { Reason } from "../apis/conditions.ts";
 import { type LatestAsk, latestAsk } from "./feasibility.ts";
 import type { JobRunner } from "./jobs.ts";
 import { createPolicy, KEDA_DEFAULTS, KPA_DEFAULTS, type PolicySpec } from "./policies/index.ts";
@@ -173,16 +175,17 @@ const SIZED =
 
 /** What each decision reason says about a fleet held over the need after demand fell. */
 export const EXCESS_CAUSES: Readonly<Record<string, string>> = {
-  ScaleDownStabilized:
+  [Reason.ScaleDownStabilized]:
     "the scale-down window (the spec's, at least the lead time) still held a higher recommendation: the fall shows in the 60 s rates a rate window late, so the window ends after the lead time the target allows",
-  QueueDepth:
+  [Reason.QueueDepth]:
     "pods still held a backlog routed to them before the fall (the queue view keeps them and asks for the arrivals' need beside them)",
-  RecurringBursts: "held for a burst expected to recur within the scale-down window",
-  ScaleDownLimit: "the scale-down rate limit (behavior.scaleDown.policies) removed replicas step by step",
-  WithinTolerance: SIZED,
-  TokenThroughput: SIZED,
-  LatencySLO: SIZED,
-  Forecast: SIZED,
+  [Reason.RecurringBursts]: "held for a burst expected to recur within the scale-down window",
+  [Reason.ScaleDownLimit]:
+    "the scale-down rate limit (behavior.scaleDown.policies) removed replicas step by step",
+  [Reason.WithinTolerance]: SIZED,
+  [Reason.TokenThroughput]: SIZED,
+  [Reason.LatencySLO]: SIZED,
+  [Reason.Forecast]: SIZED,
 };
 
 /**

@@ -59,6 +59,11 @@ export interface Scenario {
  */
 export const DEFAULT_CLIENT_TIMEOUT_SECONDS = 600;
 
+/** How long the scenario's clients wait for a first token (clientTimeoutSeconds, or the default). */
+export function clientTimeoutOf(scenario: Pick<Scenario, "clientTimeoutSeconds">): number {
+  return scenario.clientTimeoutSeconds ?? DEFAULT_CLIENT_TIMEOUT_SECONDS;
+}
+
 /** Every simulated service: `service` first, then `otherServices`. */
 export function servicesOf(scenario: Pick<Scenario, "service" | "otherServices">): ScenarioService[] {
   return [scenario.service, ...(scenario.otherServices ?? [])];

@@ -16,7 +16,7 @@
 // RunResult.otherServices: the others).
 import { Fleet, type FleetOverrides, type Pod } from "./fleet.ts";
 import type { Family, FleetView, Params, Policy } from "./policy.ts";
-import { DEFAULT_CLIENT_TIMEOUT_SECONDS, primaryPool, type Scenario, ScenarioError } from "./scenario.ts";
+import { clientTimeoutOf, primaryPool, type Scenario, ScenarioError } from "./scenario.ts";
 import type { Trace } from "./trace.ts";
 import { fleetWorld } from "./world.ts";
 
@@ -355,7 +355,7 @@ export async function simulate(
   const { ttft, itl } = fleet.outcomes;
   const slo = scenario.slo;
   const { refused, abandoned } = fleet.outcomes;
-  const timeout = scenario.clientTimeoutSeconds ?? DEFAULT_CLIENT_TIMEOUT_SECONDS;
+  const timeout = clientTimeoutOf(scenario);
   const serviceOf = requests.service;
   const runEnd = Math.max(end, T);
   const scoreOf = (svc: number, ws: number | undefined) => {

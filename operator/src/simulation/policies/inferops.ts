@@ -66,7 +66,9 @@ export function inferopsPolicy(scenario: Scenario, options: InferopsOptions = {}
       memory = out.memory;
       const replicas: Record<string, number> = {};
       let applied = false;
+      let reason: string | undefined;
       for (const svc of out.services) {
+        if (svc.key === keys[0]) reason = svc.replicas.reason;
         const label = services.length > 1 ? `${svc.key}: ${svc.replicas.reason}` : svc.replicas.reason;
         reasons[label] = (reasons[label] ?? 0) + 1;
         if (!svc.apply) continue;
@@ -75,8 +77,7 @@ export function inferopsPolicy(scenario: Scenario, options: InferopsOptions = {}
       }
       // Growth waiting for replicas to drain is planned again as soon as they are gone, as the operator does.
       const again = out.replanAfterMs !== undefined ? { againInSeconds: out.replanAfterMs / 1000 } : {};
-      const main = out.services.find((s) => s.key === keys[0]);
-      const why = main ? { reason: main.replicas.reason } : {};
+      const why = reason !== undefined ? { reason } : {};
       if (!applied) return { replicas: {}, ...again, ...why };
       return {
         replicas,
