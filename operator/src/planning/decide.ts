@@ -437,7 +437,9 @@ function behave(st: Standing, rec: Recommended, mem: ServiceMemory, short: boole
   const seeded = mem.recommendations.length === 0;
   if (seeded) mem.recommendations = [[nowMs, current]];
   const history = pruneRecommendations(mem.recommendations, nowMs, Math.max(upWindow, downWindow));
-  mem.recommendations = [...history, [nowMs, rec.raw.value]];
+  const expected = expectedBurst(st, rec, mem, downWindow);
+  const asked = expected ?? rec.raw;
+  mem.recommendations = [...history, [nowMs, asked.value]];
   // A burst's level is what its arrivals need, not what the backlog of a burst the fleet was short for asks.
   mem.minutePeaks = recordPeak(mem.minutePeaks, nowMs, rec.demandLevel ?? rec.raw.value);
   if (scaling.mode === "Manual") return manualReplicas(st.svc.spec);
@@ -445,7 +447,7 @@ function behave(st: Standing, rec: Recommended, mem: ServiceMemory, short: boole
   const b = applyBehavior({
     behavior: scaling.behavior,
     current,
-    desired: rec.raw.value,
+    desired: asked.value,
     nowMs,
     recommendations: history,
     scaleEvents: mem.scaleEvents,
@@ -458,13 +460,53 @@ function behave(st: Standing, rec: Recommended, mem: ServiceMemory, short: boole
   });
   const behaved: Decided = b.reason
     ? { value: b.value, reason: b.reason, message: b.message ?? "" }
-    : { value: b.value, reason: rec.raw.reason, message: rec.raw.message };
+    : { value: b.value, reason: asked.reason, message: asked.message };
   // Bursts that recur faster than a scale-down and a scale-up take: hold their level (recurrence.ts).
   const recurring = recurrenceHold(mem.minutePeaks, nowMs, lead, downWindow);
   if (recurring && recurring.level > behaved.value) {
     return { value: recurring.level, reason: Reason.RecurringBursts, message: recurring.message };
   }
   return behaved;
+}
+
+/**
+ * A burst the recurrence hold was held for (recurrence.ts), come as expected: its arrivals need no more than
+ * the level held (what they needed at the SLO before, from the minutes before this one), and the fleet is
+ * not short. The views' ask above that level (the utilisation target's margin over a burst shorter than a
+ * lead time) would bring replicas after the burst is over, and the scale-down window would then hold them
+ * for a window: the ask is the level held. A burst beyond that level, or one the fleet falls short for, asks
+ * as the views do. (On bursts of 90 s every 10 minutes, the fleet held at 21 served each burst within the
+ * SLO, and the views' 25, ready a minute later, were held for ten minutes after each.)
+ */
+function expectedBurst(
+  st: Standing,
+  rec: Recommended,
+  mem: ServiceMemory,
+  downWindow: number,
+): Decided | undefined {
+  if (rec.toZero || rec.demandLevel === undefined || !mem.minutePeaks) return undefined;
+  // A forecast that rises is the burst still growing beyond what it needs now, not its margin.
+  if (rec.raw.reason === Reason.Forecast) return undefined;
+  // Short: requests wait (more than one per replica ready) or the TTFT objective is missed. (Not
+  // Observation.short: the requests running grow with every burst's arrivals, served or not.)
+  const s = st.svc.signals;
+  const ttft = st.svc.spec.scaling.targets.ttftSeconds;
+  const waiting = (s?.queueDepth ?? 0) > Math.max(1, st.ready);
+  const late = ttft !== undefined && s?.ttftSeconds !== undefined && s.ttftSeconds > ttft;
+  if (waiting || late) return undefined;
+  const minute = Math.floor(st.nowMs / 60_000) * 60_000;
+  const before = mem.minutePeaks.filter(([t]) => t < minute);
+  const held = recurrenceHold(before, st.nowMs, st.lead, downWindow);
+  // Only in a burst (the arrivals' need at the bursts' level): between bursts, a rising forecast or a step
+  // is not the burst that was held for.
+  if (!held || rec.demandLevel < held.threshold) return undefined;
+  const level = Math.max(held.level, rec.demandLevel, st.current);
+  if (rec.raw.value <= level) return undefined;
+  return {
+    value: level,
+    reason: Reason.RecurringBursts,
+    message: `${held.message}; this burst's arrivals need ${rec.demandLevel} at the SLO: asking ${level}, not the ${rec.raw.value} the views ask (${rec.raw.reason}: their margin would be ready after the burst)`,
+  };
 }
 
 /**

@@ -641,3 +641,49 @@ describe("recurring bursts", () => {
     expect(peak).toBeGreaterThan(0);
   });
 });
+
+describe("a recurring burst that comes as expected", () => {
+  // Bursts to 8 replicas' worth every 5 minutes for the last 40 minutes, 3 between them: a hold at 8.
+  const minute = (m: number) => T0 + m * 60_000;
+  const peaks: [number, number][] = Array.from({ length: 45 }, (_, m) => [
+    minute(m),
+    m % 5 === 0 && m > 0 ? 8 : 3,
+  ]);
+  const memory = (): PlannerMemory => ({
+    services: { "default/b": { recommendations: [], scaleEvents: [], rates: [], minutePeaks: peaks } },
+  });
+  const spec = serviceSpec({ scaling: { targets: { ttftSeconds: 2 } } });
+  const at45 = (signals: Partial<ReturnType<typeof load>>) =>
+    plan(
+      snapshot([service("b", { spec, replicas: 8, signals, now: minute(45) })], { memory: memory() }),
+      minute(45),
+    );
+
+  it("asks for the level held, not the views' margin above it, and remembers that ask", () => {
+    // 21 req/s of 700 tokens: 7.35 -> 8 replicas at the SLO (2,000 tokens/s each), 9.2 -> 10 at the 0.8
+    // utilisation target.
+    const p = at45(load(21));
+    expect(one(p).recommended.value).toBe(10);
+    expect(one(p).replicas).toMatchObject({ value: 8, reason: Reason.RecurringBursts });
+    expect(one(p).replicas.message).toMatch(/this burst's arrivals need 8 at the SLO: asking 8, not the 10/);
+    expect(p.memory.services["default/b"]!.recommendations.at(-1)![1]).toBe(8);
+  });
+
+  it("a burst above the level held asks for what its arrivals need at the SLO", () => {
+    // 25 req/s: 8.75 -> 9 by tokens at the SLO (more with the TTFT objective's queueing), 11 at the
+    // utilisation target.
+    const p = at45(load(25));
+    expect(one(p).recommended.value).toBe(11);
+    expect(one(p).replicas.reason).toBe(Reason.RecurringBursts);
+    expect(one(p).replicas.value).toBeGreaterThan(8);
+    expect(one(p).replicas.value).toBeLessThan(11);
+  });
+
+  it("a fleet short for it (requests waiting, or the TTFT objective missed) asks as the views do", () => {
+    for (const short of [{ queueDepth: 40 }, { ttftSeconds: 30 }]) {
+      const p = one(at45(load(21, 500, 200, short)));
+      expect(p.replicas.value).toBeGreaterThanOrEqual(10);
+      expect(p.replicas.reason).not.toBe(Reason.RecurringBursts);
+    }
+  });
+});

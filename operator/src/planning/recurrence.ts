@@ -70,6 +70,8 @@ export interface RecurrenceHold {
   /** Mean burst length, seconds. */
   burstSeconds: number;
   episodes: number;
+  /** A minute at or above this level (replicas) is in a burst: half-way between the hour's lowest and highest. */
+  threshold: number;
   message: string;
 }
 
@@ -115,7 +117,7 @@ export function recurrenceHold(
   // The next burst is overdue by a whole period: the bursts have stopped.
   if ((nowMs - last.end) / 1000 > 2 * periodSeconds) return undefined;
   if (periodSeconds - burstSeconds > followSeconds) {
-    return ahead(peaks, nowMs, episodes, { periodSeconds, burstSeconds, leadSeconds });
+    return ahead(peaks, nowMs, episodes, { periodSeconds, burstSeconds, leadSeconds, threshold });
   }
   const level = highest(peaks, nowMs - periodSeconds * 1000 - MINUTE_MS);
   const round = (x: number) => Math.round(x);
@@ -125,6 +127,7 @@ export function recurrenceHold(
     periodSeconds,
     burstSeconds,
     episodes: episodes.length,
+    threshold,
     message: `bursts recur every ${round(periodSeconds)}s (${episodes.length} in the last hour, ${round(burstSeconds)}s long): holding their level ${level}, cheaper than following the base (that needs the burst level from a lead time before each burst until the ${round(followSeconds)}s lead time + scale-down window after it)`,
   };
 }
@@ -146,7 +149,7 @@ function ahead(
   peaks: readonly [number, number][],
   nowMs: number,
   episodes: readonly { start: number; end: number }[],
-  o: { periodSeconds: number; burstSeconds: number; leadSeconds: number },
+  o: { periodSeconds: number; burstSeconds: number; leadSeconds: number; threshold: number },
 ): RecurrenceHold | undefined {
   const period = o.periodSeconds * 1000;
   const last = episodes[episodes.length - 1]!;
@@ -157,6 +160,7 @@ function ahead(
     periodSeconds: o.periodSeconds,
     burstSeconds: o.burstSeconds,
     episodes: episodes.length,
+    threshold: o.threshold,
     message: `bursts recur every ${Math.round(o.periodSeconds)}s (${episodes.length} in the last hour, ${Math.round(o.burstSeconds)}s long), too far apart to hold: ${what}`,
   });
   const thisMinute = Math.floor(nowMs / MINUTE_MS) * MINUTE_MS;
