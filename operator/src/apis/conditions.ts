@@ -96,6 +96,11 @@ export const Reason = {
   ScaleDownStabilized: "ScaleDownStabilized",
   /** A lower recommendation within the scale-up stabilization window holds replicas down. */
   ScaleUpStabilized: "ScaleUpStabilized",
+  /**
+   * Replicas asked for and not ready yet that no recommendation has asked for over the last minute, while
+   * the ready ones cover every ask and nothing waits: cancelled before they serve (planning/decide.ts).
+   */
+  StartingCancelled: "StartingCancelled",
   /** Bursts recur faster than a scale-down and a scale-up take: their level is held (planning/recurrence.ts). */
   RecurringBursts: "RecurringBursts",
   /** A scale-up rate policy (behavior.scaleUp.policies) caps the step. */

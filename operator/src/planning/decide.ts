@@ -461,12 +461,54 @@ function behave(st: Standing, rec: Recommended, mem: ServiceMemory, short: boole
   const behaved: Decided = b.reason
     ? { value: b.value, reason: b.reason, message: b.message ?? "" }
     : { value: b.value, reason: asked.reason, message: asked.message };
+  const kept = scaling.mode === "Auto" ? cancelStarting(st, behaved, mem.recommendations, short) : behaved;
   // Bursts that recur faster than a scale-down and a scale-up take: hold their level (recurrence.ts).
   const recurring = recurrenceHold(mem.minutePeaks, nowMs, lead, downWindow);
-  if (recurring && recurring.level > behaved.value) {
+  if (recurring && recurring.level > kept.value) {
     return { value: recurring.level, reason: Reason.RecurringBursts, message: recurring.message };
   }
-  return behaved;
+  return kept;
+}
+
+/** Replicas not ready yet are cancelled once no recommendation has asked for them for this long, */
+export const CANCEL_AFTER_SECONDS = 60;
+/** ... and the window holds more than this many times the replicas ready. */
+export const CANCEL_RATIO = 1.5;
+
+/**
+ * Replicas asked for that nobody needs before they serve: the scale-down window holds a burst's ask (its
+ * backlog, a spike) while the replicas it asked for are still starting, and they would become ready after
+ * the burst, to be held for the rest of the window and then removed. When the window holds more than
+ * CANCEL_RATIO times the replicas ready, every recommendation of the last CANCEL_AFTER_SECONDS is at most
+ * the replicas ready, nothing waits (at most one request per ready replica)
+ * and the fleet is not short, the replicas not ready yet are cancelled: the ask falls to the ready ones
+ * (the ReplicaSet removes pods not ready before ready ones), and the window goes on holding those. Nothing
+ * that serves is removed; a burst that comes back asks again. (bursts-20m: 38 asked during a 90 s burst
+ * whose backlog 9 ready replicas held, 22 of them ready five minutes after it and held for another.)
+ */
+function cancelStarting(
+  st: Standing,
+  behaved: Decided,
+  recommendations: readonly [number, number][],
+  short: boolean,
+): Decided {
+  const { ready, current, nowMs } = st;
+  if (short || behaved.reason !== Reason.ScaleDownStabilized) return behaved;
+  // A surplus of a few is left to the window: on a bursty trace the next burst asks for it again, a lead
+  // time away (code: cancelling 2-4 of 14-22 cost 0.4 points and 7% more GPU-hours).
+  if (current <= ready || behaved.value <= CANCEL_RATIO * ready) return behaved;
+  if ((st.svc.signals?.queueDepth ?? 0) > Math.max(1, ready)) return behaved;
+  const since = nowMs - CANCEL_AFTER_SECONDS * 1000;
+  // The recommendations must cover the whole minute (a planner that just started has not seen it).
+  if (recommendations.length === 0 || recommendations[0]![0] > since) return behaved;
+  let asked = 0;
+  for (const [t, v] of recommendations) if (t >= since) asked = Math.max(asked, v);
+  if (asked > ready) return behaved;
+  return {
+    value: ready,
+    reason: Reason.StartingCancelled,
+    message: `${current - ready} replicas not ready yet are no longer asked for (at most ${asked} for ${CANCEL_AFTER_SECONDS}s, ${ready} ready, nothing waiting): cancelled; the scale-down window held ${behaved.value}`,
+  };
 }
 
 /**

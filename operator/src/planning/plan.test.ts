@@ -687,3 +687,83 @@ describe("a recurring burst that comes as expected", () => {
     }
   });
 });
+
+describe("replicas asked for that nobody needs before they serve", () => {
+  // 12 asked for during a burst, 4 ready; the burst is over: every ask of the last two minutes is 4.
+  const memory = (asks: [number, number][]): PlannerMemory => ({
+    services: {
+      "default/c": { recommendations: asks.map(([s, v]) => [at(s), v]), scaleEvents: [], rates: [] },
+    },
+  });
+  const evaluate = (o: { replicas: number; ready: number; queue?: number; asks: [number, number][] }) =>
+    one(
+      plan(
+        snapshot(
+          [
+            service("c", {
+              replicas: o.replicas,
+              ready: o.ready,
+              signals: load(8, 500, 200, { queueDepth: o.queue ?? 0 }),
+            }),
+          ],
+          { memory: memory(o.asks) },
+        ),
+        T0,
+      ),
+    );
+
+  it("are cancelled: the ask falls to the replicas ready, which the window goes on holding", () => {
+    const p = evaluate({
+      replicas: 12,
+      ready: 4,
+      asks: [
+        [-200, 12],
+        [-90, 4],
+        [-45, 4],
+      ],
+    });
+    expect(p.recommended.value).toBe(4);
+    expect(p.replicas).toMatchObject({ value: 4, reason: Reason.StartingCancelled });
+    expect(p.replicas.message).toMatch(/8 replicas not ready yet are no longer asked for/);
+  });
+
+  it("are kept while requests wait, while an ask of the last minute wanted them, or when they are few", () => {
+    const held = (o: Parameters<typeof evaluate>[0]) => evaluate(o).replicas;
+    expect(
+      held({
+        replicas: 12,
+        ready: 4,
+        queue: 40,
+        asks: [
+          [-200, 12],
+          [-90, 4],
+          [-45, 4],
+        ],
+      }).value,
+    ).toBe(12);
+    expect(
+      held({
+        replicas: 12,
+        ready: 4,
+        asks: [
+          [-200, 12],
+          [-45, 12],
+        ],
+      }).value,
+    ).toBe(12);
+    expect(
+      held({
+        replicas: 5,
+        ready: 4,
+        asks: [
+          [-200, 5],
+          [-90, 4],
+          [-45, 4],
+        ],
+      }),
+    ).toMatchObject({
+      value: 5,
+      reason: Reason.ScaleDownStabilized,
+    });
+  });
+});

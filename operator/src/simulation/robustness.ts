@@ -180,6 +180,8 @@ export const EXCESS_CAUSES: Readonly<Record<string, string>> = {
   [Reason.QueueDepth]:
     "pods still held a backlog routed to them before the fall (the queue view keeps them and asks for the arrivals' need beside them)",
   [Reason.RecurringBursts]: "held for a burst expected to recur within the scale-down window",
+  [Reason.StartingCancelled]:
+    "the replicas starting were cancelled, and the scale-down window held the ones ready (the spec's window, at least the lead time)",
   [Reason.ScaleDownLimit]:
     "the scale-down rate limit (behavior.scaleDown.policies) removed replicas step by step",
   [Reason.WithinTolerance]: SIZED,
