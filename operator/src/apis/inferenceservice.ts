@@ -491,7 +491,7 @@ export const inferenceServiceStatusSchema = z
           .max(4)
           .optional()
           .describe(
-            "Capacity over the profiles' maxTokensPerSecond that the planner measured at saturation (below 1: the replicas serve less than the profiles say).",
+            "Capacity over the profiles' maxTokensPerSecond that the planner learned: below 1, measured at saturation (the replicas serve less than the profiles say); above 1, what the replicas served with every latency objective met (or a capacity probe measured).",
           ),
         sloHeadroom: z
           .number()
@@ -507,7 +507,7 @@ export const inferenceServiceStatusSchema = z
       })
       .optional()
       .describe(
-        "What the planner learned that holds replicas up, kept here so that a new leader (after a failover or a restart) starts from it instead of the profiles alone. Absent while the profiles hold.",
+        "What the planner learned about the replicas' capacity, kept here so that a new leader (after a failover or a restart) starts from it instead of the profiles alone. Absent while the profiles hold.",
       ),
     costPerHour: nonNegative().optional().describe("Dollars per hour of the GPUs the service holds."),
     powerWatts: nonNegative()

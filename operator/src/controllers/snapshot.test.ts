@@ -181,4 +181,15 @@ describe("buildSnapshot: what the last planner learned (status.learned)", () => 
     expect(fresh.recommended.value).toBe(3);
     expect(restored.recommended.value).toBe(8);
   });
+
+  it("a capacity above the profile (served at the SLO) is restored as such, and held without a probe", () => {
+    const above = { capacityScale: 1.6, observedAt: new Date(NOW - 60_000).toISOString() };
+    expect(snapshot(above).memory.services["team/chat"]!.learned).toEqual({
+      capacityScale: 1.6,
+      servedAtSlo: 1.6,
+      atMs: NOW - 60_000,
+    });
+    // 4,800 tokens/s at 0.8 of 2,000 x 1.6: 2 replicas, not the profile's 3.
+    expect(plan(snapshot(above), NOW).services[0]!.recommended.value).toBe(2);
+  });
 });

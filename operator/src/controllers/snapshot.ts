@@ -216,6 +216,8 @@ export function restoredLearning(status: unknown): LearnedModel | undefined {
   if (!Number.isFinite(atMs) || (capacityScale === undefined && sloHeadroom === undefined)) return undefined;
   return {
     ...(capacityScale !== undefined ? { capacityScale, atMs } : {}),
+    // Above the profiles, it was served at the SLO (or probed): the planner holds it as such.
+    ...(capacityScale !== undefined && capacityScale > 1 ? { servedAtSlo: capacityScale } : {}),
     ...(sloHeadroom !== undefined ? { sloHeadroom, sloHeadroomAtMs: atMs } : {}),
   };
 }

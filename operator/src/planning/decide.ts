@@ -307,6 +307,7 @@ export function observe(st: Standing, mem: ServiceMemory): Observation {
       servingReplicas: meanReady,
       backlogTrend,
       steady: steadyFleet(st, mem.readyHistory),
+      sameServing: sameServing(st, mem.readyHistory),
       short,
       utilization: svc.spec.scaling.targets.tokenUtilization,
       tolerance: svc.spec.scaling.behavior.tolerance,
@@ -830,8 +831,16 @@ function scaleDownWindow(st: Standing): number {
  * every desired replica ready and none draining: rates over the window are rates of this fleet.
  */
 function steadyFleet(st: Standing, history: readonly [number, number][]): boolean {
-  const { ready, current, nowMs } = st;
-  if (ready === 0 || ready !== current) return false;
+  return st.ready === st.current && sameServing(st, history);
+}
+
+/**
+ * The same replicas ready over the whole rate window and none draining (replicas may be starting): what
+ * each served over the window is per replica, whatever joined or left.
+ */
+function sameServing(st: Standing, history: readonly [number, number][]): boolean {
+  const { ready, nowMs } = st;
+  if (ready === 0) return false;
   if (Object.values(st.drainingByPool).some((n) => n > 0)) return false;
   const first = history[0];
   if (!first || first[0] > nowMs - RATE_WINDOW_SECONDS * 1000) return false;

@@ -570,7 +570,7 @@ describe("learning", () => {
     expect(short.capacityScale).toBeLessThan(1);
   });
 
-  it("never raises capacity above the profile, nor below the floor", () => {
+  it("saturation never raises capacity above the profile, nor below the floor", () => {
     const fast = sig({
       queueDepth: 5,
       kvCacheUtilization: SATURATION_KV,
@@ -593,6 +593,45 @@ describe("learning", () => {
       );
     }
     expect(l.capacityScale).toBeCloseTo(CAPACITY_SCALE_MIN, 6);
+  });
+
+  it("raises capacity to what each replica served with every objective met with room, and no further", () => {
+    // 4 replicas served 12,000 tokens/s (3,000 each, 1.5x a 2,000 profile) with the TTFT p95 at half its
+    // target over a window of 1,200 requests, nothing waiting, the same 4 ready all along.
+    const objectives = { ttftSeconds: 2, attainment: 0.99 };
+    const window = sig({
+      arrivalRate: 20,
+      promptTokensPerSecond: 8000,
+      generationTokensPerSecond: 4000,
+      queueDepth: 2,
+      replicasReporting: 4,
+      ttftSeconds: 1,
+    });
+    const ctx = { servingReplicas: 4, sameServing: true };
+    const l = learn(undefined, window, 2000, T0, objectives, ctx);
+    expect(l).toMatchObject({ capacityScale: 1.5, servedAtSlo: 1.5, raised: 1.5 });
+    // Less served later does not lower it; saturation does.
+    const later = learn(l, { ...window, promptTokensPerSecond: 4000 }, 2000, T0 + 60_000, objectives, ctx);
+    expect(later).toMatchObject({ capacityScale: 1.5, servedAtSlo: 1.5 });
+    expect(later.raised).toBeUndefined();
+    const full = { ...window, queueDepth: 40, kvCacheUtilization: 0.95, queuedReplicas: 4 };
+    const saturated = learn(later, full, 2000, T0 + 120_000, objectives, ctx);
+    expect(saturated.servedAtSlo).toBeUndefined();
+    expect(saturated.capacityScale).toBeLessThan(1.5);
+    // Not evidence: the p95 near its target, requests waiting, the fleet changing during the window, or
+    // no latency objective to say.
+    for (const [s, o, c] of [
+      [{ ...window, ttftSeconds: 1.9 }, objectives, ctx],
+      [{ ...window, queueDepth: 9 }, objectives, ctx],
+      [window, objectives, { servingReplicas: 4, sameServing: false }],
+      [window, { attainment: 0.99 }, ctx],
+    ] as const) {
+      expect(learn(undefined, s, 2000, T0, o, c).capacityScale).toBeUndefined();
+    }
+    // With the probe off, the bound is what was served: a scale above it (an old probe's) comes down to it.
+    expect(
+      learn({ capacityScale: 3, servedAtSlo: 1.5 }, window, 2000, T0, objectives, ctx).capacityScale,
+    ).toBe(1.5);
   });
 
   it("relaxes back to the profile when saturation is no longer seen", () => {

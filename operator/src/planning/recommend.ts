@@ -40,7 +40,7 @@ import { DEFAULT_ATTAINMENT, type InferenceServiceSpec } from "../apis/inference
 import { draining, RATE_WINDOW_SECONDS } from "./arrivals.ts";
 import { ceil, replicasForRatio } from "./behavior.ts";
 import { type Objectives, SLO_MIN_REQUESTS, sloMisses, updateHeadroom } from "./headroom.ts";
-import { CAPACITY_SCALE_MAX, probeCapacity } from "./probe.ts";
+import { CAPACITY_SCALE_MAX, PROBE_EDGE, probeCapacity } from "./probe.ts";
 import { replicasForTtft, type TtftSizing } from "./queueing.ts";
 import type { LearnedModel, Signals } from "./types.ts";
 
@@ -237,6 +237,11 @@ export interface LearnContext {
    * capacity probe step needs before it reads the fleet (probe.ts). Default false.
    */
   steady?: boolean;
+  /**
+   * The same replicas ready over a whole rate window and none draining (some may be starting): what was
+   * served over the window is per replica (served at the SLO). Default false.
+   */
+  sameServing?: boolean;
   /** The requests in the servers grow beyond noise (growing()). Default false. */
   short?: boolean;
   /** targets.tokenUtilization, for the probe's load test. Default 1. */
@@ -324,18 +329,54 @@ export function learn(
       next.capacityScale = (1 - CAPACITY_SMOOTHING) * prevScale + CAPACITY_SMOOTHING * measured;
     }
     next.atMs = nowMs;
-  } else if (prev?.capacityScale !== undefined && prev.capacityScale < 1) {
+  } else if (
+    profiledTokensPerSecond !== undefined &&
+    profiledTokensPerSecond > 0 &&
+    served > 0 &&
+    serving > 0
+  ) {
+    // Served at the SLO: tokens/s per replica over a window in which every latency objective was met with
+    // room, at most one request per replica waited and the same replicas served all of it (none joined, left
+    // or drained: a window across a change of the fleet read 2.42x the profile where the truth is 1.77x) is a capacity the replicas have at the SLO, whatever
+    // the profile says. The scale rises to it at once (the window's mean is the measurement; the fleet it
+    // sizes runs at the utilisation target of what was served, never beyond): a profile at half the truth
+    // costs the first minutes, not the hour. It never rises beyond what was served: that is the probe's.
+    const { latency, missed } = latencyOverTarget(signals, objectives);
+    const room =
+      latency !== undefined &&
+      latency <= PROBE_EDGE &&
+      !missed &&
+      queue <= serving &&
+      (signals.kvCacheUtilization ?? 0) < SATURATION_KV &&
+      !(context.short ?? false) &&
+      (context.sameServing ?? false) &&
+      !stranded;
+    const shown = served / serving / profiledTokensPerSecond;
+    if (room && shown > Math.max(1, prev?.servedAtSlo ?? 1)) {
+      next.servedAtSlo = Math.min(CAPACITY_SCALE_MAX, shown);
+    }
+  }
+  if (saturated) delete next.servedAtSlo;
+  if (!saturated && prev?.capacityScale !== undefined && prev.capacityScale < 1) {
     // A scale learned below the profile relaxes back to it; one a probe measured above it holds (the
     // saturation rule and the SLO headroom act when it stops being true).
     const dt = Math.max(0, (nowMs - (prev.atMs ?? nowMs)) / 1000);
     next.capacityScale = 1 - (1 - prev.capacityScale) * Math.exp(-dt / CAPACITY_RELAX_SECONDS);
     next.atMs = nowMs;
   }
+  // What was served at the SLO raises the scale to it (and says so to the next evaluation: raised).
+  const before = next.capacityScale ?? 1;
+  if (next.servedAtSlo !== undefined && next.servedAtSlo > before) {
+    next.capacityScale = next.servedAtSlo;
+    next.raised = next.servedAtSlo / before;
+    next.atMs = nowMs;
+  }
   if (!context.probe) {
-    // Without probing the profile is an upper bound: a scale a probe raised (before capacityProbe was
-    // turned off) goes back to it, and no probe stays open.
-    if ((next.capacityScale ?? 1) > 1) {
-      next.capacityScale = 1;
+    // Without probing, the profile (or what was served at the SLO beyond it) is an upper bound: a scale a
+    // probe raised (before capacityProbe was turned off) goes back to it, and no probe stays open.
+    const bound = Math.max(1, next.servedAtSlo ?? 1);
+    if ((next.capacityScale ?? 1) > bound) {
+      next.capacityScale = bound;
       next.atMs = nowMs;
     }
     delete next.probe;

@@ -121,9 +121,16 @@ export interface LearnedModel {
   outputTokens?: number;
   /**
    * Capacity over the profiles' maxTokensPerSecond, in [0.25, 4]: lowered by throughput observed at
-   * saturation (relaxing back to 1), raised only by a capacity probe's measurement (probe.ts).
+   * saturation (relaxing back to 1), raised by what the replicas were seen serving with every objective met
+   * (servedAtSlo) and by a capacity probe's measurement (probe.ts).
    */
   capacityScale?: number;
+  /**
+   * The most tokens/s per replica over the profile that the replicas were seen serving with every latency
+   * objective met with room and nothing waiting (recommend.ts learn()): a capacity they have at the SLO.
+   * Without a probe, the scale rises to it and no further; saturation lowers both.
+   */
+  servedAtSlo?: number;
   /** A capacity probe in progress (probe.ts). */
   probe?: ProbeState;
   /** When the last capacity probe ended (epoch ms). */

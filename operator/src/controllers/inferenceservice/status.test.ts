@@ -279,4 +279,17 @@ describe("status.learned", () => {
     // A decision no Plan made (no learned) keeps what status has.
     expect(at("2026-01-01T01:00:00Z", undefined, moved).learned).toBe(moved.learned);
   });
+
+  it("keeps a capacity above the profiles, rewritten when it moves by 0.05 either way or goes back to them", () => {
+    const above = at("2026-01-01T00:00:00Z", { capacityScale: 1.6 });
+    expect(above.learned).toEqual({ capacityScale: 1.6, observedAt: "2026-01-01T00:00:00Z" });
+    expect(at("2026-01-01T00:10:00Z", { capacityScale: 1.62 }, above).learned).toBe(above.learned);
+    expect(at("2026-01-01T00:10:00Z", { capacityScale: 1.7 }, above).learned?.capacityScale).toBe(1.7);
+    // Lowered by saturation, or back at the profile: a new leader must not start from more than there is.
+    expect(at("2026-01-01T00:10:00Z", { capacityScale: 1.5 }, above).learned?.capacityScale).toBe(1.5);
+    expect(at("2026-01-01T00:10:00Z", { capacityScale: 1 }, above).learned).toBeUndefined();
+    // From below the profiles to above them: written.
+    const below = at("2026-01-01T00:00:00Z", { capacityScale: 0.8 });
+    expect(at("2026-01-01T00:10:00Z", { capacityScale: 1.2 }, below).learned?.capacityScale).toBe(1.2);
+  });
 });

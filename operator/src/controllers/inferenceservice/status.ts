@@ -279,7 +279,7 @@ function learnedField(
 ): { learned?: NonNullable<InferenceServiceStatus["learned"]> } {
   if (!learned) return previous ? { learned: previous } : {};
   const scale =
-    learned.capacityScale !== undefined && learned.capacityScale < 0.995
+    learned.capacityScale !== undefined && Math.abs(learned.capacityScale - 1) > 0.005
       ? round(learned.capacityScale)
       : undefined;
   const headroom =
@@ -291,7 +291,14 @@ function learnedField(
   // one the other way by LEARNED_STEP: a capacity lower, a headroom higher, or one that was not there.
   const relaxed = (was: number | undefined, now: number | undefined, back: 1 | -1) =>
     was === undefined ? now === undefined : now === undefined || back * (now - was) > -LEARNED_STEP;
-  if (previous && relaxed(previous.capacityScale, scale, 1) && relaxed(previous.sloHeadroom, headroom, -1))
+  // A capacity above the profiles (served at the SLO, or probed) does not relax: it is rewritten when it
+  // moves by LEARNED_STEP either way or goes back to the profiles, so that a new leader never starts from
+  // more capacity than the last one had.
+  const scaleKept = (was: number | undefined, now: number | undefined) =>
+    was !== undefined && was > 1
+      ? now !== undefined && Math.abs(now - was) < LEARNED_STEP
+      : (now === undefined || now < 1) && relaxed(was, now, 1);
+  if (previous && scaleKept(previous.capacityScale, scale) && relaxed(previous.sloHeadroom, headroom, -1))
     return { learned: previous };
   return {
     learned: {
