@@ -462,7 +462,7 @@ function behave(st: Standing, rec: Recommended, mem: ServiceMemory, short: boole
   const behaved: Decided = b.reason
     ? { value: b.value, reason: b.reason, message: b.message ?? "" }
     : { value: b.value, reason: asked.reason, message: asked.message };
-  const kept = scaling.mode === "Auto" ? cancelStarting(st, behaved, mem.recommendations, short) : behaved;
+  const kept = scaling.mode === "Auto" ? cancelStarting(st, behaved, mem, short, downWindow) : behaved;
   // Bursts that recur faster than a scale-down and a scale-up take: hold their level (recurrence.ts).
   const recurring = recurrenceHold(mem.minutePeaks, nowMs, lead, downWindow);
   if (recurring && recurring.level > kept.value) {
@@ -490,11 +490,17 @@ export const CANCEL_RATIO = 1.5;
 function cancelStarting(
   st: Standing,
   behaved: Decided,
-  recommendations: readonly [number, number][],
+  mem: ServiceMemory,
   short: boolean,
+  downWindow: number,
 ): Decided {
   const { ready, current, nowMs } = st;
   if (short || behaved.reason !== Reason.ScaleDownStabilized) return behaved;
+  // A planner that has not watched the service for a whole scale-down window (a new leader, a restarted
+  // operator) cancels nothing: it does not know why the last one asked for them (docs/reliability.md).
+  const watchedSince = mem.minutePeaks?.[0]?.[0];
+  if (watchedSince === undefined || watchedSince > nowMs - downWindow * 1000) return behaved;
+  const recommendations = mem.recommendations;
   // A surplus of a few is left to the window: on a bursty trace the next burst asks for it again, a lead
   // time away (code: cancelling 2-4 of 14-22 cost 0.4 points and 7% more GPU-hours).
   if (current <= ready || behaved.value <= CANCEL_RATIO * ready) return behaved;

@@ -690,12 +690,24 @@ describe("a recurring burst that comes as expected", () => {
 
 describe("replicas asked for that nobody needs before they serve", () => {
   // 12 asked for during a burst, 4 ready; the burst is over: every ask of the last two minutes is 4.
-  const memory = (asks: [number, number][]): PlannerMemory => ({
+  // A planner that has watched the service for half an hour (its minute peaks reach back that far).
+  const memory = (asks: [number, number][], watched = true): PlannerMemory => ({
     services: {
-      "default/c": { recommendations: asks.map(([s, v]) => [at(s), v]), scaleEvents: [], rates: [] },
+      "default/c": {
+        recommendations: asks.map(([s, v]) => [at(s), v]),
+        scaleEvents: [],
+        rates: [],
+        ...(watched ? { minutePeaks: [[at(-1800), 4]] } : {}),
+      },
     },
   });
-  const evaluate = (o: { replicas: number; ready: number; queue?: number; asks: [number, number][] }) =>
+  const evaluate = (o: {
+    replicas: number;
+    ready: number;
+    queue?: number;
+    asks: [number, number][];
+    watched?: boolean;
+  }) =>
     one(
       plan(
         snapshot(
@@ -706,7 +718,7 @@ describe("replicas asked for that nobody needs before they serve", () => {
               signals: load(8, 500, 200, { queueDepth: o.queue ?? 0 }),
             }),
           ],
-          { memory: memory(o.asks) },
+          { memory: memory(o.asks, o.watched) },
         ),
         T0,
       ),
@@ -729,6 +741,14 @@ describe("replicas asked for that nobody needs before they serve", () => {
 
   it("are kept while requests wait, while an ask of the last minute wanted them, or when they are few", () => {
     const held = (o: Parameters<typeof evaluate>[0]) => evaluate(o).replicas;
+    const over: [number, number][] = [
+      [-200, 12],
+      [-90, 4],
+      [-45, 4],
+    ];
+    // A new leader, which has not watched the service for a scale-down window, does not know why they were
+    // asked for.
+    expect(held({ replicas: 12, ready: 4, asks: over, watched: false }).value).toBe(12);
     expect(
       held({
         replicas: 12,
