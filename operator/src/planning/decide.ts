@@ -504,7 +504,7 @@ function cancelStarting(
   // A surplus of a few is left to the window: on a bursty trace the next burst asks for it again, a lead
   // time away (code: cancelling 2-4 of 14-22 cost 0.4 points and 7% more GPU-hours).
   if (current <= ready || behaved.value <= CANCEL_RATIO * ready) return behaved;
-  if ((st.svc.signals?.queueDepth ?? 0) > Math.max(1, ready)) return behaved;
+  if (requestsWait(st)) return behaved;
   const since = nowMs - CANCEL_AFTER_SECONDS * 1000;
   // The recommendations must cover the whole minute (a planner that just started has not seen it).
   if (recommendations.length === 0 || recommendations[0]![0] > since) return behaved;
@@ -518,12 +518,18 @@ function cancelStarting(
   };
 }
 
+/** More than one request per ready replica waits: the replicas ready are short of what arrives. */
+function requestsWait(st: Standing): boolean {
+  return (st.svc.signals?.queueDepth ?? 0) > Math.max(1, st.ready);
+}
+
 /**
  * A burst the recurrence hold was held for (recurrence.ts), come as expected: its arrivals need no more than
  * the level held (what they needed at the SLO before, from the minutes before this one), and the fleet is
  * not short. The views' ask above that level (the utilisation target's margin over a burst shorter than a
  * lead time) would bring replicas after the burst is over, and the scale-down window would then hold them
- * for a window: the ask is the level held. A burst beyond that level, or one the fleet falls short for, asks
+ * for a window: the ask is the level held (or this burst's need at the SLO if more, and never fewer
+ * replicas than run). A burst beyond that level, or one the fleet falls short for, asks
  * as the views do. (On bursts of 90 s every 10 minutes, the fleet held at 21 served each burst within the
  * SLO, and the views' 25, ready a minute later, were held for ten minutes after each.)
  */
@@ -540,9 +546,8 @@ function expectedBurst(
   // Observation.short: the requests running grow with every burst's arrivals, served or not.)
   const s = st.svc.signals;
   const ttft = st.svc.spec.scaling.targets.ttftSeconds;
-  const waiting = (s?.queueDepth ?? 0) > Math.max(1, st.ready);
   const late = ttft !== undefined && s?.ttftSeconds !== undefined && s.ttftSeconds > ttft;
-  if (waiting || late) return undefined;
+  if (requestsWait(st) || late) return undefined;
   const minute = Math.floor(st.nowMs / 60_000) * 60_000;
   const before = mem.minutePeaks.filter(([t]) => t < minute);
   const held = recurrenceHold(before, st.nowMs, st.lead, downWindow);
