@@ -500,7 +500,7 @@ function cancelStarting(
   // operator) cancels nothing: it does not know why the last one asked for them (docs/reliability.md).
   const watchedSince = mem.minutePeaks?.[0]?.[0];
   if (watchedSince === undefined || watchedSince > nowMs - downWindow * 1000) return behaved;
-  const recommendations = mem.recommendations;
+  const { recommendations } = mem;
   // A surplus of a few is left to the window: on a bursty trace the next burst asks for it again, a lead
   // time away (code: cancelling 2-4 of 14-22 cost 0.4 points and 7% more GPU-hours).
   if (current <= ready || behaved.value <= CANCEL_RATIO * ready) return behaved;
@@ -540,6 +540,8 @@ function expectedBurst(
   downWindow: number,
 ): Decided | undefined {
   if (rec.toZero || rec.demandLevel === undefined || !mem.minutePeaks) return undefined;
+  // The level asked is never below these two: an ask within them is left as it is (before the hold is read).
+  if (rec.raw.value <= Math.max(rec.demandLevel, st.current)) return undefined;
   // A forecast that rises is the burst still growing beyond what it needs now, not its margin.
   if (rec.raw.reason === Reason.Forecast) return undefined;
   // Short: requests wait (more than one per replica ready) or the TTFT objective is missed. (Not

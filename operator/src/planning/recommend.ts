@@ -328,41 +328,41 @@ export function learn(
       );
       next.capacityScale = (1 - CAPACITY_SMOOTHING) * prevScale + CAPACITY_SMOOTHING * measured;
     }
+    delete next.servedAtSlo;
     next.atMs = nowMs;
-  } else if (
-    profiledTokensPerSecond !== undefined &&
-    profiledTokensPerSecond > 0 &&
-    served > 0 &&
-    serving > 0
-  ) {
+  } else {
     // Served at the SLO: tokens/s per replica over a window in which every latency objective was met with
-    // room, at most one request per replica waited and the same replicas served all of it (none joined, left
-    // or drained: a window across a change of the fleet read 2.42x the profile where the truth is 1.77x) is a capacity the replicas have at the SLO, whatever
-    // the profile says. The scale rises to it at once (the window's mean is the measurement; the fleet it
-    // sizes runs at the utilisation target of what was served, never beyond): a profile at half the truth
-    // costs the first minutes, not the hour. It never rises beyond what was served: that is the probe's.
-    const { latency, missed } = latencyOverTarget(signals, objectives);
-    const room =
-      latency !== undefined &&
-      latency <= PROBE_EDGE &&
-      !missed &&
+    // room, at most one request per replica waited and the same replicas served all of it (none joined,
+    // left or drained: a window across a change of the fleet read 2.42x the profile where the truth is
+    // 1.77x) is a capacity the replicas have at the SLO, whatever the profile says. The scale rises to it at
+    // once (the window's mean is the measurement; the fleet it sizes runs at the utilisation target of what
+    // was served, never beyond): a profile at half the truth costs the first minutes, not the hour. It never
+    // rises beyond what was served: that is the probe's. The latency is read only for a window that served
+    // more than is known (most services, most of the time, serve less than their profile).
+    const shown =
+      profiledTokensPerSecond !== undefined && profiledTokensPerSecond > 0 && served > 0 && serving > 0
+        ? served / serving / profiledTokensPerSecond
+        : 0;
+    if (
+      shown > Math.max(1, prev?.servedAtSlo ?? 1) &&
       queue <= serving &&
       (signals.kvCacheUtilization ?? 0) < SATURATION_KV &&
       !(context.short ?? false) &&
       (context.sameServing ?? false) &&
-      !stranded;
-    const shown = served / serving / profiledTokensPerSecond;
-    if (room && shown > Math.max(1, prev?.servedAtSlo ?? 1)) {
-      next.servedAtSlo = Math.min(CAPACITY_SCALE_MAX, shown);
+      !stranded
+    ) {
+      const { latency, missed } = latencyOverTarget(signals, objectives);
+      if (latency !== undefined && latency <= PROBE_EDGE && !missed) {
+        next.servedAtSlo = Math.min(CAPACITY_SCALE_MAX, shown);
+      }
     }
-  }
-  if (saturated) delete next.servedAtSlo;
-  if (!saturated && prev?.capacityScale !== undefined && prev.capacityScale < 1) {
-    // A scale learned below the profile relaxes back to it; one a probe measured above it holds (the
-    // saturation rule and the SLO headroom act when it stops being true).
-    const dt = Math.max(0, (nowMs - (prev.atMs ?? nowMs)) / 1000);
-    next.capacityScale = 1 - (1 - prev.capacityScale) * Math.exp(-dt / CAPACITY_RELAX_SECONDS);
-    next.atMs = nowMs;
+    if (prev?.capacityScale !== undefined && prev.capacityScale < 1) {
+      // A scale learned below the profile relaxes back to it; one a probe measured above it holds (the
+      // saturation rule and the SLO headroom act when it stops being true).
+      const dt = Math.max(0, (nowMs - (prev.atMs ?? nowMs)) / 1000);
+      next.capacityScale = 1 - (1 - prev.capacityScale) * Math.exp(-dt / CAPACITY_RELAX_SECONDS);
+      next.atMs = nowMs;
+    }
   }
   // What was served at the SLO raises the scale to it (and says so to the next evaluation: raised).
   const before = next.capacityScale ?? 1;
